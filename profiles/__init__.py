@@ -1,0 +1,1 @@
+"""Declarative card profiles (TOML), shipped inside cardki as ``cardki.profiles``."""
