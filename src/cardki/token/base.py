@@ -1,0 +1,148 @@
+"""What the Cryptoki engine needs from a card: the :class:`Token` interface.
+
+A token turns the engine's requests into card operations for one applet (PIV,
+later OpenPGP). The engine owns everything Cryptoki-shaped (sessions, handles,
+login state per application, templates, multi-part hashing, host-side public
+key operations); a token owns everything card-shaped (APDUs, which slot holds
+which key, PIN verification, what the card can do).
+
+Private-key operations reach the token only with *base* mechanisms: the engine
+hashes for ``CKM_SHA256_RSA_PKCS`` and friends and then calls
+``sign(key, CKM_RSA_PKCS, None, digest_info)``, so each token handles a short
+list (RSA_PKCS, RSA_X_509, RSA_PKCS_PSS, ECDSA, EDDSA for sign; RSA_PKCS,
+RSA_X_509, RSA_PKCS_OAEP for decrypt; ECDH1_DERIVE for derive).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Dict, Hashable, List, Optional, Tuple
+
+from ..cryptoki import errors
+
+Version = Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """The card-derived part of ``CK_TOKEN_INFO``; the engine fills session counts."""
+
+    label: str
+    manufacturer_id: str
+    model: str
+    serial_number: str
+    flags: int
+    min_pin_len: int
+    max_pin_len: int
+    hardware_version: Version = (0, 0)
+    firmware_version: Version = (0, 0)
+
+
+@dataclass(frozen=True)
+class MechanismInfo:
+    """``CK_MECHANISM_INFO``: key sizes in bits (curve size for EC) and CKF_ flags."""
+
+    min_key_size: int
+    max_key_size: int
+    flags: int
+
+
+@dataclass
+class TokenObject:
+    """An object the card holds, described by its Cryptoki attributes.
+
+    ``ref`` is the token's own opaque key for the card-side thing (e.g.
+    ``("private", 0x9A)``); the engine hands it back unchanged in sign/decrypt/
+    derive. ``attributes`` maps CKA_* -> Python value: bool for CK_BBOOL,
+    int for CK_ULONG, bytes for byte arrays, str for UTF-8 strings (CKA_LABEL),
+    :class:`datetime.date` or None for dates, list[int] for mechanism lists.
+    Attributes whose value is sensitive are simply absent; the engine answers
+    CKR_ATTRIBUTE_SENSITIVE for the ones listed in ``sensitive``.
+    """
+
+    ref: Hashable
+    attributes: Dict[int, Any]
+    sensitive: frozenset = field(default_factory=frozenset)
+
+
+class Token(ABC):
+    """One card (one applet) in one slot, as the engine sees it.
+
+    Token methods run card I/O inside a PC/SC transaction, restore applet state
+    after another program used the card, and raise
+    :class:`cardki.cryptoki.errors.CryptokiError` subclasses with the spec's
+    code (PinIncorrect with ``tries_left``, PinLocked, DeviceRemoved,
+    KeyFunctionNotPermitted, MechanismInvalid, DataLenRange, ...).
+    """
+
+    @abstractmethod
+    def info(self) -> TokenInfo:
+        """Token info with fresh PIN-counter flags (USER_PIN_COUNT_LOW etc.)."""
+
+    @abstractmethod
+    def mechanisms(self) -> Dict[int, MechanismInfo]:
+        """Every mechanism usable with this card, including the hashed variants
+        and host-side ones (digests, verify/encrypt with public keys)."""
+
+    @abstractmethod
+    def objects(self) -> List[TokenObject]:
+        """The card's objects (keys, certificates, data objects), read once per
+        insertion and cached; private ones included (the engine filters by login)."""
+
+    @abstractmethod
+    def login(self, user_type: int, pin: bytes) -> None:
+        """Authenticate CKU_USER (PIN), CKU_SO (management key, hex or raw) or
+        CKU_CONTEXT_SPECIFIC (PIN again, for the next ALWAYS_AUTHENTICATE use).
+        Never retries a wrong PIN."""
+
+    @abstractmethod
+    def logout(self) -> None:
+        """Drop the card's security status for this application (and forget the PIN)."""
+
+    @abstractmethod
+    def sign(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
+        """Sign with a private key using a base mechanism (see module doc)."""
+
+    @abstractmethod
+    def decrypt(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
+        """Decrypt with a private key (RSA_PKCS, RSA_X_509, RSA_PKCS_OAEP)."""
+
+    @abstractmethod
+    def derive(self, key: TokenObject, mechanism: int, parameter: Any) -> bytes:
+        """ECDH1_DERIVE: return the raw shared secret (the engine applies the KDF
+        and creates the secret-key object)."""
+
+    @abstractmethod
+    def generate_random(self, length: int) -> bytes:
+        """Random bytes from the token (or the host CSPRNG if the card has no RNG)."""
+
+    def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
+        """C_SetPIN: change the PIN (user) or management key (SO)."""
+        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+
+    def init_pin(self, new_pin: bytes) -> None:
+        """C_InitPIN by the SO (for PIV: needs the PUK, so usually unsupported)."""
+        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+
+    def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],
+                          private_template: Dict[int, Any]) -> Tuple[TokenObject, TokenObject]:
+        """On-card key pair generation (SO/management key on PIV)."""
+        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+
+    def create_object(self, template: Dict[int, Any]) -> TokenObject:
+        """Store a token object (certificate, data object, imported key)."""
+        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+
+    def destroy_object(self, obj: TokenObject) -> None:
+        """Remove a token object from the card."""
+        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """The card left the slot or the library is finalizing: release the connection."""
+
+    @property
+    def presence_generation(self) -> Optional[int]:
+        """Changes whenever the card was replaced or reset by someone else, so the
+        engine knows its object handles may need refreshing."""
+        return None
