@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional, Tuple
 
 
 class CardTransport(ABC):
@@ -34,6 +34,21 @@ class CardTransport(ABC):
         gone and :class:`cardki.slot.errors.CardResetError` when another program
         reset it since our last exchange (we have reconnected by then; the
         caller must restore its applet state)."""
+
+    def transmit_marked(
+        self,
+        apdu: bytes,
+        *,
+        secret: Optional[Tuple[int, int]] = None,
+        secret_response: bool = False,
+    ) -> bytes:
+        """:meth:`transmit`, told which bytes are secret.
+
+        ``secret`` is (offset, length) of the secret part of ``apdu`` (a PIN,
+        a key); ``secret_response`` says the response data is secret too.
+        Transports that record or log (``RecordingTransport``) redact them;
+        the rest just transmit."""
+        return self.transmit(apdu)
 
     @abstractmethod
     def begin_transaction(self) -> None:

@@ -1,0 +1,251 @@
+"""ISO 7816-4 command/response handling as small stacked processors.
+
+The transport only moves raw bytes. On top of it, each concern is one class:
+
+* :class:`ApduFormatter` encodes a :class:`Command` as a short or extended
+  APDU, transmits it, traces it, and counts it;
+* :class:`WrongLeProcessor` re-sends a command with the Le the card asked for (6Cxx);
+* :class:`ChainingProcessor` splits long data with CLA|0x10 (command chaining);
+* :class:`GetResponseProcessor` collects 61xx continuations with GET RESPONSE.
+
+:class:`SmartCardProtocol` stacks them, and turns the final status word into
+an exception from :mod:`cardki.apdu.errors`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
+
+from cardki.slot.transport import CardTransport
+
+from .errors import SW_OK, ApplicationNotFoundError, NotFoundError, error_for_sw
+from .trace import TRACE, format_command, format_response, logger
+
+INS_SELECT = 0xA4
+INS_GET_RESPONSE = 0xC0
+CLA_CHAINING = 0x10
+SHORT_MAX_LE = 256
+
+
+@dataclass(frozen=True)
+class Command:
+    """One logical command, before formatting.
+
+    ``le`` None means no Le field; 0 means "Le = 00" (as much as possible).
+    ``sensitive`` marks the data as secret, ``sensitive_response`` the answer.
+    """
+
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes = b""
+    le: Optional[int] = None
+    sensitive: bool = False
+    sensitive_response: bool = False
+
+
+@dataclass(frozen=True)
+class Response:
+    data: bytes
+    sw: int
+
+    @property
+    def sw1(self) -> int:
+        return self.sw >> 8
+
+    @property
+    def sw2(self) -> int:
+        return self.sw & 0xFF
+
+
+class ApduProcessor(ABC):
+    """One layer of the stack: takes a command, returns the card's response."""
+
+    @abstractmethod
+    def send(self, command: Command) -> Response:
+        """Send ``command`` (possibly as several APDUs) and return the response."""
+
+
+class ApduFormatter(ApduProcessor):
+    """Encodes commands as bytes (short, or extended when allowed and needed)."""
+
+    def __init__(self, transport: CardTransport, *, extended: bool = False) -> None:
+        self.transport = transport
+        self.extended = extended
+        self.apdu_count = 0
+
+    def encode(self, command: Command) -> Tuple[bytes, int]:
+        """Return (APDU bytes, offset of the command data)."""
+        header = bytes([command.cla, command.ins, command.p1, command.p2])
+        data, le = command.data, command.le
+        needs_extended = len(data) > 255 or (le is not None and le > SHORT_MAX_LE)
+        if needs_extended and self.extended:
+            return self._encode_extended(header, data, le), len(header) + 3
+        if len(data) > 255:
+            raise ValueError(f"{len(data)} data bytes do not fit a short APDU; chain them")
+        body = bytes([len(data)]) + data if data else b""
+        if le is not None:
+            body += bytes([min(le, SHORT_MAX_LE) & 0xFF])
+        return header + body, len(header) + 1
+
+    @staticmethod
+    def _encode_extended(header: bytes, data: bytes, le: Optional[int]) -> bytes:
+        if len(data) > 65535:
+            raise ValueError(f"{len(data)} data bytes do not fit an extended APDU; chain them")
+        body = b"\x00" + len(data).to_bytes(2, "big") + data if data else b""
+        if le is not None:
+            le_field = (le if le < 65536 else 0).to_bytes(2, "big")
+            body += le_field if data else b"\x00" + le_field
+        return header + body
+
+    def send(self, command: Command) -> Response:
+        apdu, data_offset = self.encode(command)
+        secret = (data_offset, len(command.data)) if command.sensitive and command.data else None
+        if logger.isEnabledFor(TRACE):
+            logger.log(TRACE, "%s", format_command(apdu, secret))
+        self.apdu_count += 1
+        rapdu = self.transport.transmit_marked(
+            apdu, secret=secret, secret_response=command.sensitive_response
+        )
+        if len(rapdu) < 2:
+            raise ValueError(f"response of {len(rapdu)} bytes has no status word")
+        if logger.isEnabledFor(TRACE):
+            logger.log(TRACE, "%s", format_response(rapdu, command.sensitive_response))
+        return Response(bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big"))
+
+
+class WrongLeProcessor(ApduProcessor):
+    """On 6Cxx the card tells the right Le: send the same command once more with it."""
+
+    def __init__(self, inner: ApduProcessor) -> None:
+        self.inner = inner
+
+    def send(self, command: Command) -> Response:
+        response = self.inner.send(command)
+        if response.sw1 == 0x6C:
+            response = self.inner.send(replace(command, le=response.sw2 or SHORT_MAX_LE))
+        return response
+
+
+class ChainingProcessor(ApduProcessor):
+    """Splits data longer than one APDU into a CLA|0x10 chain (ISO 7816-4 5.1.1.1)."""
+
+    def __init__(self, inner: ApduProcessor, chunk_size: int) -> None:
+        self.inner = inner
+        self.chunk_size = chunk_size
+
+    def send(self, command: Command) -> Response:
+        data = command.data
+        if len(data) <= self.chunk_size:
+            return self.inner.send(command)
+        offset = 0
+        while len(data) - offset > self.chunk_size:
+            chunk = data[offset:offset + self.chunk_size]
+            response = self.inner.send(
+                replace(command, cla=command.cla | CLA_CHAINING, data=chunk, le=None,
+                        sensitive_response=False)
+            )
+            if response.sw != SW_OK:
+                return response  # the card refused the chain; the caller raises
+            offset += self.chunk_size
+        return self.inner.send(replace(command, data=data[offset:]))
+
+
+class GetResponseProcessor(ApduProcessor):
+    """Follows 61xx with GET RESPONSE until the card has no more data."""
+
+    def __init__(self, inner: ApduProcessor, get_response_cla: int = 0x00) -> None:
+        self.inner = inner
+        self.get_response_cla = get_response_cla
+
+    def send(self, command: Command) -> Response:
+        response = self.inner.send(command)
+        data = response.data
+        while response.sw1 == 0x61:
+            response = self.inner.send(
+                Command(self.get_response_cla, INS_GET_RESPONSE, 0, 0, le=response.sw2 or SHORT_MAX_LE,
+                        sensitive_response=command.sensitive_response)
+            )
+            data += response.data
+        return Response(data, response.sw)
+
+
+class SmartCardProtocol:
+    """ISO 7816-4 exchanges with one card: format, chain, collect, raise.
+
+    ``extended`` is chosen by the caller from what the card reports (ATR,
+    profile); without it long data is chained in ``max_short_chunk`` pieces.
+    """
+
+    def __init__(
+        self,
+        transport: CardTransport,
+        *,
+        extended: bool = False,
+        max_short_chunk: int = 255,
+        max_extended: int = 65535,
+    ) -> None:
+        if not 1 <= max_short_chunk <= 255:
+            raise ValueError("max_short_chunk must be in 1..255")
+        if not 1 <= max_extended <= 65535:
+            raise ValueError("max_extended must be in 1..65535")
+        self.transport = transport
+        self._formatter = ApduFormatter(transport, extended=extended)
+        chunk = max_extended if extended else max_short_chunk
+        self._stack: ApduProcessor = GetResponseProcessor(
+            ChainingProcessor(WrongLeProcessor(self._formatter), chunk)
+        )
+
+    @property
+    def extended(self) -> bool:
+        return self._formatter.extended
+
+    @property
+    def apdu_count(self) -> int:
+        """Raw APDUs exchanged so far (GET RESPONSE and chain links included)."""
+        return self._formatter.apdu_count
+
+    def send_apdu(
+        self,
+        cla: int,
+        ins: int,
+        p1: int,
+        p2: int,
+        data: bytes = b"",
+        le: Optional[int] = None,
+        *,
+        sensitive: bool = False,
+        sensitive_response: bool = False,
+    ) -> bytes:
+        """Send one command and return its response data.
+
+        Raises the :class:`ApduError` subclass for the final status word
+        unless it is 9000. ``sensitive`` keeps ``data`` out of the trace,
+        ``sensitive_response`` the response data.
+        """
+        return self.send_command(
+            Command(cla, ins, p1, p2, bytes(data), le, sensitive, sensitive_response)
+        )
+
+    def send_command(self, command: Command) -> bytes:
+        response = self._stack.send(command)
+        if response.sw != SW_OK:
+            raise error_for_sw(response.sw)
+        return response.data
+
+    def send_raw(self, command: Command) -> Response:
+        """Like :meth:`send_command`, but return the status word instead of raising
+        (for callers that treat some SWs as answers, e.g. an empty VERIFY)."""
+        return self._stack.send(command)
+
+    def select(self, aid: bytes) -> bytes:
+        """SELECT an application by AID; return the FCI / application property template."""
+        try:
+            return self.send_apdu(0x00, INS_SELECT, 0x04, 0x00, aid)
+        except NotFoundError as exc:
+            raise ApplicationNotFoundError(
+                exc.sw, f"SW {exc.sw:04X}: application {aid.hex().upper()} not found"
+            ) from None

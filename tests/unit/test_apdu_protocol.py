@@ -1,0 +1,146 @@
+"""SmartCardProtocol against hand-written transcripts replayed by ReplayTransport."""
+
+import logging
+
+import pytest
+
+from cardki.apdu import (
+    TRACE,
+    ApplicationNotFoundError,
+    ReplayTransport,
+    SecurityStatusError,
+    SmartCardProtocol,
+    Transcript,
+    TranscriptMismatchError,
+    WrongPinError,
+)
+
+PIV_AID = bytes.fromhex("A000000308")
+
+
+def replay(text: str) -> ReplayTransport:
+    return ReplayTransport(Transcript.parse(text, name="test"))
+
+
+def test_select_returns_data_after_get_response():
+    transport = replay(
+        """
+        > 00 A4 04 00 05 A0 00 00 03 08
+        < 61 03
+        > 00 C0 00 00 03
+        < AA BB CC 61 02
+        > 00 C0 00 00 02
+        < DD EE 90 00
+        """
+    )
+    protocol = SmartCardProtocol(transport)
+    assert protocol.select(PIV_AID) == bytes.fromhex("AABBCCDDEE")
+    assert protocol.apdu_count == 3
+    transport.assert_finished()
+
+
+def test_select_of_a_missing_applet_raises_application_not_found():
+    protocol = SmartCardProtocol(replay("> 00 A4 04 00 05 A0 00 00 03 08\n< 6A 82"))
+    with pytest.raises(ApplicationNotFoundError, match="A000000308 not found"):
+        protocol.select(PIV_AID)
+
+
+def test_wrong_le_is_resent_with_the_length_the_card_names():
+    transport = replay(
+        """
+        > 00 CA 00 6E 00
+        < 6C 02
+        > 00 CA 00 6E 02
+        < 01 02 90 00
+        """
+    )
+    assert SmartCardProtocol(transport).send_apdu(0x00, 0xCA, 0x00, 0x6E, le=0) == b"\x01\x02"
+    transport.assert_finished()
+
+
+def test_long_data_is_chained_with_cla_0x10():
+    data = bytes(range(256)) * 2 + bytes(88)  # 600 bytes -> 255 + 255 + 90
+    transport = replay(
+        f"""
+        > 10 DB 3F FF FF {data[:255].hex()}
+        < 90 00
+        > 10 DB 3F FF FF {data[255:510].hex()}
+        < 90 00
+        > 00 DB 3F FF 5A {data[510:].hex()}
+        < 90 00
+        """
+    )
+    SmartCardProtocol(transport).send_apdu(0x00, 0xDB, 0x3F, 0xFF, data)
+    transport.assert_finished()
+
+
+def test_chain_stops_when_the_card_refuses_a_link():
+    transport = replay(f"> 10 DB 3F FF 10 {bytes(16).hex()}\n< 69 82")
+    protocol = SmartCardProtocol(transport, max_short_chunk=16)
+    with pytest.raises(SecurityStatusError):
+        protocol.send_apdu(0x00, 0xDB, 0x3F, 0xFF, bytes(40))
+
+
+def test_extended_apdu_instead_of_chaining_when_the_card_supports_it():
+    data = bytes(300)
+    transport = replay(
+        f"""
+        > 00 DB 3F FF 00 01 2C {data.hex()} 00 00
+        < 90 00
+        > 00 CB 3F FF 00 04 00
+        < 90 00
+        """
+    )
+    protocol = SmartCardProtocol(transport, extended=True)
+    protocol.send_apdu(0x00, 0xDB, 0x3F, 0xFF, data, le=0)
+    protocol.send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=1024)
+    transport.assert_finished()
+
+
+def test_short_mode_clamps_a_large_le_to_00():
+    transport = replay("> 00 CB 3F FF 00\n< 90 00")
+    SmartCardProtocol(transport).send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=1024)
+
+
+def test_63cx_raises_wrong_pin_with_tries():
+    transport = replay("> 00 20 00 80 08 <redacted 8 bytes>\n< 63 C2")
+    with pytest.raises(WrongPinError) as info:
+        SmartCardProtocol(transport).send_apdu(0x00, 0x20, 0x00, 0x80, b"123456\xff\xff", sensitive=True)
+    assert info.value.tries_left == 2
+    assert "123456" not in str(info.value)
+
+
+def test_trace_shows_hex_and_redacts_secrets(caplog):
+    transport = replay(
+        """
+        > 00 A4 04 00 05 A0 00 00 03 08
+        < 90 00
+        > 00 20 00 80 08 <redacted 8 bytes>
+        < 90 00
+        > 00 87 07 9A 03 7C 01 82 00
+        < 7C 02 82 00 90 00
+        """
+    )
+    protocol = SmartCardProtocol(transport)
+    with caplog.at_level(TRACE, logger="cardki.apdu"):
+        protocol.select(PIV_AID)
+        protocol.send_apdu(0x00, 0x20, 0x00, 0x80, b"1234\xff\xff\xff\xff", sensitive=True)
+        protocol.send_apdu(0x00, 0x87, 0x07, 0x9A, bytes.fromhex("7C0182"), le=0,
+                           sensitive_response=True)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "> 00 A4 04 00 05 A0 00 00 03 08",
+        "< 90 00",
+        "> 00 20 00 80 08 <redacted 8 bytes>",
+        "< 90 00",
+        "> 00 87 07 9A 03 7C 01 82 00",
+        "< <redacted 4 bytes> 90 00",
+    ]
+    assert all(r.levelno == TRACE and r.levelname == "TRACE" for r in caplog.records)
+
+
+def test_trace_is_silent_at_debug(caplog):
+    transport = replay("> 00 A4 04 00 05 A0 00 00 03 08\n< 90 00")
+    with caplog.at_level(logging.DEBUG, logger="cardki.apdu"):
+        SmartCardProtocol(transport).select(PIV_AID)
+    assert caplog.records == []

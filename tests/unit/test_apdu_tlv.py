@@ -1,0 +1,84 @@
+"""BER-TLV: building, parsing, and robustness against arbitrary card data."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cardki.apdu import Tlv, parse_tlvs, tlv_dict, unpack_tlv
+
+
+def test_build_short_tag_short_length():
+    assert Tlv(0x53, b"\x01\x02") == bytes.fromhex("53020102")
+
+
+def test_build_multibyte_tags():
+    assert Tlv(0x5FC105, b"x") == bytes.fromhex("5FC1050178")
+    assert Tlv(0x7F49, b"") == bytes.fromhex("7F4900")
+
+
+@pytest.mark.parametrize(
+    "length, header",
+    [(0x7F, "7F"), (0x80, "8180"), (0xFF, "81FF"), (0x100, "820100"), (0x10000, "83010000")],
+)
+def test_long_form_lengths_round_trip(length, header):
+    tlv = Tlv(0x53, bytes(length))
+    assert tlv[1:1 + len(header) // 2].hex().upper() == header
+    parsed = Tlv(bytes(tlv))
+    assert (parsed.tag, parsed.length, parsed.value) == (0x53, length, bytes(length))
+
+
+def test_nested_by_concatenation():
+    inner = Tlv(0x81) + Tlv(0x82, b"\xAA")
+    outer = Tlv(0x7C, inner)
+    assert outer.hex().upper() == "7C0581008201AA"
+    assert tlv_dict(Tlv(outer).value) == {0x81: b"", 0x82: b"\xAA"}
+
+
+def test_parse_tlvs_keeps_order():
+    data = Tlv(0x01, b"a") + Tlv(0x5FC102, b"bc") + Tlv(0x01, b"z")
+    assert [(t.tag, t.value) for t in parse_tlvs(data)] == [(1, b"a"), (0x5FC102, b"bc"), (1, b"z")]
+
+
+def test_unpack_tlv_checks_the_tag():
+    assert unpack_tlv(0x53, bytes.fromhex("5301FF")) == b"\xFF"
+    with pytest.raises(ValueError, match="expected TLV tag 7C, got 53"):
+        unpack_tlv(0x7C, bytes.fromhex("5301FF"))
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("", "no tag"),
+        ("53", "no length"),
+        ("5305AABB", "declares 5 value bytes but only 2"),
+        ("5F", "multi-byte tag"),
+        ("5380", "indefinite"),
+        ("5385AABBCCDDEE", "5 bytes is not supported"),
+        ("5382FF", "inside the length"),
+        ("5301AABB", "1 bytes follow"),
+    ],
+)
+def test_malformed_data_raises_value_error(data, message):
+    with pytest.raises(ValueError, match=message):
+        Tlv(bytes.fromhex(data))
+
+
+@given(st.binary(max_size=64))
+def test_parsers_only_raise_value_error(data):
+    for parse in (Tlv, parse_tlvs, tlv_dict, lambda d: unpack_tlv(0x53, d)):
+        try:
+            parse(data)
+        except ValueError:
+            pass
+
+
+@given(st.integers(min_value=0, max_value=0x5FFFFF), st.binary(max_size=300))
+def test_build_then_parse_round_trips(tag, value):
+    # Only tags whose encoding is a well-formed BER tag round-trip.
+    tlv = Tlv(tag, value)
+    try:
+        parsed = Tlv(bytes(tlv))
+    except ValueError:
+        return
+    if parsed.tag == tag:
+        assert parsed.value == value
