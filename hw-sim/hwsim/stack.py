@@ -1,0 +1,371 @@
+"""Start and stop the PC/SC stack the virtual cards live in: pcscd + card servers.
+
+One code path for ``hw-sim/up``, ``hw-sim/down`` and the pytest fixtures, so
+what CI runs is what a developer runs. Everything we start is recorded in a pid
+file under the run directory (``hw-sim/run/`` by default, ``$HWSIM_RUN_DIR`` to
+move it); we stop only processes whose pid file we wrote, and only after
+checking the pid still belongs to that program.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence
+
+from hwsim.control import CardControl, ControlError
+from hwsim.vpcd import reader_name
+
+HWSIM_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = HWSIM_DIR.parent
+
+STACK_PACKAGES = ("pcscd", "vsmartcard-vpcd")
+"""What the stack itself needs from Debian (hw-sim/bootstrap installs the rest)."""
+
+
+class StackError(Exception):
+    """The stack could not be brought to the requested state."""
+
+
+def run_dir() -> Path:
+    path = Path(os.environ.get("HWSIM_RUN_DIR") or HWSIM_DIR / "run")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- Debian packages -------------------------------------------------------------------------
+
+
+def missing_packages(packages: Iterable[str]) -> List[str]:
+    """The packages dpkg does not report as installed."""
+    missing = []
+    for package in packages:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False)
+        if "install ok installed" not in result.stdout:
+            missing.append(package)
+    return missing
+
+
+def ensure_packages(packages: Sequence[str] = STACK_PACKAGES) -> List[str]:
+    """apt-get install what is missing (apt-get update once first); returns what was installed."""
+    missing = missing_packages(packages)
+    if missing:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                       check=True, env=env)
+    return missing
+
+
+# -- processes and pid files -------------------------------------------------------------------
+
+
+def _cmdline(pid: int) -> List[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _read_pid(pid_file: Path) -> Optional[int]:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_if_running(pid_file: Path, program_marker: str) -> Optional[int]:
+    """The pid in ``pid_file`` when it still runs ``program_marker``; removes stale files."""
+    pid = _read_pid(pid_file)
+    if pid is not None and _is_alive(pid) and any(program_marker in part for part in _cmdline(pid)):
+        return pid
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def _terminate(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM, wait, then SIGKILL: only ever called with a pid we started."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _is_alive(pid):
+            return
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: its parent reaps it
+
+
+# -- pcscd ----------------------------------------------------------------------------------------
+
+
+def running_pcscd() -> Optional[int]:
+    """The pid of a running pcscd, whoever started it."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "pcscd" and _is_alive(int(entry.name)):
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def pcscd_pid_file() -> Path:
+    return run_dir() / "pcscd.pid"
+
+
+def ensure_pcscd(timeout: float = 15.0) -> bool:
+    """Start ``pcscd -f`` unless one runs; True when we started it (its pid is recorded).
+
+    Returns once pcscd lists the vpcd reader, so card servers can connect.
+    """
+    started = False
+    if running_pcscd() is None:
+        log_file = open(run_dir() / "pcscd.log", "ab")
+        try:
+            process = subprocess.Popen(
+                ["pcscd", "-f"], stdin=subprocess.DEVNULL, stdout=log_file,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log_file.close()
+        pcscd_pid_file().write_text(f"{process.pid}\n")
+        started = True
+    deadline = time.monotonic() + timeout
+    while reader_name(0) not in pcsc_readers():
+        if time.monotonic() > deadline:
+            raise StackError(f"pcscd does not list {reader_name(0)!r}: is vsmartcard-vpcd installed?")
+        time.sleep(0.05)
+    return started
+
+
+def stop_pcscd() -> bool:
+    """Stop pcscd if (and only if) we started it; True when stopped."""
+    pid = _pid_if_running(pcscd_pid_file(), "pcscd")
+    if pid is None:
+        return False
+    _terminate(pid)
+    pcscd_pid_file().unlink(missing_ok=True)
+    return True
+
+
+# -- PC/SC view (what a real client sees) ----------------------------------------------------------
+
+
+def pcsc_readers() -> List[str]:
+    """Reader names PC/SC lists now; empty when pcscd is not reachable."""
+    from smartcard import scard
+
+    result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if result != scard.SCARD_S_SUCCESS:
+        return []
+    try:
+        result, readers = scard.SCardListReaders(context, [])
+        return list(readers) if result == scard.SCARD_S_SUCCESS else []
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def card_present(reader: str) -> Optional[bytes]:
+    """The ATR when PC/SC sees a card in ``reader``, else None."""
+    from smartcard import scard
+
+    result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if result != scard.SCARD_S_SUCCESS:
+        return None
+    try:
+        result, states = scard.SCardGetStatusChange(
+            context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+        if result != scard.SCARD_S_SUCCESS:
+            return None
+        _, event_state, atr = states[0]
+        return bytes(atr) if event_state & scard.SCARD_STATE_PRESENT else None
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> Optional[bytes]:
+    """Block until PC/SC sees the card in ``reader`` present (or absent).
+
+    Uses SCardGetStatusChange, so it wakes as soon as pcscd notices (pcscd
+    polls vpcd about every 0.4 s). Returns the ATR when waiting for presence.
+    """
+    from smartcard import scard
+
+    result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if result != scard.SCARD_S_SUCCESS:
+        raise StackError(f"cannot reach pcscd: {scard.SCardGetErrorMessage(result)}")
+    try:
+        deadline = time.monotonic() + timeout
+        known = scard.SCARD_STATE_UNAWARE
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            result, states = scard.SCardGetStatusChange(context, remaining_ms, [(reader, known)])
+            if result == scard.SCARD_S_SUCCESS:
+                _, event_state, atr = states[0]
+                is_present = bool(event_state & scard.SCARD_STATE_PRESENT)
+                if is_present == present:
+                    return bytes(atr) if present else None
+                known = event_state & ~scard.SCARD_STATE_CHANGED
+            elif result != scard.SCARD_E_TIMEOUT:
+                time.sleep(0.05)  # reader not there yet (pcscd starting): look again
+            if time.monotonic() >= deadline:
+                state = "present" if present else "absent"
+                raise StackError(f"card in {reader!r} not {state} after {timeout:.1f}s")
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+# -- card servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerInfo:
+    """A card server we started for one reader."""
+    reader: int
+    pid: int
+    control_path: Path
+    log_path: Path
+
+    @property
+    def reader_name(self) -> str:
+        return reader_name(self.reader)
+
+    @property
+    def control(self) -> CardControl:
+        return CardControl(self.control_path)
+
+
+def server_pid_file(reader: int) -> Path:
+    return run_dir() / f"reader{reader}.pid"
+
+
+def control_path(reader: int) -> Path:
+    return run_dir() / f"reader{reader}.sock"
+
+
+def running_server(reader: int) -> Optional[ServerInfo]:
+    """The server we started for ``reader``, if it still runs."""
+    pid = _pid_if_running(server_pid_file(reader), "hwsim")
+    if pid is None:
+        return None
+    return ServerInfo(reader, pid, control_path(reader), run_dir() / f"reader{reader}.log")
+
+
+def start_server(
+    reader: int = 0,
+    state: Optional[os.PathLike] = None,
+    firmware: Optional[str] = None,
+    serial: Optional[int] = None,
+    trace: Optional[os.PathLike] = None,
+    card: Optional[str] = None,
+    parent_pid: Optional[int] = None,
+    timeout: float = 10.0,
+) -> ServerInfo:
+    """Start a fresh card server for ``reader`` (replacing one we started before)
+    and wait until it answers on its control socket and holds the vpcd connection.
+
+    ``parent_pid``: the server exits by itself when that process is gone (the
+    pytest run), so a killed test run leaves no server behind.
+    """
+    stop_server(reader)
+    socket_path = control_path(reader)
+    log_path = run_dir() / f"reader{reader}.log"
+    command = [sys.executable, "-m", "hwsim", "serve", "--reader", str(reader),
+               "--control", str(socket_path)]
+    if state is not None:
+        command += ["--state", str(state)]
+    if firmware is not None:
+        command += ["--firmware", str(firmware)]
+    if serial is not None:
+        command += ["--serial", str(serial)]
+    if trace is not None:
+        command += ["--trace", str(trace)]
+    if card is not None:
+        command += ["--card", card]
+    if parent_pid is not None:
+        command += ["--parent-pid", str(parent_pid)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HWSIM_DIR), env.get("PYTHONPATH")]))
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            command, cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    server_pid_file(reader).write_text(f"{process.pid}\n")
+    info = ServerInfo(reader, process.pid, socket_path, log_path)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            server_pid_file(reader).unlink(missing_ok=True)
+            raise StackError(f"card server for reader {reader} exited with {process.returncode};"
+                             f" see {log_path}")
+        try:
+            if info.control.status()["present"]:
+                return info
+        except ControlError:
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            stop_server(reader)
+            raise StackError(f"card server for reader {reader} did not reach vpcd; see {log_path}")
+        time.sleep(0.01)
+
+
+def stop_server(reader: int) -> bool:
+    """Stop the server we started for ``reader``; True when one was stopped."""
+    info = running_server(reader)
+    if info is None:
+        return False
+    try:
+        info.control.shutdown()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            _reap(info.pid)
+            if not _is_alive(info.pid):
+                break
+            time.sleep(0.01)
+    except ControlError:
+        pass  # not answering: fall through to the signal
+    _terminate(info.pid)
+    server_pid_file(reader).unlink(missing_ok=True)
+    return True
+
+
+def running_readers() -> List[int]:
+    """Reader indexes with a server we started."""
+    readers = []
+    for pid_file in sorted(run_dir().glob("reader*.pid")):
+        index = pid_file.stem[len("reader"):]
+        if index.isdigit() and running_server(int(index)) is not None:
+            readers.append(int(index))
+    return readers
