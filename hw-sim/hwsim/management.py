@@ -1,0 +1,104 @@
+"""The YubiKey's Management and OTP applets, just enough for host tools to
+identify the device: ykman reads DEVICE INFO (serial, version, form factor,
+capabilities) from Management; yubico-piv-tool asks the OTP applet for the
+serial on firmware before 5.0.
+"""
+
+from __future__ import annotations
+
+from .applet import Applet, CardServices
+from .iso7816 import SW, Command, SwError, tlv
+
+MANAGEMENT_AID = bytes.fromhex("A000000527471117")
+OTP_AID = bytes.fromhex("A0000005272001")
+
+INS_READ_CONFIG = 0x1D
+INS_OTP_API = 0x01
+OTP_SLOT_SERIAL = 0x10
+
+# Capability bits (as ykman's CAPABILITY enum).
+CAP_OTP, CAP_U2F, CAP_OPENPGP, CAP_PIV, CAP_OATH, CAP_HSMAUTH, CAP_FIDO2 = (
+    0x01, 0x02, 0x08, 0x10, 0x20, 0x100, 0x200,
+)
+FORM_FACTOR_USB_A_KEYCHAIN = 0x01
+
+TAG_USB_SUPPORTED = 0x01
+TAG_SERIAL = 0x02
+TAG_USB_ENABLED = 0x03
+TAG_FORM_FACTOR = 0x04
+TAG_VERSION = 0x05
+TAG_AUTO_EJECT_TIMEOUT = 0x06
+TAG_CHALRESP_TIMEOUT = 0x07
+TAG_DEVICE_FLAGS = 0x08
+TAG_CONFIG_LOCK = 0x0A
+TAG_NFC_SUPPORTED = 0x0D
+TAG_NFC_ENABLED = 0x0E
+
+
+def capabilities(firmware: tuple) -> int:
+    """What a YubiKey 5 NFC of this firmware offers (YK4: no FIDO2)."""
+    caps = CAP_OTP | CAP_U2F | CAP_OPENPGP | CAP_PIV | CAP_OATH
+    if firmware >= (5, 0, 0):
+        caps |= CAP_FIDO2
+    if firmware >= (5, 4, 3):
+        caps |= CAP_HSMAUTH
+    return caps
+
+
+class ManagementApplet(Applet):
+    """SELECT answers the firmware version as text; READ CONFIG the device info."""
+
+    aid = MANAGEMENT_AID
+    min_select_length = len(MANAGEMENT_AID)
+    name = "Management"
+
+    def __init__(self, card: CardServices) -> None:
+        super().__init__(card)
+        if card.firmware >= (4, 1, 0):
+            self.handlers = {INS_READ_CONFIG: self._read_config}
+
+    def select(self, cmd: Command) -> bytes:
+        return ".".join(str(part) for part in self.card.firmware).encode()
+
+    def _read_config(self, cmd: Command) -> bytes:
+        fw = self.card.firmware
+        caps = capabilities(fw).to_bytes(2, "big")
+        body = (
+            tlv(TAG_USB_SUPPORTED, caps)
+            + tlv(TAG_SERIAL, self.card.serial.to_bytes(4, "big"))
+            + tlv(TAG_USB_ENABLED, caps)
+            + tlv(TAG_FORM_FACTOR, bytes([FORM_FACTOR_USB_A_KEYCHAIN]))
+            + tlv(TAG_VERSION, bytes(fw))
+            + tlv(TAG_AUTO_EJECT_TIMEOUT, b"\x00\x00")
+            + tlv(TAG_CHALRESP_TIMEOUT, b"\x0f")
+            + tlv(TAG_DEVICE_FLAGS, b"\x00")
+            + tlv(TAG_CONFIG_LOCK, b"\x00")
+        )
+        if fw >= (5, 0, 0):
+            nfc = (capabilities(fw) & ~CAP_HSMAUTH).to_bytes(2, "big")
+            body += tlv(TAG_NFC_SUPPORTED, nfc) + tlv(TAG_NFC_ENABLED, nfc)
+        return bytes([len(body)]) + body
+
+
+class OtpApplet(Applet):
+    """Only what PIV tools use: the status on SELECT and the serial number."""
+
+    aid = OTP_AID
+    min_select_length = len(OTP_AID)
+    name = "OTP"
+
+    def __init__(self, card: CardServices) -> None:
+        super().__init__(card)
+        self.handlers = {INS_OTP_API: self._otp_api}
+
+    def _status(self) -> bytes:
+        # version, programming sequence, touch level (little endian)
+        return bytes(self.card.firmware) + b"\x00" + b"\x00\x00"
+
+    def select(self, cmd: Command) -> bytes:
+        return self._status()
+
+    def _otp_api(self, cmd: Command) -> bytes:
+        if cmd.p1 == OTP_SLOT_SERIAL:
+            return self.card.serial.to_bytes(4, "big")
+        raise SwError(SW.INCORRECT_P1P2)
