@@ -68,9 +68,16 @@ class SlotManager:
     ``virtual_fallback``, when given, makes the card it returns appear as one
     extra slot (reader :data:`~cardki.slot.inprocess.VIRTUAL_READER_NAME`)
     whenever no PC/SC reader has a card, including when pcscd is not running.
+    ``use_pcsc=False`` leaves PC/SC out entirely (embedded use, unit tests).
     """
 
-    def __init__(self, virtual_fallback: Optional[Callable[[], VirtualCard]] = None) -> None:
+    def __init__(
+        self,
+        virtual_fallback: Optional[Callable[[], VirtualCard]] = None,
+        *,
+        use_pcsc: bool = True,
+    ) -> None:
+        self._use_pcsc = use_pcsc
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
         self._next_id = 0
@@ -92,6 +99,8 @@ class SlotManager:
 
     def _list_context(self) -> Optional[int]:
         """The listing context, or None while pcscd is not running."""
+        if not self._use_pcsc:
+            return None
         if self._context is None:
             try:
                 self._context = establish_context()
@@ -268,6 +277,10 @@ class SlotManager:
 
     def _poll_states(self, timeout_ms: int) -> bool:
         """One SCardGetStatusChange round; queue slot events; True if anything changed."""
+        if not self._use_pcsc:
+            if timeout_ms:
+                time.sleep(min(timeout_ms, 500) / 1000)  # nothing can happen: wait it out
+            return False
         if self._wait_context is None:
             try:
                 self._wait_context = establish_context()
