@@ -180,6 +180,15 @@ def stop_pcscd() -> bool:
     return True
 
 
+def restart_pcscd() -> None:
+    """Stop and start again the pcscd we started (what a pcscd crash or upgrade
+    looks like to the card servers, which must reconnect by themselves)."""
+    if _pid_if_running(pcscd_pid_file(), "pcscd") is None:
+        raise StackError("pcscd was not started by hwsim: refusing to restart it")
+    stop_pcscd()
+    ensure_pcscd()
+
+
 # -- PC/SC view (what a real client sees) ----------------------------------------------------------
 
 
@@ -247,6 +256,15 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> O
         scard.SCardReleaseContext(context)
 
 
+def _wait_pcsc(reader: str, present: bool, timeout: float = 5.0) -> None:
+    """Wait for PC/SC to agree, when pcscd runs at all (servers may start first)."""
+    try:
+        wait_for_card(reader, present=present, timeout=timeout)
+    except StackError:
+        if running_pcscd() is not None:
+            raise
+
+
 # -- card servers ---------------------------------------------------------------------------------
 
 
@@ -299,7 +317,10 @@ def start_server(
     ``parent_pid``: the server exits by itself when that process is gone (the
     pytest run), so a killed test run leaves no server behind.
     """
-    stop_server(reader)
+    if stop_server(reader):
+        # vpcd notices a vanished card only at pcscd's next poll; a new card
+        # connecting before that would be talked to as the old, powered one.
+        _wait_pcsc(reader_name(reader), present=False)
     socket_path = control_path(reader)
     log_path = run_dir() / f"reader{reader}.log"
     command = [sys.executable, "-m", "hwsim", "serve", "--reader", str(reader),
@@ -332,6 +353,7 @@ def start_server(
                              f" see {log_path}")
         try:
             if info.control.status()["present"]:
+                _wait_pcsc(info.reader_name, present=True)
                 return info
         except ControlError:
             pass  # not listening yet

@@ -1,0 +1,160 @@
+"""Fixtures that put virtual cards into real PC/SC readers (pcscd -> vpcd -> hwsim).
+
+Fixtures:
+
+``pcsc_stack`` (session)
+    Makes sure pcscd runs (starting it through the same code as ``hw-sim/up``)
+    and owns the card servers of the run, one per reader, started on first use.
+    Tears down only what it started. Yields a :class:`PcscStack`.
+
+``virtual_card_factory`` (function)
+    ``virtual_card_factory(firmware="5.7.2", reader=0, serial=12345678,
+    card="hwsim.yubikey:VirtualYubiKey", state=None) -> VirtualCardHandle``:
+    a factory-fresh card (or one loaded from ``state``) in that reader, in a
+    few milliseconds: the server stays, only the card inside is swapped.
+
+``virtual_card`` (function)
+    ``virtual_card_factory()`` with the defaults: a YubiKey 5.7.2 in reader 0.
+
+A :class:`VirtualCardHandle` has ``reader`` (index), ``reader_name``
+("Virtual PCD 00 00"), ``control`` (:class:`hwsim.control.CardControl`),
+``state_path``, ``firmware`` ("5.7.2"), ``serial``, ``atr``; plus ``remove()``
+/ ``insert()`` which also wait until PC/SC has seen the change.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, Optional
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "hw-sim"))  # hwsim importable even before `pip install -e`
+
+from hwsim import stack  # noqa: E402
+from hwsim.control import CardControl  # noqa: E402
+from hwsim.server import DEFAULT_CARD  # noqa: E402
+
+DEFAULT_FIRMWARE = "5.7.2"
+DEFAULT_SERIAL = 12345678
+STANDIN_CARD = f"{REPO_ROOT / 'tests' / 'sim' / 'stack_standin_card.py'}:StandInCard"
+"""A minimal card for tests of the stack itself (not of any card applet)."""
+
+
+@dataclass
+class PcscStack:
+    """pcscd plus the card servers this test run uses."""
+
+    started_pcscd: bool
+    servers: Dict[int, stack.ServerInfo] = field(default_factory=dict)
+    borrowed: Dict[int, stack.ServerInfo] = field(default_factory=dict)
+    """Servers someone started with hw-sim/up before the run: used, never stopped."""
+
+    def server(self, reader: int, card: str = DEFAULT_CARD) -> stack.ServerInfo:
+        """The card server for ``reader``, started on first use (serving ``card``)."""
+        info = self.servers.get(reader) or self.borrowed.get(reader)
+        if info is not None and stack.running_server(reader) is not None:
+            return info
+        existing = stack.running_server(reader)
+        if existing is not None and reader not in self.servers:
+            self.borrowed[reader] = existing
+            return existing
+        return self.restart_server(reader, card=card)
+
+    def restart_server(self, reader: int, **options: object) -> stack.ServerInfo:
+        """A new server process for ``reader`` (``options`` as for stack.start_server)."""
+        self.borrowed.pop(reader, None)
+        info = stack.start_server(reader, parent_pid=os.getpid(), **options)  # type: ignore[arg-type]
+        self.servers[reader] = info
+        return info
+
+    def stop_server(self, reader: int) -> None:
+        self.servers.pop(reader, None)
+        stack.stop_server(reader)
+
+    def close(self) -> None:
+        for reader in list(self.servers):
+            self.stop_server(reader)
+        if self.started_pcscd:
+            stack.stop_pcscd()
+
+
+@dataclass
+class VirtualCardHandle:
+    """One card in one reader, as a test sees it."""
+
+    reader: int
+    reader_name: str
+    control: CardControl
+    state_path: Path
+    firmware: str
+    serial: int
+    atr: bytes
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Pull the card and wait until PC/SC reports the reader empty."""
+        self.control.remove()
+        stack.wait_for_card(self.reader_name, present=False, timeout=timeout)
+
+    def insert(self, timeout: float = 5.0) -> bytes:
+        """Put the card back and wait until PC/SC reports it present; returns the ATR."""
+        self.control.insert()
+        return stack.wait_for_card(self.reader_name, present=True, timeout=timeout) or b""
+
+
+@pytest.fixture(scope="session")
+def pcsc_stack() -> Iterator[PcscStack]:
+    stack.ensure_packages()
+    handle = PcscStack(started_pcscd=stack.ensure_pcscd())
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+@pytest.fixture
+def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Callable[..., VirtualCardHandle]]:
+    used: Dict[int, VirtualCardHandle] = {}
+
+    def make(firmware: str = DEFAULT_FIRMWARE, reader: int = 0, serial: int = DEFAULT_SERIAL,
+             card: str = DEFAULT_CARD, state: Optional[Path] = None) -> VirtualCardHandle:
+        server = pcsc_stack.server(reader, card=card)
+        control = server.control
+        state_path = Path(state) if state is not None else tmp_path / f"reader{reader}-state.json"
+        swapped = control.new_card(firmware=firmware, serial=serial, state=state_path, card=card)
+        status = control.status()
+        name = server.reader_name
+        if swapped["atr_changed"] and status["present"]:
+            # PC/SC keeps the ATR it read at insertion: re-insert so it reads the new one.
+            control.remove()
+            stack.wait_for_card(name, present=False)
+        control.insert()
+        atr = stack.wait_for_card(name, present=True) or b""
+        handle = VirtualCardHandle(reader, name, control, state_path, firmware, serial, atr)
+        used[reader] = handle
+        return handle
+
+    try:
+        yield make
+    finally:
+        for handle in used.values():
+            if stack.running_server(handle.reader) is None:
+                continue  # a test stopped it on purpose
+            handle.control.clear_faults()
+            handle.control.insert()  # the next test finds the card in the reader
+
+
+@pytest.fixture
+def virtual_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> VirtualCardHandle:
+    return virtual_card_factory()
+
+
+@pytest.fixture
+def standin_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> VirtualCardHandle:
+    """The minimal stand-in card (tests/sim/stack_standin_card.py) in reader 0,
+    for tests of the stack that must not depend on the YubiKey simulation."""
+    return virtual_card_factory(card=STANDIN_CARD, firmware="1.0.0", serial=1)

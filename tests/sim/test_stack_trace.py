@@ -1,0 +1,64 @@
+"""The APDU trace is readable and never holds a secret."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_stack_pcsc import SELECT_PIV, connect
+
+pytestmark = pytest.mark.sim
+
+PIN = list(b"123456") + [0xFF, 0xFF]
+VERIFY_PIN = [0x00, 0x20, 0x00, 0x80, 0x08, *PIN]
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ([<>#]) (.*)$")
+
+
+def traced_lines(card, tmp_path, apdus):
+    trace_path = tmp_path / "apdu.trace"
+    card.control.trace(on=True, path=trace_path)
+    connection = connect(card.reader_name)
+    try:
+        responses = [connection.transmit(apdu) for apdu in apdus]
+    finally:
+        connection.disconnect()
+        card.control.trace(on=False)
+    text = trace_path.read_text()
+    lines = [LINE.match(line) for line in text.splitlines()]
+    assert all(lines), text
+    return text, [(m.group(1), m.group(2)) for m in lines], responses
+
+
+def test_standin_trace_is_readable_and_redacted(standin_card, tmp_path):
+    text, lines, responses = traced_lines(standin_card, tmp_path, [SELECT_PIV, VERIFY_PIN])
+    assert responses[1] == ([], 0x90, 0x00)
+    exchanges = [line for line in lines if line[0] in "<>"]
+    assert exchanges == [
+        (">", "00 A4 04 00 05 A0 00 00 03 08"), ("<", "90 00"),
+        (">", "00 20 00 80 08 FF FF FF FF FF FF FF FF"), ("<", "90 00"),
+    ]
+    assert "31 32 33 34 35 36" not in text
+
+
+def test_yubikey_trace_hides_the_pin(virtual_card, tmp_path):
+    text, lines, responses = traced_lines(virtual_card, tmp_path, [SELECT_PIV, VERIFY_PIN])
+    assert responses[1] == ([], 0x90, 0x00)  # factory PIN 123456 accepted
+    verify = [body for kind, body in lines if kind == ">" and body.startswith("00 20 00 80")]
+    assert len(verify) == 1
+    assert "31 32 33 34 35 36" not in text
+
+
+def test_trace_can_be_switched_on_at_start(pcsc_stack, tmp_path):
+    from conftest import STANDIN_CARD
+
+    trace_path = tmp_path / "from-start.trace"
+    info = pcsc_stack.restart_server(0, card=STANDIN_CARD, firmware="1.0.0", trace=trace_path)
+    assert info.control.status()["trace"] is True
+    connection = connect(info.reader_name)
+    try:
+        connection.transmit(VERIFY_PIN)
+    finally:
+        connection.disconnect()
+    text = trace_path.read_text()
+    assert "> 00 20 00 80 08 FF FF" in text and "31 32 33" not in text
