@@ -10,7 +10,7 @@ from .applet import Applet, CardServices
 from .iso7816 import SW, Command, SwError, tlv
 
 MANAGEMENT_AID = bytes.fromhex("A000000527471117")
-OTP_AID = bytes.fromhex("A0000005272001")
+OTP_AID = bytes.fromhex("A000000527200101")  # selectable by its 7-byte prefix too
 
 INS_READ_CONFIG = 0x1D
 INS_OTP_API = 0x01
@@ -84,7 +84,7 @@ class OtpApplet(Applet):
     """Only what PIV tools use: the status on SELECT and the serial number."""
 
     aid = OTP_AID
-    min_select_length = len(OTP_AID)
+    min_select_length = 7
     name = "OTP"
 
     def __init__(self, card: CardServices) -> None:
