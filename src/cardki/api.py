@@ -960,16 +960,38 @@ class Library:
 
     With no card in any reader (or no PC/SC at all) and ``virtual_fallback``
     on, a virtual YubiKey in this process stands in, so code runs with nothing
-    plugged in; ``virtual=True`` uses only the virtual card. Its slot says so
-    (:attr:`Slot.is_virtual`).
+    plugged in; ``virtual=True`` uses only the virtual card, never a reader.
+    Its slot says so (:attr:`Slot.is_virtual`).
+
+    ``virtual_card`` puts a card you built (an ``hwsim`` VirtualCard, e.g. one
+    with keys already on it) in the virtual slot; ``virtual_state`` keeps the
+    virtual YubiKey in a file across runs (loaded now, saved by :meth:`close`
+    when it changed). Both imply ``virtual=True``.
     """
 
     def __init__(self, *, virtual: bool = False, virtual_fallback: bool = True,
+                 virtual_card: Any = None, virtual_state: Optional[str] = None,
                  engine: Any = None) -> None:
+        self._state_keeper: Any = None
+        self.virtual_card = virtual_card
+        if virtual_state is not None:
+            from hwsim.statefile import StateKeeper, load_state
+            from hwsim.yubikey import VirtualYubiKey
+
+            if virtual_card is not None:
+                raise ValueError("give virtual_card or virtual_state, not both")
+            state = load_state(virtual_state)
+            self.virtual_card = VirtualYubiKey(state=state)
+            self._state_keeper = StateKeeper(virtual_state)
+            if state is not None:
+                self._state_keeper.mark_saved(self.virtual_card)
         if engine is None:
-            engine = _make_engine(virtual=virtual, virtual_fallback=virtual_fallback)
+            if self.virtual_card is not None:
+                engine = _make_virtual_engine(lambda: self.virtual_card)
+            else:
+                engine = _make_engine(virtual=virtual, virtual_fallback=virtual_fallback)
         self.engine = engine
-        self.virtual = virtual
+        self.virtual = virtual or self.virtual_card is not None
         engine.initialize()
         self._finalized = False
 
@@ -983,7 +1005,11 @@ class Library:
         """C_Finalize (idempotent): sessions close, the card is released."""
         if not self._finalized:
             self._finalized = True
-            self.engine.finalize()
+            try:
+                self.engine.finalize()
+            finally:
+                if self._state_keeper is not None:
+                    self._state_keeper.save_if_changed(self.virtual_card)
 
     @property
     def info(self) -> Any:
@@ -1018,20 +1044,23 @@ def _make_engine(*, virtual: bool, virtual_fallback: bool) -> Any:
     from .cryptoki.engine import Cryptoki
 
     if virtual:
-        return Cryptoki(slot_manager=_virtual_only_slot_manager())
+        from hwsim.yubikey import VirtualYubiKey
+
+        return _make_virtual_engine(VirtualYubiKey)
     return Cryptoki(virtual_fallback=virtual_fallback)
 
 
-def _virtual_only_slot_manager() -> Any:
-    """A slot manager that lists only the in-process virtual card, for ``virtual=True``
-    (tests and demos that must not touch a card in a reader)."""
-    from hwsim.yubikey import VirtualYubiKey
-
+def _make_virtual_engine(card_factory: Any) -> Any:
+    """An engine whose only slot is the in-process virtual card, for
+    ``virtual=True`` (demos and tests that must not touch a card in a reader)."""
+    from .cryptoki.engine import Cryptoki
     from .slot import SlotManager
 
-    return SlotManager(virtual_fallback=VirtualYubiKey, use_pcsc=False)
+    return Cryptoki(slot_manager=SlotManager(virtual_fallback=card_factory, use_pcsc=False))
 
 
-def open(*, virtual: bool = False, virtual_fallback: bool = True) -> Library:  # noqa: A001
-    """The everyday entry point: ``with cardki.open() as lib: ...``."""
-    return Library(virtual=virtual, virtual_fallback=virtual_fallback)
+def open(*, virtual: bool = False, virtual_fallback: bool = True, virtual_card: Any = None,  # noqa: A001
+         virtual_state: Optional[str] = None) -> Library:
+    """The everyday entry point: ``with cardki.open() as lib: ...`` (see :class:`Library`)."""
+    return Library(virtual=virtual, virtual_fallback=virtual_fallback, virtual_card=virtual_card,
+                   virtual_state=virtual_state)

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cardki {__version__}")
     parser.add_argument("--virtual", action="store_true",
                         help="use only the in-process virtual card, never a reader")
+    parser.add_argument("--virtual-state", metavar="FILE",
+                        help="keep the virtual card in FILE across runs (implies --virtual)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                         help="log to stderr; 'trace' shows APDUs (PINs and keys redacted)")
     parser.add_argument("--debug", action="store_true",
@@ -291,7 +293,7 @@ def _write_output(path: str, data: bytes) -> None:
 def cmd_sign(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
     from .api import CKO
 
-    data = _read_input(args.input)
+    data = args.data
     with _open_token_session(lib, args, login=True) as session:
         key = session.get_key(object_class=CKO.PRIVATE_KEY, id=args.key_id)
         if not hasattr(key, "sign"):
@@ -353,9 +355,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return STANDALONE_COMMANDS[command](args, out)
     if command == "report" and not hasattr(args, "pin"):
         args.pin, args.login, args.slot = None, False, None
+    if command == "sign":
+        args.data = _read_input(args.input)  # a wrong path is reported before touching any card
     from .api import Library
 
-    with Library(virtual=args.virtual) as lib:
+    with Library(virtual=args.virtual, virtual_state=args.virtual_state) as lib:
         return LIBRARY_COMMANDS[command](lib, args, out)
 
 

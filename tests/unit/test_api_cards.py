@@ -1,0 +1,111 @@
+"""Cards with keys on them, for the API and CLI tests, and checks that they hold
+what the tests rely on.
+
+A factory-new YubiKey has no keys, so the API tests provision one the way a
+factory (or ``ykman piv keys import``) would: keys and certificates placed
+in the PIV applet's slots. The API is then exercised through APDUs like any
+card. ``provisioned_yubikey()`` returns the card and the host-side private
+keys, so a test can check a signature or an ECDH secret independently.
+
+Slots: 9A RSA-2048 (PIN once), 9C P-256 (PIN always), 9D P-384,
+9E Ed25519 (PIN never), 82 X25519 (key agreement, no certificate could be
+self-signed with it, so the test CA signs all of them).
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hw-sim"))
+
+from hwsim import piv as piv_applet  # noqa: E402
+from hwsim.iso7816 import tlv  # noqa: E402
+from hwsim.piv_crypto import algorithm_of  # noqa: E402
+from hwsim.yubikey import VirtualYubiKey  # noqa: E402
+
+PIN = "123456"
+MANAGEMENT_KEY = "010203040506070801020304050607080102030405060708"
+
+#: PIV slot -> CKA_ID in cardki/ykcs11 numbering.
+KEY_IDS = {0x9A: b"\x01", 0x9C: b"\x02", 0x9D: b"\x03", 0x9E: b"\x04", 0x82: b"\x05"}
+
+_CA_KEY = ec.generate_private_key(ec.SECP256R1())
+_KEYS_CACHE: Dict[int, Any] = {}
+
+
+def _keys() -> Dict[int, Any]:
+    """Host-side private keys, made once per test run (RSA generation is slow)."""
+    if not _KEYS_CACHE:
+        _KEYS_CACHE.update({
+            0x9A: rsa.generate_private_key(65537, 2048),
+            0x9C: ec.generate_private_key(ec.SECP256R1()),
+            0x9D: ec.generate_private_key(ec.SECP384R1()),
+            0x9E: ed25519.Ed25519PrivateKey.generate(),
+            0x82: x25519.X25519PrivateKey.generate(),
+        })
+    return _KEYS_CACHE
+
+
+def _certificate(slot: int, private_key: Any) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"cardki test {slot:02X}")])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki test CA")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer)
+            .public_key(private_key.public_key()).serial_number(slot)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(_CA_KEY, hashes.SHA256()))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return cert.public_bytes(Encoding.DER)
+
+
+def provision(card: VirtualYubiKey) -> Dict[int, Any]:
+    """Put the test keys and their certificates into ``card``'s PIV slots."""
+    keys = _keys()
+    for slot, key in keys.items():
+        policy = {0x9C: piv_applet.PIN_POLICY_ALWAYS, 0x9E: piv_applet.PIN_POLICY_NEVER}.get(
+            slot, piv_applet.PIN_POLICY_ONCE)
+        card.piv.keys[slot] = piv_applet.SlotKey(key, algorithm_of(key), policy,
+                                                 piv_applet.TOUCH_POLICY_NEVER,
+                                                 piv_applet.ORIGIN_IMPORTED)
+        der = _certificate(slot, key)
+        card.piv.objects[piv_applet.CERT_OBJECTS[slot]] = tlv(0x70, der) + tlv(0x71, b"\x00") + tlv(0xFE)
+    card.mark_changed()
+    return keys
+
+
+def provisioned_yubikey() -> Tuple[VirtualYubiKey, Dict[int, Any]]:
+    """A YubiKey 5.7.2 with the test keys, and those keys (slot -> private key)."""
+    card = VirtualYubiKey()
+    return card, provision(card)
+
+
+def provisioned_state() -> Dict[str, Any]:
+    """The same card as a state dict (for ``virtual_card_factory(state=...)`` or a state file)."""
+    card, _ = provisioned_yubikey()
+    return card.to_state()
+
+
+# ------------------------------------------------------------------ self-checks
+
+def test_provisioned_card_holds_every_key_and_certificate() -> None:
+    card, keys = provisioned_yubikey()
+    assert set(card.piv.keys) >= set(KEY_IDS)
+    for slot in KEY_IDS:
+        blob = card.piv.objects[piv_applet.CERT_OBJECTS[slot]]
+        assert blob[0] == 0x70
+    restored = VirtualYubiKey(state=card.to_state())
+    assert set(restored.piv.keys) == set(card.piv.keys)
+
+
+def test_provisioned_card_keeps_the_9c_pin_always_policy() -> None:
+    card, _ = provisioned_yubikey()
+    assert card.piv.keys[0x9C].pin_policy == piv_applet.PIN_POLICY_ALWAYS
