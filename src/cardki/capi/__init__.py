@@ -1,0 +1,38 @@
+"""cardki as a C PKCS#11 module: the shared library built by cffi embedding.
+
+``pip install`` builds ``cardki/capi/_cardki_pkcs11.*.so`` (see ``build.py``);
+hosts load that file like any PKCS#11 module. This package also tells tools
+where it is: :func:`module_path` and :func:`p11kit_module_file`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+_LIBRARY_GLOB = "_cardki_pkcs11*.so"
+
+
+def module_path() -> str:
+    """Absolute path of the built PKCS#11 shared library.
+
+    Raises FileNotFoundError if the package was installed without building it.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = sorted(glob.glob(os.path.join(here, _LIBRARY_GLOB)))
+    if not candidates:
+        raise FileNotFoundError(f"the cardki PKCS#11 library is not built in {here}; "
+                                "reinstall with `pip install .` (needs a C compiler and Python headers)")
+    return candidates[0]
+
+
+def p11kit_module_file() -> str:
+    """Text of a p11-kit module file that registers cardki (for ~/.config/pkcs11/modules/cardki.module).
+
+    ``critical: no`` lets p11-kit carry on when the module fails to load, so
+    a broken cardki never breaks other tokens.
+    """
+    return f"# cardki PKCS#11 module (PIV smart cards and YubiKeys)\nmodule: {module_path()}\ncritical: no\n"
+
+
+__all__ = ["module_path", "p11kit_module_file"]
