@@ -1,3 +1,21 @@
-"""cardki: a PKCS#11 (Cryptoki) module for PIV and OpenPGP smart cards and YubiKeys."""
+"""cardki: a PKCS#11 (Cryptoki) module for PIV and OpenPGP smart cards and YubiKeys.
+
+``cardki.Cryptoki`` is the library (the same engine the C ABI drives);
+``cardki.errors`` holds one exception class per CKR_ code and
+``cardki.constants`` the spec's constants as enums.
+"""
+
+from .cryptoki import constants, errors
+from .cryptoki.constants import CKA, CKC, CKD, CKG, CKK, CKM, CKO, CKR, CKS, CKU, CKZ
+from .cryptoki.engine import Cryptoki, LibraryInfo, SessionInfo, SlotInfo, TokenInfoFull
+from .cryptoki.errors import CryptokiError
+from .cryptoki.mechanisms import (Ecdh1DeriveParams, EddsaParams, MechanismSpec, RsaOaepParams,
+                                  RsaPssParams)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Cryptoki", "CryptokiError", "errors", "constants", "LibraryInfo", "SlotInfo", "TokenInfoFull",
+    "SessionInfo", "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams",
+    "CKA", "CKC", "CKD", "CKG", "CKK", "CKM", "CKO", "CKR", "CKS", "CKU", "CKZ",
+]

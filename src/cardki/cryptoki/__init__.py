@@ -1,0 +1,1 @@
+"""The Cryptoki model: constants, errors, attributes, mechanisms, sessions, objects, the engine."""

@@ -1,0 +1,223 @@
+"""Mechanisms as values: parameter types, the hashed-mechanism table, checks.
+
+A mechanism arrives as an int, an enum member, a ``(type, parameter)`` pair or
+a :class:`MechanismSpec`; :func:`as_spec` turns all of them into one
+``MechanismSpec``. The tables here say which base mechanism and hash a
+"hash-then-sign" mechanism uses, which key type a mechanism needs, and which
+parameters it takes, so the engine's ``*_init`` checks read as table lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
+
+from cryptography.hazmat.primitives import hashes
+
+from . import errors
+from .constants import CKD, CKG, CKK, CKM, CKZ
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """``CK_MECHANISM``: a type and its (already decoded) parameter."""
+
+    type: int
+    parameter: Any = None
+
+
+@dataclass(frozen=True)
+class RsaPssParams:
+    """``CK_RSA_PKCS_PSS_PARAMS``."""
+
+    hash_alg: int
+    mgf: int
+    salt_len: int
+
+
+@dataclass(frozen=True)
+class RsaOaepParams:
+    """``CK_RSA_PKCS_OAEP_PARAMS``."""
+
+    hash_alg: int
+    mgf: int
+    source: int = 0
+    source_data: bytes = b""
+
+
+@dataclass(frozen=True)
+class Ecdh1DeriveParams:
+    """``CK_ECDH1_DERIVE_PARAMS``; ``public_data`` is the peer's point."""
+
+    kdf: int
+    shared_data: bytes
+    public_data: bytes
+
+
+@dataclass(frozen=True)
+class EddsaParams:
+    """``CK_EDDSA_PARAMS`` (only pure Ed25519 is supported: phflag False, no context)."""
+
+    phflag: bool = False
+    context: bytes = b""
+
+
+Mechanism = Union[int, Tuple[int, Any], MechanismSpec]
+
+
+def as_spec(mechanism: Any) -> MechanismSpec:
+    """Any accepted mechanism form as a :class:`MechanismSpec`."""
+    if isinstance(mechanism, MechanismSpec):
+        return MechanismSpec(int(mechanism.type), mechanism.parameter)
+    if isinstance(mechanism, tuple) and len(mechanism) == 2:
+        return MechanismSpec(int(mechanism[0]), mechanism[1])
+    if isinstance(mechanism, int):
+        return MechanismSpec(int(mechanism), None)
+    raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")  # type: ignore[attr-defined]
+
+
+def mechanism_name(mechanism: int) -> str:
+    try:
+        return "CKM_" + CKM(mechanism).name
+    except ValueError:
+        return f"mechanism 0x{int(mechanism):X}"
+
+
+#: Digest mechanisms -> cryptography hash classes.
+DIGESTS: Dict[int, type] = {
+    CKM.SHA_1: hashes.SHA1,
+    CKM.SHA224: hashes.SHA224,
+    CKM.SHA256: hashes.SHA256,
+    CKM.SHA384: hashes.SHA384,
+    CKM.SHA512: hashes.SHA512,
+}
+
+#: MGF1 variants -> the digest mechanism they use.
+MGF_DIGESTS: Dict[int, int] = {
+    CKG.MGF1_SHA1: CKM.SHA_1,
+    CKG.MGF1_SHA224: CKM.SHA224,
+    CKG.MGF1_SHA256: CKM.SHA256,
+    CKG.MGF1_SHA384: CKM.SHA384,
+    CKG.MGF1_SHA512: CKM.SHA512,
+}
+
+#: X9.63 KDFs -> the digest mechanism they use (CKD_NULL is absent: no KDF).
+KDF_DIGESTS: Dict[int, int] = {
+    CKD.SHA1_KDF: CKM.SHA_1,
+    CKD.SHA224_KDF: CKM.SHA224,
+    CKD.SHA256_KDF: CKM.SHA256,
+    CKD.SHA384_KDF: CKM.SHA384,
+    CKD.SHA512_KDF: CKM.SHA512,
+}
+
+#: Hash-then-sign mechanisms -> (base mechanism the token signs with, digest).
+HASHED_SIGN: Dict[int, Tuple[int, int]] = {
+    CKM.SHA1_RSA_PKCS: (CKM.RSA_PKCS, CKM.SHA_1),
+    CKM.SHA224_RSA_PKCS: (CKM.RSA_PKCS, CKM.SHA224),
+    CKM.SHA256_RSA_PKCS: (CKM.RSA_PKCS, CKM.SHA256),
+    CKM.SHA384_RSA_PKCS: (CKM.RSA_PKCS, CKM.SHA384),
+    CKM.SHA512_RSA_PKCS: (CKM.RSA_PKCS, CKM.SHA512),
+    CKM.SHA1_RSA_PKCS_PSS: (CKM.RSA_PKCS_PSS, CKM.SHA_1),
+    CKM.SHA224_RSA_PKCS_PSS: (CKM.RSA_PKCS_PSS, CKM.SHA224),
+    CKM.SHA256_RSA_PKCS_PSS: (CKM.RSA_PKCS_PSS, CKM.SHA256),
+    CKM.SHA384_RSA_PKCS_PSS: (CKM.RSA_PKCS_PSS, CKM.SHA384),
+    CKM.SHA512_RSA_PKCS_PSS: (CKM.RSA_PKCS_PSS, CKM.SHA512),
+    CKM.ECDSA_SHA1: (CKM.ECDSA, CKM.SHA_1),
+    CKM.ECDSA_SHA224: (CKM.ECDSA, CKM.SHA224),
+    CKM.ECDSA_SHA256: (CKM.ECDSA, CKM.SHA256),
+    CKM.ECDSA_SHA384: (CKM.ECDSA, CKM.SHA384),
+    CKM.ECDSA_SHA512: (CKM.ECDSA, CKM.SHA512),
+}
+
+#: Base (single-part, data given as-is) signature mechanisms.
+RAW_SIGN = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_PSS, CKM.ECDSA, CKM.EDDSA})
+SIGN_MECHANISMS = RAW_SIGN | frozenset(HASHED_SIGN)
+CIPHER_MECHANISMS = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP})
+DERIVE_MECHANISMS = frozenset({CKM.ECDH1_DERIVE})
+
+#: DER prefix of DigestInfo for each digest (RFC 8017 section 9.2, note 1).
+DIGEST_INFO_PREFIX: Dict[int, bytes] = {
+    CKM.SHA_1: bytes.fromhex("3021300906052b0e03021a05000414"),
+    CKM.SHA224: bytes.fromhex("302d300d06096086480165030402040500041c"),
+    CKM.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
+    CKM.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
+    CKM.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+
+
+def key_type_for(mechanism: int) -> Optional[int]:
+    """The key type a sign/verify/cipher/derive mechanism needs."""
+    base = HASHED_SIGN.get(mechanism, (mechanism, None))[0]
+    if base in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_PSS, CKM.RSA_PKCS_OAEP):
+        return CKK.RSA
+    if base in (CKM.ECDSA, CKM.ECDH1_DERIVE):
+        return CKK.EC
+    if base == CKM.EDDSA:
+        return CKK.EC_EDWARDS
+    return None
+
+
+def digest_size(digest_mechanism: int) -> int:
+    return DIGESTS[digest_mechanism].digest_size  # type: ignore[attr-defined]
+
+
+def new_hash(digest_mechanism: int) -> hashes.Hash:
+    """A fresh multi-part hash context for a digest mechanism."""
+    return hashes.Hash(DIGESTS[digest_mechanism]())
+
+
+def _param_invalid(spec: MechanismSpec, why: str) -> errors.CryptokiError:
+    return errors.MechanismParamInvalid(f"{mechanism_name(spec.type)}: {why}")  # type: ignore[attr-defined]
+
+
+def check_parameter(spec: MechanismSpec) -> MechanismSpec:
+    """Validate ``spec.parameter`` for its mechanism (MECHANISM_PARAM_INVALID)
+    and return the spec with the parameter in canonical form."""
+    mech, param = spec.type, spec.parameter
+    if mech in (CKM.RSA_PKCS_PSS,) or (mech in HASHED_SIGN and HASHED_SIGN[mech][0] == CKM.RSA_PKCS_PSS):
+        if not isinstance(param, RsaPssParams):
+            raise _param_invalid(spec, "needs CK_RSA_PKCS_PSS_PARAMS")
+        if param.hash_alg not in DIGESTS or param.mgf not in MGF_DIGESTS:
+            raise _param_invalid(spec, "unsupported hash or MGF")
+        if mech in HASHED_SIGN and HASHED_SIGN[mech][1] != param.hash_alg:
+            raise _param_invalid(spec, "hashAlg differs from the mechanism's hash")
+        if param.salt_len < 0:
+            raise _param_invalid(spec, "negative salt length")
+        return spec
+    if mech == CKM.RSA_PKCS_OAEP:
+        if not isinstance(param, RsaOaepParams):
+            raise _param_invalid(spec, "needs CK_RSA_PKCS_OAEP_PARAMS")
+        if param.hash_alg not in DIGESTS or param.mgf not in MGF_DIGESTS:
+            raise _param_invalid(spec, "unsupported hash or MGF")
+        if param.source not in (0, CKZ.DATA_SPECIFIED):
+            raise _param_invalid(spec, "unsupported source")
+        if param.source == 0 and param.source_data:
+            raise _param_invalid(spec, "source data without CKZ_DATA_SPECIFIED")
+        return spec
+    if mech == CKM.ECDH1_DERIVE:
+        if not isinstance(param, Ecdh1DeriveParams):
+            raise _param_invalid(spec, "needs CK_ECDH1_DERIVE_PARAMS")
+        if param.kdf != CKD.NULL and param.kdf not in KDF_DIGESTS:
+            raise _param_invalid(spec, "unsupported KDF")
+        if param.kdf == CKD.NULL and param.shared_data:
+            raise _param_invalid(spec, "shared data needs a KDF")
+        if not param.public_data:
+            raise _param_invalid(spec, "no public data")
+        return spec
+    if mech == CKM.EDDSA:
+        if param is None:
+            return spec
+        if isinstance(param, EddsaParams) and not param.phflag and not param.context:
+            return MechanismSpec(mech, None)
+        raise _param_invalid(spec, "only pure Ed25519 without context is supported")
+    if param not in (None, b""):
+        raise _param_invalid(spec, "takes no parameter")
+    return MechanismSpec(mech, None)
+
+
+__all__ = [
+    "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams", "Mechanism",
+    "as_spec", "mechanism_name", "DIGESTS", "MGF_DIGESTS", "KDF_DIGESTS", "HASHED_SIGN", "RAW_SIGN",
+    "SIGN_MECHANISMS", "CIPHER_MECHANISMS", "DERIVE_MECHANISMS", "DIGEST_INFO_PREFIX", "key_type_for",
+    "digest_size", "new_hash", "check_parameter",
+]

@@ -1,0 +1,221 @@
+"""Objects as the engine holds them, and the rules for session objects.
+
+Every object (a card's key or certificate, or a session object the application
+created) is an :class:`ObjectRecord` behind a process-unique handle. Token
+objects carry the token's :class:`~cardki.token.base.TokenObject` so sign/
+decrypt/derive can hand it back to the card; session objects carry their
+owner session and die with it.
+
+:func:`build_session_object` turns a C_CreateObject template into a complete
+attribute set (defaults filled, required ones checked, derived ones such as
+CKA_MODULUS_BITS computed) so that get_attribute_value answers like a card
+object would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, FrozenSet, Optional, Set
+
+from cryptography import x509
+
+from . import errors
+from .attributes import encode_attribute
+from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+
+_COMMON = {CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE,
+           CKA.UNIQUE_ID}
+_KEY_COMMON = _COMMON | {CKA.KEY_TYPE, CKA.ID, CKA.START_DATE, CKA.END_DATE, CKA.DERIVE, CKA.LOCAL,
+                         CKA.KEY_GEN_MECHANISM, CKA.ALLOWED_MECHANISMS}
+
+#: Attribute types an object of each class may hold (others -> ATTRIBUTE_TYPE_INVALID).
+ALLOWED_BY_CLASS: Dict[int, FrozenSet[int]] = {
+    CKO.DATA: frozenset(_COMMON | {CKA.APPLICATION, CKA.OBJECT_ID, CKA.VALUE}),
+    CKO.CERTIFICATE: frozenset(_COMMON | {
+        CKA.CERTIFICATE_TYPE, CKA.TRUSTED, CKA.CERTIFICATE_CATEGORY, CKA.CHECK_VALUE, CKA.START_DATE,
+        CKA.END_DATE, CKA.PUBLIC_KEY_INFO, CKA.SUBJECT, CKA.ID, CKA.ISSUER, CKA.SERIAL_NUMBER, CKA.VALUE,
+        CKA.URL, CKA.HASH_OF_SUBJECT_PUBLIC_KEY, CKA.HASH_OF_ISSUER_PUBLIC_KEY,
+        CKA.JAVA_MIDP_SECURITY_DOMAIN, CKA.NAME_HASH_ALGORITHM}),
+    CKO.PUBLIC_KEY: frozenset(_KEY_COMMON | {
+        CKA.SUBJECT, CKA.ENCRYPT, CKA.VERIFY, CKA.VERIFY_RECOVER, CKA.WRAP, CKA.TRUSTED, CKA.WRAP_TEMPLATE,
+        CKA.PUBLIC_KEY_INFO, CKA.MODULUS, CKA.MODULUS_BITS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
+        CKA.EC_POINT}),
+    CKO.SECRET_KEY: frozenset(_KEY_COMMON | {
+        CKA.SENSITIVE, CKA.ENCRYPT, CKA.DECRYPT, CKA.SIGN, CKA.VERIFY, CKA.WRAP, CKA.UNWRAP,
+        CKA.EXTRACTABLE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.CHECK_VALUE, CKA.WRAP_WITH_TRUSTED,
+        CKA.TRUSTED, CKA.WRAP_TEMPLATE, CKA.UNWRAP_TEMPLATE, CKA.VALUE, CKA.VALUE_LEN}),
+}
+
+#: Attributes C_SetAttributeValue may change on a modifiable session object.
+MODIFIABLE_ATTRIBUTES = frozenset({CKA.LABEL, CKA.ID, CKA.START_DATE, CKA.END_DATE, CKA.SUBJECT,
+                                   CKA.APPLICATION})
+
+_handle_counter = itertools.count(1)
+_handle_lock = threading.Lock()
+
+
+def next_handle() -> int:
+    """A process-unique handle, never reused (object and session handles share it,
+    so a stale handle of one kind never names a live thing of another)."""
+    with _handle_lock:
+        return next(_handle_counter)
+
+
+@dataclass
+class ObjectRecord:
+    """One object behind one handle."""
+
+    handle: int
+    slot_id: int
+    attributes: Dict[int, Any]
+    sensitive: FrozenSet[int] = frozenset()
+    token_object: Optional[Any] = None          # cardki.token.base.TokenObject for token objects
+    owner_session: Optional[int] = None         # session handle for session objects
+
+    @property
+    def is_token_object(self) -> bool:
+        return self.token_object is not None
+
+    @property
+    def is_private(self) -> bool:
+        return bool(self.attributes.get(CKA.PRIVATE, False))
+
+    @property
+    def object_class(self) -> Optional[int]:
+        return self.attributes.get(CKA.CLASS)
+
+    def lookup(self, attribute_type: int) -> tuple:
+        """(status, encoded value): status is 'ok', 'sensitive' or 'invalid'."""
+        attribute_type = int(attribute_type)
+        if attribute_type in self.sensitive:
+            return "sensitive", None
+        if attribute_type not in self.attributes:
+            return "invalid", None
+        return "ok", encode_attribute(attribute_type, self.attributes[attribute_type])
+
+    def matches(self, template: Dict[int, bytes]) -> bool:
+        """Template match on encoded values (template given already encoded)."""
+        for attribute_type, wanted in template.items():
+            status, encoded = self.lookup(attribute_type)
+            if status != "ok" or encoded != wanted:
+                return False
+        return True
+
+    def size(self) -> int:
+        return sum(len(encode_attribute(t, v)) for t, v in self.attributes.items())
+
+
+def _require(template: Dict[int, Any], *types: int) -> None:
+    missing = [t for t in types if t not in template]
+    if missing:
+        raise errors.TemplateIncomplete(  # type: ignore[attr-defined]
+            "missing " + ", ".join("CKA_" + CKA(t).name for t in missing))
+
+
+def _certificate_fields(der: bytes) -> Dict[int, Any]:
+    """SUBJECT/ISSUER/SERIAL_NUMBER read from the certificate, for callers that
+    left them out of the template."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError as error:
+        raise errors.AttributeValueInvalid("CKA_VALUE is not a DER X.509 certificate") from error  # type: ignore[attr-defined]
+    serial = cert.serial_number
+    serial_der = b"\x02" + _der_length(_int_bytes(serial)) + _int_bytes(serial)
+    return {CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
+            CKA.SERIAL_NUMBER: serial_der}
+
+
+def _int_bytes(value: int) -> bytes:
+    length = max(1, (value.bit_length() + 8) // 8)
+    return value.to_bytes(length, "big", signed=True)
+
+
+def _der_length(content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def build_session_object(template: Dict[int, Any]) -> tuple:
+    """A complete attribute set for a new session object from ``template``
+    (already normalized); returns (attributes, sensitive types)."""
+    _require(template, CKA.CLASS)
+    object_class = template[CKA.CLASS]
+    if object_class == CKO.PRIVATE_KEY:
+        raise errors.TemplateInconsistent(  # type: ignore[attr-defined]
+            "private keys live on the card only (CKA_TOKEN=TRUE)")
+    allowed = ALLOWED_BY_CLASS.get(object_class)
+    if allowed is None:
+        raise errors.AttributeValueInvalid("unsupported CKA_CLASS for a session object")  # type: ignore[attr-defined]
+    for attribute_type in template:
+        if attribute_type not in allowed:
+            raise errors.AttributeTypeInvalid(f"attribute 0x{attribute_type:X} not valid for this class")  # type: ignore[attr-defined]
+    attrs: Dict[int, Any] = {CKA.TOKEN: False, CKA.PRIVATE: object_class == CKO.SECRET_KEY,
+                             CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True, CKA.LABEL: ""}
+    sensitive: Set[int] = set()
+    if object_class == CKO.DATA:
+        attrs.update({CKA.APPLICATION: "", CKA.OBJECT_ID: b"", CKA.VALUE: b""})
+    elif object_class == CKO.CERTIFICATE:
+        _require(template, CKA.CERTIFICATE_TYPE, CKA.VALUE)
+        if template[CKA.CERTIFICATE_TYPE] != CKC.X_509:
+            raise errors.AttributeValueInvalid("only X.509 certificates")  # type: ignore[attr-defined]
+        attrs.update({CKA.TRUSTED: False, CKA.CERTIFICATE_CATEGORY: 0, CKA.ID: b"", CKA.START_DATE: None,
+                      CKA.END_DATE: None, CKA.URL: "", CKA.JAVA_MIDP_SECURITY_DOMAIN: 0})
+        attrs.update(_certificate_fields(template[CKA.VALUE]))
+    elif object_class == CKO.PUBLIC_KEY:
+        _require(template, CKA.KEY_TYPE)
+        key_type = template[CKA.KEY_TYPE]
+        attrs.update({CKA.ID: b"", CKA.START_DATE: None, CKA.END_DATE: None, CKA.DERIVE: False,
+                      CKA.LOCAL: False, CKA.KEY_GEN_MECHANISM: CK_UNAVAILABLE_INFORMATION,
+                      CKA.SUBJECT: b"", CKA.VERIFY: True, CKA.VERIFY_RECOVER: False, CKA.WRAP: False,
+                      CKA.TRUSTED: False, CKA.ENCRYPT: key_type == CKK.RSA})
+        if key_type == CKK.RSA:
+            _require(template, CKA.MODULUS, CKA.PUBLIC_EXPONENT)
+            modulus = template[CKA.MODULUS].lstrip(b"\x00")
+            attrs[CKA.MODULUS_BITS] = int.from_bytes(modulus, "big").bit_length()
+        elif key_type in (CKK.EC, CKK.EC_EDWARDS):
+            _require(template, CKA.EC_PARAMS, CKA.EC_POINT)
+        else:
+            raise errors.AttributeValueInvalid("unsupported CKA_KEY_TYPE")  # type: ignore[attr-defined]
+    elif object_class == CKO.SECRET_KEY:
+        _require(template, CKA.KEY_TYPE, CKA.VALUE)
+        if template[CKA.KEY_TYPE] not in (CKK.GENERIC_SECRET, CKK.AES):
+            raise errors.AttributeValueInvalid("unsupported secret key type")  # type: ignore[attr-defined]
+        attrs.update(secret_key_defaults(template[CKA.VALUE], local=False))
+    attrs.update(template)
+    if object_class == CKO.SECRET_KEY:
+        attrs[CKA.VALUE_LEN] = len(attrs[CKA.VALUE])
+        if CKA.VALUE_LEN in template and template[CKA.VALUE_LEN] != len(template[CKA.VALUE]):
+            raise errors.TemplateInconsistent("CKA_VALUE_LEN differs from the value")  # type: ignore[attr-defined]
+        if attrs[CKA.KEY_TYPE] == CKK.AES and attrs[CKA.VALUE_LEN] not in (16, 24, 32):
+            raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")  # type: ignore[attr-defined]
+        # The value passed through the application in plaintext: never "always" anything.
+        attrs[CKA.ALWAYS_SENSITIVE] = False
+        attrs[CKA.NEVER_EXTRACTABLE] = False
+        sensitive = secret_value_sensitivity(attrs)
+    return attrs, frozenset(sensitive)
+
+
+def secret_key_defaults(value: bytes, local: bool) -> Dict[int, Any]:
+    """The attributes a secret key has before the template overrides them."""
+    return {CKA.ID: b"", CKA.START_DATE: None, CKA.END_DATE: None, CKA.DERIVE: False, CKA.LOCAL: local,
+            CKA.KEY_GEN_MECHANISM: CK_UNAVAILABLE_INFORMATION, CKA.SENSITIVE: False, CKA.ENCRYPT: False,
+            CKA.DECRYPT: False, CKA.SIGN: False, CKA.VERIFY: False, CKA.WRAP: False, CKA.UNWRAP: False,
+            CKA.EXTRACTABLE: True, CKA.ALWAYS_SENSITIVE: False, CKA.NEVER_EXTRACTABLE: False,
+            CKA.WRAP_WITH_TRUSTED: False, CKA.TRUSTED: False, CKA.VALUE: value, CKA.VALUE_LEN: len(value),
+            CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.CLASS: CKO.SECRET_KEY}
+
+
+def secret_value_sensitivity(attrs: Dict[int, Any]) -> Set[int]:
+    """CKA_VALUE of a secret key is unreadable when sensitive or unextractable."""
+    if attrs.get(CKA.SENSITIVE) or not attrs.get(CKA.EXTRACTABLE, True):
+        return {int(CKA.VALUE)}
+    return set()
+
+
+__all__ = ["ObjectRecord", "ALLOWED_BY_CLASS", "MODIFIABLE_ATTRIBUTES", "next_handle", "build_session_object",
+           "secret_key_defaults", "secret_value_sensitivity"]
