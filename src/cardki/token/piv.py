@@ -1,0 +1,773 @@
+"""The PIV token: a PIV applet (generic or YubiKey) as the Cryptoki engine sees it.
+
+Card sharing
+    Every operation runs through :meth:`PivToken._run`: one PC/SC transaction,
+    and if the card shows it lost our state (another program reset it ->
+    ``CardResetError``; another applet is selected -> 6D00/6E00/6A88; the PIN
+    status is gone while we are logged in -> 6982) it re-SELECTs PIV,
+    re-verifies the PIN *only if this application is logged in*, and retries
+    the operation exactly once. A reset bumps :attr:`presence_generation` so the
+    engine re-reads objects. In the common case this costs no extra APDU.
+
+PIN handling
+    The PIN is kept (in a ``bytearray``) only while the user is logged in,
+    because restoring the card's state after another program reset it needs
+    it; logout overwrites it with zeros. A wrong PIN is never retried: VERIFY
+    answering 63Cx raises :class:`errors.PinIncorrect` with the tries left,
+    6983 raises :class:`errors.PinLocked`. Logout drops the card's security
+    status with VERIFY P1=FF where the profile says the card has it, else by
+    re-selecting the applet.
+
+SO login
+    As ykcs11: CKU_SO's "PIN" is the management key, as hex (32/48/64 digits)
+    or raw bytes; its algorithm comes from GET METADATA 9B where the card has
+    metadata, else the profile's default. Mutual authentication checks the card
+    too.
+
+Random numbers
+    PIV has no GET CHALLENGE for applications, so :meth:`generate_random`
+    returns the host CSPRNG (``os.urandom``), as ykcs11 does; CKF_RNG is set
+    because C_GenerateRandom works.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
+
+from asn1crypto import core as asn1
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from cardki.apdu import (
+    ApduError,
+    AuthBlockedError,
+    ClaNotSupportedError,
+    InsNotSupportedError,
+    NotFoundError,
+    ReferenceNotFoundError,
+    SecurityStatusError,
+    SmartCardProtocol,
+    WrongPinError,
+    tlv_dict,
+)
+from cardki.apdu.errors import (
+    ConditionsNotSatisfiedError,
+    IncorrectParametersError,
+    NotEnoughMemoryError,
+    ReferenceDataUnusableError,
+    WrongLengthError,
+)
+from cardki.cryptoki import errors
+from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
+from cardki.slot.errors import CardRemovedError, CardResetError, SlotError
+from cardki.slot.transport import CardTransport
+
+from . import rsa_padding
+from .base import MechanismInfo, Token, TokenInfo, TokenObject
+from .piv_card import ORIGIN_GENERATED, PivCard
+from .piv_mgmt import ManagementKey, parse_management_key
+from .piv_objects import (
+    ALGORITHM_BY_NAME,
+    EC_PARAMS,
+    KEY_ALGORITHMS,
+    KeyAlgorithm,
+    SlotContents,
+    algorithm_of,
+    certificate_container,
+    data_object,
+    key_objects,
+    parse_certificate_container,
+    public_key_from_card,
+    raw_ec_point,
+)
+from .profiles import Profile, SlotSpec
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Status words that mean "the PIV applet is not (or no longer) selected".
+_LOST_SELECTION = (InsNotSupportedError, ClaNotSupportedError, ReferenceNotFoundError)
+
+_HW = MechanismFlag.HW
+_EC_FLAGS = MechanismFlag.EC_F_P | MechanismFlag.EC_OID | MechanismFlag.EC_UNCOMPRESS
+_DIGESTS = (CKM.SHA_1, CKM.SHA224, CKM.SHA256, CKM.SHA384, CKM.SHA512)
+_HASHED_RSA = (CKM.SHA1_RSA_PKCS, CKM.SHA224_RSA_PKCS, CKM.SHA256_RSA_PKCS, CKM.SHA384_RSA_PKCS,
+               CKM.SHA512_RSA_PKCS)
+_HASHED_PSS = (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA224_RSA_PKCS_PSS, CKM.SHA256_RSA_PKCS_PSS,
+               CKM.SHA384_RSA_PKCS_PSS, CKM.SHA512_RSA_PKCS_PSS)
+_HASHED_ECDSA = (CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256, CKM.ECDSA_SHA384, CKM.ECDSA_SHA512)
+
+
+class _StateLost(Exception):
+    """Internal: the card lost the applet selection or our login; restore and retry."""
+
+
+def translate_error(exc: Exception) -> errors.CryptokiError:
+    """A card/slot exception as the Cryptoki error the engine returns (one table)."""
+    if isinstance(exc, errors.CryptokiError):
+        return exc
+    if isinstance(exc, CardRemovedError):
+        return errors.DeviceRemoved()  # type: ignore[attr-defined]
+    if isinstance(exc, SlotError):
+        return errors.DeviceError(str(exc))  # type: ignore[attr-defined]
+    if isinstance(exc, WrongPinError):
+        return errors.PinIncorrect(exc.tries_left)
+    if isinstance(exc, AuthBlockedError):
+        return errors.PinLocked()  # type: ignore[attr-defined]
+    if isinstance(exc, SecurityStatusError):
+        return errors.UserNotLoggedIn()  # type: ignore[attr-defined]
+    if isinstance(exc, (NotEnoughMemoryError,)):
+        return errors.DeviceMemory()  # type: ignore[attr-defined]
+    if isinstance(exc, (IncorrectParametersError, WrongLengthError)):
+        return errors.DataInvalid(str(exc))  # type: ignore[attr-defined]
+    if isinstance(exc, (ConditionsNotSatisfiedError, ReferenceDataUnusableError)):
+        return errors.FunctionFailed(str(exc))  # type: ignore[attr-defined]
+    if isinstance(exc, (ApduError, ValueError, KeyError)):
+        return errors.DeviceError(str(exc))  # type: ignore[attr-defined]
+    return errors.GeneralError(str(exc))  # type: ignore[attr-defined]
+
+
+class PivToken(Token):
+    """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`."""
+
+    def __init__(self, transport: CardTransport, profile: Profile, *,
+                 version: Optional[Tuple[int, int, int]] = None, serial: Optional[int] = None) -> None:
+        self.transport = transport
+        self.profile = profile
+        self.version = version
+        self.serial = serial
+        self.protocol = SmartCardProtocol(transport, extended=bool(profile.quirks.get("extended_apdus", False)))
+        self.card = PivCard(self.protocol, profile.aid)
+        self._lock = threading.RLock()
+        self._generation = 0
+        self._needs_restore = False
+        self._user: Optional[int] = None  # CKU.USER or CKU.SO while logged in
+        self._pin: Optional[bytearray] = None  # padded PIN, only while the user is logged in
+        self._mgmt: Optional[ManagementKey] = None  # only while the SO is logged in
+        self._context_pending = False  # a CKU_CONTEXT_SPECIFIC login awaits its one use
+        self._slots: Optional[Dict[int, SlotContents]] = None
+        self._public_data: Optional[List[TokenObject]] = None
+        self._private_data: Optional[List[TokenObject]] = None
+        self._chuid: Optional[bytes] = None
+        self._last_pin_tries: Optional[int] = None
+
+    # ----------------------------------------------------------- sharing
+    @property
+    def presence_generation(self) -> Optional[int]:
+        return self._generation
+
+    def _on_reset(self) -> None:
+        """Another program reset the card: our applet selection and login are gone."""
+        self._generation += 1
+        self._needs_restore = True
+        self._slots = None
+        self._public_data = None
+        self._private_data = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self.transport.begin_transaction()
+        except CardResetError:
+            self._on_reset()
+            self.transport.begin_transaction()
+        try:
+            yield
+        finally:
+            try:
+                self.transport.end_transaction()
+            except SlotError:
+                pass  # the card is gone or was reset; the next operation finds out
+
+    def _restore(self) -> None:
+        """Re-select PIV and re-establish this application's login (PIN or management key)."""
+        self.card.select()
+        if self._user == CKU.USER and self._pin is not None:
+            try:
+                self.card.verify_pin(bytes(self._pin))
+            except (WrongPinError, AuthBlockedError):
+                # The PIN changed or was blocked by someone else: we are no longer logged in.
+                self._forget_credentials()
+                raise errors.UserNotLoggedIn("the card no longer accepts this application's PIN") from None  # type: ignore[attr-defined]
+        elif self._user == CKU.SO and self._mgmt is not None:
+            self._mgmt.authenticate(self.card)
+        self._needs_restore = False
+
+    def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True) -> T:
+        """Run ``operation`` (card I/O) in a transaction, restoring state and retrying once
+        when the card lost it; translate every failure into a Cryptoki error."""
+        with self._lock:
+            try:
+                with self._transaction():
+                    if self._needs_restore:
+                        self._restore()
+                    try:
+                        return operation()
+                    except CardResetError:
+                        self._on_reset()
+                    except _LOST_SELECTION:
+                        pass
+                    except SecurityStatusError:
+                        if not (relogin_on_6982 and self._user is not None):
+                            raise
+                    self._restore()
+                    return operation()
+            except CardResetError as exc:  # a second reset in a row: give up for this call
+                self._on_reset()
+                raise translate_error(exc) from None
+            except (ApduError, SlotError, ValueError, KeyError) as exc:
+                raise translate_error(exc) from None
+
+    # -------------------------------------------------------------- info
+    def info(self) -> TokenInfo:
+        flags = (TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.USER_PIN_INITIALIZED
+                 | TokenFlag.TOKEN_INITIALIZED)
+        tries, total = self._pin_tries()
+        if tries is not None:
+            if tries == 0:
+                flags |= TokenFlag.USER_PIN_LOCKED
+            elif tries == 1:
+                flags |= TokenFlag.USER_PIN_FINAL_TRY | TokenFlag.USER_PIN_COUNT_LOW
+            elif total is not None and tries < total:
+                flags |= TokenFlag.USER_PIN_COUNT_LOW
+        version = self.version or (0, 0, 0)
+        return TokenInfo(
+            label=self._format(self.profile.label),
+            manufacturer_id=self.profile.manufacturer,
+            model=self._format(self.profile.model),
+            serial_number=self._serial_text(),
+            flags=int(flags),
+            min_pin_len=self.profile.pin_min,
+            max_pin_len=self.profile.pin_max,
+            hardware_version=(0, 0),
+            # CK_VERSION has two numbers: 5.7.2 becomes 5.72, as ykcs11 reports it.
+            firmware_version=(version[0], min(255, version[1] * 10 + version[2])),
+        )
+
+    def _pin_tries(self) -> Tuple[Optional[int], Optional[int]]:
+        """(tries left, total) from GET METADATA 80 where supported, else an empty VERIFY
+        (which cannot tell while the PIN is verified: then the last known count is kept)."""
+        if self.profile.feature("metadata"):
+            meta = self._run(self.card.pin_metadata, relogin_on_6982=False)
+            return meta.remaining, meta.total
+        tries = self._run(self.card.pin_status, relogin_on_6982=False)
+        if tries is not None:
+            self._last_pin_tries = tries
+        return self._last_pin_tries, None
+
+    def _format(self, template: str) -> str:
+        version = self.version or (0, 0, 0)
+        return template.format(serial=self.serial if self.serial is not None else "", major=version[0],
+                               minor=version[1], patch=version[2])
+
+    def _serial_text(self) -> str:
+        if self.serial is not None:
+            return str(self.serial)
+        chuid = self._read_chuid()
+        if chuid:
+            fields = tlv_dict(chuid) if chuid else {}
+            for tag in (0x34, 0x30):  # GUID, then FASC-N
+                value = fields.get(tag, b"")
+                if value.strip(b"\x00"):
+                    return value.hex().upper()[:16]
+        return "0"
+
+    def _read_chuid(self) -> Optional[bytes]:
+        if self._chuid is None:
+            def read() -> bytes:
+                try:
+                    return self.card.get_data(0x5FC102)
+                except NotFoundError:
+                    return b""
+            try:
+                self._chuid = self._run(read, relogin_on_6982=False)
+            except errors.CryptokiError:
+                return None
+        return self._chuid
+
+    # -------------------------------------------------------- mechanisms
+    def mechanisms(self) -> Dict[int, MechanismInfo]:
+        algorithms = [ALGORITHM_BY_NAME[name] for name in self.profile.algorithms]
+        result: Dict[int, MechanismInfo] = {}
+        rsa_bits = [a.bits for a in algorithms if a.family == "rsa"]
+        if rsa_bits:
+            lo, hi = min(rsa_bits), max(rsa_bits)
+            sign_verify = _HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
+            crypt = _HW | MechanismFlag.DECRYPT | MechanismFlag.ENCRYPT
+            result[CKM.RSA_PKCS] = MechanismInfo(lo, hi, int(sign_verify | crypt))
+            result[CKM.RSA_X_509] = MechanismInfo(lo, hi, int(sign_verify | crypt))
+            result[CKM.RSA_PKCS_PSS] = MechanismInfo(lo, hi, int(sign_verify))
+            result[CKM.RSA_PKCS_OAEP] = MechanismInfo(lo, hi, int(crypt))
+            for mech in _HASHED_RSA + _HASHED_PSS:
+                result[mech] = MechanismInfo(lo, hi, int(sign_verify))
+            result[CKM.RSA_PKCS_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+        ec_bits = [a.bits for a in algorithms if a.family == "ec"]
+        derive_bits = list(ec_bits) + [a.bits for a in algorithms if a.family == "x25519"]
+        if ec_bits:
+            lo, hi = min(ec_bits), max(ec_bits)
+            ecdsa = int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY | _EC_FLAGS)
+            result[CKM.ECDSA] = MechanismInfo(lo, hi, ecdsa)
+            for mech in _HASHED_ECDSA:
+                result[mech] = MechanismInfo(lo, hi, ecdsa)
+            result[CKM.EC_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR | _EC_FLAGS))
+        if derive_bits:
+            result[CKM.ECDH1_DERIVE] = MechanismInfo(min(derive_bits), max(derive_bits),
+                                                     int(_HW | MechanismFlag.DERIVE | _EC_FLAGS))
+        if "ED25519" in self.profile.algorithms:
+            result[CKM.EDDSA] = MechanismInfo(256, 256, int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
+                                                             | MechanismFlag.EC_OID))
+            result[CKM.EC_EDWARDS_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+        if "X25519" in self.profile.algorithms:
+            result[CKM.EC_MONTGOMERY_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+        for mech in _DIGESTS:
+            result[mech] = MechanismInfo(0, 0, int(MechanismFlag.DIGEST))
+        return result
+
+    # ----------------------------------------------------------- objects
+    def objects(self) -> List[TokenObject]:
+        """All objects, read at the first call after insertion (or after a reset by
+        someone else) and cached: SELECT, one GET DATA per certificate container and
+        public data object, GET METADATA only for slots without a certificate and only
+        where the card has metadata. PIN-protected data objects are read (and listed)
+        only while the user is logged in."""
+        with self._lock:
+            if self._slots is None or self._public_data is None:
+                self._slots, self._public_data = self._run(self._read_all)
+            if self._user == CKU.USER and self._private_data is None:
+                self._private_data = self._run(lambda: self._read_data_objects(private=True))
+            result: List[TokenObject] = []
+            for contents in self._slots.values():
+                result.extend(key_objects(contents))
+            result.extend(self._public_data)
+            if self._user == CKU.USER and self._private_data:
+                result.extend(self._private_data)
+            return result
+
+    def _read_all(self) -> Tuple[Dict[int, SlotContents], List[TokenObject]]:
+        # Another program may have selected another applet since our last
+        # transaction; one SELECT here makes the listing trustworthy.
+        self.card.select()
+        slots: Dict[int, SlotContents] = {}
+        for spec in self.profile.slots:
+            contents = self._read_slot(spec)
+            if contents is not None:
+                slots[spec.key] = contents
+        return slots, self._read_data_objects(private=False)
+
+    def _read_slot(self, spec: SlotSpec) -> Optional[SlotContents]:
+        cert_der: Optional[bytes] = None
+        try:
+            cert_der = parse_certificate_container(self.card.get_data(spec.container))
+        except NotFoundError:
+            pass
+        destroyable = self.profile.feature("move_delete") and spec.usage != frozenset()
+        if cert_der is not None:
+            from cryptography import x509
+
+            try:
+                public_key = x509.load_der_x509_certificate(cert_der).public_key()
+            except ValueError:
+                public_key = None
+            algorithm = algorithm_of(public_key) if public_key is not None else None
+            if algorithm is not None and public_key is not None:
+                return SlotContents(spec, algorithm, public_key, cert_der,  # type: ignore[arg-type]
+                                    destroyable=destroyable)
+        if not self.profile.feature("metadata"):
+            return None
+        try:
+            meta = self.card.key_metadata(spec.key)
+        except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+            return None
+        algorithm = KEY_ALGORITHMS.get(meta.algorithm)
+        if algorithm is None:
+            return None
+        return SlotContents(spec, algorithm, public_key_from_card(algorithm, meta.public_key), cert_der,
+                            pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable)
+
+    def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
+        found = []
+        for spec in self.profile.data_objects:
+            if spec.private != private:
+                continue
+            try:
+                value = self.card.get_data(spec.tag, sensitive=private)
+            except NotFoundError:
+                continue
+            except SecurityStatusError:
+                if private:
+                    raise
+                continue  # a card that PIN-protects more than SP 800-73 says: skip it
+            if spec.tag == 0x5FC102:
+                self._chuid = value
+            found.append(data_object(spec, value))
+        return found
+
+    def _contents(self, key: TokenObject) -> SlotContents:
+        kind, slot = key.ref  # type: ignore[misc]
+        if self._slots is None:
+            self.objects()
+        contents = (self._slots or {}).get(slot)
+        if contents is None:
+            raise errors.KeyHandleInvalid()  # type: ignore[attr-defined]
+        return contents
+
+    # ------------------------------------------------------------- login
+    def login(self, user_type: int, pin: bytes) -> None:
+        """CKU_USER: VERIFY the PIN (length checked first, nothing sent if out of range).
+        CKU_SO: management key mutual authentication. CKU_CONTEXT_SPECIFIC: VERIFY now;
+        the next private-key operation uses it. Never retries a wrong PIN."""
+        pin = pin.encode() if isinstance(pin, str) else bytes(pin)
+        if user_type == CKU.SO:
+            self._login_so(pin)
+            return
+        if user_type not in (CKU.USER, CKU.CONTEXT_SPECIFIC):
+            raise errors.UserTypeInvalid()  # type: ignore[attr-defined]
+        if not self.profile.pin_min <= len(pin) <= self.profile.pin_max:
+            raise errors.PinLenRange()  # type: ignore[attr-defined]
+        padded = bytearray(pin.ljust(8, bytes([self.profile.pin_pad])))
+        try:
+            # 6982 here cannot mean "lost login": never re-verify a PIN being checked.
+            self._run(lambda: self.card.verify_pin(bytes(padded)), relogin_on_6982=False)
+        except errors.PinIncorrect:
+            self._wipe(padded)
+            if user_type == CKU.USER:
+                self._forget_credentials()
+            raise
+        except errors.CryptokiError:
+            self._wipe(padded)
+            raise
+        if user_type == CKU.CONTEXT_SPECIFIC:
+            self._context_pending = True
+            if self._pin is None or self._pin != padded:
+                self._wipe(padded)
+            return
+        self._forget_credentials()
+        self._pin = padded
+        self._user = CKU.USER
+        self._private_data = None
+
+    def _login_so(self, secret: bytes) -> None:
+        def authenticate() -> ManagementKey:
+            algorithm = self.profile.management_key_default
+            if self.profile.feature("metadata"):
+                algorithm = self.card.management_key_algorithm()
+            key = parse_management_key(secret, algorithm, self.profile.management_key_algorithms)
+            key.authenticate(self.card)
+            return key
+
+        key = self._run(authenticate, relogin_on_6982=False)
+        self._forget_credentials()
+        self._mgmt = key
+        self._user = CKU.SO
+
+    def logout(self) -> None:
+        """Forget the PIN / management key and drop the card's security status."""
+        was_logged_in = self._user is not None
+        self._forget_credentials()
+        self._private_data = None
+        if not was_logged_in:
+            return
+        try:
+            self._run(self._drop_security_status, relogin_on_6982=False)
+        except errors.CryptokiError as exc:
+            logger.debug("logout could not reset the card's security status: %s", exc.rv_name)
+
+    def _drop_security_status(self) -> None:
+        if self.profile.verify_reset:
+            try:
+                self.card.reset_pin_status()
+                return
+            except (IncorrectParametersError, ReferenceNotFoundError, InsNotSupportedError):
+                pass  # the card does not know P1=FF after all
+        self.card.select()
+
+    def _forget_credentials(self) -> None:
+        if self._pin is not None:
+            self._wipe(self._pin)
+        if self._mgmt is not None:
+            self._mgmt.wipe()
+        self._pin = None
+        self._mgmt = None
+        self._user = None
+        self._context_pending = False
+
+    @staticmethod
+    def _wipe(buffer: bytearray) -> None:
+        for index in range(len(buffer)):
+            buffer[index] = 0
+
+    # ------------------------------------------------------ key operations
+    def _use_key(self, contents: SlotContents, payload: Callable[[], bytes]) -> bytes:
+        """One private-key operation; PIN-always keys need a pending context login
+        before we would re-verify after a lost state."""
+        always = contents.always_authenticate
+        allow_relogin = not always or self._context_pending
+        try:
+            return self._run(payload, relogin_on_6982=allow_relogin)
+        finally:
+            if always:
+                self._context_pending = False
+
+    def sign(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
+        contents = self._contents(key)
+        if not key.attributes.get(CKA.SIGN):
+            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+        algorithm = contents.algorithm
+        slot = contents.spec.key
+        if algorithm.family == "rsa":
+            block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
+            result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
+            return result.rjust(algorithm.byte_length, b"\x00")
+        if algorithm.family == "ec":
+            if mechanism != CKM.ECDSA:
+                raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+            size = algorithm.byte_length
+            digest = bytes(data)[:size].rjust(size, b"\x00")
+            der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
+            r, s = decode_dss_signature(der)
+            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        if algorithm.family == "ed25519":
+            if mechanism != CKM.EDDSA:
+                raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+            if parameter is not None and (getattr(parameter, "phflag", False) or getattr(parameter, "context", b"")):
+                raise errors.MechanismParamInvalid("only pure Ed25519 is supported")  # type: ignore[attr-defined]
+            message = bytes(data)
+            return self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
+        raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _rsa_sign_block(contents: SlotContents, mechanism: int, parameter: Any, data: bytes) -> bytes:
+        k = contents.algorithm.byte_length
+        if mechanism == CKM.RSA_PKCS:
+            return rsa_padding.pkcs1_v15_sign_pad(data, k)
+        if mechanism == CKM.RSA_X_509:
+            return _raw_rsa_input(contents, data)
+        if mechanism == CKM.RSA_PKCS_PSS:
+            if parameter is None:
+                raise errors.MechanismParamInvalid("RSA_PKCS_PSS needs CK_RSA_PKCS_PSS_PARAMS")  # type: ignore[attr-defined]
+            name = rsa_padding.hash_name(parameter.hash_alg)
+            return rsa_padding.pss_encode(data, contents.algorithm.bits, name,
+                                          rsa_padding.mgf_hash_name(parameter.mgf), int(parameter.salt_len))
+        raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+
+    def decrypt(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
+        contents = self._contents(key)
+        if not key.attributes.get(CKA.DECRYPT) or contents.algorithm.family != "rsa":
+            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+        if mechanism not in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP):
+            raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+        k = contents.algorithm.byte_length
+        data = bytes(data)
+        if len(data) != k:
+            raise errors.EncryptedDataLenRange()  # type: ignore[attr-defined]
+        if mechanism == CKM.RSA_PKCS_OAEP:
+            if parameter is None:
+                raise errors.MechanismParamInvalid("RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")  # type: ignore[attr-defined]
+            hash_name = rsa_padding.hash_name(parameter.hash_alg)
+            mgf_name = rsa_padding.mgf_hash_name(parameter.mgf)
+            source = int(getattr(parameter, "source", 0) or 0)
+            if source not in (0, CKZ.DATA_SPECIFIED):
+                raise errors.MechanismParamInvalid("unknown OAEP source")  # type: ignore[attr-defined]
+            label = bytes(getattr(parameter, "source_data", b"") or b"")
+        if int.from_bytes(data, "big") >= int.from_bytes(_modulus(contents), "big"):
+            raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+        algorithm, slot = contents.algorithm, contents.spec.key
+        block = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data)).rjust(k, b"\x00")
+        if mechanism == CKM.RSA_X_509:
+            return block
+        if mechanism == CKM.RSA_PKCS:
+            return rsa_padding.pkcs1_v15_decrypt_unpad(block, k)
+        return rsa_padding.oaep_decode(block, k, hash_name, mgf_name, label)
+
+    def derive(self, key: TokenObject, mechanism: int, parameter: Any) -> bytes:
+        contents = self._contents(key)
+        if not key.attributes.get(CKA.DERIVE):
+            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+        if mechanism != CKM.ECDH1_DERIVE:
+            raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+        peer = getattr(parameter, "public_data", parameter)
+        if not isinstance(peer, (bytes, bytearray)) or not peer:
+            raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")  # type: ignore[attr-defined]
+        point = _peer_point(contents.algorithm, bytes(peer))
+        algorithm, slot = contents.algorithm, contents.spec.key
+        return self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
+
+    def generate_random(self, length: int) -> bytes:
+        """Host CSPRNG: the PIV applet offers no random numbers to applications."""
+        return os.urandom(length)
+
+    # ------------------------------------------------------- SO operations
+    def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
+        """C_SetPIN for the user PIN (CHANGE REFERENCE DATA). The management key is
+        not changeable through here (yet)."""
+        if user_type != CKU.USER:
+            raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        old_pin, new_pin = bytes(old_pin), bytes(new_pin)
+        for value in (old_pin, new_pin):
+            if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
+                raise errors.PinLenRange()  # type: ignore[attr-defined]
+        pad = bytes([self.profile.pin_pad])
+        self._run(lambda: self.card.change_pin(old_pin.ljust(8, pad), new_pin.ljust(8, pad)),
+                  relogin_on_6982=False)
+        if self._pin is not None:
+            self._wipe(self._pin)
+            self._pin = bytearray(new_pin.ljust(8, pad))
+
+    def _require_so(self) -> None:
+        if self._user != CKU.SO:
+            raise errors.UserNotLoggedIn("this needs the SO (management key) login")  # type: ignore[attr-defined]
+
+    def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],
+                          private_template: Dict[int, Any]) -> Tuple[TokenObject, TokenObject]:
+        """Generate a key pair on the card, in the slot named by CKA_ID (as ykcs11)."""
+        self._require_so()
+        cka_id = private_template.get(CKA.ID, public_template.get(CKA.ID))
+        spec = self.profile.slot_by_id(bytes(cka_id)) if cka_id is not None else None
+        if spec is None or not spec.usage:
+            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")  # type: ignore[attr-defined]
+        algorithm = _generation_algorithm(int(mechanism), public_template)
+        if algorithm.name not in self.profile.algorithms:
+            raise errors.KeySizeRange() if algorithm.family == "rsa" else errors.CurveNotSupported()  # type: ignore[attr-defined]
+
+        def generate() -> SlotContents:
+            fields = self.card.generate(spec.key, algorithm.ident)
+            return SlotContents(spec, algorithm, public_key_from_card(algorithm, fields), None,
+                                origin=ORIGIN_GENERATED, destroyable=self.profile.feature("move_delete"))
+
+        contents = self._run(generate)
+        if self._slots is None:
+            self.objects()
+        assert self._slots is not None
+        self._slots[spec.key] = contents
+        objects = {obj.ref: obj for obj in key_objects(contents)}
+        return objects[("public", spec.key)], objects[("private", spec.key)]
+
+    def create_object(self, template: Dict[int, Any]) -> TokenObject:
+        """Store an X.509 certificate in the container of the slot named by CKA_ID."""
+        self._require_so()
+        if template.get(CKA.CLASS) != CKO.CERTIFICATE:
+            raise errors.TemplateInconsistent("only certificates can be stored on a PIV card")  # type: ignore[attr-defined]
+        value = template.get(CKA.VALUE)
+        cka_id = template.get(CKA.ID)
+        if value is None or cka_id is None:
+            raise errors.TemplateIncomplete()  # type: ignore[attr-defined]
+        spec = self.profile.slot_by_id(bytes(cka_id))
+        if spec is None:
+            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")  # type: ignore[attr-defined]
+        from cryptography import x509
+
+        try:
+            cert = x509.load_der_x509_certificate(bytes(value))
+        except ValueError:
+            raise errors.AttributeValueInvalid("CKA_VALUE is not a DER certificate") from None  # type: ignore[attr-defined]
+        der = bytes(value)
+        self._run(lambda: self.card.put_data(spec.container, certificate_container(der)))
+        if self._slots is None:
+            self.objects()
+        assert self._slots is not None
+        current = self._slots.get(spec.key)
+        algorithm = algorithm_of(cert.public_key())  # type: ignore[arg-type]
+        if current is not None:
+            current.certificate = der
+        elif algorithm is not None:
+            self._slots[spec.key] = SlotContents(spec, algorithm, cert.public_key(), der)  # type: ignore[arg-type]
+        for obj in self.objects():
+            if obj.ref == ("certificate", spec.key):
+                return obj
+        raise errors.FunctionFailed()  # type: ignore[attr-defined]
+
+    def destroy_object(self, obj: TokenObject) -> None:
+        """Delete a certificate (empty PUT DATA) or, on YubiKey 5.7+, a key (MOVE KEY to FF)."""
+        self._require_so()
+        kind, slot = obj.ref  # type: ignore[misc]
+        contents = self._contents(obj)
+        if kind == "certificate":
+            self._run(lambda: self.card.put_data(contents.spec.container, b""))
+            contents.certificate = None
+            if self.profile.feature("metadata"):
+                refreshed = self._run(lambda: self._read_slot(contents.spec))
+                assert self._slots is not None
+                if refreshed is None:
+                    self._slots.pop(slot, None)
+                else:
+                    self._slots[slot] = refreshed
+            return
+        if kind in ("private", "public") and contents.destroyable:
+            self._run(lambda: self.card.delete_key(slot))
+            assert self._slots is not None
+            if contents.certificate is not None:
+                self._run(lambda: self.card.put_data(contents.spec.container, b""))
+            self._slots.pop(slot, None)
+            return
+        raise errors.ActionProhibited()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._forget_credentials()
+        try:
+            self.transport.close()
+        except SlotError:
+            pass
+
+
+# ----------------------------------------------------------------- helpers
+def _modulus(contents: SlotContents) -> bytes:
+    numbers = contents.public_key.public_numbers()  # type: ignore[union-attr]
+    return numbers.n.to_bytes(contents.algorithm.byte_length, "big")
+
+
+def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
+    k = contents.algorithm.byte_length
+    if len(data) > k:
+        raise errors.DataLenRange()  # type: ignore[attr-defined]
+    block = data.rjust(k, b"\x00")
+    if int.from_bytes(block, "big") >= int.from_bytes(_modulus(contents), "big"):
+        raise errors.DataInvalid("input is not smaller than the modulus")  # type: ignore[attr-defined]
+    return block
+
+
+def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
+    """The peer's point from Ecdh1DeriveParams.public_data, raw or DER OCTET STRING."""
+    raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == "ec" else 32
+    if len(peer) == raw_length:
+        return peer
+    try:
+        point = raw_ec_point(peer)
+    except (ValueError, TypeError):
+        point = b""
+    if len(point) != raw_length:
+        raise errors.MechanismParamInvalid("the peer's public point has the wrong size")  # type: ignore[attr-defined]
+    return point
+
+
+def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgorithm:
+    if mechanism == CKM.RSA_PKCS_KEY_PAIR_GEN:
+        bits = template.get(CKA.MODULUS_BITS)
+        algorithm = ALGORITHM_BY_NAME.get(f"RSA{bits}")
+        if algorithm is None:
+            raise errors.KeySizeRange()  # type: ignore[attr-defined]
+        exponent = template.get(CKA.PUBLIC_EXPONENT)
+        if exponent is not None and int.from_bytes(bytes(exponent), "big") != 65537:
+            raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")  # type: ignore[attr-defined]
+        return algorithm
+    if mechanism in (CKM.EC_KEY_PAIR_GEN, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKM.EC_MONTGOMERY_KEY_PAIR_GEN):
+        params = template.get(CKA.EC_PARAMS)
+        by_params = {EC_PARAMS["secp256r1"]: "ECCP256", EC_PARAMS["secp384r1"]: "ECCP384",
+                     EC_PARAMS["ed25519"]: "ED25519", EC_PARAMS["x25519"]: "X25519"}
+        # PKCS#11 3.0 also allows the curve as a PrintableString name for 25519.
+        names = {asn1.PrintableString("edwards25519").dump(): "ED25519",
+                 asn1.PrintableString("curve25519").dump(): "X25519"}
+        name = by_params.get(bytes(params or b"")) or names.get(bytes(params or b""))
+        if name is None:
+            raise errors.CurveNotSupported()  # type: ignore[attr-defined]
+        algorithm = ALGORITHM_BY_NAME[name]
+        expected = {CKM.EC_KEY_PAIR_GEN: "ec", CKM.EC_EDWARDS_KEY_PAIR_GEN: "ed25519",
+                    CKM.EC_MONTGOMERY_KEY_PAIR_GEN: "x25519"}[CKM(mechanism)]
+        if algorithm.family != expected:
+            raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit the mechanism")  # type: ignore[attr-defined]
+        return algorithm
+    raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+
+

@@ -1,0 +1,292 @@
+"""PIV card contents -> Cryptoki objects with full attribute sets.
+
+Pure functions: given what was read from the card (certificate containers,
+GET METADATA answers, data objects) and the profile's slot table, build the
+:class:`TokenObject` list. No card I/O here, so every attribute rule is
+unit-testable on its own.
+
+Attribute choices follow ykcs11 so existing tools see the same objects:
+one CKA_ID byte per slot, labels "Private key for <slot name>" etc., keys
+SENSITIVE and not EXTRACTABLE, NEVER_EXTRACTABLE/ALWAYS_SENSITIVE/LOCAL only
+for keys the card generated itself (metadata origin), ALWAYS_AUTHENTICATE
+from the PIN policy "always".
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Union
+
+from asn1crypto import core as asn1
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+
+from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
+
+from .base import TokenObject
+from .profiles import DataObjectSpec, SlotSpec
+
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
+
+#: DER OIDs for CKA_EC_PARAMS (PKCS#11 3.0 uses the RFC 8410 OIDs for 25519).
+EC_PARAMS = {
+    "secp256r1": bytes.fromhex("06082a8648ce3d030107"),
+    "secp384r1": bytes.fromhex("06052b81040022"),
+    "ed25519": bytes.fromhex("06032b6570"),
+    "x25519": bytes.fromhex("06032b656e"),
+}
+CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
+
+
+@dataclass(frozen=True)
+class KeyAlgorithm:
+    """A PIV algorithm identifier and what it means for Cryptoki."""
+
+    ident: int
+    name: str  # profile name: RSA2048, ECCP256, ED25519, ...
+    family: str  # "rsa", "ec", "ed25519", "x25519"
+    bits: int
+    curve: Optional[str] = None
+
+    @property
+    def key_type(self) -> int:
+        return {"rsa": CKK.RSA, "ec": CKK.EC, "ed25519": CKK.EC_EDWARDS, "x25519": CKK.EC_MONTGOMERY}[self.family]
+
+    @property
+    def byte_length(self) -> int:
+        return (self.bits + 7) // 8
+
+
+KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
+    a.ident: a
+    for a in (
+        KeyAlgorithm(0x06, "RSA1024", "rsa", 1024),
+        KeyAlgorithm(0x07, "RSA2048", "rsa", 2048),
+        KeyAlgorithm(0x05, "RSA3072", "rsa", 3072),
+        KeyAlgorithm(0x16, "RSA4096", "rsa", 4096),
+        KeyAlgorithm(0x11, "ECCP256", "ec", 256, "secp256r1"),
+        KeyAlgorithm(0x14, "ECCP384", "ec", 384, "secp384r1"),
+        KeyAlgorithm(0xE0, "ED25519", "ed25519", 256, "ed25519"),
+        KeyAlgorithm(0xE1, "X25519", "x25519", 256, "x25519"),
+    )
+}
+ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
+
+
+def algorithm_of(public_key: PublicKey) -> Optional[KeyAlgorithm]:
+    """The PIV algorithm a public key belongs to (None if PIV has none)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": ALGORITHM_BY_NAME["ECCP256"], "secp384r1": ALGORITHM_BY_NAME["ECCP384"]}.get(
+            public_key.curve.name)
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return ALGORITHM_BY_NAME["ED25519"]
+    if isinstance(public_key, x25519.X25519PublicKey):
+        return ALGORITHM_BY_NAME["X25519"]
+    return None
+
+
+def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> PublicKey:
+    """A public key from the card's encoding (7F49 / metadata 04: 81 n, 82 e, or 86 point)."""
+    if algorithm.family == "rsa":
+        n = int.from_bytes(fields[0x81], "big")
+        e = int.from_bytes(fields[0x82], "big")
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    point = fields[0x86]
+    if algorithm.family == "ec":
+        return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[algorithm.curve](), point)  # type: ignore[index]
+    if algorithm.family == "ed25519":
+        return ed25519.Ed25519PublicKey.from_public_bytes(point)
+    return x25519.X25519PublicKey.from_public_bytes(point)
+
+
+def parse_certificate_container(content: bytes) -> Optional[bytes]:
+    """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
+    FE LRC), decompressed when CertInfo says gzip; None if empty or unreadable."""
+    from cardki.apdu import tlv_dict  # local import: keeps this module's deps obvious
+
+    try:
+        fields = tlv_dict(content)
+    except ValueError:
+        return None
+    cert = fields.get(0x70)
+    if not cert:
+        return None
+    if fields.get(0x71, b"\x00")[:1] == b"\x01":
+        try:
+            cert = gzip.decompress(cert)
+        except (OSError, EOFError, zlib.error):
+            return None
+    return cert
+
+
+def certificate_container(cert_der: bytes) -> bytes:
+    """Content of a certificate container for PUT DATA (uncompressed)."""
+    from cardki.apdu import Tlv
+
+    return bytes(Tlv(0x70, cert_der)) + bytes(Tlv(0x71, b"\x00")) + bytes(Tlv(0xFE, b""))
+
+
+def oid_der(dotted: str) -> bytes:
+    return asn1.ObjectIdentifier(dotted).dump()
+
+
+def _der_integer(value: int) -> bytes:
+    return asn1.Integer(value).dump()
+
+
+def _octet_string(value: bytes) -> bytes:
+    return asn1.OctetString(value).dump()
+
+
+def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dict[int, Any]:
+    """Key-type specific public attributes shared by public and private key objects."""
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(algorithm.key_type), CKA.PUBLIC_KEY_INFO: spki}
+    if isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        attributes[CKA.MODULUS] = numbers.n.to_bytes((public_key.key_size + 7) // 8, "big")
+        attributes[CKA.MODULUS_BITS] = public_key.key_size
+        attributes[CKA.PUBLIC_EXPONENT] = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
+        return attributes
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        point = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    attributes[CKA.EC_PARAMS] = EC_PARAMS[algorithm.curve]  # type: ignore[index]
+    attributes[CKA.EC_POINT] = _octet_string(point)
+    return attributes
+
+
+def raw_ec_point(ec_point_attribute: bytes) -> bytes:
+    """The point inside CKA_EC_POINT's DER OCTET STRING."""
+    return asn1.OctetString.load(ec_point_attribute).native
+
+
+@dataclass(frozen=True)
+class KeyCapabilities:
+    sign: bool
+    decrypt: bool
+    derive: bool
+
+
+def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm) -> KeyCapabilities:
+    """What a private key may do: the slot's usage narrowed by the algorithm.
+    RSA decrypts, EC derives where the slot allows key management, Ed25519
+    only signs and X25519 only derives whatever the slot."""
+    if algorithm.family == "ed25519":
+        return KeyCapabilities(sign=bool(slot.usage), decrypt=False, derive=False)
+    if algorithm.family == "x25519":
+        return KeyCapabilities(sign=False, decrypt=False, derive=bool(slot.usage))
+    sign = "sign" in slot.usage
+    key_management = "decrypt" in slot.usage
+    if algorithm.family == "rsa":
+        return KeyCapabilities(sign=sign, decrypt=key_management, derive=False)
+    return KeyCapabilities(sign=sign, decrypt=False, derive=key_management)
+
+
+def _keygen_mechanism(algorithm: KeyAlgorithm, local: bool) -> int:
+    if not local:
+        return CK_UNAVAILABLE_INFORMATION
+    return int({"rsa": CKM.RSA_PKCS_KEY_PAIR_GEN, "ec": CKM.EC_KEY_PAIR_GEN,
+                "ed25519": CKM.EC_EDWARDS_KEY_PAIR_GEN, "x25519": CKM.EC_MONTGOMERY_KEY_PAIR_GEN}[algorithm.family])
+
+
+@dataclass
+class SlotContents:
+    """What the card holds for one key slot."""
+
+    spec: SlotSpec
+    algorithm: KeyAlgorithm
+    public_key: PublicKey
+    certificate: Optional[bytes] = None  # DER
+    pin_policy: Optional[str] = None  # from metadata; None = slot default
+    origin: Optional[int] = None  # 1 generated, 2 imported, None unknown
+    destroyable: bool = False
+
+    @property
+    def always_authenticate(self) -> bool:
+        return (self.pin_policy or self.spec.pin_policy) == "always"
+
+
+RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
+                               CKA.EXPONENT_2, CKA.COEFFICIENT})
+EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
+
+
+def key_objects(contents: SlotContents) -> List[TokenObject]:
+    """Private key, public key and (if present) certificate objects of one slot."""
+    spec, algorithm = contents.spec, contents.algorithm
+    cert: Optional[x509.Certificate] = None
+    if contents.certificate is not None:
+        try:
+            cert = x509.load_der_x509_certificate(contents.certificate)
+        except ValueError:
+            cert = None
+    subject = cert.subject.public_bytes() if cert is not None else b""
+    common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
+              CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
+              CKA.DESTROYABLE: contents.destroyable}
+    local = contents.origin == 1
+    capabilities = key_capabilities(spec, algorithm)
+    key_common = {**public_key_attributes(contents.public_key, algorithm), CKA.LOCAL: local,
+                  CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
+                  CKA.DERIVE: capabilities.derive, CKA.ALLOWED_MECHANISMS: []}
+
+    private = {
+        **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
+        CKA.LABEL: f"Private key for {spec.name}",
+        CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: local,
+        CKA.NEVER_EXTRACTABLE: local, CKA.SIGN: capabilities.sign, CKA.SIGN_RECOVER: False,
+        CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
+        CKA.ALWAYS_AUTHENTICATE: contents.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
+    }
+    sensitive = RSA_PRIVATE_PARTS if algorithm.family == "rsa" else EC_PRIVATE_PARTS
+    if algorithm.family != "rsa":
+        private.pop(CKA.EC_POINT, None)  # not a private-key attribute in PKCS#11
+    public = {
+        **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
+        CKA.LABEL: f"Public key for {spec.name}",
+        CKA.VERIFY: capabilities.sign, CKA.VERIFY_RECOVER: False,
+        CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
+    }
+    public[CKA.DERIVE] = False
+    objects = [
+        TokenObject(("private", spec.key), private, frozenset(int(a) for a in sensitive)),
+        TokenObject(("public", spec.key), public),
+    ]
+    if cert is not None and contents.certificate is not None:
+        objects.append(TokenObject(("certificate", spec.key), certificate_attributes(spec, contents.certificate, cert)))
+    return objects
+
+
+def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -> Dict[int, Any]:
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {
+        CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
+        CKA.COPYABLE: False, CKA.DESTROYABLE: True,
+        CKA.LABEL: f"X.509 Certificate for {spec.name}", CKA.ID: spec.cka_id,
+        CKA.CERTIFICATE_TYPE: int(CKC.X_509),
+        # 1 = token user: the matching private key is on this token.
+        CKA.CERTIFICATE_CATEGORY: 1 if spec.usage else 0,
+        CKA.TRUSTED: False, CKA.CHECK_VALUE: hashlib.sha1(der).digest()[:3],  # nosec - spec-mandated
+        CKA.VALUE: der, CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
+        CKA.SERIAL_NUMBER: _der_integer(cert.serial_number), CKA.PUBLIC_KEY_INFO: spki,
+        CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",
+        CKA.HASH_OF_SUBJECT_PUBLIC_KEY: b"", CKA.HASH_OF_ISSUER_PUBLIC_KEY: b"",
+        CKA.JAVA_MIDP_SECURITY_DOMAIN: 0,
+    }
+
+
+def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:
+    """A PIV data object as CKO_DATA (application "PIV", the SP 800-73 OID)."""
+    return TokenObject(("data", spec.tag), {
+        CKA.CLASS: int(CKO.DATA), CKA.TOKEN: True, CKA.PRIVATE: spec.private, CKA.MODIFIABLE: False,
+        CKA.COPYABLE: False, CKA.DESTROYABLE: False,
+        CKA.LABEL: spec.name, CKA.APPLICATION: "PIV", CKA.OBJECT_ID: oid_der(spec.oid), CKA.VALUE: value,
+    })

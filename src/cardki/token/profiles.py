@@ -1,0 +1,258 @@
+"""Card profiles: what a card type can do, kept as data in ``profiles/*.toml``.
+
+Vendor differences (algorithms per firmware, management key types, PIN
+limits, which commands exist, how logout works) live in the TOML files, so the
+PIV token code asks a :class:`Profile` instead of testing vendor names.
+
+A profile may ``extends`` another one: tables are merged key by key (the
+child wins), ``slots`` and ``data_objects`` are inherited, ``extra_slots`` are
+appended. ``[[firmware]]`` ranges apply in order to every version at or above
+their ``from``; :meth:`Profile.for_firmware` resolves them into one flat
+profile for the card at hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the supported interpreters ship tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
+
+Version = Tuple[int, int, int]
+PROFILE_PACKAGE = "cardki.profiles"
+
+#: PIV algorithm identifiers (SP 800-78-4 table 6-2 plus Yubico's E0/E1).
+PIV_ALGORITHMS: Dict[str, int] = {
+    "RSA1024": 0x06,
+    "RSA2048": 0x07,
+    "RSA3072": 0x05,
+    "RSA4096": 0x16,
+    "ECCP256": 0x11,
+    "ECCP384": 0x14,
+    "ED25519": 0xE0,
+    "X25519": 0xE1,
+}
+
+
+class ProfileError(ValueError):
+    """A profile file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """One PIV key slot and the Cryptoki objects it maps to."""
+
+    key: int  # key reference (9A, 9C, ...)
+    id: int  # CKA_ID (one byte)
+    name: str  # "PIV Authentication"
+    container: int  # certificate container tag (5FC105, ...)
+    usage: FrozenSet[str]  # subset of {"sign", "decrypt"}
+    pin_policy: str  # "never" | "once" | "always": default when the card cannot say
+    requires: Optional[str] = None  # feature flag the slot needs (e.g. "attestation")
+
+    @property
+    def cka_id(self) -> bytes:
+        return bytes([self.id])
+
+
+@dataclass(frozen=True)
+class DataObjectSpec:
+    """One PIV data object shown as CKO_DATA."""
+
+    name: str
+    tag: int
+    oid: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A card profile, resolved for one firmware version by :meth:`for_firmware`."""
+
+    id: str
+    applet: str
+    aid: bytes
+    label: str
+    manufacturer: str
+    model: str
+    priority: int
+    probe: str
+    pin_min: int
+    pin_max: int
+    pin_pad: int
+    verify_reset: bool
+    reselect_clears_pin: bool
+    management_key_default: int
+    management_key_algorithms: Tuple[int, ...]
+    algorithms: FrozenSet[str]
+    features: Dict[str, Any]
+    quirks: Dict[str, Any]
+    slots: Tuple[SlotSpec, ...]
+    data_objects: Tuple[DataObjectSpec, ...]
+    firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
+    firmware: Optional[Version] = None
+
+    def feature(self, name: str) -> bool:
+        """Whether a boolean feature (metadata, attestation, serial, ...) is on."""
+        return bool(self.features.get(name, False))
+
+    def supports_algorithm(self, name: str) -> bool:
+        return name in self.algorithms
+
+    def algorithm_ids(self) -> FrozenSet[int]:
+        return frozenset(PIV_ALGORITHMS[name] for name in self.algorithms)
+
+    def slot(self, key: int) -> Optional[SlotSpec]:
+        for spec in self.slots:
+            if spec.key == key:
+                return spec
+        return None
+
+    def slot_by_id(self, cka_id: bytes) -> Optional[SlotSpec]:
+        for spec in self.slots:
+            if spec.cka_id == cka_id:
+                return spec
+        return None
+
+    def for_firmware(self, version: Optional[Version]) -> "Profile":
+        """This profile with every ``[[firmware]]`` range at or below ``version`` applied,
+        and slots whose required feature is off removed."""
+        algorithms = set(self.algorithms)
+        features = dict(self.features)
+        mgmt_default = self.management_key_default
+        mgmt_algorithms = self.management_key_algorithms
+        for rule in self.firmware_rules:
+            if version is None or version < parse_version(rule["from"]):
+                continue
+            for key, value in rule.items():
+                if key == "from":
+                    continue
+                if key == "add_algorithms":
+                    algorithms.update(value)
+                elif key == "algorithms":
+                    algorithms = set(value)
+                elif key == "management_key_default":
+                    mgmt_default = int(value)
+                elif key == "management_key_algorithms":
+                    mgmt_algorithms = tuple(int(v) for v in value)
+                else:
+                    features[key] = value
+        unknown = algorithms - set(PIV_ALGORITHMS)
+        if unknown:
+            raise ProfileError(f"profile {self.id}: unknown algorithms {sorted(unknown)}")
+        slots = tuple(s for s in self.slots if s.requires is None or features.get(s.requires))
+        return replace(
+            self, algorithms=frozenset(algorithms), features=features, slots=slots,
+            management_key_default=mgmt_default, management_key_algorithms=mgmt_algorithms,
+            firmware=version, firmware_rules=(),
+        )
+
+
+def parse_version(text: str) -> Version:
+    parts = [int(p) for p in str(text).split(".")]
+    parts += [0] * (3 - len(parts))
+    return (parts[0], parts[1], parts[2])
+
+
+def _merge(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif key == "extra_slots":
+            merged[key] = list(merged.get(key, [])) + list(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_raw(name: str) -> Dict[str, Any]:
+    try:
+        text = resources.files(PROFILE_PACKAGE).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise ProfileError(f"no profile named {name!r}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {name!r}: {exc}") from exc
+    parent = raw.get("profile", {}).get("extends")
+    if parent:
+        base = _read_raw(parent)
+        raw = _merge({k: v for k, v in base.items() if k != "firmware"}, raw)
+    return raw
+
+
+def _slot(entry: Dict[str, Any]) -> SlotSpec:
+    return SlotSpec(
+        key=int(entry["key"]), id=int(entry["id"]), name=str(entry["name"]),
+        container=int(entry["container"]), usage=frozenset(entry.get("usage", ())),
+        pin_policy=str(entry.get("pin_policy", "once")), requires=entry.get("requires"),
+    )
+
+
+def _retired_slots(rule: Dict[str, Any]) -> List[SlotSpec]:
+    return [
+        SlotSpec(
+            key=int(rule["first_key"]) + n, id=int(rule["first_id"]) + n,
+            name=str(rule["name"]).format(n=n + 1),
+            container=int(rule["first_container"]) + n,
+            usage=frozenset(rule.get("usage", ())), pin_policy=str(rule.get("pin_policy", "once")),
+        )
+        for n in range(int(rule["count"]))
+    ]
+
+
+@lru_cache(maxsize=None)
+def load_profile(name: str) -> Profile:
+    """Load ``profiles/<name>.toml`` (with its ``extends`` chain), unresolved."""
+    raw = _read_raw(name)
+    try:
+        head = raw["profile"]
+        pin = raw.get("pin", {})
+        mgmt = raw.get("management_key", {})
+        slots = [_slot(e) for e in raw.get("slots", [])]
+        if "retired_slots" in raw:
+            slots += _retired_slots(raw["retired_slots"])
+        slots += [_slot(e) for e in raw.get("extra_slots", [])]
+        features = dict(raw.get("features", {}))
+        algorithms = frozenset(features.pop("algorithms", ()))
+        return Profile(
+            id=str(head["id"]), applet=str(head["applet"]), aid=bytes.fromhex(head["aid"]),
+            label=str(head.get("label", "")), manufacturer=str(head.get("manufacturer", "")),
+            model=str(head.get("model", "")), priority=int(head.get("priority", 0)),
+            probe=str(raw.get("match", {}).get("probe", "none")),
+            pin_min=int(pin.get("min", 6)), pin_max=int(pin.get("max", 8)),
+            pin_pad=int(pin.get("pad", 0xFF)), verify_reset=bool(pin.get("verify_reset", False)),
+            reselect_clears_pin=bool(pin.get("reselect_clears_pin", False)),
+            management_key_default=int(mgmt.get("default_algorithm", 0x03)),
+            management_key_algorithms=tuple(int(a) for a in mgmt.get("algorithms", [0x03])),
+            algorithms=algorithms, features=features, quirks=dict(raw.get("quirks", {})),
+            slots=tuple(slots),
+            data_objects=tuple(
+                DataObjectSpec(str(d["name"]), int(d["tag"]), str(d["oid"]), bool(d.get("private", False)))
+                for d in raw.get("data_objects", [])
+            ),
+            firmware_rules=tuple(raw.get("firmware", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProfileError(f"profile {name!r} is malformed: {exc!r}") from exc
+
+
+def available_profiles() -> List[str]:
+    """Names of every shipped profile file."""
+    root = resources.files(PROFILE_PACKAGE)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def candidates(applet: Optional[str] = None) -> List[Profile]:
+    """Profiles to try during detection, most specific (highest priority) first."""
+    profiles = [load_profile(name) for name in available_profiles()]
+    if applet is not None:
+        profiles = [p for p in profiles if p.applet == applet]
+    return sorted(profiles, key=lambda p: (-p.priority, p.id))
