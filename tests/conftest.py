@@ -108,12 +108,18 @@ class VirtualCardHandle:
 
 @pytest.fixture(scope="session")
 def pcsc_stack() -> Iterator[PcscStack]:
-    stack.ensure_packages()
-    handle = PcscStack(started_pcscd=stack.ensure_pcscd())
-    try:
-        yield handle
-    finally:
-        handle.close()
+    """pcscd and the card servers, held alone for this run (other runs queue)."""
+
+    def say_waiting() -> None:
+        print("\nwaiting for another test run to release the PC/SC stack ...", file=sys.stderr)
+
+    with stack.exclusive_stack(on_wait=say_waiting):
+        stack.ensure_packages()
+        handle = PcscStack(started_pcscd=stack.ensure_pcscd())
+        try:
+            yield handle
+        finally:
+            handle.close()
 
 
 @pytest.fixture

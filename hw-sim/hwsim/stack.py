@@ -9,14 +9,16 @@ checking the pid still belongs to that program.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 from hwsim.control import CardControl, ControlError
 from hwsim.vpcd import reader_name
@@ -36,6 +38,35 @@ def run_dir() -> Path:
     path = Path(os.environ.get("HWSIM_RUN_DIR") or HWSIM_DIR / "run")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def exclusive_stack(timeout: float = 1800.0, on_wait: Optional[Callable[[], None]] = None) -> Iterator[None]:
+    """Hold the machine's PC/SC stack alone (an flock on run_dir()/stack.lock).
+
+    There is one pcscd and one vpcd reader pair per machine; two test runs
+    that swap cards in the same reader break each other. Test sessions take
+    this lock so they queue instead. ``on_wait`` is called once if we must wait.
+    """
+    with open(run_dir() / "stack.lock", "a+") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StackError(f"the PC/SC stack stayed busy for {timeout:.0f}s") from None
+                    time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 # -- Debian packages -------------------------------------------------------------------------
