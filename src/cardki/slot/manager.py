@@ -241,7 +241,10 @@ class SlotManager:
             if context is None:
                 return {}
             readers = list(self._ids)
-            states = {name: state for name, (state, _atr) in self._states(context, readers).items()}
+            states = {
+                name: state & ~scard.SCARD_STATE_CHANGED
+                for name, (state, _atr) in self._states(context, readers).items()
+            }
             states[PNP_NOTIFICATION] = len(readers) << _COUNTER_SHIFT
             return states
 
@@ -332,7 +335,7 @@ class SlotManager:
             fresh = self._states(context, readers) if context is not None else {}
             for name in readers:
                 if name not in self._wait_states and name in fresh:
-                    self._wait_states[name] = fresh[name][0]
+                    self._wait_states[name] = fresh[name][0] & ~scard.SCARD_STATE_CHANGED
             for name in [n for n in self._wait_states if n != PNP_NOTIFICATION and n not in readers]:
                 del self._wait_states[name]
             self._wait_states[PNP_NOTIFICATION] = len(readers) << _COUNTER_SHIFT
