@@ -1,0 +1,192 @@
+"""The built PKCS#11 library driven by a C host (tests/unit/capi_harness.c).
+
+A C program loads the module with dlopen(RTLD_LOCAL) like pkcs11-tool, NSS or
+p11-kit do, and runs one scenario; these tests check the CKR codes it prints,
+that the host survives, and that the module printed nothing of its own.
+Scenarios that need a token use the in-process virtual card (CARDKI_VIRTUAL=1),
+so no pcscd is involved.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from cardki.capi import cdefs, module_path
+
+HERE = Path(__file__).resolve().parent
+
+CKR_OK = 0x0
+CKR_ARGUMENTS_BAD = 0x7
+CKR_CANT_LOCK = 0xA
+CKR_FUNCTION_NOT_SUPPORTED = 0x54
+CKR_FUNCTION_NOT_PARALLEL = 0x51
+CKR_MECHANISM_PARAM_INVALID = 0x71
+CKR_OPERATION_NOT_INITIALIZED = 0x91
+CKR_SESSION_HANDLE_INVALID = 0xB3
+CKR_SESSION_PARALLEL_NOT_SUPPORTED = 0xB4
+CKR_SLOT_ID_INVALID = 0x3
+CKR_OBJECT_HANDLE_INVALID = 0x82
+CKR_BUFFER_TOO_SMALL = 0x150
+CKR_NO_EVENT = 0x8
+CKR_CRYPTOKI_NOT_INITIALIZED = 0x190
+CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the C host harness")
+    build = tmp_path_factory.mktemp("harness")
+    names = ", ".join(f'"{name}"' for name in cdefs.FUNCTION_LIST_ORDER)
+    (build / "pkcs11_types.h").write_text(cdefs.TYPES + cdefs.FUNCTION_LISTS + f"\n#define NAMES_2_40 {names}\n")
+    binary = build / "capi_harness"
+    subprocess.run(["gcc", "-Wall", "-O1", "-I", str(build), "-o", str(binary), str(HERE / "capi_harness.c"),
+                    "-ldl", "-lpthread"], check=True)
+    return binary
+
+
+def run(harness: Path, scenario: str, virtual: bool = True) -> Dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
+    if virtual:
+        env["CARDKI_VIRTUAL"] = "1"
+    done = subprocess.run([str(harness), module_path(), scenario], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.stderr == "", "the module must not print on the host's stderr"
+    lines = [line for line in done.stdout.splitlines() if line]
+    assert lines and lines[-1] == "survived=1", done.stdout
+    values: Dict[str, str] = {}
+    for line in lines:
+        for item in line.split():
+            key, _, value = item.partition("=")
+            values[key] = value
+    return values
+
+
+def rv(values: Dict[str, str], label: str) -> int:
+    return int(values[label], 16)
+
+
+def test_function_list_and_interfaces_before_initialize(harness: Path) -> None:
+    values = run(harness, "preinit", virtual=False)
+    assert values["version"] == "2.40"
+    assert values["entries"] == "68" and values["missing"] == "0" and values["mismatched"] == "0"
+    for label in ("get_info_before_init", "slot_list_before_init", "finalize_before_init",
+                  "digest_encrypt_before_init", "get_info_still_uninitialized"):
+        assert rv(values, label) == CKR_CRYPTOKI_NOT_INITIALIZED, label
+    assert rv(values, "init_reserved") == CKR_ARGUMENTS_BAD
+    assert rv(values, "init_partial_mutex") == CKR_ARGUMENTS_BAD
+    assert rv(values, "init_app_mutex_only") == CKR_CANT_LOCK
+    assert rv(values, "interface_list_null_count") == CKR_ARGUMENTS_BAD
+    assert rv(values, "interface_list_len") == CKR_OK and values["interface_count"] == "2"
+    assert rv(values, "interface_list_short") == CKR_BUFFER_TOO_SMALL
+    assert rv(values, "interface_list") == CKR_OK
+    assert values["interface0"] == "PKCS"  # "PKCS 11" is split on the blank by the parser
+    assert rv(values, "get_interface_default") == CKR_OK and values["default_version"] == "3.0"
+    assert values["login_user_is_symbol"] == "1"
+    assert rv(values, "message_sign_init") == CKR_FUNCTION_NOT_SUPPORTED
+    assert rv(values, "session_cancel") == CKR_FUNCTION_NOT_SUPPORTED
+    assert rv(values, "get_interface_240") == CKR_OK and values["v240_version"] == "2.40"
+    assert rv(values, "get_interface_unknown") == CKR_ARGUMENTS_BAD
+    assert rv(values, "get_interface_null_out") == CKR_ARGUMENTS_BAD
+
+
+def test_initialize_finalize_reload(harness: Path) -> None:
+    values = run(harness, "lifecycle")
+    assert rv(values, "init") == CKR_OK
+    assert rv(values, "init_again") == CKR_CRYPTOKI_ALREADY_INITIALIZED
+    assert rv(values, "get_info") == CKR_OK
+    assert values["cryptoki_version"] in ("2.40", "3.0")
+    assert rv(values, "finalize") == CKR_OK
+    assert rv(values, "get_info_after_finalize") == CKR_CRYPTOKI_NOT_INITIALIZED
+    assert rv(values, "init_os_locking") == CKR_OK
+    assert rv(values, "init_both_locking") == CKR_OK
+    assert rv(values, "dlclose") == 0
+    assert rv(values, "init_after_reload") == CKR_OK
+    assert rv(values, "get_info_after_reload") == CKR_OK
+    assert rv(values, "finalize_after_reload") == CKR_OK
+
+
+def test_bad_input_gets_spec_codes_and_host_survives(harness: Path) -> None:
+    values = run(harness, "badinput")
+    expected = {
+        "init": CKR_OK,
+        "get_info_null": CKR_ARGUMENTS_BAD,
+        "slot_list_null_count": CKR_ARGUMENTS_BAD,
+        "slot_list_short": CKR_BUFFER_TOO_SMALL,
+        "slot_info_invalid": CKR_SLOT_ID_INVALID,
+        "slot_info_null": CKR_ARGUMENTS_BAD,
+        "slot_info": CKR_OK,
+        "token_info": CKR_OK,
+        "mechanism_list_null_count": CKR_ARGUMENTS_BAD,
+        "open_session_null_out": CKR_ARGUMENTS_BAD,
+        "open_session_bad_slot": CKR_SLOT_ID_INVALID,
+        "open_session_not_serial": CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+        "open_session": CKR_OK,
+        "session_info_null": CKR_ARGUMENTS_BAD,
+        "session_info": CKR_OK,
+        "session_info_invalid": CKR_SESSION_HANDLE_INVALID,
+        "close_invalid": CKR_SESSION_HANDLE_INVALID,
+        "login_invalid_session": CKR_SESSION_HANDLE_INVALID,
+        "login_null_pin_with_length": CKR_ARGUMENTS_BAD,
+        "find_init_null_template": CKR_ARGUMENTS_BAD,
+        "find_init_null_value": CKR_ARGUMENTS_BAD,
+        "find_init": CKR_OK,
+        "find_null_out": CKR_ARGUMENTS_BAD,
+        "find_null_count": CKR_ARGUMENTS_BAD,
+        "find": CKR_OK,
+        "find_final": CKR_OK,
+        "get_attribute_null_template": CKR_ARGUMENTS_BAD,
+        "get_attribute_bad_object": CKR_OBJECT_HANDLE_INVALID,
+        "sign_init_null_mechanism": CKR_ARGUMENTS_BAD,
+        "sign_init_pss_bad_length": CKR_MECHANISM_PARAM_INVALID,
+        "sign_init_pss_null_param": CKR_MECHANISM_PARAM_INVALID,
+        "sign_not_initialized": CKR_OPERATION_NOT_INITIALIZED,
+        "sign_null_length": CKR_ARGUMENTS_BAD,
+        "digest_init": CKR_OK,
+        "digest_null_data_with_length": CKR_ARGUMENTS_BAD,
+        "digest_length_query": CKR_OK,
+        "digest_short": CKR_BUFFER_TOO_SMALL,
+        "digest": CKR_OK,
+        "digest_after_done": CKR_OPERATION_NOT_INITIALIZED,
+        "random_null": CKR_ARGUMENTS_BAD,
+        "random": CKR_OK,
+        "function_status": CKR_FUNCTION_NOT_PARALLEL,
+        "cancel_function": CKR_FUNCTION_NOT_PARALLEL,
+        "digest_encrypt_update": CKR_FUNCTION_NOT_SUPPORTED,
+        "wait_event_null_slot": CKR_ARGUMENTS_BAD,
+        "wait_event_reserved": CKR_ARGUMENTS_BAD,
+        "close": CKR_OK,
+        "close_again": CKR_SESSION_HANDLE_INVALID,
+        "finalize_reserved": CKR_ARGUMENTS_BAD,
+        "finalize": CKR_OK,
+    }
+    got = {label: rv(values, label) for label in expected}
+    assert got == expected
+    assert values["slot_list_needed_nonzero"] == "1"
+    assert values["label_blank_padded"] == "1"
+    assert values["digest_length"] == "32" and values["digest_needed"] == "32"
+    assert values["digest_prefix"] == "ba7816bf"  # SHA-256("abc")
+
+
+def test_many_host_threads(harness: Path) -> None:
+    values = run(harness, "threads")
+    assert rv(values, "init") == CKR_OK
+    assert values["thread_failures"] == "0"
+    assert rv(values, "finalize") == CKR_OK
+
+
+def test_forked_child_must_initialize_again(harness: Path) -> None:
+    values = run(harness, "fork")
+    assert rv(values, "parent_slot_list") == CKR_OK
+    assert rv(values, "child_slot_list_before_init") == CKR_CRYPTOKI_NOT_INITIALIZED
+    assert rv(values, "child_init") == CKR_OK
+    assert rv(values, "child_slot_list") == CKR_OK
+    assert rv(values, "child_finalize") == CKR_OK
+    assert values["child_exit"] == "0"
+    assert rv(values, "parent_slot_list_after") == CKR_OK
