@@ -39,6 +39,8 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="vpcd port (default 35963 + reader)")
     serve.add_argument("--parent-pid", type=int,
                        help="exit when this process is gone (test runs use their own pid)")
+    serve.add_argument("--no-low-latency", dest="low_latency", action="store_false",
+                       help="leave Nagle and delayed ACKs on (to measure what the tuning buys)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connection events")
 
     control = commands.add_parser("control", help="send one command to a running card server")
@@ -56,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = CardServer(
         reader=args.reader, card_spec=args.card, firmware=args.firmware, serial=args.serial,
         state_path=args.state, trace_path=args.trace, control_path=args.control,
-        host=args.host, port=args.port)
+        host=args.host, port=args.port, low_latency=args.low_latency)
 
     def request_stop(signum: int, frame: object) -> None:
         server.stop_requested.set()

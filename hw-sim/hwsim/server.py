@@ -185,6 +185,7 @@ class CardServer:
         control_path: Optional[str] = None,
         host: str = DEFAULT_HOST,
         port: Optional[int] = None,
+        low_latency: bool = True,
     ) -> None:
         self.reader = reader
         self.card_spec = card_spec
@@ -195,7 +196,8 @@ class CardServer:
         self.faults = FaultInjector()
         card, keeper = self._build_card(card_spec, firmware, serial, state_path)
         self.served = ServedCard(card, keeper, self.trace, self.faults)
-        self.bridge = VpcdBridge(self.served, port if port is not None else port_for_reader(reader), host)
+        self.bridge = VpcdBridge(self.served, port if port is not None else port_for_reader(reader),
+                                 host, low_latency=low_latency)
         self._threads: list = []
         self._control: Optional[_ControlSocketServer] = None
         self.stop_requested = threading.Event()

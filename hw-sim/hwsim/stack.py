@@ -341,6 +341,7 @@ def start_server(
     card: Optional[str] = None,
     parent_pid: Optional[int] = None,
     timeout: float = 10.0,
+    extra_args: Sequence[str] = (),
 ) -> ServerInfo:
     """Start a fresh card server for ``reader`` (replacing one we started before)
     and wait until it answers on its control socket and holds the vpcd connection.
@@ -368,6 +369,7 @@ def start_server(
         command += ["--card", card]
     if parent_pid is not None:
         command += ["--parent-pid", str(parent_pid)]
+    command += list(extra_args)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HWSIM_DIR), env.get("PYTHONPATH")]))
     with open(log_path, "ab") as log_file:

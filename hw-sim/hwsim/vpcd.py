@@ -59,17 +59,22 @@ class VpcdConnection:
     while) makes the kernel ACK at once; together ~0.2 ms per APDU.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, low_latency: bool = True) -> None:
         self._sock = sock
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._quickack = getattr(socket, "TCP_QUICKACK", None)
+        self._quickack = getattr(socket, "TCP_QUICKACK", None) if low_latency else None
+        if low_latency:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float = 2.0) -> "VpcdConnection":
-        """Connect to vpcd; raises OSError when nothing listens (pcscd not running)."""
+    def open(cls, host: str, port: int, timeout: float = 2.0,
+             low_latency: bool = True) -> "VpcdConnection":
+        """Connect to vpcd; raises OSError when nothing listens (pcscd not running).
+
+        ``low_latency=False`` leaves Nagle and delayed ACKs on: only for
+        measuring what the tuning buys."""
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.settimeout(None)
-        return cls(sock)
+        return cls(sock, low_latency)
 
     def _recv_exact(self, count: int) -> bytes:
         """Read exactly ``count`` bytes: TCP may deliver a message in pieces."""
@@ -140,8 +145,10 @@ class VpcdBridge:
         host: str = DEFAULT_HOST,
         min_backoff: float = 0.05,
         max_backoff: float = 1.0,
+        low_latency: bool = True,
     ) -> None:
         self.card = card
+        self.low_latency = low_latency
         self.host = host
         self.port = port
         self._min_backoff = min_backoff
@@ -202,7 +209,7 @@ class VpcdBridge:
                 if self._stopping:
                     return None
             try:
-                return VpcdConnection.open(self.host, self.port)
+                return VpcdConnection.open(self.host, self.port, low_latency=self.low_latency)
             except OSError as error:
                 log.debug("vpcd %s:%d not reachable (%s); retry in %.2fs",
                           self.host, self.port, error, backoff)

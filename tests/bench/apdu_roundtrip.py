@@ -51,11 +51,19 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--reader", type=int, default=0)
     parser.add_argument("--card", default=None, help="card class (default: the virtual YubiKey)")
+    parser.add_argument("--no-low-latency", dest="low_latency", action="store_false",
+                        help="serve without TCP_NODELAY/TCP_QUICKACK, to see what they buy")
     args = parser.parse_args()
 
+    with stack.exclusive_stack(on_wait=lambda: print("waiting for a test run to finish ...")):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     started_pcscd = stack.ensure_pcscd()
-    own_server = stack.running_server(args.reader) is None
-    info = (stack.start_server(args.reader, card=args.card, parent_pid=os.getpid())
+    own_server = stack.running_server(args.reader) is None or not args.low_latency
+    extra = [] if args.low_latency else ["--no-low-latency"]
+    info = (stack.start_server(args.reader, card=args.card, parent_pid=os.getpid(), extra_args=extra)
             if own_server else stack.running_server(args.reader))
     try:
         info.control.reset_count()
@@ -68,7 +76,8 @@ def main() -> int:
             stack.stop_pcscd()
     ms = sorted(t * 1000 for t in timings)
     p95 = ms[int(0.95 * (len(ms) - 1))]
-    print(f"APDU round trip through pcscd+vpcd ({args.count} SELECTs, card saw {seen - 50}):"
+    tuning = "" if args.low_latency else " WITHOUT low-latency TCP"
+    print(f"APDU round trip through pcscd+vpcd{tuning} ({args.count} SELECTs, card saw {seen - 50}):"
           f" mean {statistics.fmean(ms):.3f} ms, median {statistics.median(ms):.3f} ms,"
           f" p95 {p95:.3f} ms, max {ms[-1]:.3f} ms")
     return 0
