@@ -3,6 +3,8 @@
 ``cardki.Cryptoki`` is the library (the same engine the C ABI drives);
 ``cardki.errors`` holds one exception class per CKR_ code and
 ``cardki.constants`` the spec's constants as enums.
+``cardki.open()`` (:mod:`cardki.api`) is the everyday Python API on top:
+library -> slots -> token -> session -> keys that sign, decrypt and derive.
 """
 
 from .cryptoki import constants, errors
@@ -14,8 +16,10 @@ from .cryptoki.mechanisms import (Ecdh1DeriveParams, EddsaParams, MechanismSpec,
 
 __version__ = "0.1.0"
 
+from .api import Library, open  # noqa: E402,A004  (after __version__: the CLI imports it from here)
+
 __all__ = [
-    "Cryptoki", "CryptokiError", "errors", "constants", "LibraryInfo", "SlotInfo", "TokenInfoFull",
+    "open", "Library", "Cryptoki", "CryptokiError", "errors", "constants", "LibraryInfo", "SlotInfo", "TokenInfoFull",
     "SessionInfo", "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams",
     "CKA", "CKC", "CKD", "CKG", "CKK", "CKM", "CKO", "CKR", "CKS", "CKU", "CKZ",
 ]

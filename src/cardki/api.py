@@ -798,9 +798,14 @@ _CURVE_OIDS = {
 }
 
 
+#: RFC 8410 OIDs, the CKA_EC_PARAMS form PKCS#11 3.0 prefers for the 25519 curves.
+_ED25519_OID = "1.3.101.112"
+_X25519_OID = "1.3.101.110"
+
+
 def _keygen_templates(key_type: int, key_length: Optional[int], curve: Optional[str]
                       ) -> Tuple[int, Dict[int, Any], Dict[int, Any]]:
-    from asn1crypto.core import ObjectIdentifier, PrintableString
+    from asn1crypto.core import ObjectIdentifier
 
     if key_type == CKK.RSA:
         pub = {CKA.MODULUS_BITS: key_length or 2048, CKA.PUBLIC_EXPONENT: b"\x01\x00\x01"}
@@ -811,10 +816,9 @@ def _keygen_templates(key_type: int, key_length: Optional[int], curve: Optional[
             raise ValueError(f"unknown curve {curve!r}")
         return CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_CURVE_OIDS[name]).dump()}, {}
     if key_type == CKK.EC_EDWARDS:
-        return CKM.EC_EDWARDS_KEY_PAIR_GEN, {CKA.EC_PARAMS: PrintableString("edwards25519").dump()}, {}
+        return CKM.EC_EDWARDS_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_ED25519_OID).dump()}, {}
     if key_type == CKK.EC_MONTGOMERY:
-        return (CKM.EC_MONTGOMERY_KEY_PAIR_GEN,
-                {CKA.EC_PARAMS: PrintableString("curve25519").dump()}, {})
+        return CKM.EC_MONTGOMERY_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_X25519_OID).dump()}, {}
     raise ValueError(f"cannot generate keys of type {_name(CKK, key_type)}")
 
 
@@ -985,11 +989,20 @@ class Library:
             self._state_keeper = StateKeeper(virtual_state)
             if state is not None:
                 self._state_keeper.mark_saved(self.virtual_card)
+        self._own_slot_manager: Any = None
         if engine is None:
-            if self.virtual_card is not None:
-                engine = _make_virtual_engine(lambda: self.virtual_card)
+            if self.virtual_card is not None or virtual:
+                card = self.virtual_card
+                if card is None:
+                    from hwsim.yubikey import VirtualYubiKey
+
+                    card = VirtualYubiKey()
+                    self.virtual_card = card
+                engine, self._own_slot_manager = _make_virtual_engine(lambda: card)
             else:
-                engine = _make_engine(virtual=virtual, virtual_fallback=virtual_fallback)
+                from .cryptoki.engine import Cryptoki
+
+                engine = Cryptoki(virtual_fallback=virtual_fallback)
         self.engine = engine
         self.virtual = virtual or self.virtual_card is not None
         engine.initialize()
@@ -1008,6 +1021,8 @@ class Library:
             try:
                 self.engine.finalize()
             finally:
+                if self._own_slot_manager is not None:
+                    self._own_slot_manager.close()
                 if self._state_keeper is not None:
                     self._state_keeper.save_if_changed(self.virtual_card)
 
@@ -1040,23 +1055,16 @@ class Library:
             (f" with serial {serial}" if serial else ""))
 
 
-def _make_engine(*, virtual: bool, virtual_fallback: bool) -> Any:
-    from .cryptoki.engine import Cryptoki
-
-    if virtual:
-        from hwsim.yubikey import VirtualYubiKey
-
-        return _make_virtual_engine(VirtualYubiKey)
-    return Cryptoki(virtual_fallback=virtual_fallback)
-
-
-def _make_virtual_engine(card_factory: Any) -> Any:
-    """An engine whose only slot is the in-process virtual card, for
-    ``virtual=True`` (demos and tests that must not touch a card in a reader)."""
+def _make_virtual_engine(card_factory: Any) -> Tuple[Any, Any]:
+    """An engine whose only slot is the in-process virtual card (for
+    ``virtual=True``: demos and tests that must not touch a card in a reader),
+    and its slot manager, which the engine does not close because it did not
+    make it."""
     from .cryptoki.engine import Cryptoki
     from .slot import SlotManager
 
-    return Cryptoki(slot_manager=SlotManager(virtual_fallback=card_factory, use_pcsc=False))
+    manager = SlotManager(virtual_fallback=card_factory, use_pcsc=False)
+    return Cryptoki(slot_manager=manager), manager
 
 
 def open(*, virtual: bool = False, virtual_fallback: bool = True, virtual_card: Any = None,  # noqa: A001

@@ -213,38 +213,60 @@ def _describe_object(obj: Any) -> str:
 
 def _print_objects(session: Any, out: TextIO, indent: str = "") -> None:
     objects = session.objects()
-    if not objects:
-        print(indent + "(no objects visible" + ("" if session.info.state in (1, 3) else
-                                                "; private ones need --login") + ")", file=out)
-        return
     for obj in objects:
         print(indent + _describe_object(obj), file=out)
+    if not objects:
+        print(indent + "(no objects)", file=out)
+    if session.info.state not in (1, 3):  # not CKS_R*_USER_FUNCTIONS
+        print(indent + "(not logged in: private keys are listed with --login)", file=out)
 
 
 def _print_mechanisms(token: Any, out: TextIO, indent: str = "") -> None:
     for mech, info in sorted(token.mechanisms.items(), key=lambda item: int(item[0])):
-        sizes = f"{info.min_key_size}-{info.max_key_size}" if info.max_key_size else "-"
-        print(f"{indent}{info.name:<28} keys {sizes:<10} {_flag_names(info.flags)}", file=out)
+        if not info.max_key_size:
+            sizes = "-"
+        elif info.min_key_size == info.max_key_size:
+            sizes = str(info.max_key_size)
+        else:
+            sizes = f"{info.min_key_size}-{info.max_key_size}"
+        print(f"{indent}{info.name:<32} keys {sizes:<10} {_flag_names(info.flags)}", file=out)
 
 
 # --------------------------------------------------------------------------- commands
 
 def cmd_report(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
+    """Everything at once; a token that fails one section gets an inline error
+    line and the report goes on (exit status 1 at the end)."""
+    from .cryptoki.errors import CryptokiError
+
     info = lib.info
     print(f"cardki {__version__}: {info.library_description.rstrip()} "
           f"(Cryptoki {info.cryptoki_version[0]}.{info.cryptoki_version[1]})", file=out)
     _print_slots(lib, out)
-    slots = [lib.slot(args.slot)] if getattr(args, "slot", None) is not None else lib.slots(True)
+    slots = [lib.slot(args.slot)] if args.slot is not None else lib.slots(token_present=True)
+    status = 0
     for slot in slots:
         print(file=out)
-        _print_token(slot, out)
-        print("  objects:", file=out)
-        with _open_token_session(lib, argparse.Namespace(slot=slot.slot_id, pin=args.pin),
-                                 getattr(args, "login", False)) as session:
-            _print_objects(session, out, indent="    ")
-        print("  mechanisms:", file=out)
-        _print_mechanisms(slot.token, out, indent="    ")
-    return 0
+        sections: List[Any] = [
+            ("", lambda: _print_token(slot, out)),
+            ("  objects:", lambda: _report_objects(lib, slot, args, out)),
+            ("  mechanisms:", lambda: _print_mechanisms(slot.token, out, indent="    ")),
+        ]
+        for heading, section in sections:
+            if heading:
+                print(heading, file=out)
+            try:
+                section()
+            except CryptokiError as exc:
+                print(f"    error: {exc}", file=out)
+                status = 1
+    return status
+
+
+def _report_objects(lib: Any, slot: Any, args: argparse.Namespace, out: TextIO) -> None:
+    slot_args = argparse.Namespace(slot=slot.slot_id, pin=args.pin)
+    with _open_token_session(lib, slot_args, args.login) as session:
+        _print_objects(session, out, indent="    ")
 
 
 def cmd_slots(lib: Any, args: argparse.Namespace, out: TextIO) -> int:

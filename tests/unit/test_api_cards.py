@@ -7,9 +7,11 @@ in the PIV applet's slots. The API is then exercised through APDUs like any
 card. ``provisioned_yubikey()`` returns the card and the host-side private
 keys, so a test can check a signature or an ECDH secret independently.
 
-Slots: 9A RSA-2048 (PIN once), 9C P-256 (PIN always), 9D P-384,
-9E Ed25519 (PIN never), 82 X25519 (key agreement, no certificate could be
-self-signed with it, so the test CA signs all of them).
+Slots (CKA_ID, what the profile lets the key do): 9A RSA-2048 (01, sign and
+decrypt, PIN once), 9C P-256 (02, sign, PIN always), 9D P-256 (03, derive),
+9E Ed25519 (04, sign, PIN never), 82 X25519 (05, derive), 83 P-384 (06, sign
+and derive). A test CA signs all the certificates (an X25519 key cannot sign
+its own).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ PIN = "123456"
 MANAGEMENT_KEY = "010203040506070801020304050607080102030405060708"
 
 #: PIV slot -> CKA_ID in cardki/ykcs11 numbering.
-KEY_IDS = {0x9A: b"\x01", 0x9C: b"\x02", 0x9D: b"\x03", 0x9E: b"\x04", 0x82: b"\x05"}
+KEY_IDS = {0x9A: b"\x01", 0x9C: b"\x02", 0x9D: b"\x03", 0x9E: b"\x04", 0x82: b"\x05",
+           0x83: b"\x06"}
 
 _CA_KEY = ec.generate_private_key(ec.SECP256R1())
 _KEYS_CACHE: Dict[int, Any] = {}
@@ -47,9 +50,10 @@ def _keys() -> Dict[int, Any]:
         _KEYS_CACHE.update({
             0x9A: rsa.generate_private_key(65537, 2048),
             0x9C: ec.generate_private_key(ec.SECP256R1()),
-            0x9D: ec.generate_private_key(ec.SECP384R1()),
+            0x9D: ec.generate_private_key(ec.SECP256R1()),
             0x9E: ed25519.Ed25519PrivateKey.generate(),
             0x82: x25519.X25519PrivateKey.generate(),
+            0x83: ec.generate_private_key(ec.SECP384R1()),
         })
     return _KEYS_CACHE
 
