@@ -448,6 +448,14 @@ class PivToken(Token):
         self._pin = padded
         self._user = CKU.USER
         self._private_data = None
+        self._private_objects_changed()
+
+    def _private_objects_changed(self) -> None:
+        """PIN-protected data objects appear at login and vanish at logout: bump
+        the generation so the engine re-reads :meth:`objects` (it keeps the handles
+        of objects that still exist, and nothing but these data objects is re-read)."""
+        if any(spec.private for spec in self.profile.data_objects):
+            self._generation += 1
 
     def _login_so(self, secret: bytes) -> None:
         def authenticate() -> ManagementKey:
@@ -465,9 +473,12 @@ class PivToken(Token):
 
     def logout(self) -> None:
         """Forget the PIN / management key and drop the card's security status."""
+        was_user = self._user == CKU.USER
         was_logged_in = self._user is not None
         self._forget_credentials()
         self._private_data = None
+        if was_user:
+            self._private_objects_changed()
         if not was_logged_in:
             return
         try:

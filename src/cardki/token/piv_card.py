@@ -75,26 +75,29 @@ class PivCard:
     def __init__(self, protocol: SmartCardProtocol, aid: bytes = PIV_AID) -> None:
         self.protocol = protocol
         self.aid = aid
+        # "As much as you have": with extended APDUs a whole certificate or RSA
+        # result comes back in one response instead of 256-byte GET RESPONSE pieces.
+        self.le_max = 65536 if protocol.extended else 0
 
     # ----------------------------------------------------------- selection
     def select(self) -> bytes:
         return self.protocol.select(self.aid)
 
     def get_version(self) -> Tuple[int, int, int]:
-        data = self.protocol.send_apdu(0x00, INS_GET_VERSION, 0x00, 0x00, le=0)
+        data = self.protocol.send_apdu(0x00, INS_GET_VERSION, 0x00, 0x00, le=self.le_max)
         if len(data) < 3:
             raise ValueError("GET VERSION answered fewer than 3 bytes")
         return (data[0], data[1], data[2])
 
     def get_serial(self) -> int:
-        return int.from_bytes(self.protocol.send_apdu(0x00, INS_GET_SERIAL, 0x00, 0x00, le=0), "big")
+        return int.from_bytes(self.protocol.send_apdu(0x00, INS_GET_SERIAL, 0x00, 0x00, le=self.le_max), "big")
 
     # ---------------------------------------------------------------- data
     def get_data(self, tag: int, *, sensitive: bool = False) -> bytes:
         """The content of a data object (inside its 53 wrapper; the discovery
         object comes back as its own 7E TLV)."""
         request = bytes(Tlv(0x5C, object_id_bytes(tag)))
-        data = self.protocol.send_apdu(0x00, INS_GET_DATA, 0x3F, 0xFF, request, le=0,
+        data = self.protocol.send_apdu(0x00, INS_GET_DATA, 0x3F, 0xFF, request, le=self.le_max,
                                        sensitive_response=sensitive)
         if tag == DISCOVERY_TAG:
             return unpack_tlv(DISCOVERY_TAG, data)
@@ -129,7 +132,7 @@ class PivCard:
 
     # ------------------------------------------------------------ metadata
     def get_metadata(self, ref: int) -> Dict[int, bytes]:
-        return tlv_dict(self.protocol.send_apdu(0x00, INS_GET_METADATA, 0x00, ref, le=0))
+        return tlv_dict(self.protocol.send_apdu(0x00, INS_GET_METADATA, 0x00, ref, le=self.le_max))
 
     def key_metadata(self, slot: int) -> KeyMetadata:
         raw = self.get_metadata(slot)
@@ -156,7 +159,7 @@ class PivCard:
         """GENERAL AUTHENTICATE with ``payload`` (81 challenge or 85 point) and an
         empty 82 asking for the response; returns the 82 value."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_RESPONSE)) + payload)
-        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, slot, bytes(template), le=0,
+        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, slot, bytes(template), le=self.le_max,
                                          sensitive_response=True)
         return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_RESPONSE]
 
@@ -169,13 +172,13 @@ class PivCard:
     def management_witness(self, algorithm: int) -> bytes:
         """Step 1 of mutual authentication: the card's encrypted witness."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_WITNESS)))
-        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=0)
+        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=self.le_max)
         return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_WITNESS]
 
     def management_respond(self, algorithm: int, decrypted_witness: bytes, challenge: bytes) -> bytes:
         """Step 2: prove we decrypted the witness and challenge the card back."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_WITNESS, decrypted_witness)) + bytes(Tlv(TAG_CHALLENGE, challenge)))
-        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=0,
+        answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=self.le_max,
                                          sensitive=True)
         return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_RESPONSE]
 
@@ -187,7 +190,7 @@ class PivCard:
             body += bytes(Tlv(0xAA, bytes([pin_policy])))
         if touch_policy:
             body += bytes(Tlv(0xAB, bytes([touch_policy])))
-        answer = self.protocol.send_apdu(0x00, INS_GENERATE, 0x00, slot, bytes(Tlv(0xAC, body)), le=0)
+        answer = self.protocol.send_apdu(0x00, INS_GENERATE, 0x00, slot, bytes(Tlv(0xAC, body)), le=self.le_max)
         return tlv_dict(unpack_tlv(0x7F49, answer))
 
     def delete_key(self, slot: int) -> None:

@@ -1,0 +1,64 @@
+"""The shipped TOML profiles: slot mapping, firmware gating, detection order."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardki.token.profiles import PIV_ALGORITHMS, available_profiles, candidates, load_profile, parse_version
+
+
+def test_both_piv_profiles_ship_and_yubikey_is_tried_first() -> None:
+    assert {"generic-piv", "yubikey-piv"} <= set(available_profiles())
+    assert [p.id for p in candidates("piv")][:2] == ["yubikey-piv", "generic-piv"]
+
+
+def test_slot_mapping_is_the_ykcs11_one() -> None:
+    profile = load_profile("yubikey-piv").for_firmware((5, 7, 2))
+    mapping = {s.key: (s.id, s.name, s.container) for s in profile.slots}
+    assert mapping[0x9A] == (0x01, "PIV Authentication", 0x5FC105)
+    assert mapping[0x9C] == (0x02, "Digital Signature", 0x5FC10A)
+    assert mapping[0x9D] == (0x03, "Key Management", 0x5FC10B)
+    assert mapping[0x9E] == (0x04, "Card Authentication", 0x5FC101)
+    assert mapping[0x82] == (0x05, "Retired Key 1", 0x5FC10D)
+    assert mapping[0x95] == (0x18, "Retired Key 20", 0x5FC120)
+    assert mapping[0xF9] == (0x19, "Attestation", 0x5FFF01)
+    assert len({s.id for s in profile.slots}) == len(profile.slots) == 25
+
+
+@pytest.mark.parametrize("firmware, algorithms, features", [
+    ((4, 2, 0), {"RSA1024", "RSA2048", "ECCP256", "ECCP384"}, {"metadata": False, "attestation": False}),
+    ((4, 3, 5), {"RSA1024", "RSA2048", "ECCP256", "ECCP384"}, {"attestation": True, "serial": False}),
+    ((5, 2, 7), {"RSA1024", "RSA2048", "ECCP256", "ECCP384"}, {"serial": True, "metadata": False}),
+    ((5, 4, 3), {"RSA1024", "RSA2048", "ECCP256", "ECCP384"}, {"metadata": True, "move_delete": False}),
+    ((5, 7, 2), set(PIV_ALGORITHMS), {"metadata": True, "move_delete": True}),
+])
+def test_yubikey_features_follow_the_firmware(firmware, algorithms, features) -> None:
+    profile = load_profile("yubikey-piv").for_firmware(firmware)
+    assert set(profile.algorithms) == algorithms
+    for name, expected in features.items():
+        assert profile.feature(name) is expected, name
+    assert (0xF9 in {s.key for s in profile.slots}) is profile.feature("attestation")
+
+
+def test_management_key_types_follow_the_firmware() -> None:
+    yubikey = load_profile("yubikey-piv")
+    assert yubikey.for_firmware((5, 2, 7)).management_key_algorithms == (0x03,)
+    assert yubikey.for_firmware((5, 4, 3)).management_key_algorithms == (0x03, 0x08, 0x0A, 0x0C)
+    assert yubikey.for_firmware((5, 4, 3)).management_key_default == 0x03
+    assert yubikey.for_firmware((5, 7, 2)).management_key_default == 0x0A
+
+
+def test_generic_profile_has_no_vendor_extensions() -> None:
+    generic = load_profile("generic-piv").for_firmware(None)
+    assert generic.probe == "none"
+    assert not generic.feature("metadata") and not generic.feature("serial")
+    assert generic.slot(0xF9) is None and generic.slot(0x9A) is not None
+    assert (generic.pin_min, generic.pin_max, generic.pin_pad) == (6, 8, 0xFF)
+    private = {d.name for d in generic.data_objects if d.private}
+    assert private == {"Printed Information", "Cardholder Facial Image", "Cardholder Fingerprints",
+                       "Cardholder Iris Images"}
+
+
+def test_parse_version_pads_missing_parts() -> None:
+    assert parse_version("5.7") == (5, 7, 0)
+    assert parse_version("4.3.1") == (4, 3, 1)

@@ -1,0 +1,80 @@
+"""Helpers for the PIV token tests (no tests here): provision the in-process
+virtual YubiKey the way another tool would (keys and certificates straight into
+the applet's storage), and open a token on it."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+from typing import Optional, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hw-sim"))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+from hwsim.piv import CERT_OBJECTS, SlotKey  # noqa: E402
+from hwsim.piv_crypto import algorithm_of  # noqa: E402
+from hwsim.yubikey import VirtualYubiKey  # noqa: E402
+
+from cardki.apdu import Tlv  # noqa: E402
+from cardki.slot.inprocess import InProcessSlot, InProcessTransport  # noqa: E402
+from cardki.token import PivToken, open_token  # noqa: E402
+
+PIN = b"123456"
+MGMT_HEX = b"010203040506070801020304050607080102030405060708"
+POLICY_DEFAULT, POLICY_NEVER, POLICY_ONCE, POLICY_ALWAYS = 0, 1, 2, 3
+GENERATED, IMPORTED = 1, 2
+
+_RSA_CACHE: dict = {}
+
+
+def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """RSA keys are slow to make: one per size per test run."""
+    if bits not in _RSA_CACHE:
+        _RSA_CACHE[bits] = rsa.generate_private_key(65537, bits)
+    return _RSA_CACHE[bits]
+
+
+def put_key(card: VirtualYubiKey, slot: int, key, *, pin_policy: int = POLICY_DEFAULT,
+            origin: int = IMPORTED) -> None:
+    """Place a private key in a slot as an import (or generation) would."""
+    from hwsim.piv import _default_pin_policy
+
+    policy = pin_policy or _default_pin_policy(slot)
+    card.piv.keys[slot] = SlotKey(key, algorithm_of(key), policy, 1, origin)
+
+
+def make_cert(key, common_name: str = "cardki test") -> x509.Certificate:
+    """A self-signed certificate for ``key`` (X25519 keys get one signed by a throwaway EC key)."""
+    signer = key if not isinstance(key, x25519.X25519PrivateKey) else ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name + " CA")]))
+        .public_key(key.public_key()).serial_number(0x1234567890ABCDEF)
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365)))
+    algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(signer, algorithm)
+
+
+def put_cert(card: VirtualYubiKey, slot: int, cert: x509.Certificate) -> bytes:
+    der = cert.public_bytes(serialization.Encoding.DER)
+    card.piv.objects[CERT_OBJECTS[slot]] = bytes(Tlv(0x70, der) + Tlv(0x71, b"\x00") + Tlv(0xFE, b""))
+    return der
+
+
+def open_piv(card: VirtualYubiKey, slot: Optional[InProcessSlot] = None) -> Tuple[PivToken, InProcessTransport]:
+    transport = InProcessTransport(slot or card)
+    token = open_token(transport)
+    assert isinstance(token, PivToken)
+    return token, transport
+
+
+def find(token: PivToken, kind: str, slot: int):
+    for obj in token.objects():
+        if obj.ref == (kind, slot):
+            return obj
+    raise LookupError((kind, hex(slot)))
