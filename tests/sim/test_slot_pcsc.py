@@ -290,3 +290,29 @@ def test_blocking_wait_times_out_and_can_be_cancelled(virtual_card, manager):
     waiter.join(5)
     assert not waiter.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], WaitCancelledError)
+
+
+def test_threads_sharing_a_transport_do_not_interleave_transactions(virtual_card):
+    # PUT DATA then GET DATA inside one transaction: another thread's PUT in
+    # between would show up as the wrong value.
+    errors: list[str] = []
+    with PcscTransport(virtual_card.reader_name) as transport:
+        protocol = SmartCardProtocol(transport)
+
+        def worker(tag: bytes) -> None:
+            for i in range(30):
+                value = tag + bytes([i])
+                with transport.transaction():
+                    protocol.send_apdu(0x00, 0xDA, 0x00, 0x00, value)
+                    got = protocol.send_apdu(0x00, 0xCA, 0x00, 0x00)
+                if got != value:
+                    errors.append(f"{value!r} read back as {got!r}")
+
+        threads = [threading.Thread(target=worker, args=(bytes([t]) * 4,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert transport.transaction_depth == 0
+    assert errors == []

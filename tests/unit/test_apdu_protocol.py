@@ -144,3 +144,52 @@ def test_trace_is_silent_at_debug(caplog):
     with caplog.at_level(logging.DEBUG, logger="cardki.apdu"):
         SmartCardProtocol(transport).select(PIV_AID)
     assert caplog.records == []
+
+
+def test_sensitive_data_stays_redacted_in_every_chain_link(caplog):
+    secret = bytes(range(1, 21))
+    transport = replay(
+        """
+        > 10 DB 3F FF 08 <redacted 8 bytes>
+        < 90 00
+        > 10 DB 3F FF 08 <redacted 8 bytes>
+        < 90 00
+        > 00 DB 3F FF 04 <redacted 4 bytes>
+        < 90 00
+        """
+    )
+    with caplog.at_level(TRACE, logger="cardki.apdu"):
+        SmartCardProtocol(transport, max_short_chunk=8).send_apdu(0x00, 0xDB, 0x3F, 0xFF, secret,
+                                                                  sensitive=True)
+    transport.assert_finished()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert secret[:8].hex(" ").upper() not in text
+    assert text.count("<redacted") == 3
+
+
+def test_get_response_that_itself_needs_a_corrected_le():
+    transport = replay(
+        """
+        > 00 CB 3F FF 05 5C 03 5F C1 05 00
+        < 01 02 61 00
+        > 00 C0 00 00 00
+        < 6C 03
+        > 00 C0 00 00 03
+        < 03 04 05 90 00
+        """
+    )
+    data = SmartCardProtocol(transport).send_apdu(0x00, 0xCB, 0x3F, 0xFF, bytes.fromhex("5C035FC105"), le=0)
+    assert data == bytes([1, 2, 3, 4, 5])
+    transport.assert_finished()
+
+
+def test_extended_le_of_65536_is_encoded_as_0000():
+    transport = replay("> 00 CB 3F FF 00 00 00\n< 90 00")
+    SmartCardProtocol(transport, extended=True).send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=65536)
+
+
+def test_a_response_without_status_word_is_an_error():
+    transport = replay("> 00 A4 04 00 05 A0 00 00 03 08\n< 90 00")
+    transport.transcript.exchanges[0].response.parts = [b"\x90"]
+    with pytest.raises(ValueError, match="no status word"):
+        SmartCardProtocol(transport).select(PIV_AID)

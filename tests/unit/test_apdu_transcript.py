@@ -1,6 +1,8 @@
 """Transcript format, replay mismatches, and recording with redaction."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cardki.apdu import RecordingTransport, ReplayTransport, SmartCardProtocol, Transcript, TranscriptMismatchError
 
@@ -90,3 +92,24 @@ def test_recording_redacts_secrets_and_replays():
     SmartCardProtocol(replayed).select(bytes.fromhex("A000000308"))
     replayed.transmit(bytes.fromhex("0020008008") + bytes(8))
     replayed.assert_finished()
+
+
+@given(st.text(max_size=200))
+def test_parsing_arbitrary_text_raises_only_value_error(text):
+    try:
+        Transcript.parse(text)
+    except ValueError:
+        pass
+
+
+@given(st.binary(max_size=40), st.integers(0, 40), st.integers(0, 40), st.booleans())
+def test_formatted_lines_parse_back(apdu, start, length, secret_response):
+    from cardki.apdu.trace import format_command, format_response, parse_apdu_text
+
+    secret = (min(start, len(apdu)), min(length, len(apdu) - min(start, len(apdu))))
+    pattern = parse_apdu_text(format_command(apdu, secret)[1:])
+    assert pattern.matches(apdu)
+    if len(apdu) >= 2:
+        response = parse_apdu_text(format_response(apdu, secret_response)[1:])
+        assert response.length == len(apdu)
+        assert response.fill()[-2:] == apdu[-2:]

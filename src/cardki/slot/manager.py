@@ -227,9 +227,11 @@ class SlotManager:
         with self._lock:
             if slot_id == self._virtual_id and self._virtual_slot is not None:
                 return InProcessTransport(self._virtual_slot)
-            for name, known in self._ids.items():
-                if known == slot_id:
-                    return PcscTransport(name)
+            reader = next((name for name, known in self._ids.items() if known == slot_id), None)
+        if reader is not None:
+            # Outside the lock: pcscd makes SCardConnect wait while another
+            # program holds a transaction, and listing must not wait with it.
+            return PcscTransport(reader)
         raise ReaderUnavailableError(scard.SCARD_E_UNKNOWN_READER, f"slot {slot_id}", "no such slot")
 
     # -- events -------------------------------------------------------------
