@@ -246,12 +246,16 @@ class Cryptoki:
         self._sessions.clear()
         self._objects.clear()
         self._initialized = False
-        cancel = getattr(self._slot_manager, "cancel", None)
-        if cancel is not None:
-            try:
-                cancel()
-            except Exception:  # noqa: BLE001 - finalizing anyway
-                log.debug("slot manager cancel failed", exc_info=True)
+        manager = self._slot_manager
+        for step in ("cancel", "close") if self._given_slot_manager is None else ("cancel",):
+            function = getattr(manager, step, None)
+            if function is not None:
+                try:
+                    function()
+                except Exception:  # noqa: BLE001 - finalizing anyway
+                    log.debug("slot manager %s failed", step, exc_info=True)
+        if self._given_slot_manager is None:
+            self._slot_manager = None  # a fresh one (fresh PC/SC contexts) on the next initialize
 
     @_api
     def get_info(self) -> LibraryInfo:
@@ -425,7 +429,7 @@ class Cryptoki:
         entry = self._slot_entry(slot)
         self._sync_presence(entry)
         flags = SlotFlag.REMOVABLE_DEVICE
-        if not getattr(entry, "is_virtual", False):
+        if not (getattr(entry, "virtual", False) or getattr(entry, "is_virtual", False)):
             flags |= SlotFlag.HW_SLOT
         if entry.card_present:
             flags |= SlotFlag.TOKEN_PRESENT

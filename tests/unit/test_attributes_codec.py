@@ -1,0 +1,80 @@
+"""Attribute encoding: the bytes a C caller sees, and back."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from cardki import CKA, CKK, CKM, CKO, errors
+from cardki.cryptoki.attributes import (AttributeKind, attribute_kind, decode_attribute, encode_attribute,
+                                        normalize_template)
+
+
+def test_bool_is_one_byte() -> None:
+    assert encode_attribute(CKA.TOKEN, True) == b"\x01"
+    assert encode_attribute(CKA.SIGN, False) == b"\x00"
+    assert decode_attribute(CKA.PRIVATE, b"\x01") is True
+    assert decode_attribute(CKA.PRIVATE, b"\x00") is False
+
+
+def test_ulong_is_eight_bytes_little_endian() -> None:
+    assert encode_attribute(CKA.CLASS, CKO.PRIVATE_KEY) == (3).to_bytes(8, "little")
+    assert encode_attribute(CKA.KEY_TYPE, CKK.EC_EDWARDS) == bytes([0x40]) + bytes(7)
+    assert decode_attribute(CKA.MODULUS_BITS, (2048).to_bytes(8, "little")) == 2048
+
+
+def test_enum_and_int_encode_the_same() -> None:
+    assert encode_attribute(CKA.CLASS, CKO.CERTIFICATE) == encode_attribute(int(CKA.CLASS), 1)
+
+
+def test_strings_are_utf8_and_byte_arrays_raw() -> None:
+    assert encode_attribute(CKA.LABEL, "clé") == "clé".encode()
+    assert decode_attribute(CKA.LABEL, "clé".encode()) == "clé"
+    assert encode_attribute(CKA.ID, b"\x01\x02") == b"\x01\x02"
+    assert decode_attribute(CKA.MODULUS, b"\x00\xff") == b"\x00\xff"
+
+
+def test_dates_are_eight_digits_or_empty() -> None:
+    assert encode_attribute(CKA.START_DATE, datetime.date(2026, 3, 9)) == b"20260309"
+    assert encode_attribute(CKA.END_DATE, None) == b""
+    assert decode_attribute(CKA.START_DATE, b"20260309") == datetime.date(2026, 3, 9)
+    assert decode_attribute(CKA.START_DATE, b"") is None
+    with pytest.raises(errors.AttributeValueInvalid):
+        decode_attribute(CKA.START_DATE, b"2026")
+
+
+def test_mechanism_arrays_are_packed_ulongs() -> None:
+    raw = encode_attribute(CKA.ALLOWED_MECHANISMS, [CKM.ECDSA, CKM.ECDSA_SHA256])
+    assert raw == (0x1041).to_bytes(8, "little") + (0x1044).to_bytes(8, "little")
+    assert decode_attribute(CKA.ALLOWED_MECHANISMS, raw) == [0x1041, 0x1044]
+    assert attribute_kind(CKA.ALLOWED_MECHANISMS) is AttributeKind.MECHANISMS
+
+
+@pytest.mark.parametrize("attribute_type, raw", [(CKA.TOKEN, b""), (CKA.TOKEN, b"\x01\x00"),
+                                                 (CKA.CLASS, b"\x01\x00\x00\x00"),
+                                                 (CKA.ALLOWED_MECHANISMS, b"\x01\x02\x03")])
+def test_wrong_length_is_attribute_value_invalid(attribute_type: int, raw: bytes) -> None:
+    with pytest.raises(errors.AttributeValueInvalid) as caught:
+        decode_attribute(attribute_type, raw)
+    assert caught.value.rv == 0x13
+
+
+def test_wrong_python_type_is_attribute_value_invalid() -> None:
+    with pytest.raises(errors.AttributeValueInvalid):
+        encode_attribute(CKA.CLASS, "certificate")
+    with pytest.raises(errors.AttributeValueInvalid):
+        encode_attribute(CKA.CLASS, -1)
+    with pytest.raises(errors.AttributeValueInvalid):
+        encode_attribute(CKA.TOKEN, "yes")
+
+
+def test_vendor_types_are_raw_bytes() -> None:
+    assert attribute_kind(0x80001234) is AttributeKind.BYTES
+    assert decode_attribute(0x80001234, b"\x00\x01") == b"\x00\x01"
+
+
+def test_normalize_template_accepts_c_bytes_and_python_values_alike() -> None:
+    from_python = normalize_template({CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.LABEL: "x"})
+    from_c = normalize_template({0: bytes(8), 1: b"\x00", 3: b"x"})
+    assert from_python == from_c == {0: 0, 1: False, 3: "x"}

@@ -1,0 +1,257 @@
+"""Operations through the real PIV token: hash-then-sign, host-side verify and
+encrypt, card decrypt, digests, ECDH derive, and the operation state machine
+(OPERATION_ACTIVE / NOT_INITIALIZED, length queries, BUFFER_TOO_SMALL)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from cardki import (CKA, CKD, CKG, CKK, CKM, CKO, CKU, CKZ, Ecdh1DeriveParams, MechanismSpec, RsaOaepParams,
+                    RsaPssParams, errors)
+
+from engine_support import PIN, RO, EngineRig, make_rig
+
+MESSAGE = b"the quick brown fox" * 10
+PSS256 = RsaPssParams(CKM.SHA256, CKG.MGF1_SHA256, 32)
+
+
+@pytest.fixture
+def rig() -> EngineRig:
+    rig = make_rig()
+    yield rig
+    rig.lib.finalize()
+
+
+@pytest.fixture
+def user(rig: EngineRig) -> int:
+    session = rig.open(RO)
+    rig.lib.login(session, CKU.USER, PIN)
+    return session
+
+
+def sign(rig: EngineRig, session: int, mech, key: int, data: bytes = MESSAGE) -> bytes:
+    rig.lib.sign_init(session, mech, key)
+    return rig.lib.sign(session, data)
+
+
+@pytest.mark.parametrize("mech, algorithm", [
+    (CKM.SHA1_RSA_PKCS, hashes.SHA1()), (CKM.SHA224_RSA_PKCS, hashes.SHA224()),
+    (CKM.SHA256_RSA_PKCS, hashes.SHA256()), (CKM.SHA384_RSA_PKCS, hashes.SHA384()),
+    (CKM.SHA512_RSA_PKCS, hashes.SHA512())])
+def test_hashed_rsa_pkcs_signatures_verify_on_the_host(rig: EngineRig, user: int, mech, algorithm) -> None:
+    signature = sign(rig, user, mech, rig.private_key(user, b"\x01"))
+    rig.keys[0x9A].public_key().verify(signature, MESSAGE, padding.PKCS1v15(), algorithm)
+    rig.lib.verify_init(user, mech, rig.public_key(user, b"\x01"))
+    rig.lib.verify(user, MESSAGE, signature)
+
+
+def test_pss_signature_and_hash_mismatch(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x01")
+    signature = sign(rig, user, (CKM.SHA256_RSA_PKCS_PSS, PSS256), key)
+    rig.keys[0x9A].public_key().verify(signature, MESSAGE, padding.PSS(padding.MGF1(hashes.SHA256()), 32),
+                                       hashes.SHA256())
+    with pytest.raises(errors.MechanismParamInvalid):
+        rig.lib.sign_init(user, (CKM.SHA384_RSA_PKCS_PSS, PSS256), key)
+    with pytest.raises(errors.MechanismParamInvalid):
+        rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS_PSS, key)
+    # raw PSS over a digest made elsewhere
+    digest = hashlib.sha256(MESSAGE).digest()
+    raw = sign(rig, user, MechanismSpec(CKM.RSA_PKCS_PSS, PSS256), key, digest)
+    rig.lib.verify_init(user, (CKM.SHA256_RSA_PKCS_PSS, PSS256), rig.public_key(user, b"\x01"))
+    rig.lib.verify(user, MESSAGE, raw)
+
+
+def test_multi_part_sign_equals_single_part(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x01")
+    rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS, key)
+    rig.lib.sign_update(user, MESSAGE[:7])
+    rig.lib.sign_update(user, MESSAGE[7:])
+    with pytest.raises(errors.OperationActive):
+        rig.lib.sign(user, MESSAGE)  # single-part call in the middle of a multi-part one
+    assert rig.lib.sign_final(user) == sign(rig, user, CKM.SHA256_RSA_PKCS, key)  # PKCS#1 v1.5 is deterministic
+
+
+def test_ecdsa_with_always_authenticate_key(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x02")  # 9C: PIN always
+    assert rig.lib.get_attribute_value(user, key, [CKA.ALWAYS_AUTHENTICATE])[CKA.ALWAYS_AUTHENTICATE]
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.login(user, CKU.CONTEXT_SPECIFIC, PIN)
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, key)
+    with pytest.raises(errors.UserNotLoggedIn):
+        rig.lib.sign(user, MESSAGE)  # no context-specific login: the operation ends
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.sign(user, MESSAGE)
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, key)
+    rig.lib.login(user, CKU.CONTEXT_SPECIFIC, PIN)
+    signature = rig.lib.sign(user, MESSAGE)
+    assert len(signature) == 64
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    rig.keys[0x9C].public_key().verify(utils.encode_dss_signature(r, s), MESSAGE, ec.ECDSA(hashes.SHA256()))
+    rig.lib.verify_init(user, CKM.ECDSA_SHA256, rig.public_key(user, b"\x02"))
+    rig.lib.verify(user, MESSAGE, signature)
+    rig.lib.verify_init(user, CKM.ECDSA, rig.public_key(user, b"\x02"))
+    rig.lib.verify(user, hashlib.sha256(MESSAGE).digest(), signature)
+
+
+def test_p384_and_ed25519(rig: EngineRig, user: int) -> None:
+    signature = sign(rig, user, CKM.ECDSA_SHA384, rig.private_key(user, b"\x06"))
+    rig.lib.verify_init(user, CKM.ECDSA_SHA384, rig.public_key(user, b"\x06"))
+    rig.lib.verify(user, MESSAGE, signature)
+    ed = sign(rig, user, CKM.EDDSA, rig.private_key(user, b"\x04"))
+    rig.keys[0x9E].public_key().verify(ed, MESSAGE)
+    rig.lib.verify_init(user, CKM.EDDSA, rig.public_key(user, b"\x04"))
+    with pytest.raises(errors.SignatureInvalid):
+        rig.lib.verify(user, MESSAGE + b"!", ed)
+
+
+def test_verify_failures_end_the_operation(rig: EngineRig, user: int) -> None:
+    public = rig.public_key(user, b"\x01")
+    rig.lib.verify_init(user, CKM.SHA256_RSA_PKCS, public)
+    with pytest.raises(errors.SignatureLenRange):
+        rig.lib.verify(user, MESSAGE, b"short")
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.verify(user, MESSAGE, b"short")
+    rig.lib.verify_init(user, CKM.SHA256_RSA_PKCS, public)
+    with pytest.raises(errors.SignatureInvalid):
+        rig.lib.verify(user, MESSAGE, bytes(256))
+
+
+def test_init_checks(rig: EngineRig, user: int) -> None:
+    rsa_key, derive_only = rig.private_key(user, b"\x01"), rig.private_key(user, b"\x03")
+    with pytest.raises(errors.MechanismInvalid):
+        rig.lib.sign_init(user, CKM.SHA256, rsa_key)
+    with pytest.raises(errors.KeyTypeInconsistent):
+        rig.lib.sign_init(user, CKM.ECDSA, rsa_key)
+    with pytest.raises(errors.KeyFunctionNotPermitted):
+        rig.lib.sign_init(user, CKM.ECDSA, derive_only)
+    with pytest.raises(errors.KeyHandleInvalid):
+        rig.lib.sign_init(user, CKM.ECDSA, 987654)
+    with pytest.raises(errors.KeyTypeInconsistent):
+        rig.lib.verify_init(user, CKM.SHA256_RSA_PKCS, rsa_key)  # a private key cannot verify here
+    rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS, rsa_key)
+    with pytest.raises(errors.OperationActive):
+        rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS, rsa_key)
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.sign_final(rig.open(RO))
+
+
+def test_length_query_computes_once_and_buffer_too_small_keeps_the_operation(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x06")  # ECDSA P-384: randomized, so a second card call would differ
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, key)
+    first = rig.lib.sign(user, MESSAGE, length_only=True)
+    assert len(first) == 96
+    with pytest.raises(errors.BufferTooSmall) as caught:
+        rig.lib.sign(user, MESSAGE, max_length=10)
+    assert caught.value.required == 96
+    assert rig.lib.sign(user, MESSAGE, max_length=96) == first
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.sign(user, MESSAGE)
+
+
+def test_card_errors_end_the_operation(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x01")
+    rig.lib.sign_init(user, CKM.RSA_X_509, key)
+    with pytest.raises(errors.CryptokiError) as caught:
+        rig.lib.sign(user, b"\xff" * 256)  # not below the modulus
+    assert not isinstance(caught.value, errors.BufferTooSmall)
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.sign(user, b"\x01")
+
+
+@pytest.mark.parametrize("mech", [
+    CKM.RSA_PKCS,
+    (CKM.RSA_PKCS_OAEP, RsaOaepParams(CKM.SHA256, CKG.MGF1_SHA256)),
+    (CKM.RSA_PKCS_OAEP, RsaOaepParams(CKM.SHA_1, CKG.MGF1_SHA1, CKZ.DATA_SPECIFIED, b"label")),
+])
+def test_host_encrypt_card_decrypt_round_trip(rig: EngineRig, user: int, mech) -> None:
+    rig.lib.encrypt_init(user, mech, rig.public_key(user, b"\x01"))
+    ciphertext = rig.lib.encrypt(user, b"secret message")
+    assert len(ciphertext) == 256
+    rig.lib.decrypt_init(user, mech, rig.private_key(user, b"\x01"))
+    assert rig.lib.decrypt(user, ciphertext, length_only=True) == b"secret message"
+    assert rig.lib.decrypt(user, ciphertext, max_length=14) == b"secret message"
+
+
+def test_oaep_parameter_checks(rig: EngineRig, user: int) -> None:
+    with pytest.raises(errors.MechanismParamInvalid):
+        rig.lib.encrypt_init(user, CKM.RSA_PKCS_OAEP, rig.public_key(user, b"\x01"))
+    with pytest.raises(errors.MechanismParamInvalid):
+        rig.lib.encrypt_init(user, (CKM.RSA_PKCS_OAEP, RsaOaepParams(CKM.SHA256, 0x77)),
+                             rig.public_key(user, b"\x01"))
+
+
+@pytest.mark.parametrize("mech, name", [(CKM.SHA_1, "sha1"), (CKM.SHA224, "sha224"), (CKM.SHA256, "sha256"),
+                                        (CKM.SHA384, "sha384"), (CKM.SHA512, "sha512")])
+def test_digests_single_and_multi_part(rig: EngineRig, mech, name: str) -> None:
+    session = rig.open(RO)
+    rig.lib.digest_init(session, mech)
+    assert rig.lib.digest(session, MESSAGE) == hashlib.new(name, MESSAGE).digest()
+    rig.lib.digest_init(session, mech)
+    rig.lib.digest_update(session, MESSAGE[:3])
+    rig.lib.digest_update(session, MESSAGE[3:])
+    with pytest.raises(errors.BufferTooSmall):
+        rig.lib.digest_final(session, max_length=1)
+    assert rig.lib.digest_final(session) == hashlib.new(name, MESSAGE).digest()
+
+
+def test_digest_key(rig: EngineRig, user: int) -> None:
+    secret = rig.lib.create_object(user, {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET,
+                                          CKA.VALUE: b"k" * 20, CKA.PRIVATE: False})
+    rig.lib.digest_init(user, CKM.SHA256)
+    rig.lib.digest_update(user, b"a")
+    rig.lib.digest_key(user, secret)
+    assert rig.lib.digest_final(user) == hashlib.sha256(b"a" + b"k" * 20).digest()
+    rig.lib.digest_init(user, CKM.SHA256)
+    with pytest.raises(errors.KeyIndigestible):
+        rig.lib.digest_key(user, rig.public_key(user, b"\x01"))
+
+
+def _peer_point(curve: ec.EllipticCurve):
+    peer = ec.generate_private_key(curve)
+    return peer, peer.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def test_ecdh_derive_null_kdf_and_x963(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x03")
+    peer, point = _peer_point(ec.SECP256R1())
+    shared = peer.exchange(ec.ECDH(), rig.keys[0x9D].public_key())
+    plain = rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(CKD.NULL, b"", point)), key,
+                               {CKA.SENSITIVE: False})
+    values = rig.lib.get_attribute_value(user, plain, [CKA.VALUE, CKA.KEY_TYPE, CKA.CLASS, CKA.TOKEN])
+    assert values == {CKA.VALUE: shared, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.CLASS: CKO.SECRET_KEY,
+                      CKA.TOKEN: False}
+    der_point = b"\x04\x41" + point  # DER OCTET STRING form accepted too
+    aes = rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(CKD.SHA256_KDF, b"info", der_point)),
+                             key, {CKA.KEY_TYPE: CKK.AES, CKA.VALUE_LEN: 32, CKA.SENSITIVE: False})
+    expected = X963KDF(hashes.SHA256(), 32, b"info").derive(shared)
+    assert rig.lib.get_attribute_value(user, aes, [CKA.VALUE])[CKA.VALUE] == expected
+    hidden = rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(CKD.NULL, b"", point)), key,
+                                {CKA.SENSITIVE: True})
+    with pytest.raises(errors.AttributeSensitive):
+        rig.lib.get_attribute_value(user, hidden, [CKA.VALUE])
+
+
+def test_derive_checks(rig: EngineRig, user: int) -> None:
+    _, point = _peer_point(ec.SECP256R1())
+    with pytest.raises(errors.KeyFunctionNotPermitted):
+        rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(CKD.NULL, b"", point)),
+                           rig.private_key(user, b"\x02"), {})
+    with pytest.raises(errors.MechanismParamInvalid):
+        rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(0x99, b"", point)),
+                           rig.private_key(user, b"\x03"), {})
+    with pytest.raises(errors.TemplateIncomplete):
+        rig.lib.derive_key(user, (CKM.ECDH1_DERIVE, Ecdh1DeriveParams(CKD.NULL, b"", point)),
+                           rig.private_key(user, b"\x03"), {CKA.KEY_TYPE: CKK.AES})
+
+
+def test_unsupported_key_management(rig: EngineRig, user: int) -> None:
+    with pytest.raises(errors.MechanismInvalid):
+        rig.lib.wrap_key(user, CKM.RSA_PKCS, 1, 2)
+    with pytest.raises(errors.MechanismInvalid):
+        rig.lib.sign_recover_init(user, CKM.RSA_PKCS, rig.private_key(user, b"\x01"))
