@@ -586,7 +586,8 @@ class PivToken(Token):
         if int.from_bytes(data, "big") >= int.from_bytes(_modulus(contents), "big"):
             raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
         algorithm, slot = contents.algorithm, contents.spec.key
-        block = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data)).rjust(k, b"\x00")
+        block = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
+        block = block.rjust(k, b"\x00")
         if mechanism == CKM.RSA_X_509:
             return block
         if mechanism == CKM.RSA_PKCS:

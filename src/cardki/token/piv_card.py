@@ -155,19 +155,21 @@ class PivCard:
         return self.get_metadata(MGMT_SLOT)[0x01][0]
 
     # ------------------------------------------------ GENERAL AUTHENTICATE
-    def authenticate(self, algorithm: int, slot: int, payload: bytes) -> bytes:
+    def authenticate(self, algorithm: int, slot: int, payload: bytes, *, secret_result: bool = False) -> bytes:
         """GENERAL AUTHENTICATE with ``payload`` (81 challenge or 85 point) and an
-        empty 82 asking for the response; returns the 82 value."""
+        empty 82 asking for the response; returns the 82 value. ``secret_result``
+        keeps it out of traces and transcripts (decrypted data, shared secrets)."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_RESPONSE)) + payload)
         answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, slot, bytes(template), le=self.le_max,
-                                         sensitive_response=True)
+                                         sensitive_response=secret_result)
         return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_RESPONSE]
 
-    def sign_raw(self, algorithm: int, slot: int, data: bytes) -> bytes:
-        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_CHALLENGE, data)))
+    def sign_raw(self, algorithm: int, slot: int, data: bytes, *, secret_result: bool = False) -> bytes:
+        """The private-key operation on ``data`` (a signature, or with ``secret_result`` a decryption)."""
+        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_CHALLENGE, data)), secret_result=secret_result)
 
     def ecdh(self, algorithm: int, slot: int, peer_point: bytes) -> bytes:
-        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_EXPONENTIATION, peer_point)))
+        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_EXPONENTIATION, peer_point)), secret_result=True)
 
     def management_witness(self, algorithm: int) -> bytes:
         """Step 1 of mutual authentication: the card's encrypted witness."""
