@@ -76,3 +76,14 @@ def test_bad_control_requests_are_refused(standin_card):
         standin_card.control.inject_sw(0x1FFFF)
     with pytest.raises(ControlError, match="touch sensor"):
         standin_card.control.touch(mode="timeout")
+
+
+def test_touch_settings_reach_the_card_and_reset_with_a_new_card(virtual_card_factory):
+    card = virtual_card_factory()
+    assert card.control.touch(mode="timeout", delay=0.5) == {"touch_mode": "timeout", "touch_delay": 0.5}
+    status = card.control.status()
+    assert (status["touch_mode"], status["touch_delay"]) == ("timeout", 0.5)
+    with pytest.raises(Exception, match="confirm"):
+        card.control.touch(mode="sometimes")
+    fresh = virtual_card_factory()
+    assert fresh.control.status()["touch_mode"] == "confirm"
