@@ -1161,8 +1161,8 @@ class Cryptoki:
         if info is None or (info.flags and not info.flags & MechanismFlag.DERIVE):
             raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")  # type: ignore[attr-defined]
         key = self._key(state, base_key)
-        if key.object_class != CKO.PRIVATE_KEY or key.attributes.get(CKA.KEY_TYPE) != CKK.EC \
-                or not key.is_token_object:
+        if key.object_class != CKO.PRIVATE_KEY or not key.is_token_object \
+                or key.attributes.get(CKA.KEY_TYPE) not in (CKK.EC, CKK.EC_MONTGOMERY):
             raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
         if not key.attributes.get(CKA.DERIVE, False):
             raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
@@ -1185,9 +1185,8 @@ class Cryptoki:
         for attribute_type in values:
             if attribute_type in (CKA.VALUE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.LOCAL):
                 raise errors.TemplateInconsistent()  # type: ignore[attr-defined]
-        card_params = Ecdh1DeriveParams(params.kdf, params.shared_data,
-                                        hostcrypto.public_point_from_param(params.public_data))
-        secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, card_params))
+        # The token takes the peer's point raw or DER-wrapped (it knows the curve's point size).
+        secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, params))
         value = hostcrypto.ecdh_kdf(params.kdf, secret, params.shared_data, length)
         attributes = secret_key_defaults(value, local=False)
         attributes.update({CKA.PRIVATE: True, CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True,
