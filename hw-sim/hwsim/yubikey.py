@@ -127,22 +127,20 @@ class VirtualYubiKey(VirtualCard):
         }
 
     # -------------------------------------------------------------- redaction
-    def _target_applet(self, apdu: bytes) -> Optional[Applet]:
-        return self._current
-
+    # Every applet's rules are applied, not only the selected one's: a trace
+    # must stay clean even for a VERIFY sent before any SELECT, or for a
+    # command the card then refuses.
     def redact_command(self, apdu: bytes) -> bytes:
         """``apdu`` with any secret (PIN, PUK, key material) blanked."""
-        applet = self._target_applet(apdu)
-        if applet is None:
-            return apdu
-        return applet.redact_command(apdu)
+        for applet in self.applets:
+            apdu = applet.redact_command(apdu)
+        return apdu
 
     def redact_response(self, apdu: bytes, rapdu: bytes) -> bytes:
         """``rapdu`` with any secret blanked; ``apdu`` is the command it answers."""
-        applet = self._target_applet(apdu)
-        if applet is None:
-            return rapdu
-        return applet.redact_response(apdu, rapdu)
+        for applet in self.applets:
+            rapdu = applet.redact_response(apdu, rapdu)
+        return rapdu
 
     # ----------------------------------------------------------- the pipeline
     def _execute(self, apdu: bytes) -> bytes:

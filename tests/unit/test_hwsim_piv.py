@@ -419,3 +419,9 @@ def test_redaction_leaves_public_commands_and_blanks_witness_responses():
     assert redacted[-2:] == b"\x90\x00" and set(redacted[:-2]) == {0x2A}
     version_answer = card.execute(get_version)
     assert card.redact_response(get_version, version_answer) == version_answer
+
+
+def test_pin_is_redacted_even_before_any_select():
+    card = VirtualYubiKey()
+    command = apdu(0, 0x20, 0, 0x80, pin_bytes("123456"))
+    assert card.redact_command(command)[5:] == b"*" * 8
