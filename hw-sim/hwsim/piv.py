@@ -610,7 +610,6 @@ class PivApplet(Applet):
             default = DEFAULT_PIN if ref == PIN_REF else DEFAULT_PUK
             return (
                 tlv(0x01, b"\xff")
-                + tlv(0x02, bytes([0x00, 0x00]))
                 + tlv(0x05, b"\x01" if counter.value == default else b"\x00")
                 + tlv(0x06, bytes([counter.total, counter.left]))
             )

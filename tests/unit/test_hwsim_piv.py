@@ -279,7 +279,7 @@ def test_metadata_for_generated_and_imported_keys():
     meta = parse_tlv_dict(send(card, 0xF7, 0, 0x9C)[0])
     assert meta[0x01] == b"\x14" and meta[0x02] == b"\x03\x01" and meta[0x03] == b"\x02"
     pin_meta = parse_tlv_dict(send(card, 0xF7, 0, 0x80)[0])
-    assert pin_meta[0x05] == b"\x01" and pin_meta[0x06] == b"\x03\x03"
+    assert pin_meta == {0x01: b"\xff", 0x05: b"\x01", 0x06: b"\x03\x03"}
 
 
 def test_import_rsa_key_and_use_it():
@@ -425,3 +425,18 @@ def test_pin_is_redacted_even_before_any_select():
     card = VirtualYubiKey()
     command = apdu(0, 0x20, 0, 0x80, pin_bytes("123456"))
     assert card.redact_command(command)[5:] == b"*" * 8
+
+
+def test_rsa3072_generation_and_ed25519_import_on_5_7():
+    card = fresh_card()
+    assert authenticate(card) == 0x9000
+    pub = generate(card, 0x82, 0x05)
+    assert len(pub[0x81]) == 384
+    key = ed25519.Ed25519PrivateKey.generate()
+    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    assert send(card, 0xFE, 0xE0, 0x83, tlv(0x07, seed))[1] == 0x9000
+    signature, sw = general_authenticate(card, 0xE0, 0x83, b"m")
+    assert sw == 0x6982  # retired slots default to PIN policy once
+    assert verify(card) == 0x9000
+    signature, sw = general_authenticate(card, 0xE0, 0x83, b"m")
+    key.public_key().verify(signature, b"m")
