@@ -440,3 +440,32 @@ def test_rsa3072_generation_and_ed25519_import_on_5_7():
     assert verify(card) == 0x9000
     signature, sw = general_authenticate(card, 0xE0, 0x83, b"m")
     key.public_key().verify(signature, b"m")
+
+
+def test_attestation_root_is_made_once_and_survives_restore():
+    card = fresh_card()
+    assert authenticate(card) == 0x9000
+    generate(card, 0x9A, 0x11)
+    first, _ = send(card, 0xF9, 0x9A, 0x00)
+    root = card.piv.attestation_root
+    restored = VirtualYubiKey(state=json.loads(json.dumps(card.to_state())))
+    select_piv(restored)
+    assert restored.piv.attestation_root == root
+    again, sw = send(restored, 0xF9, 0x9A, 0x00)
+    assert sw == 0x9000
+    f9_data, _ = send(restored, 0xCB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FFF01")))
+    f9 = x509.load_der_x509_certificate(parse_tlv_dict(unwrap(0x53, f9_data))[0x70])
+    x509.load_der_x509_certificate(again).verify_directly_issued_by(f9)
+    x509.load_der_x509_certificate(first).verify_directly_issued_by(f9)
+
+
+def test_touch_delay_is_waited_before_confirming():
+    import time
+
+    card = fresh_card()
+    assert authenticate(card) == 0x9000
+    generate(card, 0x9E, 0x11, touch_policy=2)
+    card.touch_delay = 0.2
+    started = time.monotonic()
+    assert general_authenticate(card, 0x11, 0x9E, bytes(32))[1] == 0x9000
+    assert time.monotonic() - started >= 0.2
