@@ -655,10 +655,16 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Close the session (idempotent)."""
+        """Close the session (idempotent). A session the token already ended
+        (card removed: the spec closes every session of the slot) counts as closed,
+        so leaving a ``with`` block does not hide the error that ended it."""
         if not self._closed:
             self._closed = True
-            self.library.engine.close_session(self.handle)
+            try:
+                self.library.engine.close_session(self.handle)
+            except (errors.SessionHandleInvalid, errors.SessionClosed,  # type: ignore[attr-defined]
+                    errors.DeviceRemoved, errors.TokenNotPresent):  # type: ignore[attr-defined]
+                logger.debug("session %d was already closed by the token", self.handle)
 
     def login(self, pin: Pin, user_type: int = CKU.USER) -> None:
         """C_Login: the PIN for CKU_USER, the management key (hex) for CKU_SO."""
