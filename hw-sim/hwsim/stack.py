@@ -30,6 +30,10 @@ STACK_PACKAGES = ("pcscd", "vsmartcard-vpcd")
 """What the stack itself needs from Debian (hw-sim/bootstrap installs the rest)."""
 
 
+STACK_LOCK = "/tmp/hwsim-pcsc-stack.lock"
+"""One lock per machine, not per checkout: pcscd and the vpcd ports are per machine."""
+
+
 class StackError(Exception):
     """The stack could not be brought to the requested state."""
 
@@ -42,13 +46,15 @@ def run_dir() -> Path:
 
 @contextmanager
 def exclusive_stack(timeout: float = 1800.0, on_wait: Optional[Callable[[], None]] = None) -> Iterator[None]:
-    """Hold the machine's PC/SC stack alone (an flock on run_dir()/stack.lock).
+    """Hold the machine's PC/SC stack alone (an flock on ``STACK_LOCK``).
 
-    There is one pcscd and one vpcd reader pair per machine; two test runs
-    that swap cards in the same reader break each other. Test sessions take
-    this lock so they queue instead. ``on_wait`` is called once if we must wait.
+    There is one pcscd and one vpcd reader pair per machine, whichever checkout
+    a run comes from; two test runs that swap cards in the same reader break
+    each other. Test sessions take this lock so they queue instead.
+    ``on_wait`` is called once if we must wait.
     """
-    with open(run_dir() / "stack.lock", "a+") as lock_file:
+    lock_path = Path(os.environ.get("HWSIM_STACK_LOCK") or STACK_LOCK)
+    with open(lock_path, "a+") as lock_file:
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
