@@ -1,0 +1,133 @@
+"""Shared setup for the tests that drive the cardki PKCS#11 module with real clients.
+
+A virtual YubiKey (firmware 5.4.3, whose default management key is the TDES
+one yubico-piv-tool 2.2 knows) is provisioned once per test run with
+yubico-piv-tool -- RSA-2048 in 9a, P-256 in 9c and 9d, each with a
+certificate -- and its state is saved; every test then gets a
+fresh copy of that card in its reader, so tests cannot disturb each other.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cardki.capi import module_path
+
+PIN = "123456"
+FIRMWARE = "5.4.3"
+SERIAL = 7654321
+READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
+KEYS = {"9a": "RSA2048", "9c": "ECCP256", "9d": "ECCP256"}
+YUBICO_PIV_TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
+
+_provisioned_state: Dict[str, Path] = {}
+
+
+@dataclass
+class ModuleCard:
+    """A provisioned virtual card in a reader, and how to reach it through the module."""
+
+    handle: object  # tests/conftest.py VirtualCardHandle
+    reader_name: str
+    module: str
+    certificates: Dict[str, bytes]  # PIV slot -> certificate PEM
+
+    def pkcs11_tool(self, *args: str, check: bool = True, env: Optional[Dict[str, str]] = None,
+                    timeout: float = 120) -> subprocess.CompletedProcess:
+        """pkcs11-tool on this card's slot through the cardki module."""
+        command = ["pkcs11-tool", "--module", self.module, "--slot-description", self.reader_name, *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or module_env())
+        if check and done.returncode != 0:
+            raise AssertionError(f"pkcs11-tool {' '.join(args)} failed ({done.returncode}):\n"
+                                 f"{done.stdout}\n{done.stderr}")
+        return done
+
+
+def module_env(**extra: str) -> Dict[str, str]:
+    """The environment for a host process: no CARDKI_* left over from the developer's shell."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
+    env.update(extra)
+    return env
+
+
+def yubico_piv_tool(reader: str, *args: str) -> str:
+    done = subprocess.run([YUBICO_PIV_TOOL, "-r", reader, *args], capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        raise AssertionError(f"yubico-piv-tool {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _issue_certificate(public_pem: bytes, common_name: str) -> bytes:
+    """A certificate for the card's key, issued by a throw-away host CA.
+
+    (yubico-piv-tool 2.2's selfsign-certificate fails with OpenSSL 3 before it
+    reaches the card; the tests only need a certificate that carries the key.)"""
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki test CA")]))
+        .public_key(serialization.load_pem_public_key(public_pem))
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _provision(reader: str, workdir: Path) -> Dict[str, bytes]:
+    certificates: Dict[str, bytes] = {}
+    for slot, algorithm in KEYS.items():
+        public = workdir / f"{slot}.pub.pem"
+        certificate = workdir / f"{slot}.crt.pem"
+        yubico_piv_tool(reader, "-a", "generate", "-s", slot, "-A", algorithm, "-o", str(public))
+        certificate.write_bytes(_issue_certificate(public.read_bytes(), f"cardki test {slot}"))
+        yubico_piv_tool(reader, "-a", "import-certificate", "-s", slot, "-i", str(certificate))
+        certificates[slot] = certificate.read_bytes()
+    return certificates
+
+
+_certificates: Dict[str, bytes] = {}
+
+
+def provisioned_card(virtual_card_factory: Callable[..., object]) -> ModuleCard:
+    """A fresh copy of the provisioned card (provisioning happens once per run)."""
+    if not Path(YUBICO_PIV_TOOL).exists():
+        pytest.fail("yubico-piv-tool is not installed")
+    if "state" not in _provisioned_state:
+        card = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL)
+        workdir = Path(tempfile.mkdtemp(prefix="cardki-module-card-"))
+        _certificates.update(_provision(card.reader_name, workdir))
+        saved = workdir / "provisioned-state.json"
+        shutil.copyfile(card.state_path, saved)
+        _provisioned_state["state"] = saved
+        handle = card
+    else:
+        copy = Path(tempfile.mkdtemp(prefix="cardki-module-card-")) / "state.json"
+        shutil.copyfile(_provisioned_state["state"], copy)
+        handle = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL, state=str(copy))
+    return ModuleCard(handle=handle, reader_name=handle.reader_name, module=module_path(),
+                      certificates=dict(_certificates))
+
+
+def slot_id_for(reader_name: str, slot_descriptions: List[tuple]) -> int:
+    """The PKCS#11 slot id whose description is this reader."""
+    for slot_id, description in slot_descriptions:
+        if description.strip() == reader_name:
+            return slot_id
+    raise AssertionError(f"no slot for {reader_name}: {slot_descriptions}")

@@ -1,0 +1,127 @@
+"""OpenSC's pkcs11-tool drives the cardki module against a virtual YubiKey via pcscd + vpcd."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from _module_card import PIN, ModuleCard, provisioned_card
+
+pytestmark = [pytest.mark.clients, pytest.mark.sim]
+
+
+@pytest.fixture
+def card(virtual_card_factory) -> ModuleCard:
+    return provisioned_card(virtual_card_factory)
+
+
+def public_key(card: ModuleCard, slot: str):
+    return x509.load_pem_x509_certificate(card.certificates[slot]).public_key()
+
+
+def test_info_slots_tokens_mechanisms(card: ModuleCard) -> None:
+    info = card.pkcs11_tool("-I").stdout
+    assert "Cryptoki version" in info and "cardki" in info.lower()
+    slots = card.pkcs11_tool("-L").stdout
+    assert card.reader_name in slots
+    tokens = card.pkcs11_tool("-T").stdout
+    assert "7654321" in tokens
+    mechanisms = card.pkcs11_tool("-M").stdout
+    for name in ("RSA-PKCS", "RSA-PKCS-PSS", "RSA-PKCS-OAEP", "ECDSA", "ECDH1-DERIVE"):
+        assert name in mechanisms, name
+
+
+def test_objects_listed_without_and_with_login(card: ModuleCard) -> None:
+    public = card.pkcs11_tool("-O").stdout
+    for label in ("Certificate for PIV Authentication", "Certificate for Digital Signature",
+                  "Certificate for Key Management"):
+        assert label in public, label
+    assert "Public Key Object; RSA 2048" in public
+    assert "Public Key Object; EC" in public
+    private = card.pkcs11_tool("-O", "--login", "--pin", PIN).stdout
+    for label in ("Private key for PIV Authentication", "Private key for Digital Signature",
+                  "Private key for Key Management"):
+        assert label in private, label
+    assert "Private key for PIV Authentication" not in public
+
+
+def sign(card: ModuleCard, tmp_path: Path, mechanism: str, key_id: str, data: bytes, *extra: str) -> bytes:
+    source = tmp_path / "data"
+    source.write_bytes(data)
+    signature = tmp_path / "signature"
+    card.pkcs11_tool("--login", "--pin", PIN, "--sign", "-m", mechanism, "--id", key_id,
+                     "-i", str(source), "-o", str(signature), *extra)
+    return signature.read_bytes()
+
+
+def test_rsa_pkcs_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
+    data = b"signed through cardki"
+    signature = sign(card, tmp_path, "SHA256-RSA-PKCS", "01", data)
+    public_key(card, "9a").verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_rsa_pss_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
+    data = b"pss through cardki"
+    signature = sign(card, tmp_path, "SHA256-RSA-PKCS-PSS", "01", data, "--mgf", "MGF1-SHA256",
+                     "--salt-len", "32")
+    public_key(card, "9a").verify(signature, data, padding.PSS(padding.MGF1(hashes.SHA256()), 32),
+                                  hashes.SHA256())
+
+
+def test_ecdsa_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
+    data = b"ecdsa through cardki"
+    raw = sign(card, tmp_path, "ECDSA-SHA256", "02", data)
+    half = len(raw) // 2
+    der = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+    public_key(card, "9c").verify(der, data, ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.mark.parametrize("mechanism", ["RSA-PKCS", "RSA-PKCS-OAEP"])
+def test_rsa_decrypt(card: ModuleCard, tmp_path: Path, mechanism: str) -> None:
+    secret = b"a session key for cardki"
+    key = public_key(card, "9a")
+    assert isinstance(key, rsa.RSAPublicKey)
+    if mechanism == "RSA-PKCS":
+        ciphertext = key.encrypt(secret, padding.PKCS1v15())
+        extra: tuple = ()
+    else:
+        ciphertext = key.encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+        extra = ("--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256")
+    source = tmp_path / "ciphertext"
+    source.write_bytes(ciphertext)
+    plain = tmp_path / "plain"
+    card.pkcs11_tool("--login", "--pin", PIN, "--decrypt", "-m", mechanism, "--id", "01",
+                     "-i", str(source), "-o", str(plain), *extra)
+    assert plain.read_bytes() == secret
+
+
+def test_ecdh_derive_matches_host(card: ModuleCard, tmp_path: Path) -> None:
+    peer = ec.generate_private_key(ec.SECP256R1())
+    peer_der = tmp_path / "peer.der"
+    peer_der.write_bytes(peer.public_key().public_bytes(serialization.Encoding.DER,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo))
+    shared = tmp_path / "shared"
+    card.pkcs11_tool("--login", "--pin", PIN, "--derive", "-m", "ECDH1-DERIVE", "--id", "03",
+                     "-i", str(peer_der), "-o", str(shared))
+    card_public = public_key(card, "9d")
+    assert shared.read_bytes() == peer.exchange(ec.ECDH(), card_public)
+
+
+def test_read_certificate(card: ModuleCard, tmp_path: Path) -> None:
+    out = tmp_path / "cert.der"
+    card.pkcs11_tool("--read-object", "--type", "cert", "--id", "01", "-o", str(out))
+    read = x509.load_der_x509_certificate(out.read_bytes())
+    assert read == x509.load_pem_x509_certificate(card.certificates["9a"])
+
+
+def test_pkcs11_tool_self_test(card: ModuleCard) -> None:
+    done = card.pkcs11_tool("--test", "--login", "--pin", PIN, check=False, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "No errors" in output, output
