@@ -330,8 +330,14 @@ class Object:
         """``CKA_ID``, the byte string that pairs a key with its certificate."""
         return bytes(self.get(CKA.ID) or b"")
 
+    def _summary(self) -> str:
+        """Label and ID from the attributes read when the object was found:
+        ``repr`` must not talk to the card (or fail)."""
+        label = self.attributes.get(CKA.LABEL) or ""
+        return f"label={label!r} id={bytes(self.attributes.get(CKA.ID) or b'').hex()}"
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} label={self.label!r} id={self.id.hex()}>"
+        return f"<{type(self).__name__} {self._summary()}>"
 
 
 class Key(Object):
@@ -361,8 +367,9 @@ class Key(Object):
         return None
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {_name(CKK, self.key_type or 0)} label={self.label!r} "
-                f"id={self.id.hex()}>")
+        key_type = self.attributes.get(CKA.KEY_TYPE)
+        kind = _name(CKK, key_type) if isinstance(key_type, int) else "?"
+        return f"<{type(self).__name__} {kind} {self._summary()}>"
 
 
 _CURVE_BITS = {"secp256r1": 256, "secp384r1": 384, "secp521r1": 521, "secp224r1": 224}
@@ -779,8 +786,11 @@ class Session:
                          ) -> Tuple[PublicKey, PrivateKey]:
         """Generate a key pair on the card (PIV: needs a read/write session
         logged in as SO with the management key). ``id`` picks the PIV slot
-        (01 = 9A, 02 = 9C, 03 = 9D, 04 = 9E); ``curve`` is ``"secp256r1"``,
-        ``"secp384r1"``, ``"ed25519"`` or ``"x25519"``."""
+        (01 = 9A, 02 = 9C, 03 = 9D, 04 = 9E); ``curve`` is ``"secp256r1"``
+        or ``"secp384r1"`` for ``CKK.EC`` (Ed25519 is ``CKK.EC_EDWARDS``, X25519
+        ``CKK.EC_MONTGOMERY``). The SO cannot see private objects, so the
+        returned private key is only described (class, type, ID, label); use
+        it from a session logged in as the user."""
         mechanism, pub, priv = _keygen_templates(int(key_type), key_length, curve)
         for template in (pub, priv):
             template[CKA.TOKEN] = True
@@ -792,7 +802,16 @@ class Session:
         priv.update(private_template or {})
         engine = self.library.engine
         pub_handle, priv_handle = engine.generate_key_pair(self.handle, mechanism, pub, priv)
-        return self._make_object(pub_handle), self._make_object(priv_handle)  # type: ignore[return-value]
+        public = self._make_object(pub_handle)
+        try:
+            private = self._make_object(priv_handle)
+        except errors.ObjectHandleInvalid:  # type: ignore[attr-defined]
+            # A private key is CKA_PRIVATE: an SO session cannot see it (the spec's
+            # rule); describe it from the template, and use it from a user session.
+            described = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: int(key_type)}
+            described.update({k: v for k, v in priv.items() if k in (CKA.ID, CKA.LABEL)})
+            private = PrivateKey(self, priv_handle, described)
+        return public, private  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"<Session {self.handle} on {self.token!r}{' rw' if self.rw else ''}>"

@@ -336,7 +336,7 @@ def cmd_module_path(args: argparse.Namespace, out: TextIO) -> int:
     try:
         path = finder()
     except (FileNotFoundError, OSError, LookupError) as exc:
-        raise CliError(f"the PKCS#11 module is not built: {exc}") from None
+        raise CliError(str(exc)) from None
     if not path:
         raise CliError("the PKCS#11 module is not built")
     print(os.path.abspath(str(path)), file=out)
@@ -352,7 +352,7 @@ def cmd_p11kit_module(args: argparse.Namespace, out: TextIO) -> int:
     try:
         text = maker()
     except (FileNotFoundError, OSError, LookupError) as exc:
-        raise CliError(f"the PKCS#11 module is not built: {exc}") from None
+        raise CliError(str(exc)) from None
     out.write(text if text.endswith("\n") else text + "\n")
     return 0
 

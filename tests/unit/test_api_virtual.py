@@ -303,3 +303,24 @@ def test_virtual_state_file_persists_the_card(tmp_path: Path) -> None:
             library.get_token().open(user_pin="000000")
     saved = load_state(path)
     assert saved is not None and saved["piv"]["pin_retries_left"] == 2
+
+
+def test_generate_keypair_as_so_then_use_as_user() -> None:
+    from test_api_cards import MANAGEMENT_KEY
+
+    with api.open(virtual=True) as library:
+        token = library.get_token()
+        with token.open(rw=True, so_pin=MANAGEMENT_KEY) as so_session:
+            public, private = so_session.generate_keypair(CKK.EC_EDWARDS, id=b"\x04")
+            assert isinstance(public, api.PublicKey) and public.id == b"\x04"
+            assert isinstance(private, api.PrivateKey) and private.key_type == CKK.EC_EDWARDS
+            ec_public, _ = so_session.generate_keypair(CKK.EC, curve="secp384r1", id=b"\x03")
+            assert ec_public.curve == "secp384r1" and ec_public.key_length == 384
+            host_public = public.to_cryptography()
+            host_ec_public = ec_public.to_cryptography()
+        with token.open(user_pin=PIN) as user_session:
+            key = user_session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x04")
+            host_public.verify(key.sign(b"fresh key"), b"fresh key")
+            derive_key = user_session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x03")
+            peer = ec.generate_private_key(ec.SECP384R1())
+            assert derive_key.derive(peer.public_key()) == peer.exchange(ec.ECDH(), host_ec_public)
