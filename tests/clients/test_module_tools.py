@@ -1,0 +1,78 @@
+"""Everyday PKCS#11 hosts load the cardki module: GnuTLS p11tool, OpenSSH, OpenSSL's pkcs11 engine, NSS."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from _module_card import PIN, SERIAL, ModuleCard, module_env, provisioned_card
+
+pytestmark = [pytest.mark.clients, pytest.mark.sim]
+
+OPENSSL_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
+
+
+@pytest.fixture
+def card(virtual_card_factory) -> ModuleCard:
+    return provisioned_card(virtual_card_factory)
+
+
+def run(*command: str, env=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(command), capture_output=True, text=True, timeout=timeout, env=env or module_env())
+    assert done.returncode == 0, f"{command[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def certificate(card: ModuleCard, slot: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(card.certificates[slot])
+
+
+def test_p11tool_lists_everything(card: ModuleCard) -> None:
+    out = run("p11tool", "--provider", card.module, "--list-all", f"pkcs11:serial={SERIAL}").stdout
+    assert "Type: X.509 Certificate" in out
+    assert "Certificate for PIV Authentication" in out
+    assert "Type: Public key" in out
+
+
+def test_ssh_keygen_lists_the_public_keys(card: ModuleCard) -> None:
+    out = run("ssh-keygen", "-D", card.module).stdout
+    keys = {" ".join(line.split()[:2]) for line in out.splitlines() if line.strip()}
+    for slot in ("9a", "9c", "9d"):
+        openssh = certificate(card, slot).public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        assert openssh in keys, slot
+
+
+def test_openssl_engine_signs_with_a_pkcs11_uri(card: ModuleCard, tmp_path: Path) -> None:
+    config = tmp_path / "openssl.cnf"
+    config.write_text(
+        "openssl_conf = openssl_init\n"
+        "[openssl_init]\nengines = engine_section\n"
+        "[engine_section]\npkcs11 = pkcs11_section\n"
+        f"[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {OPENSSL_ENGINE}\n"
+        f"MODULE_PATH = {card.module}\ninit = 0\n")
+    data = tmp_path / "data"
+    data.write_bytes(b"signed by openssl through cardki")
+    signature = tmp_path / "signature"
+    uri = f"pkcs11:serial={SERIAL};id=%01;type=private;pin-value={PIN}"
+    run("openssl", "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri,
+        "-out", str(signature), str(data), env=module_env(OPENSSL_CONF=str(config)))
+    certificate(card, "9a").public_key().verify(signature.read_bytes(), data.read_bytes(), padding.PKCS1v15(),
+                                                hashes.SHA256())
+
+
+def test_nss_lists_the_certificates(card: ModuleCard, tmp_path: Path) -> None:
+    db = f"sql:{tmp_path}"
+    run("certutil", "-N", "-d", db, "--empty-password")
+    run("modutil", "-dbdir", db, "-add", "cardki", "-libfile", card.module, "-force")
+    listed = run("modutil", "-dbdir", db, "-list", "cardki").stdout
+    assert "cardki" in listed and "Status: Enabled" in listed
+    out = run("certutil", "-L", "-d", db, "-h", "all").stdout
+    for label in ("Certificate for PIV Authentication", "Certificate for Digital Signature",
+                  "Certificate for Key Management"):
+        assert label in out, out
