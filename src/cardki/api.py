@@ -29,16 +29,14 @@ subclasses (each with ``.rv``); this layer adds only :class:`NoSuchKey` and
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import (
     Any,
     Dict,
-    Iterable,
-    Iterator,
     List,
     Mapping,
     Optional,
-    Sequence,
     Tuple,
     Type,
     Union,
@@ -222,7 +220,7 @@ def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
         params = ECDomainParameters.load(bytes(attrs[CKA.EC_PARAMS]))
         if params.name != "named":
             raise ValueError("only named curves are supported")
-        curve = ec.get_curve_for_oid(x509_oid(params.chosen.dotted))
+        curve = ec.get_curve_for_oid(_x509_oid(params.chosen.dotted))
         return ec.EllipticCurvePublicKey.from_encoded_point(curve(), point)
     if key_type == CKK.EC_EDWARDS:
         return ed25519.Ed25519PublicKey.from_public_bytes(point)
@@ -231,7 +229,7 @@ def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
     raise ValueError(f"cannot convert a {_name(CKK, key_type or 0)} key")
 
 
-def x509_oid(dotted: str) -> Any:
+def _x509_oid(dotted: str) -> Any:
     from cryptography.x509 import ObjectIdentifier
 
     return ObjectIdentifier(dotted)
@@ -1009,6 +1007,7 @@ class Library:
 
             if virtual_card is not None:
                 raise ValueError("give virtual_card or virtual_state, not both")
+            virtual_state = os.path.expanduser(str(virtual_state))
             state = load_state(virtual_state)
             self.virtual_card = VirtualYubiKey(state=state)
             self._state_keeper = StateKeeper(virtual_state)

@@ -185,7 +185,7 @@ def _print_token(slot: Any, out: TextIO, indent: str = "") -> None:
 
 
 def _describe_object(obj: Any) -> str:
-    from .api import CKK, Certificate, Key, PublicKey, _name
+    from .api import CKA, CKK, Certificate, Key, PublicKey, _name
 
     kind = type(obj).__name__
     parts = [f"{kind:<12}", f"id={obj.id.hex() or '-':<4}", f"label={obj.label!r}"]
@@ -201,7 +201,7 @@ def _describe_object(obj: Any) -> str:
         caps = [cap for cap in ("sign", "decrypt", "derive", "verify", "encrypt") if hasattr(obj, cap)]
         if caps:
             parts.append("(" + ", ".join(caps) + ")")
-        if obj.get(0x202):  # CKA_ALWAYS_AUTHENTICATE
+        if obj.get(CKA.ALWAYS_AUTHENTICATE):
             parts.append("[PIN for each use]")
     elif isinstance(obj, Certificate):
         try:
