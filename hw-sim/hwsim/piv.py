@@ -435,7 +435,9 @@ class PivApplet(Applet):
     def _authenticate_management(self, cmd: Command, template: Dict[int, bytes]) -> bytes:
         """Mutual (witness 80 + challenge 81) or external (81 then 82)
         authentication with the management key."""
-        if cmd.p1 != self.mgmt_type.ident:
+        # P1=00 stands for "the management key's own algorithm": OpenSC asks
+        # for random data that way (00 87 00 9B 7C{81}) and gets it from real keys.
+        if cmd.p1 not in (0x00, self.mgmt_type.ident):
             raise SwError(SW.INCORRECT_P1P2)
         block = self.mgmt_type.block_length
         witness = template.get(0x80)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
@@ -42,9 +42,12 @@ def pkcs11(reader: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def provisioned(virtual_card_factory, tmp_path):
-    """A 5.7.2 card with an ECCP256 key + certificate in 9a and RSA2048 in 9c."""
+    """A 5.7.2 card with ECCP256 in 9a, RSA2048 in 9c and ECCP384 in 9d, each
+    with a certificate."""
     card = virtual_card_factory(reader=READER)
-    for slot, algorithm, cn in (("9a", "ECCP256", "CN=opensc auth"), ("9c", "RSA2048", "CN=opensc sign")):
+    for slot, algorithm, cn in (
+        ("9a", "ECCP256", "CN=opensc auth"), ("9c", "RSA2048", "CN=opensc sign"), ("9d", "ECCP384", "CN=opensc km"),
+    ):
         pub = tmp_path / f"{slot}.pem"
         run(YKMAN, "--reader", card.reader_name, "piv", "keys", "generate", "-m", MGMT, "-a", algorithm, slot, str(pub))
         run(YKMAN, "--reader", card.reader_name, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456",
@@ -89,3 +92,22 @@ def test_rsa_signature_with_the_pin_always_9c_key(provisioned, tmp_path):
     pkcs11(reader, "--login", "--pin", "123456", "--sign", "--id", "02", "-m", "SHA256-RSA-PKCS",
            "-i", str(message), "-o", str(signature))
     cert.public_key().verify(signature.read_bytes(), message.read_bytes(), padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_ecdh_with_the_9d_key(provisioned, tmp_path):
+    reader = provisioned.reader_name
+    cert = read_certificate(reader, "03", tmp_path / "9d.der")
+    peer = ec.generate_private_key(ec.SECP384R1())
+    peer_der = tmp_path / "peer.der"
+    peer_der.write_bytes(peer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    shared = tmp_path / "shared"
+    pkcs11(reader, "--login", "--pin", "123456", "--derive", "--id", "03", "-m", "ECDH1-DERIVE",
+           "-i", str(peer_der), "-o", str(shared))
+    assert shared.read_bytes() == peer.exchange(ec.ECDH(), cert.public_key())
+
+
+def test_random_bytes_come_from_the_card(provisioned):
+    first = pkcs11(provisioned.reader_name, "--generate-random", "32").stdout
+    second = pkcs11(provisioned.reader_name, "--generate-random", "32").stdout
+    assert len(first) == 32 and first != second

@@ -145,6 +145,13 @@ def test_external_authentication_with_plain_challenge():
     assert card.piv.mgmt_authenticated
 
 
+def test_challenge_with_algorithm_zero_gives_random_bytes_as_opensc_asks():
+    card = fresh_card()
+    first = parse_tlv_dict(unwrap(0x7C, send(card, 0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81)))[0]))[0x81]
+    second = parse_tlv_dict(unwrap(0x7C, send(card, 0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81)))[0]))[0x81]
+    assert len(first) == 16 and first != second
+
+
 def test_set_management_key_aes_and_touch():
     card = fresh_card()
     assert authenticate(card) == 0x9000
