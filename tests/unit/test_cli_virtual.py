@@ -196,3 +196,39 @@ def test_virtual_state_is_saved_back(state: str) -> None:
     assert saved is not None and saved["piv"]["pin_retries_left"] == 2
     result = run(["--virtual-state", state, "objects", "--login"], env={"CARDKI_PIN": "999998"})
     assert "1 tries left" in result.stderr
+
+
+def test_pin_prompt_on_a_terminal_does_not_echo(state: str) -> None:
+    """Run cardki on a pseudo-terminal, answer the prompt, and check that the
+    PIN never appears on the terminal while the login succeeds."""
+    import pty
+    import select
+    import time
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child: cardki on the pty as its controlling terminal
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDKI_")}
+        os.execve(CARDKI, [CARDKI, "--virtual-state", state, "objects", "--login"], env)  # type: ignore[arg-type]
+    output = b""
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not sent and b"PIN: " in output:
+            os.write(master, PIN.encode() + b"\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert sent, output
+    assert os.WEXITSTATUS(status) == 0, output
+    assert b"PrivateKey" in output
+    assert PIN.encode() not in output
