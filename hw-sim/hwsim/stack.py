@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 from hwsim.control import CardControl, ControlError
-from hwsim.vpcd import reader_name
+from hwsim.vpcd import port_for_reader, reader_name
 
 HWSIM_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = HWSIM_DIR.parent
@@ -302,6 +302,39 @@ def _wait_pcsc(reader: str, present: bool, timeout: float = 5.0) -> None:
             raise
 
 
+def vpcd_clients(reader: int) -> List[int]:
+    """Pids of processes holding a TCP connection to vpcd's port for ``reader``
+    (card servers from any checkout, or vicc): the reader's card, or cards
+    queued behind it."""
+    port = port_for_reader(reader)
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":  # ESTABLISHED
+                inodes.add(fields[9])
+    if not inodes:
+        return []
+    holders = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    holders.append(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return holders
+
+
 # -- card servers ---------------------------------------------------------------------------------
 
 
@@ -359,6 +392,11 @@ def start_server(
         # vpcd notices a vanished card only at pcscd's next poll; a new card
         # connecting before that would be talked to as the old, powered one.
         _wait_pcsc(reader_name(reader), present=False)
+    foreign = [pid for pid in vpcd_clients(reader) if pid != os.getpid()]
+    if foreign:
+        who = "; ".join(f"pid {pid}: {' '.join(_cmdline(pid))[:120]}" for pid in foreign)
+        raise StackError(f"reader {reader} already holds a card we did not start ({who});"
+                         " stop it first (hw-sim/down in the checkout that started it)")
     socket_path = control_path(reader)
     log_path = run_dir() / f"reader{reader}.log"
     command = [sys.executable, "-m", "hwsim", "serve", "--reader", str(reader),
