@@ -92,3 +92,38 @@ def test_remove_keeps_the_card_out_until_insert():
         thread.join(timeout=3)
         listener.close()
     assert not thread.is_alive()
+
+
+def test_server_process_exits_when_its_parent_is_gone(tmp_path):
+    """A killed test run must not leave card servers behind (--parent-pid)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import STANDIN_CARD
+    from hwsim.control import CardControl
+
+    listener = socket.create_server(("127.0.0.1", 0))  # stands where vpcd would listen
+    parent = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE)
+    socket_path = tmp_path / "control.sock"
+    hw_sim = Path(__file__).resolve().parents[2] / "hw-sim"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hwsim", "serve", "--port", str(listener.getsockname()[1]),
+         "--card", STANDIN_CARD, "--control", str(socket_path), "--parent-pid", str(parent.pid)],
+        cwd=hw_sim)
+    try:
+        deadline = time.monotonic() + 10
+        while not CardControl(socket_path).ping():
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.02)
+        assert server.poll() is None
+        parent.stdin.close()
+        parent.wait(timeout=5)
+        assert server.wait(timeout=5) == 0
+        assert not socket_path.exists()  # it cleaned up its control socket
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        listener.close()
