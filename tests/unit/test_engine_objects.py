@@ -172,3 +172,18 @@ def test_secret_key_value_sensitivity(rig: EngineRig) -> None:
         rig.lib.get_attribute_value(session, hidden, [CKA.VALUE])
     with pytest.raises(errors.AttributeValueInvalid):
         rig.lib.create_object(session, {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.VALUE: bytes(5)})
+
+
+def test_pin_protected_data_objects_appear_after_login(rig: EngineRig) -> None:
+    from hwsim.iso7816 import tlv
+
+    rig.card.piv.objects[0x5FC109] = tlv(0x01, b"Jane Doe") + tlv(0xFE)  # Printed Information
+    rig.card.mark_changed()
+    session = rig.open(RO)
+    public = rig.find(session, {CKA.CLASS: CKO.DATA})
+    rig.lib.login(session, CKU.USER, PIN)
+    (printed,) = set(rig.find(session, {CKA.CLASS: CKO.DATA})) - set(public)
+    assert rig.lib.get_attribute_value(session, printed, [CKA.LABEL, CKA.PRIVATE]) == {
+        CKA.LABEL: "Printed Information", CKA.PRIVATE: True}
+    rig.lib.logout(session)
+    assert rig.find(session, {CKA.CLASS: CKO.DATA}) == public

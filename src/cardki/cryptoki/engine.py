@@ -636,6 +636,8 @@ class Cryptoki:
             raise errors.SessionReadOnlyExists()  # type: ignore[attr-defined]
         self._call(state, state.token.login, int(user_type), pin_bytes)
         state.login = int(user_type)
+        if user_type == CKU.USER:
+            self._load_token_objects(state)  # PIN-protected objects are listed only now
 
     @_api
     def logout(self, session: int) -> None:
