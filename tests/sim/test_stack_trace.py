@@ -62,3 +62,23 @@ def test_trace_can_be_switched_on_at_start(pcsc_stack, tmp_path):
         connection.disconnect()
     text = trace_path.read_text()
     assert "> 00 20 00 80 08 FF FF" in text and "31 32 33" not in text
+
+
+def test_a_card_without_redaction_gets_only_headers_and_status_words():
+    from hwsim.trace import redacted_command, redacted_response
+
+    class Plain:
+        pass
+
+    class Broken:
+        def redact_command(self, apdu):
+            raise RuntimeError("bug")
+
+        def redact_response(self, apdu, rapdu):
+            raise RuntimeError("bug")
+
+    verify = bytes(VERIFY_PIN)
+    assert redacted_command(Plain(), verify) == "00 20 00 80 [9 bytes not shown]"
+    assert redacted_response(Plain(), verify, b"\x31\x32\x90\x00") == "[2 bytes not shown] 90 00"
+    assert redacted_command(Broken(), verify) == "00 20 00 80 [9 bytes not shown] [redaction failed]"
+    assert "31 32" not in redacted_response(Broken(), verify, b"\x31\x32\x90\x00")
