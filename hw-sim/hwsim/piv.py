@@ -106,7 +106,7 @@ DISCOVERY = tlv(0x7E, tlv(0x4F, PIV_AID) + tlv(0x5F2F, b"\x40\x00"))
 
 # Application Property Template: AID (PIX part) and the coexistent tag
 # allocation authority, as a YubiKey answers SELECT.
-SELECT_RESPONSE = tlv(0x61, tlv(0x4F, bytes.fromhex("0000100001 00".replace(" ", ""))) + tlv(0x79, tlv(0x4F, PIV_AID[:5])))
+SELECT_RESPONSE = tlv(0x61, tlv(0x4F, PIV_AID[5:]) + tlv(0x79, tlv(0x4F, PIV_AID[:5])))
 
 
 def _object_id_allowed(object_id: int) -> bool:
