@@ -140,3 +140,22 @@ def test_aes_default_management_key_on_5_7_is_beyond_this_tool(virtual_card_fact
     failed = piv_tool(card.reader_name, "-a", "generate", "-s", "9a", "-A", "ECCP256", f"-k{MGMT}", check=False)
     assert failed.returncode != 0
     assert "authentication" in (failed.stdout + failed.stderr).lower()
+
+
+def test_yubikey4_serial_comes_from_the_otp_applet(virtual_card_factory):
+    card = virtual_card_factory(firmware="4.3.7", serial=4433221, reader=READER)
+    out = piv_tool(card.reader_name, "-a", "status").stdout
+    assert "Version:\t4.3.7" in out
+    assert "Serial Number:\t4433221" in out
+
+
+def test_pin_retries_need_pin_and_reset_both_codes(card):
+    reader = card.reader_name
+    piv_tool(reader, "-a", "change-pin", "-P", "123456", "-N", "222222")
+    refused = piv_tool(reader, "-a", "pin-retries", f"-k{MGMT}", "--pin-retries", "5", "--puk-retries", "6",
+                       check=False)
+    assert refused.returncode != 0
+    piv_tool(reader, "-a", "verify-pin", "-P", "222222", "-a", "pin-retries", f"-k{MGMT}",
+             "--pin-retries", "5", "--puk-retries", "6")
+    assert "PIN tries left:\t5" in piv_tool(reader, "-a", "status").stdout
+    piv_tool(reader, "-a", "verify-pin", "-P", "123456")
