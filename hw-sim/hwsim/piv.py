@@ -207,6 +207,7 @@ class PivApplet(Applet):
         if state is not None:
             self._load_state(state)
         self._last_response_secret = False
+        self._secret_chain_ins: Optional[int] = None
 
     # ---------------------------------------------------------------- state
     def _factory_reset(self, keep_attestation: bool) -> None:
@@ -684,11 +685,18 @@ class PivApplet(Applet):
         if len(apdu) < 4:
             return apdu
         ins, p2 = apdu[1], apdu[3]
-        if ins in SECRET_COMMAND_INS or (ins == INS_AUTHENTICATE and p2 == MGMT_SLOT):
-            return blank_data(apdu)
-        if ins == INS_PUT_DATA and _names_secret_object(apdu):
-            return blank_data(apdu)
-        return apdu
+        # A secret PUT DATA split by command chaining names its object only in
+        # the first part: remember it for the parts that follow.
+        continues_secret = self._secret_chain_ins == ins
+        self._secret_chain_ins = None
+        secret = (
+            ins in SECRET_COMMAND_INS
+            or (ins == INS_AUTHENTICATE and p2 == MGMT_SLOT)
+            or (ins == INS_PUT_DATA and (continues_secret or _names_secret_object(apdu)))
+        )
+        if secret and apdu[0] & 0x10:
+            self._secret_chain_ins = ins
+        return blank_data(apdu) if secret else apdu
 
     def redact_response(self, apdu: bytes, rapdu: bytes) -> bytes:
         if len(apdu) < 4:

@@ -476,3 +476,14 @@ def test_touch_delay_is_waited_before_confirming():
     started = time.monotonic()
     assert general_authenticate(card, 0x11, 0x9E, bytes(32))[1] == 0x9000
     assert time.monotonic() - started >= 0.2
+
+
+def test_chained_put_data_of_a_secret_object_is_redacted_in_every_part():
+    card = fresh_card()
+    body = tlv(0x5C, bytes.fromhex("5FC109")) + tlv(0x53, bytes(range(250)) * 2)
+    first = apdu(0x10, 0xDB, 0x3F, 0xFF, body[:255])
+    second = apdu(0x00, 0xDB, 0x3F, 0xFF, body[255:])
+    assert set(card.redact_command(first)[5:]) == {0x2A}
+    assert set(card.redact_command(second)[5:]) == {0x2A}
+    public = apdu(0x00, 0xDB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC102")) + tlv(0x53, b"x"))
+    assert card.redact_command(public) == public
