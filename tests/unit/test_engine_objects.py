@@ -187,3 +187,47 @@ def test_pin_protected_data_objects_appear_after_login(rig: EngineRig) -> None:
         CKA.LABEL: "Printed Information", CKA.PRIVATE: True}
     rig.lib.logout(session)
     assert rig.find(session, {CKA.CLASS: CKO.DATA}) == public
+
+
+def test_so_generates_a_key_pair_and_stores_a_certificate(rig: EngineRig) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cardki import CKM
+    from engine_support import MANAGEMENT_KEY
+
+    session = rig.open(RW)
+    with pytest.raises(errors.UserNotLoggedIn):  # the card needs the management key
+        rig.lib.generate_key_pair(session, CKM.EC_KEY_PAIR_GEN,
+                                  {CKA.EC_PARAMS: bytes.fromhex("06082a8648ce3d030107"), CKA.ID: b"\x03"},
+                                  {CKA.ID: b"\x03"})
+    untouched = rig.find(session, {CKA.ID: b"\x01"})
+    rig.lib.login(session, CKU.SO, MANAGEMENT_KEY)
+    public, private = rig.lib.generate_key_pair(
+        session, CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: bytes.fromhex("06082a8648ce3d030107"), CKA.ID: b"\x03"},
+        {CKA.ID: b"\x03"})
+    assert rig.find(session, {CKA.ID: b"\x01"}) == untouched  # other handles survive the re-listing
+    point = rig.lib.get_attribute_value(session, public, [CKA.EC_POINT])[CKA.EC_POINT]
+    assert rig.find(session, {CKA.CLASS: CKO.PUBLIC_KEY, CKA.ID: b"\x03"}) == [public]
+
+    signer = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([])
+    now = datetime.datetime(2026, 1, 1)
+    card_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])  # DER OCTET STRING
+    der = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(card_key)
+           .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+           .sign(signer, hashes.SHA256())).public_bytes(Encoding.DER)
+    certificate = rig.lib.create_object(session, {CKA.CLASS: CKO.CERTIFICATE, CKA.TOKEN: True,
+                                                  CKA.ID: b"\x03", CKA.VALUE: der})
+    assert rig.lib.get_attribute_value(session, certificate, [CKA.VALUE, CKA.TOKEN]) == {
+        CKA.VALUE: der, CKA.TOKEN: True}
+    rig.lib.destroy_object(session, certificate)
+    with pytest.raises(errors.ObjectHandleInvalid):
+        rig.lib.get_attribute_value(session, certificate, [CKA.VALUE])
+    assert rig.find(session, {CKA.CLASS: CKO.CERTIFICATE, CKA.ID: b"\x03"}) == []
+    rig.lib.logout(session)
+    rig.lib.login(session, CKU.USER, PIN)
+    assert rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x03"}) == [private]

@@ -105,6 +105,7 @@ class _SlotState:
     generation: Any = None
     objects_loaded: bool = False
     login: Optional[int] = None
+    write_protected: Optional[bool] = None
     sessions: Set[int] = field(default_factory=set)
     token_handles: Dict[Any, int] = field(default_factory=dict)   # TokenObject.ref -> handle
 
@@ -326,6 +327,7 @@ class Cryptoki:
         state.generation = token.presence_generation
         state.objects_loaded = False
         state.login = None
+        state.write_protected = None
         state.token_handles = {}
 
     def _release_token(self, state: _SlotState) -> None:
@@ -413,6 +415,16 @@ class Cryptoki:
         self._objects[handle] = ObjectRecord(handle, state.slot_id, dict(token_object.attributes),
                                              frozenset(int(t) for t in token_object.sensitive),
                                              token_object=token_object)
+        return handle
+
+    def _after_token_write(self, state: _SlotState, token_object: Any) -> int:
+        """The handle of an object the card just stored. Other objects may have
+        changed with it (a new key replaces the slot's certificate and public key),
+        so the list is re-read; handles of unchanged objects stay."""
+        self._load_token_objects(state)
+        handle = state.token_handles.get(token_object.ref)
+        if handle is None:
+            handle = self._register_token_object(state, token_object)
         return handle
 
     @_api
@@ -514,8 +526,10 @@ class Cryptoki:
         if not read_write and state.login == CKU.SO:
             raise errors.SessionReadWriteSoExists()  # type: ignore[attr-defined]
         if read_write:
-            info = self._call(state, state.token.info)
-            if info.flags & TokenFlag.WRITE_PROTECTED:
+            if state.write_protected is None:  # asked once per insertion: info() may cost APDUs
+                state.write_protected = bool(self._call(state, state.token.info).flags
+                                             & TokenFlag.WRITE_PROTECTED)
+            if state.write_protected:
                 raise errors.TokenWriteProtected()  # type: ignore[attr-defined]
         self._ensure_objects(state)
         handle = next_handle()
@@ -699,7 +713,7 @@ class Cryptoki:
         if values.get(CKA.TOKEN):
             self._check_token_write(record, state, values)
             token_object = self._call(state, state.token.create_object, values)
-            return self._register_token_object(state, token_object)
+            return self._after_token_write(state, token_object)
         attributes, sensitive = build_session_object(values)
         return self._add_session_object(record, state, attributes, sensitive)
 
@@ -717,7 +731,7 @@ class Cryptoki:
         if attributes.get(CKA.TOKEN):
             self._check_token_write(record, state, attributes)
             token_object = self._call(state, state.token.create_object, attributes)
-            return self._register_token_object(state, token_object)
+            return self._after_token_write(state, token_object)
         return self._add_session_object(record, state, attributes, source.sensitive)
 
     @_api
@@ -731,6 +745,9 @@ class Cryptoki:
                 raise errors.SessionReadOnly()  # type: ignore[attr-defined]
             self._call(state, state.token.destroy_object, target.token_object)
             state.token_handles.pop(target.token_object.ref, None)
+            self._objects.pop(target.handle, None)
+            self._load_token_objects(state)  # e.g. deleting a PIV key also deletes its certificate
+            return
         self._objects.pop(target.handle, None)
 
     @_api
@@ -1134,7 +1151,7 @@ class Cryptoki:
             raise errors.SessionReadOnly()  # type: ignore[attr-defined]
         public, private = self._call(state, state.token.generate_key_pair, spec.type, public_values,
                                      private_values)
-        return self._register_token_object(state, public), self._register_token_object(state, private)
+        return self._after_token_write(state, public), self._after_token_write(state, private)
 
     @_api
     def generate_key(self, session: int, mech: Any, template: Mapping[int, Any]) -> int:
