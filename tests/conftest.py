@@ -56,14 +56,12 @@ class PcscStack:
 
     def server(self, reader: int, card: str = DEFAULT_CARD) -> stack.ServerInfo:
         """The card server for ``reader``, started on first use (serving ``card``)."""
-        info = self.servers.get(reader) or self.borrowed.get(reader)
-        if info is not None and stack.running_server(reader) is not None:
-            return info
-        existing = stack.running_server(reader)
-        if existing is not None and reader not in self.servers:
-            self.borrowed[reader] = existing
-            return existing
-        return self.restart_server(reader, card=card)
+        running = stack.running_server(reader)
+        if running is None:
+            return self.restart_server(reader, card=card)
+        if reader not in self.servers:
+            self.borrowed[reader] = running
+        return running
 
     def restart_server(self, reader: int, **options: object) -> stack.ServerInfo:
         """A new server process for ``reader`` (``options`` as for stack.start_server)."""
