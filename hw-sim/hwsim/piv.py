@@ -714,8 +714,10 @@ class PivApplet(Applet):
 def _names_secret_object(apdu: bytes) -> bool:
     """Whether a GET/PUT DATA command names an object holding a secret."""
     try:
-        cmd = parse_command(apdu)
-        items = parse_tlvs(cmd.data)
+        data = parse_command(apdu).data
     except SwError:
         return False
-    return bool(items) and items[0][0] == 0x5C and int.from_bytes(items[0][1], "big") in SECRET_OBJECTS
+    # Only the leading 5C tag matters; the rest may be cut by command chaining.
+    if len(data) < 2 or data[0] != 0x5C or data[1] > 3 or len(data) < 2 + data[1]:
+        return False
+    return int.from_bytes(data[2 : 2 + data[1]], "big") in SECRET_OBJECTS
