@@ -25,8 +25,9 @@ class CardServices(Protocol):
     def mark_changed(self) -> None:
         """Persistent state changed: the card bumps ``state_version``."""
 
-    def require_touch(self) -> None:
-        """Wait for the user's touch; raises SwError(6982) if it never comes."""
+    def require_touch(self, cacheable: bool = False) -> None:
+        """Wait for the user's touch; raises SwError(6982) if it never comes.
+        ``cacheable``: a touch in the last 15 s counts (touch policy "cached")."""
 
 
 def blank_data(apdu: bytes) -> bytes:

@@ -518,7 +518,7 @@ class PivApplet(Applet):
         if slot_key.touch_policy == TOUCH_POLICY_ALWAYS:
             self.card.require_touch()
         elif slot_key.touch_policy == TOUCH_POLICY_CACHED:
-            self.card.require_touch(cacheable=True)  # type: ignore[call-arg]
+            self.card.require_touch(cacheable=True)
 
     # ------------------------------------------------------- key management
     def _policies(self, slot: int, template: Dict[int, bytes]) -> Tuple[int, int]:
