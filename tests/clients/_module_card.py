@@ -2,7 +2,7 @@
 
 A virtual YubiKey (firmware 5.4.3, whose default management key is the TDES
 one yubico-piv-tool 2.2 knows) is provisioned once per test run with
-yubico-piv-tool -- RSA-2048 in 9a, P-256 in 9c and 9d, each with a
+yubico-piv-tool -- RSA-2048 in 9a, P-256 in 9c, 9d and 9e, each with a
 certificate -- and its state is saved; every test then gets a
 fresh copy of that card in its reader, so tests cannot disturb each other.
 """
@@ -30,7 +30,7 @@ PIN = "123456"
 FIRMWARE = "5.4.3"
 SERIAL = 7654321
 READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
-KEYS = {"9a": "RSA2048", "9c": "ECCP256", "9d": "ECCP256"}
+KEYS = {"9a": "RSA2048", "9c": "ECCP256", "9d": "ECCP256", "9e": "ECCP256"}
 YUBICO_PIV_TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
 
 _provisioned_state: Dict[str, Path] = {}
@@ -57,8 +57,10 @@ class ModuleCard:
 
 
 def module_env(**extra: str) -> Dict[str, str]:
-    """The environment for a host process: no CARDKI_* left over from the developer's shell."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
+    """The environment for a host process: no CARDKI_* settings from the developer's shell except
+    logging (CARDKI_LOG, CARDKI_LOG_FILE), which helps debugging and changes no behaviour."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("CARDKI_") or key in ("CARDKI_LOG", "CARDKI_LOG_FILE")}
     env.update(extra)
     return env
 
