@@ -7,7 +7,7 @@ python-pkcs11, but over cardki's own engine, in-process, with no C in
 between)::
 
     import cardki
-    from cardki.api import CKM
+    from cardki.api import CKO
 
     with cardki.open() as lib:
         token = lib.get_token()
@@ -31,26 +31,46 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import (
-    Any,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Tuple,
-    Type,
-    Union,
-)
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .api_objects import (
+    Certificate,
+    DataObject,
+    DecryptMixin,
+    DeriveMixin,
+    EncryptMixin,
+    Key,
+    Object,
+    PrivateKey,
+    PublicKey,
+    SecretKey,
+    SignMixin,
+    VerifyMixin,
+    _SUMMARY_ATTRIBUTES,
+    make_object_type,
+)
+from .api_util import (
+    Pin,
+    _pin_bytes,
+    _name,
+    curve_name,
+    default_sign_mechanism,
+    ecdsa_der_to_raw,
+    ecdsa_raw_to_der,
+    mechanism_name,
+    parse_mechanism,
+    rsa_oaep_params,
+    rsa_pss_params,
+)
 from .cryptoki import errors
 from .cryptoki.constants import (
     CKA,
+    CKD,
+    CKG,
     CKK,
     CKM,
     CKO,
     CKU,
-    CKD,
-    CKG,
     MechanismFlag,
     SessionFlag,
     SlotFlag,
@@ -59,15 +79,14 @@ from .cryptoki.constants import (
 
 logger = logging.getLogger(__name__)
 
-Pin = Union[str, bytes]
-MechanismArg = Union[int, Tuple[int, Any], None]
-
 __all__ = [
-    "open", "Library", "Slot", "Token", "Session", "Object", "Key", "PrivateKey", "PublicKey",
-    "SecretKey", "Certificate", "DataObject", "NoSuchKey", "MultipleObjectsReturned",
-    "MechanismInfo", "ecdsa_raw_to_der", "ecdsa_der_to_raw", "default_sign_mechanism",
-    "parse_mechanism", "CKA", "CKK", "CKM", "CKO", "CKU", "CKD", "CKG", "TokenFlag", "SlotFlag",
-    "MechanismFlag",
+    "open", "Library", "Slot", "Token", "Session", "MechanismInfo",
+    "Object", "Key", "PrivateKey", "PublicKey", "SecretKey", "Certificate", "DataObject",
+    "SignMixin", "DecryptMixin", "DeriveMixin", "VerifyMixin", "EncryptMixin",
+    "NoSuchKey", "MultipleObjectsReturned",
+    "ecdsa_raw_to_der", "ecdsa_der_to_raw", "default_sign_mechanism", "parse_mechanism",
+    "mechanism_name", "curve_name", "rsa_pss_params", "rsa_oaep_params",
+    "CKA", "CKD", "CKG", "CKK", "CKM", "CKO", "CKU", "TokenFlag", "SlotFlag", "MechanismFlag",
 ]
 
 
@@ -78,559 +97,6 @@ class NoSuchKey(LookupError):
 class MultipleObjectsReturned(LookupError):
     """:meth:`Session.get_key` found more than one object; narrow the search
     (add ``object_class``, ``key_type``, ``id`` or ``label``)."""
-
-
-# --------------------------------------------------------------------------- helpers
-
-#: Hash mechanism -> (MGF1 generator, digest length): the usual PSS/OAEP pairing.
-_HASH_PARAMS: Dict[int, Tuple[int, int]] = {
-    CKM.SHA_1: (CKG.MGF1_SHA1, 20),
-    CKM.SHA224: (CKG.MGF1_SHA224, 28),
-    CKM.SHA256: (CKG.MGF1_SHA256, 32),
-    CKM.SHA384: (CKG.MGF1_SHA384, 48),
-    CKM.SHA512: (CKG.MGF1_SHA512, 64),
-}
-
-#: Hashed PSS mechanism -> its hash, so the PSS parameter can be defaulted.
-_PSS_HASH: Dict[int, int] = {
-    CKM.SHA1_RSA_PKCS_PSS: CKM.SHA_1,
-    CKM.SHA224_RSA_PKCS_PSS: CKM.SHA224,
-    CKM.SHA256_RSA_PKCS_PSS: CKM.SHA256,
-    CKM.SHA384_RSA_PKCS_PSS: CKM.SHA384,
-    CKM.SHA512_RSA_PKCS_PSS: CKM.SHA512,
-}
-
-_DEFAULT_SIGN: Dict[int, int] = {
-    CKK.RSA: CKM.SHA256_RSA_PKCS,
-    CKK.EC: CKM.ECDSA_SHA256,
-    CKK.EC_EDWARDS: CKM.EDDSA,
-}
-
-_ECDSA_MECHANISMS = frozenset({CKM.ECDSA, CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256,
-                               CKM.ECDSA_SHA384, CKM.ECDSA_SHA512})
-
-
-def default_sign_mechanism(key_type: int) -> int:
-    """The mechanism :meth:`SignMixin.sign` uses when none is given: SHA-256
-    PKCS#1 v1.5 for RSA, ECDSA with SHA-256 for EC, pure EdDSA for Ed25519."""
-    try:
-        return _DEFAULT_SIGN[key_type]
-    except KeyError:
-        raise errors.MechanismInvalid(  # type: ignore[attr-defined]
-            f"no default signing mechanism for key type {_name(CKK, key_type)}") from None
-
-
-def parse_mechanism(text: str) -> int:
-    """``"SHA256_RSA_PKCS"``, ``"CKM_ECDSA"`` or ``"0x1041"`` -> the mechanism number."""
-    name = text.strip().upper()
-    if name.startswith("CKM_"):
-        name = name[4:]
-    name = name.replace("-", "_")
-    if name.startswith("0X"):
-        return int(name, 16)
-    if name.isdigit():
-        return int(name)
-    try:
-        return CKM[name]
-    except KeyError:
-        raise ValueError(f"unknown mechanism {text!r}") from None
-
-
-def _name(enum: Any, value: int) -> str:
-    try:
-        return enum(value).name
-    except ValueError:
-        return f"0x{value:08X}"
-
-
-def mechanism_name(mechanism: int) -> str:
-    """``0x1044`` -> ``"CKM_ECDSA_SHA256"`` (hex for vendor mechanisms)."""
-    try:
-        return "CKM_" + CKM(mechanism).name
-    except ValueError:
-        return f"0x{mechanism:08X}"
-
-
-def _pin_bytes(pin: Optional[Pin]) -> Optional[bytes]:
-    if pin is None:
-        return None
-    return pin.encode("utf-8") if isinstance(pin, str) else bytes(pin)
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def ecdsa_raw_to_der(signature: bytes) -> bytes:
-    """PKCS#11's ECDSA signature (r || s, each the curve's size) -> the DER
-    ``ECDSA-Sig-Value`` that X.509, TLS and :mod:`cryptography` expect."""
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    if not signature or len(signature) % 2:
-        raise ValueError("a raw ECDSA signature has an even, non-zero length")
-    half = len(signature) // 2
-    return encode_dss_signature(int.from_bytes(signature[:half], "big"),
-                                int.from_bytes(signature[half:], "big"))
-
-
-def ecdsa_der_to_raw(signature: bytes, field_bytes: int) -> bytes:
-    """DER ``ECDSA-Sig-Value`` -> r || s, each ``field_bytes`` long (32 for P-256)."""
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-    r, s = decode_dss_signature(signature)
-    return r.to_bytes(field_bytes, "big") + s.to_bytes(field_bytes, "big")
-
-
-def _unwrap_octet_string(value: bytes) -> bytes:
-    """CKA_EC_POINT is a DER OCTET STRING around the point; some modules omit
-    the wrapper, so accept both."""
-    if len(value) >= 2 and value[0] == 0x04:
-        first = value[1]
-        if first < 0x80:
-            header, length = 2, first
-        else:
-            count = first & 0x7F
-            header = 2 + count
-            length = int.from_bytes(value[2:header], "big")
-        if header + length == len(value):
-            return value[header:]
-    return value
-
-
-def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
-    """Build a :mod:`cryptography` public key from Cryptoki public-key attributes."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
-
-    spki = attrs.get(CKA.PUBLIC_KEY_INFO)
-    if spki:
-        return serialization.load_der_public_key(bytes(spki))
-    key_type = attrs.get(CKA.KEY_TYPE)
-    if key_type == CKK.RSA:
-        n = int.from_bytes(attrs[CKA.MODULUS], "big")
-        e = int.from_bytes(attrs[CKA.PUBLIC_EXPONENT], "big")
-        return rsa.RSAPublicNumbers(e, n).public_key()
-    point = _unwrap_octet_string(bytes(attrs[CKA.EC_POINT]))
-    if key_type == CKK.EC:
-        from asn1crypto.keys import ECDomainParameters
-
-        params = ECDomainParameters.load(bytes(attrs[CKA.EC_PARAMS]))
-        if params.name != "named":
-            raise ValueError("only named curves are supported")
-        curve = ec.get_curve_for_oid(_x509_oid(params.chosen.dotted))
-        return ec.EllipticCurvePublicKey.from_encoded_point(curve(), point)
-    if key_type == CKK.EC_EDWARDS:
-        return ed25519.Ed25519PublicKey.from_public_bytes(point)
-    if key_type == CKK.EC_MONTGOMERY:
-        return x25519.X25519PublicKey.from_public_bytes(point)
-    raise ValueError(f"cannot convert a {_name(CKK, key_type or 0)} key")
-
-
-def _x509_oid(dotted: str) -> Any:
-    from cryptography.x509 import ObjectIdentifier
-
-    return ObjectIdentifier(dotted)
-
-
-def _encode_public_point(peer: Any) -> bytes:
-    """The peer's public value for ECDH1_DERIVE: an uncompressed point (EC) or
-    the 32 raw bytes (X25519), from a cryptography key, a :class:`PublicKey`
-    or bytes already in that form."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, x25519
-
-    if isinstance(peer, (bytes, bytearray)):
-        return bytes(peer)
-    if isinstance(peer, PublicKey):
-        return _unwrap_octet_string(bytes(peer[CKA.EC_POINT]))
-    if isinstance(peer, ec.EllipticCurvePublicKey):
-        return peer.public_bytes(serialization.Encoding.X962,
-                                 serialization.PublicFormat.UncompressedPoint)
-    if isinstance(peer, x25519.X25519PublicKey):
-        return peer.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    raise TypeError("peer_public_key must be bytes, a PublicKey or a cryptography EC/X25519 key")
-
-
-def _mechanism_tuple(mechanism: int, param: Any) -> MechanismArg:
-    return mechanism if param is None else (mechanism, param)
-
-
-def _default_pss_params(mechanism: int) -> Any:
-    """Salt = hash length and MGF1 with the same hash: what RFC 8017 recommends
-    and what :mod:`cryptography`'s ``PSS.DIGEST_LENGTH`` verifies."""
-    from .cryptoki.mechanisms import RsaPssParams
-
-    hash_alg = _PSS_HASH[mechanism]
-    mgf, length = _HASH_PARAMS[hash_alg]
-    return RsaPssParams(hash_alg=hash_alg, mgf=mgf, salt_len=length)
-
-
-def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: Optional[int] = None) -> Any:
-    """A ``CK_RSA_PKCS_PSS_PARAMS`` with MGF1 of the same hash; salt defaults to the hash length."""
-    from .cryptoki.mechanisms import RsaPssParams
-
-    mgf, length = _HASH_PARAMS[hash_alg]
-    return RsaPssParams(hash_alg=hash_alg, mgf=mgf, salt_len=length if salt_len is None else salt_len)
-
-
-def rsa_oaep_params(hash_alg: int = CKM.SHA256, label: bytes = b"") -> Any:
-    """A ``CK_RSA_PKCS_OAEP_PARAMS`` with MGF1 of the same hash and an optional label."""
-    from .cryptoki.constants import CKZ
-    from .cryptoki.mechanisms import RsaOaepParams
-
-    mgf, _ = _HASH_PARAMS[hash_alg]
-    return RsaOaepParams(hash_alg=hash_alg, mgf=mgf, source=CKZ.DATA_SPECIFIED if label else 0,
-                         source_data=label)
-
-
-# --------------------------------------------------------------------------- objects
-
-class Object:
-    """One object on a token, seen through one session.
-
-    ``obj[CKA.LABEL]`` reads an attribute (raising the engine's error, e.g.
-    ``AttributeSensitive``); :meth:`get` returns a default instead.
-    A few common attributes are read once when the object is found and kept in
-    :attr:`attributes`.
-    """
-
-    object_class: int = -1
-
-    def __init__(self, session: "Session", handle: int, attributes: Mapping[int, Any]) -> None:
-        self.session = session
-        self.handle = handle
-        self.attributes: Dict[int, Any] = dict(attributes)
-
-    def __getitem__(self, attribute: int) -> Any:
-        if attribute in self.attributes:
-            return self.attributes[attribute]
-        engine = self.session.library.engine
-        value = engine.get_attribute_value(self.session.handle, self.handle, [attribute])[attribute]
-        return value
-
-    def get(self, attribute: int, default: Any = None) -> Any:
-        """The attribute, or ``default`` when the object has none or it is sensitive."""
-        try:
-            return self[attribute]
-        except (errors.AttributeTypeInvalid, errors.AttributeSensitive):  # type: ignore[attr-defined]
-            return default
-
-    @property
-    def label(self) -> str:
-        """``CKA_LABEL`` ("" when the object has none)."""
-        return self.get(CKA.LABEL) or ""
-
-    @property
-    def id(self) -> bytes:
-        """``CKA_ID``, the byte string that pairs a key with its certificate."""
-        return bytes(self.get(CKA.ID) or b"")
-
-    def _summary(self) -> str:
-        """Label and ID from the attributes read when the object was found:
-        ``repr`` must not talk to the card (or fail)."""
-        label = self.attributes.get(CKA.LABEL) or ""
-        return f"label={label!r} id={bytes(self.attributes.get(CKA.ID) or b'').hex()}"
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._summary()}>"
-
-
-class Key(Object):
-    """A key; :attr:`key_type` is a :class:`CKK` member where known."""
-
-    @property
-    def key_type(self) -> int:
-        value = self.get(CKA.KEY_TYPE)
-        try:
-            return CKK(value)
-        except (ValueError, TypeError):
-            return value
-
-    @property
-    def key_length(self) -> Optional[int]:
-        """Bits: the modulus size for RSA, the curve size for EC, 255 for Ed25519/X25519."""
-        if self.key_type == CKK.RSA:
-            bits = self.get(CKA.MODULUS_BITS)
-            if bits:
-                return int(bits)
-            modulus = self.get(CKA.MODULUS)
-            return len(modulus) * 8 if modulus else None
-        if self.key_type in (CKK.EC_EDWARDS, CKK.EC_MONTGOMERY):
-            return 255
-        if self.key_type == CKK.EC:
-            return _curve_bits(self.get(CKA.EC_PARAMS))
-        return None
-
-    def __repr__(self) -> str:
-        key_type = self.attributes.get(CKA.KEY_TYPE)
-        kind = _name(CKK, key_type) if isinstance(key_type, int) else "?"
-        return f"<{type(self).__name__} {kind} {self._summary()}>"
-
-
-_CURVE_BITS = {"secp256r1": 256, "secp384r1": 384, "secp521r1": 521, "secp224r1": 224}
-
-
-def _curve_bits(ec_params: Optional[bytes]) -> Optional[int]:
-    if not ec_params:
-        return None
-    from asn1crypto.keys import ECDomainParameters
-
-    try:
-        params = ECDomainParameters.load(bytes(ec_params))
-        return _CURVE_BITS.get(params.chosen.native) if params.name == "named" else None
-    except ValueError:
-        return None
-
-
-def curve_name(ec_params: Optional[bytes]) -> Optional[str]:
-    """CKA_EC_PARAMS -> ``"secp256r1"`` (None when it is not a named curve)."""
-    if not ec_params:
-        return None
-    from asn1crypto.keys import ECDomainParameters
-
-    try:
-        params = ECDomainParameters.load(bytes(ec_params))
-        return str(params.chosen.native) if params.name == "named" else None
-    except ValueError:
-        return None
-
-
-class SignMixin:
-    """Keys with ``CKA_SIGN``."""
-
-    def sign(self: Any, data: bytes, mechanism: Optional[int] = None, mechanism_param: Any = None,
-             *, pin: Optional[Pin] = None, to_der: bool = False) -> bytes:
-        """Sign ``data`` on the card.
-
-        ``mechanism`` defaults by key type (see :func:`default_sign_mechanism`);
-        the hashed PSS mechanisms get the usual parameter when none is given.
-        ECDSA signatures are r || s as PKCS#11 defines them; ``to_der=True``
-        returns DER instead. A key with ``CKA_ALWAYS_AUTHENTICATE`` (PIV slot
-        9C) needs the PIN for each use: ``pin=...`` or the session's
-        ``context_pin``.
-        """
-        mech = default_sign_mechanism(self.key_type) if mechanism is None else int(mechanism)
-        if mechanism_param is None and mech in _PSS_HASH:
-            mechanism_param = _default_pss_params(mech)
-        session: Session = self.session
-        engine = session.library.engine
-        engine.sign_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
-        session._context_login(self, pin)
-        signature = engine.sign(session.handle, bytes(data))
-        if to_der and mech in _ECDSA_MECHANISMS:
-            return ecdsa_raw_to_der(signature)
-        return signature
-
-
-class DecryptMixin:
-    """Keys with ``CKA_DECRYPT``."""
-
-    def decrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS, mechanism_param: Any = None,
-                *, pin: Optional[Pin] = None) -> bytes:
-        """Decrypt on the card; for ``CKM_RSA_PKCS_OAEP`` without a parameter,
-        SHA-256 with MGF1-SHA-256 and no label is used (see :func:`rsa_oaep_params`)."""
-        mech = int(mechanism)
-        if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
-            mechanism_param = rsa_oaep_params()
-        session: Session = self.session
-        engine = session.library.engine
-        engine.decrypt_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
-        session._context_login(self, pin)
-        return engine.decrypt(session.handle, bytes(data))
-
-
-class DeriveMixin:
-    """Keys with ``CKA_DERIVE`` (ECDH on P-256/P-384, X25519)."""
-
-    def derive(self: Any, peer_public_key: Any, *, kdf: int = CKD.NULL, shared_data: bytes = b"",
-               as_object: bool = False, template: Optional[Mapping[int, Any]] = None,
-               pin: Optional[Pin] = None) -> Union[bytes, "SecretKey"]:
-        """ECDH with the card's private key and ``peer_public_key`` (bytes, a
-        :class:`PublicKey` or a cryptography EC/X25519 key).
-
-        Returns the shared secret as bytes (a session secret key is created,
-        read and destroyed), or with ``as_object=True`` the
-        :class:`SecretKey` itself (``template`` adds attributes to it).
-        """
-        from .cryptoki.mechanisms import Ecdh1DeriveParams
-
-        session: Session = self.session
-        engine = session.library.engine
-        params = Ecdh1DeriveParams(kdf=int(kdf), shared_data=bytes(shared_data),
-                                   public_data=_encode_public_point(peer_public_key))
-        key_template: Dict[int, Any] = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET,
-                                        CKA.TOKEN: False}
-        if not as_object:
-            key_template.update({CKA.SENSITIVE: False, CKA.EXTRACTABLE: True})
-        key_template.update(template or {})
-        session._context_login(self, pin)
-        handle = engine.derive_key(session.handle, (CKM.ECDH1_DERIVE, params), self.handle, key_template)
-        if as_object:
-            return session._make_object(handle)  # type: ignore[return-value]
-        try:
-            return bytes(engine.get_attribute_value(session.handle, handle, [CKA.VALUE])[CKA.VALUE])
-        finally:
-            engine.destroy_object(session.handle, handle)
-
-
-class VerifyMixin:
-    """Keys with ``CKA_VERIFY``; the engine verifies on the host."""
-
-    def verify(self: Any, data: bytes, signature: bytes, mechanism: Optional[int] = None,
-               mechanism_param: Any = None) -> bool:
-        """True when ``signature`` is valid for ``data``; False when it is not.
-        ECDSA signatures may be raw (r || s) or DER."""
-        mech = default_sign_mechanism(self.key_type) if mechanism is None else int(mechanism)
-        if mechanism_param is None and mech in _PSS_HASH:
-            mechanism_param = _default_pss_params(mech)
-        signature = bytes(signature)
-        if mech in _ECDSA_MECHANISMS and signature[:1] == b"\x30":
-            size = ((self.key_length or 256) + 7) // 8
-            if len(signature) != 2 * size:
-                try:
-                    signature = ecdsa_der_to_raw(signature, size)
-                except ValueError:
-                    pass
-        session: Session = self.session
-        engine = session.library.engine
-        engine.verify_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
-        try:
-            engine.verify(session.handle, bytes(data), signature)
-        except (errors.SignatureInvalid, errors.SignatureLenRange):  # type: ignore[attr-defined]
-            return False
-        return True
-
-
-class EncryptMixin:
-    """Keys with ``CKA_ENCRYPT``; the engine encrypts on the host."""
-
-    def encrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS,
-                mechanism_param: Any = None) -> bytes:
-        mech = int(mechanism)
-        if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
-            mechanism_param = rsa_oaep_params()
-        session: Session = self.session
-        engine = session.library.engine
-        engine.encrypt_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
-        return engine.encrypt(session.handle, bytes(data))
-
-
-class PrivateKey(Key):
-    """A private key that stays on the card."""
-
-    object_class = CKO.PRIVATE_KEY
-
-    @property
-    def always_authenticate(self) -> bool:
-        """True when every use needs the PIN again (PIV slot 9C)."""
-        return bool(self.get(CKA.ALWAYS_AUTHENTICATE, False))
-
-    def public_key(self) -> "PublicKey":
-        """The public key with the same ``CKA_ID`` and key type."""
-        return self.session.get_key(object_class=CKO.PUBLIC_KEY, id=self.id,
-                                    key_type=self.key_type)  # type: ignore[return-value]
-
-
-class PublicKey(Key):
-    """A public key; :meth:`to_cryptography` gives a :mod:`cryptography` key."""
-
-    object_class = CKO.PUBLIC_KEY
-
-    def to_cryptography(self) -> Any:
-        attrs: Dict[int, Any] = {CKA.KEY_TYPE: self.key_type}
-        for attribute in (CKA.PUBLIC_KEY_INFO, CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
-                          CKA.EC_POINT):
-            value = self.get(attribute)
-            if value is not None:
-                attrs[attribute] = value
-        return _public_key_from_attributes(attrs)
-
-    @property
-    def curve(self) -> Optional[str]:
-        return curve_name(self.get(CKA.EC_PARAMS))
-
-
-class SecretKey(Key):
-    """A secret key (from ECDH); session objects unless made with CKA_TOKEN."""
-
-    object_class = CKO.SECRET_KEY
-
-    @property
-    def value(self) -> bytes:
-        return bytes(self[CKA.VALUE])
-
-
-class Certificate(Object):
-    """An X.509 certificate object."""
-
-    object_class = CKO.CERTIFICATE
-
-    @property
-    def value(self) -> bytes:
-        """The DER encoding (``CKA_VALUE``)."""
-        return bytes(self[CKA.VALUE])
-
-    @property
-    def subject(self) -> str:
-        """The subject as an RFC 4514 string (``CN=...``)."""
-        return self.to_cryptography().subject.rfc4514_string()
-
-    def to_cryptography(self) -> Any:
-        from cryptography import x509
-
-        return x509.load_der_x509_certificate(self.value)
-
-
-class DataObject(Object):
-    """A ``CKO_DATA`` object (PIV data objects such as CHUID, on some tokens)."""
-
-    object_class = CKO.DATA
-
-    @property
-    def value(self) -> bytes:
-        return bytes(self[CKA.VALUE])
-
-
-_BASE_CLASSES: Dict[int, Type[Object]] = {
-    CKO.PRIVATE_KEY: PrivateKey,
-    CKO.PUBLIC_KEY: PublicKey,
-    CKO.SECRET_KEY: SecretKey,
-    CKO.CERTIFICATE: Certificate,
-    CKO.DATA: DataObject,
-}
-
-#: Capability attribute -> mixin, per object class.
-_CAPABILITIES: Dict[int, Tuple[Tuple[int, type], ...]] = {
-    CKO.PRIVATE_KEY: ((CKA.SIGN, SignMixin), (CKA.DECRYPT, DecryptMixin), (CKA.DERIVE, DeriveMixin)),
-    CKO.PUBLIC_KEY: ((CKA.VERIFY, VerifyMixin), (CKA.ENCRYPT, EncryptMixin)),
-    CKO.SECRET_KEY: (),
-}
-
-_class_cache: Dict[Tuple[type, Tuple[type, ...]], type] = {}
-
-
-def _object_type(object_class: int, attributes: Mapping[int, Any]) -> type:
-    base = _BASE_CLASSES.get(object_class, Object)
-    mixins = tuple(mixin for attribute, mixin in _CAPABILITIES.get(object_class, ())
-                   if attributes.get(attribute))
-    if not mixins:
-        return base
-    key = (base, mixins)
-    cls = _class_cache.get(key)
-    if cls is None:
-        cls = type(base.__name__, mixins + (base,), {"__module__": __name__})
-        _class_cache[key] = cls
-    return cls
-
-
-#: Read when an object is found: enough to choose its Python type and print it.
-_SUMMARY_ATTRIBUTES: Tuple[int, ...] = (
-    CKA.CLASS, CKA.KEY_TYPE, CKA.ID, CKA.LABEL, CKA.SIGN, CKA.DECRYPT, CKA.DERIVE, CKA.VERIFY,
-    CKA.ENCRYPT, CKA.ALWAYS_AUTHENTICATE, CKA.PRIVATE, CKA.TOKEN,
-)
 
 
 # --------------------------------------------------------------------------- session
@@ -703,7 +169,7 @@ class Session:
         except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:  # type: ignore[attr-defined]
             attrs = dict(getattr(exc, "partial", {}) or {})
         object_class = attrs.get(CKA.CLASS, -1)
-        cls = _object_type(object_class, attrs)
+        cls = make_object_type(object_class, attrs)
         return cls(self, handle, attrs)
 
     def objects(self, template: Optional[Mapping[int, Any]] = None) -> List[Object]:
@@ -1096,3 +562,4 @@ def open(*, virtual: bool = False, virtual_fallback: bool = True, virtual_card: 
     """The everyday entry point: ``with cardki.open() as lib: ...`` (see :class:`Library`)."""
     return Library(virtual=virtual, virtual_fallback=virtual_fallback, virtual_card=virtual_card,
                    virtual_state=virtual_state)
+

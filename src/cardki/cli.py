@@ -185,7 +185,8 @@ def _print_token(slot: Any, out: TextIO, indent: str = "") -> None:
 
 
 def _describe_object(obj: Any) -> str:
-    from .api import CKA, CKK, Certificate, Key, PublicKey, _name
+    from .api import CKA, CKK, Certificate, Key, PublicKey
+    from .api_util import _name
 
     kind = type(obj).__name__
     parts = [f"{kind:<12}", f"id={obj.id.hex() or '-':<4}", f"label={obj.label!r}"]
