@@ -166,7 +166,11 @@ def sign_or_decrypt(key: PrivateKey, algorithm: KeyAlgorithm, data: bytes) -> by
         value = int.from_bytes(data, "big")
         if value >= n:
             raise SwError(SW.INCORRECT_DATA)
-        return pow(value, numbers.d, n).to_bytes(algorithm.byte_length, "big")
+        # Chinese remainder theorem: four times faster than pow(value, d, n).
+        m1 = pow(value, numbers.dmp1, numbers.p)
+        m2 = pow(value, numbers.dmq1, numbers.q)
+        h = (numbers.iqmp * (m1 - m2)) % numbers.p
+        return (m2 + h * numbers.q).to_bytes(algorithm.byte_length, "big")
     if isinstance(key, ec.EllipticCurvePrivateKey):
         size = algorithm.byte_length
         # Like the YubiKey: a longer hash keeps its leftmost bytes, a shorter one
