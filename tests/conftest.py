@@ -52,11 +52,11 @@ class PcscStack:
     started_pcscd: bool
     servers: Dict[int, stack.ServerInfo] = field(default_factory=dict)
     borrowed: Dict[int, stack.ServerInfo] = field(default_factory=dict)
-    """Servers someone started with hw-sim/up before the run: used, never stopped."""
+    """Servers started before the run (hw-sim/up, here or in another checkout): used, never stopped."""
 
     def server(self, reader: int, card: str = DEFAULT_CARD) -> stack.ServerInfo:
         """The card server for ``reader``, started on first use (serving ``card``)."""
-        running = stack.running_server(reader)
+        running = stack.running_server(reader) or stack.foreign_server(reader)
         if running is None:
             return self.restart_server(reader, card=card)
         if reader not in self.servers:

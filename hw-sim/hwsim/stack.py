@@ -371,6 +371,21 @@ def running_server(reader: int) -> Optional[ServerInfo]:
     return ServerInfo(reader, pid, control_path(reader), run_dir() / f"reader{reader}.log")
 
 
+def foreign_server(reader: int) -> Optional[ServerInfo]:
+    """An hwsim card server from another checkout that holds ``reader`` and
+    answers on its control socket (found through its command line), if any."""
+    for pid in vpcd_clients(reader):
+        command = _cmdline(pid)
+        if "hwsim" not in " ".join(command) or "serve" not in command or "--control" not in command:
+            continue
+        index = command.index("--control") + 1
+        if index < len(command):
+            info = ServerInfo(reader, pid, Path(command[index]), Path(f"/proc/{pid}/fd/1"))
+            if info.control.ping():
+                return info
+    return None
+
+
 def start_server(
     reader: int = 0,
     state: Optional[os.PathLike] = None,
