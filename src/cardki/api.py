@@ -387,7 +387,11 @@ class Token:
     def open(self, user_pin: Optional[Pin] = None, rw: bool = False, so_pin: Optional[Pin] = None,
              context_pin: Optional[Pin] = None) -> Session:
         """Open a session, logged in as user (``user_pin``) or SO (``so_pin``:
-        for PIV the management key, hex) when given. Use it in ``with``."""
+        for PIV the management key, hex) when given. Use it in ``with``.
+
+        Cryptoki keeps one login per application: when another session is
+        already logged in as the user, the new one shares that login (and
+        ``user_pin`` is not checked again)."""
         if user_pin is not None and so_pin is not None:
             raise ValueError("give user_pin or so_pin, not both")
         flags = SessionFlag.SERIAL_SESSION | (SessionFlag.RW_SESSION if rw else 0)
@@ -396,7 +400,12 @@ class Token:
         session = Session(self, handle, rw=rw, context_pin=context_pin)
         try:
             if user_pin is not None:
-                session.login(user_pin, CKU.USER)
+                try:
+                    session.login(user_pin, CKU.USER)
+                except errors.UserAlreadyLoggedIn:  # type: ignore[attr-defined]
+                    # Login state belongs to the application, not the session: another
+                    # open session logged in already, so this one is usable as it is.
+                    logger.debug("user already logged in; session %d shares that login", handle)
             elif so_pin is not None:
                 session.login(so_pin, CKU.SO)
         except BaseException:

@@ -324,3 +324,13 @@ def test_generate_keypair_as_so_then_use_as_user() -> None:
             derive_key = user_session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x03")
             peer = ec.generate_private_key(ec.SECP384R1())
             assert derive_key.derive(peer.public_key()) == peer.exchange(ec.ECDH(), host_ec_public)
+
+
+def test_a_second_session_shares_the_user_login(lib: api.Library, keys: Dict[int, Any]) -> None:
+    token = lib.get_token()
+    with token.open(user_pin=PIN) as first:
+        with token.open(user_pin=PIN) as second:
+            assert second.info.state == 1  # CKS_RO_USER_FUNCTIONS
+            signature = second.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x04").sign(b"both")
+            keys[0x9E].public_key().verify(signature, b"both")
+        assert first.info.state == 1  # closing the second session did not log the first out
