@@ -65,9 +65,12 @@ def test_private_session_objects_need_the_user(rig: EngineRig) -> None:
         rig.lib.create_object(session, {**DATA, CKA.PRIVATE: True})
     rig.lib.login(session, CKU.USER, PIN)
     handle = rig.lib.create_object(session, {**DATA, CKA.PRIVATE: True})
+    kept = rig.lib.create_object(session, DATA)
     rig.lib.logout(session)
-    with pytest.raises(errors.ObjectHandleInvalid):
+    rig.lib.login(session, CKU.USER, PIN)
+    with pytest.raises(errors.ObjectHandleInvalid):  # destroyed by the logout, not just hidden
         rig.lib.get_attribute_value(session, handle, [CKA.LABEL])
+    assert rig.find(session, {CKA.LABEL: "O1"}) == [kept]
 
 
 def test_template_errors(rig: EngineRig) -> None:
@@ -230,4 +233,6 @@ def test_so_generates_a_key_pair_and_stores_a_certificate(rig: EngineRig) -> Non
     assert rig.find(session, {CKA.CLASS: CKO.CERTIFICATE, CKA.ID: b"\x03"}) == []
     rig.lib.logout(session)
     rig.lib.login(session, CKU.USER, PIN)
-    assert rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x03"}) == [private]
+    (generated,) = rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x03"})
+    assert generated != private  # the logout invalidated private handles for good
+    assert rig.lib.get_attribute_value(session, generated, [CKA.KEY_TYPE]) == {CKA.KEY_TYPE: CKK.EC}

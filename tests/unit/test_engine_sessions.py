@@ -133,9 +133,17 @@ def test_private_objects_visible_only_to_the_user(rig: EngineRig) -> None:
     rig.lib.login(session, CKU.USER, PIN)
     private = rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY})
     assert len(private) >= 6
+    public = rig.find(session, {CKA.CLASS: CKO.PUBLIC_KEY})
     rig.lib.logout(session)
     with pytest.raises(errors.ObjectHandleInvalid):
         rig.lib.get_attribute_value(session, private[0], [CKA.LABEL])
+    # the spec: handles to private objects stay invalid even after a new login
+    rig.lib.login(session, CKU.USER, PIN)
+    again = rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY})
+    assert len(again) == len(private) and not set(again) & set(private)
+    with pytest.raises(errors.ObjectHandleInvalid):
+        rig.lib.get_attribute_value(session, private[0], [CKA.LABEL])
+    assert rig.find(session, {CKA.CLASS: CKO.PUBLIC_KEY}) == public  # public handles are stable
 
 
 def test_closing_the_last_session_logs_the_application_out(rig: EngineRig) -> None:

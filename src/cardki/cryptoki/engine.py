@@ -558,8 +558,20 @@ class Cryptoki:
         if not state.sessions and state.login is not None:
             self._logout_token(state)
 
+    def _forget_private_objects(self, state: _SlotState) -> None:
+        """After a logout the spec invalidates every handle to a private object for
+        good (a later login hands out new ones) and destroys private session objects."""
+        for handle, record in list(self._objects.items()):
+            if record.slot_id != state.slot_id or not record.is_private:
+                continue
+            del self._objects[handle]
+            if record.token_object is not None:
+                state.token_handles.pop(record.token_object.ref, None)
+                state.objects_loaded = False  # re-listed (with new handles) when next needed
+
     def _logout_token(self, state: _SlotState) -> None:
         state.login = None
+        self._forget_private_objects(state)
         if state.token is None:
             return
         try:
@@ -659,6 +671,7 @@ class Cryptoki:
         if state.login is None:
             raise errors.UserNotLoggedIn()  # type: ignore[attr-defined]
         state.login = None
+        self._forget_private_objects(state)
         self._call(state, state.token.logout)
 
     @_api
