@@ -158,6 +158,12 @@ def virtual_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> Virt
 
 
 @pytest.fixture
+def standin_card_spec() -> str:
+    """The ``card=`` value that serves the stand-in card (for virtual_card_factory)."""
+    return STANDIN_CARD
+
+
+@pytest.fixture
 def standin_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> VirtualCardHandle:
     """The minimal stand-in card (tests/sim/stack_standin_card.py) in reader 0,
     for tests of the stack that must not depend on the YubiKey simulation."""

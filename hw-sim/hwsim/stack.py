@@ -261,6 +261,19 @@ def card_present(reader: str) -> Optional[bytes]:
         scard.SCardReleaseContext(context)
 
 
+def pcsc_connect(reader: str):  # -> smartcard.CardConnection (pyscard is imported lazily)
+    """A plain pyscard connection (shared mode, T=0 or T=1) to the card in ``reader``:
+    what any PC/SC client gets. The caller disconnects it."""
+    from smartcard.System import readers
+
+    matching = [candidate for candidate in readers() if str(candidate) == reader]
+    if not matching:
+        raise StackError(f"PC/SC lists no reader {reader!r}")
+    connection = matching[0].createConnection()
+    connection.connect()
+    return connection
+
+
 def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> Optional[bytes]:
     """Block until PC/SC sees the card in ``reader`` present (or absent).
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from test_stack_pcsc import SELECT_PIV, connect
+from hwsim.stack import pcsc_connect as connect
+
+STANDIN_CARD = f"{Path(__file__).with_name('stack_standin_card.py')}:StandInCard"
+
+SELECT_PIV = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08]
 
 pytestmark = pytest.mark.sim
 
@@ -57,8 +62,6 @@ def test_delay_slows_every_apdu_until_switched_off(standin_card, connection):
 
 
 def test_clear_faults_and_new_card_disarm_everything(standin_card, connection, virtual_card_factory):
-    from conftest import STANDIN_CARD
-
     standin_card.control.inject_sw(0x6F00, count=5)
     standin_card.control.clear_faults()
     assert connection.transmit(SELECT_PIV) == ([], 0x90, 0x00)

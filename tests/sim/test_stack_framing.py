@@ -7,12 +7,16 @@ bytes, and the bridge under test is the real one.
 
 from __future__ import annotations
 
+
 import socket
 import threading
 import time
+from pathlib import Path
 
 from hwsim.card import VirtualCard
 from hwsim.vpcd import VpcdBridge, VpcdConnection
+
+STANDIN_CARD = f"{Path(__file__).with_name('stack_standin_card.py')}:StandInCard"
 
 
 class EchoCard(VirtualCard):
@@ -98,9 +102,7 @@ def test_server_process_exits_when_its_parent_is_gone(tmp_path):
     """A killed test run must not leave card servers behind (--parent-pid)."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    from conftest import STANDIN_CARD
     from hwsim.control import CardControl
 
     listener = socket.create_server(("127.0.0.1", 0))  # stands where vpcd would listen

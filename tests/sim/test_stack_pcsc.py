@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from smartcard.Exceptions import CardConnectionException, NoCardException
 from smartcard.System import readers
 
 from hwsim import stack
+from hwsim.stack import pcsc_connect as connect
+
+STANDIN_CARD = f"{Path(__file__).with_name('stack_standin_card.py')}:StandInCard"
 
 pytestmark = pytest.mark.sim
 
 SELECT_PIV = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08]
-
-
-def connect(reader_name: str):
-    """A pyscard connection to the card in ``reader_name`` (shared mode)."""
-    (reader,) = [r for r in readers() if str(r) == reader_name]
-    connection = reader.createConnection()
-    connection.connect()
-    return connection
 
 
 def test_card_present_with_its_atr(standin_card):
@@ -77,8 +74,6 @@ def test_removal_and_reinsert_are_seen_by_pcsc(standin_card):
 
 
 def test_firmware_change_gives_pcsc_the_new_atr(virtual_card_factory):
-    from conftest import STANDIN_CARD
-
     first = virtual_card_factory(card=STANDIN_CARD, firmware="1.0.0")
     second = virtual_card_factory(card=STANDIN_CARD, firmware="2.0.0")
     assert first.atr != second.atr
@@ -86,8 +81,6 @@ def test_firmware_change_gives_pcsc_the_new_atr(virtual_card_factory):
 
 
 def test_second_reader_holds_its_own_card(virtual_card_factory):
-    from conftest import STANDIN_CARD
-
     first = virtual_card_factory(card=STANDIN_CARD, firmware="1.0.0", reader=0)
     second = virtual_card_factory(card=STANDIN_CARD, firmware="1.0.1", reader=1)
     assert second.reader_name == "Virtual PCD 00 01"

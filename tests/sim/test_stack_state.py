@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from conftest import STANDIN_CARD
 from hwsim import statefile
-from test_stack_pcsc import connect
+from hwsim.stack import pcsc_connect as connect
+
+STANDIN_CARD = f"{Path(__file__).with_name('stack_standin_card.py')}:StandInCard"
 
 pytestmark = pytest.mark.sim
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from test_stack_pcsc import SELECT_PIV, connect
+from hwsim.stack import pcsc_connect as connect
+
+STANDIN_CARD = f"{Path(__file__).with_name('stack_standin_card.py')}:StandInCard"
+
+SELECT_PIV = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08]
 
 pytestmark = pytest.mark.sim
 
@@ -50,8 +55,6 @@ def test_yubikey_trace_hides_the_pin(virtual_card, tmp_path):
 
 
 def test_trace_can_be_switched_on_at_start(pcsc_stack, tmp_path):
-    from conftest import STANDIN_CARD
-
     trace_path = tmp_path / "from-start.trace"
     info = pcsc_stack.restart_server(0, card=STANDIN_CARD, firmware="1.0.0", trace=trace_path)
     assert info.control.status()["trace"] is True
