@@ -78,3 +78,28 @@ def test_normalize_template_accepts_c_bytes_and_python_values_alike() -> None:
     from_python = normalize_template({CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.LABEL: "x"})
     from_c = normalize_template({0: bytes(8), 1: b"\x00", 3: b"x"})
     assert from_python == from_c == {0: 0, 1: False, 3: "x"}
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+
+@given(st.sampled_from([CKA.CLASS, CKA.KEY_TYPE, CKA.VALUE_LEN]), st.integers(0, 2**64 - 1))
+def test_ulong_round_trip(attribute_type: int, value: int) -> None:
+    raw = encode_attribute(attribute_type, value)
+    assert len(raw) == 8 and decode_attribute(attribute_type, raw) == value
+
+
+@given(st.sampled_from([CKA.ID, CKA.VALUE, CKA.MODULUS, CKA.EC_POINT]), st.binary(max_size=300))
+def test_byte_array_round_trip(attribute_type: int, value: bytes) -> None:
+    assert decode_attribute(attribute_type, encode_attribute(attribute_type, value)) == value
+
+
+@given(st.text(max_size=64))
+def test_label_round_trip(value: str) -> None:
+    assert decode_attribute(CKA.LABEL, encode_attribute(CKA.LABEL, value)) == value
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=20))
+def test_mechanism_list_round_trip(value: list) -> None:
+    assert decode_attribute(CKA.ALLOWED_MECHANISMS, encode_attribute(CKA.ALLOWED_MECHANISMS, value)) == value
