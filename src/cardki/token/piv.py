@@ -330,8 +330,7 @@ class PivToken(Token):
     def objects(self) -> List[TokenObject]:
         """All objects, read at the first call after insertion (or after a reset by
         someone else) and cached: SELECT, one GET DATA per certificate container and
-        public data object, GET METADATA only for slots without a certificate and only
-        where the card has metadata. PIN-protected data objects are read (and listed)
+        public data object, and GET METADATA per key slot where the card has metadata. PIN-protected data objects are read (and listed)
         only while the user is logged in."""
         with self._lock:
             if self._slots is None or self._public_data is None:
@@ -358,34 +357,43 @@ class PivToken(Token):
         return slots, self._read_data_objects(private=False)
 
     def _read_slot(self, spec: SlotSpec) -> Optional[SlotContents]:
+        """One key slot: its certificate container, plus GET METADATA where the card
+        has it (for keys without a certificate it is the only way to see them; for
+        keys with one it tells PIN policy and origin, so ALWAYS_AUTHENTICATE, LOCAL
+        and NEVER_EXTRACTABLE are right: one APDU per populated slot)."""
         cert_der: Optional[bytes] = None
         try:
             cert_der = parse_certificate_container(self.card.get_data(spec.container))
         except NotFoundError:
             pass
         destroyable = self.profile.feature("move_delete") and spec.usage != frozenset()
-        if cert_der is not None:
-            from cryptography import x509
-
+        meta = None
+        if self.profile.feature("metadata"):
             try:
-                public_key = x509.load_der_x509_certificate(cert_der).public_key()
-            except ValueError:
-                public_key = None
-            algorithm = algorithm_of(public_key) if public_key is not None else None
-            if algorithm is not None and public_key is not None:
-                return SlotContents(spec, algorithm, public_key, cert_der,  # type: ignore[arg-type]
-                                    destroyable=destroyable)
-        if not self.profile.feature("metadata"):
+                meta = self.card.key_metadata(spec.key)
+            except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+                meta = None
+        if meta is not None and meta.algorithm in KEY_ALGORITHMS:
+            algorithm = KEY_ALGORITHMS[meta.algorithm]
+            return SlotContents(spec, algorithm, public_key_from_card(algorithm, meta.public_key), cert_der,
+                                pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable)
+        if cert_der is None:
             return None
+        return self._certificate_only(spec, cert_der, destroyable)
+
+    @staticmethod
+    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
+        """Slot contents known only from the certificate (cards without metadata)."""
+        from cryptography import x509
+
         try:
-            meta = self.card.key_metadata(spec.key)
-        except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+            public_key = x509.load_der_x509_certificate(cert_der).public_key()
+        except ValueError:
             return None
-        algorithm = KEY_ALGORITHMS.get(meta.algorithm)
+        algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
         if algorithm is None:
             return None
-        return SlotContents(spec, algorithm, public_key_from_card(algorithm, meta.public_key), cert_der,
-                            pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable)
+        return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)  # type: ignore[arg-type]
 
     def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
         found = []
