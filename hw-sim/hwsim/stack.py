@@ -229,9 +229,18 @@ def restart_pcscd() -> None:
 # -- PC/SC view (what a real client sees) ----------------------------------------------------------
 
 
+def _scard():  # -> the smartcard.scard module
+    """pyscard's low-level API; a clear hint when it is not installed yet."""
+    try:
+        from smartcard import scard
+    except ImportError as error:
+        raise StackError("pyscard is not installed: run hw-sim/bootstrap") from error
+    return scard
+
+
 def pcsc_readers() -> List[str]:
     """Reader names PC/SC lists now; empty when pcscd is not reachable."""
-    from smartcard import scard
+    scard = _scard()
 
     result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if result != scard.SCARD_S_SUCCESS:
@@ -245,7 +254,7 @@ def pcsc_readers() -> List[str]:
 
 def card_present(reader: str) -> Optional[bytes]:
     """The ATR when PC/SC sees a card in ``reader``, else None."""
-    from smartcard import scard
+    scard = _scard()
 
     result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if result != scard.SCARD_S_SUCCESS:
@@ -280,7 +289,7 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> O
     Uses SCardGetStatusChange, so it wakes as soon as pcscd notices (pcscd
     polls vpcd about every 0.4 s). Returns the ATR when waiting for presence.
     """
-    from smartcard import scard
+    scard = _scard()
 
     result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if result != scard.SCARD_S_SUCCESS:
