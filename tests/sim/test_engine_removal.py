@@ -139,3 +139,35 @@ def test_finalize_ends_a_blocked_wait(lib: Cryptoki, stack_card: Any) -> None:
     waiter.join(10)
     assert not waiter.is_alive()
     assert isinstance(outcome[0], errors.CryptokiNotInitialized)
+
+
+def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, stack_card: Any) -> None:
+    slot = reader_slot(lib, stack_card.reader_name)
+    session = lib.open_session(slot, RO)
+    stack_card.remove()
+    stack_card.insert()  # out and in again with no call in between
+    assert slot in lib.get_slot_list(True)
+    with pytest.raises(errors.SessionHandleInvalid):
+        lib.get_session_info(session)
+    fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    sign_and_check(lib, fresh)
+
+
+def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, stack_card: Any) -> None:
+    from cardki.slot import PcscTransport
+
+    slot = reader_slot(lib, stack_card.reader_name)
+    session = lib.open_session(slot, RO)
+    lib.login(session, CKU.USER, PIN)
+    key = sign_and_check(lib, session)
+    objects = find(lib, session, {})
+    other = PcscTransport(stack_card.reader_name)  # another PC/SC client resets the card
+    try:
+        other.reconnect(reset=True)
+    finally:
+        other.close()
+    assert slot in lib.get_slot_list(True)  # a reset is no new insertion
+    assert lib.get_session_info(session).state == CKS.RO_USER_FUNCTIONS
+    assert sign_and_check(lib, session) == key  # the token re-selected and re-verified
+    assert find(lib, session, {}) == objects

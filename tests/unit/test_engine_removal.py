@@ -67,3 +67,13 @@ def test_reset_by_another_program_keeps_login_and_handles(rig: EngineRig) -> Non
     assert len(rig.lib.sign(session, b"data")) == 256
     assert rig.find(session, {}) == before
     assert rig.lib.get_session_info(session).state == 1  # still RO user
+
+
+def test_a_swapped_card_is_noticed_by_the_slot_list(rig: EngineRig) -> None:
+    session = rig.open(RO)
+    rig.reader.remove()
+    rig.reader.insert()  # out and in again between two calls: a new insertion
+    assert rig.lib.get_slot_list(True) == [rig.slot_id]
+    with pytest.raises(errors.SessionHandleInvalid):
+        rig.lib.get_session_info(session)
+    assert rig.lib.get_session_info(rig.open(RO)).state == 0

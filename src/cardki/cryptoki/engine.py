@@ -106,6 +106,7 @@ class _SlotState:
     objects_loaded: bool = False
     login: Optional[int] = None
     write_protected: Optional[bool] = None
+    card_generation: Optional[int] = None                         # slot manager's insertion count
     sessions: Set[int] = field(default_factory=set)
     token_handles: Dict[Any, int] = field(default_factory=dict)   # TokenObject.ref -> handle
 
@@ -284,10 +285,27 @@ class Cryptoki:
             state = self._slots[slot_id] = _SlotState(slot_id)
         return state
 
+    def _card_generation(self, slot_id: int) -> Optional[int]:
+        """The slot manager's insertion counter for the slot (None if it has none)."""
+        reader = getattr(self._slot_manager, "card_generation", None)
+        if reader is None:
+            return None
+        _, _, slot_error, _ = _slot_errors()
+        try:
+            return int(reader(slot_id))
+        except slot_error:
+            return None
+
     def _sync_presence(self, entry: Any) -> _SlotState:
-        """Drop the token of a slot whose card is gone (closing its sessions)."""
+        """Drop the token of a slot whose card is gone, or was swapped for another
+        insertion since the token was opened (closing the slot's sessions)."""
         state = self._slot_state(entry.id)
-        if not entry.card_present and state.token is not None:
+        if state.token is None:
+            return state
+        if not entry.card_present:
+            self._card_gone(state)
+        elif state.card_generation is not None and self._card_generation(entry.id) not in (
+                None, state.card_generation):
             self._card_gone(state)
         return state
 
@@ -303,6 +321,7 @@ class Cryptoki:
 
     def _open_token(self, state: _SlotState) -> None:
         removed, _, slot_error, _ = _slot_errors()
+        generation = self._card_generation(state.slot_id)
         try:
             transport = self._slot_manager.connect(state.slot_id)
         except removed as error:
@@ -324,6 +343,7 @@ class Cryptoki:
             transport.close()
             raise errors.TokenNotRecognized()  # type: ignore[attr-defined]
         state.token = token
+        state.card_generation = generation
         state.generation = token.presence_generation
         state.objects_loaded = False
         state.login = None
