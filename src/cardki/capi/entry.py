@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from typing import Any, Callable, Dict, Optional
 
@@ -50,8 +51,12 @@ def _create_engine() -> Any:
         if _engine is None:
             from cardki.cryptoki.engine import Cryptoki
 
+            import cardki
+
             config = ModuleConfig.from_environment()
             configure_logging(config)
+            logger.debug("cardki %s from %s, virtual fallback %s", cardki.__version__,
+                         os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback)
             _engine = Cryptoki(virtual_fallback=config.virtual_fallback)
         return _engine
 
@@ -108,7 +113,7 @@ def attach(ffi: Any, lib: Any) -> None:
 def _not_supported(name: str) -> Callable[..., int]:
     def answer(*args: Any) -> int:
         try:
-            engine()
+            engine().get_info()  # CRYPTOKI_NOT_INITIALIZED comes first, as for every other call
         except errors.CryptokiError as failure:
             return int(failure.rv)
         return int(CKR.FUNCTION_NOT_SUPPORTED)
