@@ -339,7 +339,7 @@ class PivToken(Token):
                 self._private_data = self._run(lambda: self._read_data_objects(private=True))
             result: List[TokenObject] = []
             for contents in self._slots.values():
-                result.extend(key_objects(contents))
+                result.extend(key_objects(contents, self.profile.labels))
             result.extend(self._public_data)
             if self._user == CKU.USER and self._private_data:
                 result.extend(self._private_data)
@@ -662,7 +662,7 @@ class PivToken(Token):
             self.objects()
         assert self._slots is not None
         self._slots[spec.key] = contents
-        objects = {obj.ref: obj for obj in key_objects(contents)}
+        objects = {obj.ref: obj for obj in key_objects(contents, self.profile.labels)}
         return objects[("public", spec.key)], objects[("private", spec.key)]
 
     def create_object(self, template: Dict[int, Any]) -> TokenObject:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
 from .base import TokenObject
-from .profiles import DataObjectSpec, SlotSpec
+from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
 PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
 
@@ -219,9 +219,11 @@ RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, C
 EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
 
 
-def key_objects(contents: SlotContents) -> List[TokenObject]:
-    """Private key, public key and (if present) certificate objects of one slot."""
+def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None) -> List[TokenObject]:
+    """Private key, public key and (if present) certificate objects of one slot;
+    ``labels`` are the profile's label templates (``{slot}`` = the slot's name)."""
     spec, algorithm = contents.spec, contents.algorithm
+    templates = {**DEFAULT_LABELS, **(labels or {})}
     cert: Optional[x509.Certificate] = None
     if contents.certificate is not None:
         try:
@@ -240,7 +242,7 @@ def key_objects(contents: SlotContents) -> List[TokenObject]:
 
     private = {
         **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
-        CKA.LABEL: f"Private key for {spec.name}",
+        CKA.LABEL: templates["private_key"].format(slot=spec.name),
         CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: local,
         CKA.NEVER_EXTRACTABLE: local, CKA.SIGN: capabilities.sign, CKA.SIGN_RECOVER: False,
         CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
@@ -251,7 +253,7 @@ def key_objects(contents: SlotContents) -> List[TokenObject]:
         private.pop(CKA.EC_POINT, None)  # not a private-key attribute in PKCS#11
     public = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
-        CKA.LABEL: f"Public key for {spec.name}",
+        CKA.LABEL: templates["public_key"].format(slot=spec.name),
         CKA.VERIFY: capabilities.sign, CKA.VERIFY_RECOVER: False,
         CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
     }
@@ -261,7 +263,9 @@ def key_objects(contents: SlotContents) -> List[TokenObject]:
         TokenObject(("public", spec.key), public),
     ]
     if cert is not None and contents.certificate is not None:
-        objects.append(TokenObject(("certificate", spec.key), certificate_attributes(spec, contents.certificate, cert)))
+        attributes = certificate_attributes(spec, contents.certificate, cert)
+        attributes[CKA.LABEL] = templates["certificate"].format(slot=spec.name)
+        objects.append(TokenObject(("certificate", spec.key), attributes))
     return objects
 
 

@@ -40,6 +40,13 @@ PIV_ALGORITHMS: Dict[str, int] = {
 }
 
 
+DEFAULT_LABELS = {
+    "private_key": "Private key for {slot}",
+    "public_key": "Public key for {slot}",
+    "certificate": "X.509 Certificate for {slot}",
+}
+
+
 class ProfileError(ValueError):
     """A profile file is missing or malformed."""
 
@@ -95,8 +102,14 @@ class Profile:
     quirks: Dict[str, Any]
     slots: Tuple[SlotSpec, ...]
     data_objects: Tuple[DataObjectSpec, ...]
+    labels: Dict[str, str] = field(default_factory=dict)
     firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
     firmware: Optional[Version] = None
+
+    def object_label(self, kind: str, slot: SlotSpec) -> str:
+        """The label of a key slot's ``kind`` ("private_key", "public_key", "certificate") object."""
+        template = self.labels.get(kind) or DEFAULT_LABELS[kind]
+        return template.format(slot=slot.name)
 
     def feature(self, name: str) -> bool:
         """Whether a boolean feature (metadata, attestation, serial, ...) is on."""
@@ -238,6 +251,7 @@ def load_profile(name: str) -> Profile:
                 DataObjectSpec(str(d["name"]), int(d["tag"]), str(d["oid"]), bool(d.get("private", False)))
                 for d in raw.get("data_objects", [])
             ),
+            labels={str(k): str(v) for k, v in raw.get("labels", {}).items()},
             firmware_rules=tuple(raw.get("firmware", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
