@@ -320,6 +320,9 @@ def test_a_reset_by_another_program_restores_login_and_bumps_the_generation() ->
     key.public_key().verify(ecdsa_der(signature), b"\x04" * 32, ec.ECDSA(Prehashed(hashes.SHA256())))
     assert token.presence_generation != generation
     assert card.piv.pin_verified
+    before = token.protocol.apdu_count
+    assert ("private", 0x9A) in {obj.ref for obj in token.objects()}
+    assert token.protocol.apdu_count > before  # another program may have changed keys: re-read
 
 
 def test_after_a_reset_the_pin_is_not_sent_when_we_are_not_logged_in() -> None:

@@ -151,6 +151,7 @@ class PivToken(Token):
         self._slots: Optional[Dict[int, SlotContents]] = None
         self._public_data: Optional[List[TokenObject]] = None
         self._private_data: Optional[List[TokenObject]] = None
+        self._objects_stale = False
         self._chuid: Optional[bytes] = None
         self._last_pin_tries: Optional[int] = None
 
@@ -163,8 +164,9 @@ class PivToken(Token):
         """Another program reset the card: our applet selection and login are gone."""
         self._generation += 1
         self._needs_restore = True
-        self._slots = None
-        self._public_data = None
+        # Another program may have changed keys: re-read at the next objects(). The
+        # old slot table stays for looking up keys the engine already handed us.
+        self._objects_stale = True
         self._private_data = None
 
     @contextmanager
@@ -330,11 +332,13 @@ class PivToken(Token):
     def objects(self) -> List[TokenObject]:
         """All objects, read at the first call after insertion (or after a reset by
         someone else) and cached: SELECT, one GET DATA per certificate container and
-        public data object, and GET METADATA per key slot where the card has metadata. PIN-protected data objects are read (and listed)
-        only while the user is logged in."""
+        public data object, and GET METADATA per key slot where the card has
+        metadata. PIN-protected data objects are read (and listed) only while the
+        user is logged in."""
         with self._lock:
-            if self._slots is None or self._public_data is None:
+            if self._slots is None or self._public_data is None or self._objects_stale:
                 self._slots, self._public_data = self._run(self._read_all)
+                self._objects_stale = False
             if self._user == CKU.USER and self._private_data is None:
                 self._private_data = self._run(lambda: self._read_data_objects(private=True))
             result: List[TokenObject] = []
