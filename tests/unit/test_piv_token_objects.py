@@ -4,13 +4,14 @@ attribute sets, metadata-only keys, data objects, and the APDU budget."""
 from __future__ import annotations
 
 import hashlib
-import sys
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from test_piv_token_support import (
     GENERATED,
+    GenericPivCard,
+    NoAppletCard,
     IMPORTED,
     PIN,
     POLICY_ALWAYS,
@@ -27,8 +28,6 @@ from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CKU, TokenFlag
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, open_token
 
-sys.path.insert(0, "hw-sim")
-from hwsim.card import VirtualCard  # noqa: E402
 from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 P256_OID = bytes.fromhex("06082a8648ce3d030107")
@@ -49,41 +48,6 @@ def test_open_token_detects_a_yubikey_and_reads_its_identity() -> None:
     for flag in (TokenFlag.RNG, TokenFlag.LOGIN_REQUIRED, TokenFlag.USER_PIN_INITIALIZED, TokenFlag.TOKEN_INITIALIZED):
         assert info.flags & flag
     assert not info.flags & (TokenFlag.USER_PIN_COUNT_LOW | TokenFlag.USER_PIN_LOCKED)
-
-
-class NoAppletCard(VirtualCard):
-    """A card with no applet cardki knows: every SELECT fails."""
-
-    atr = bytes.fromhex("3B00")
-
-    def power_on(self) -> None: ...
-
-    def power_off(self) -> None: ...
-
-    def execute(self, apdu: bytes) -> bytes:
-        return b"\x6a\x82"
-
-
-class GenericPivCard(VirtualCard):
-    """A PIV card without Yubico's extensions: the virtual YubiKey with INS F6..FF refused."""
-
-    def __init__(self) -> None:
-        self.inner = VirtualYubiKey(firmware=(5, 7, 2))
-
-    @property
-    def atr(self) -> bytes:
-        return bytes.fromhex("3B8080018080")
-
-    def power_on(self) -> None:
-        self.inner.power_on()
-
-    def power_off(self) -> None:
-        self.inner.power_off()
-
-    def execute(self, apdu: bytes) -> bytes:
-        if apdu[1] >= 0xF6:
-            return b"\x6d\x00"
-        return self.inner.execute(apdu)
 
 
 def test_a_card_without_piv_is_not_recognized() -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, x255
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from test_piv_token_support import (
     MGMT_HEX,
+    GenericPivCard,
     PIN,
     POLICY_NEVER,
     find,
@@ -27,7 +28,7 @@ from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKA, CKD, CKG, CKM, CKO, CKU, CKZ, TokenFlag
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams, EddsaParams, RsaOaepParams, RsaPssParams
 from cardki.slot.inprocess import InProcessSlot, InProcessTransport
-from cardki.token import rsa_padding
+from cardki.token import open_token, rsa_padding
 from hwsim.yubikey import VirtualYubiKey
 
 
@@ -351,3 +352,26 @@ def test_generate_random_is_the_host_csprng() -> None:
     before = token.protocol.apdu_count
     assert len(token.generate_random(33)) == 33 and token.generate_random(16) != token.generate_random(16)
     assert token.protocol.apdu_count == before
+
+
+@pytest.mark.parametrize("generic", [True, False])
+def test_logout_uses_verify_reset_on_generic_piv_and_reselect_on_yubikey(generic) -> None:
+    outer = GenericPivCard() if generic else VirtualYubiKey()
+    card = outer.inner if generic else outer
+    transport = InProcessTransport(outer)
+    token = open_token(transport)
+    token.login(CKU.USER, PIN)
+    sent = []
+    original = transport.transmit
+    transport.transmit = lambda apdu: sent.append(bytes(apdu)) or original(apdu)  # type: ignore[method-assign]
+    token.logout()
+    assert not card.piv.pin_verified
+    expected = bytes.fromhex("0020FF80") if generic else bytes.fromhex("00A40400")
+    assert [apdu[:4] for apdu in sent] == [expected]
+
+
+def test_wrong_pin_error_text_holds_no_pin() -> None:
+    token, _ = open_piv(VirtualYubiKey())
+    with pytest.raises(errors.PinIncorrect) as raised:
+        token.login(CKU.USER, b"314159")
+    assert "314159" not in str(raised.value) and "3331343135" not in str(raised.value)

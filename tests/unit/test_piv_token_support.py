@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519  
 from cryptography.x509.oid import NameOID  # noqa: E402
 from hwsim.piv import CERT_OBJECTS, SlotKey  # noqa: E402
 from hwsim.piv_crypto import algorithm_of  # noqa: E402
+from hwsim.card import VirtualCard  # noqa: E402
 from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 from cardki.apdu import Tlv  # noqa: E402
@@ -78,3 +79,38 @@ def find(token: PivToken, kind: str, slot: int):
         if obj.ref == (kind, slot):
             return obj
     raise LookupError((kind, hex(slot)))
+
+
+class NoAppletCard(VirtualCard):
+    """A card with no applet cardki knows: every SELECT fails."""
+
+    atr = bytes.fromhex("3B00")
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+    def execute(self, apdu: bytes) -> bytes:
+        return b"\x6a\x82"
+
+
+class GenericPivCard(VirtualCard):
+    """A PIV card without Yubico's extensions: the virtual YubiKey with INS F6..FF refused."""
+
+    def __init__(self) -> None:
+        self.inner = VirtualYubiKey(firmware=(5, 7, 2))
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B8080018080")
+
+    def power_on(self) -> None:
+        self.inner.power_on()
+
+    def power_off(self) -> None:
+        self.inner.power_off()
+
+    def execute(self, apdu: bytes) -> bytes:
+        if apdu[1] >= 0xF6:
+            return b"\x6d\x00"
+        return self.inner.execute(apdu)

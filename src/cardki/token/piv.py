@@ -452,9 +452,10 @@ class PivToken(Token):
             self._wipe(padded)
             raise
         if user_type == CKU.CONTEXT_SPECIFIC:
+            # The card now allows one use of a PIN-always key; the PIN itself is not
+            # kept beyond the user login's copy.
             self._context_pending = True
-            if self._pin is None or self._pin != padded:
-                self._wipe(padded)
+            self._wipe(padded)
             return
         self._forget_credentials()
         self._pin = padded
