@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from . import errors, hostcrypto
 from .attributes import decode_attribute, encode_attribute, normalize_template
-from .constants import (CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CKA, CKD, CKK, CKM, CKO, CKR,
+from .constants import (CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CKA, CKK, CKM, CKO, CKR,
                         CKU, CRYPTOKI_VERSION, MechanismFlag, SessionFlag, SlotFlag, TokenFlag, WaitFlag)
 from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFIX, DIGESTS, HASHED_SIGN,
                          SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,

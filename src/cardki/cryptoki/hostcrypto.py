@@ -203,12 +203,7 @@ def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: Optional[int])
     return X963KDF(algorithm=algorithm, length=out_length, sharedinfo=shared_data or None).derive(secret)
 
 
-def public_point_from_param(public_data: bytes) -> bytes:
-    """The peer's raw EC point from CK_ECDH1_DERIVE_PARAMS.pPublicData (raw or DER)."""
-    return unwrap_octet_string(public_data)
-
-
 __all__ = [
     "PublicKey", "public_key_from_attributes", "curve_from_params", "unwrap_octet_string", "verify",
-    "encrypt", "ecdh_kdf", "public_point_from_param",
+    "encrypt", "ecdh_kdf",
 ]
