@@ -123,6 +123,7 @@ def pcsc_stack() -> Iterator[PcscStack]:
 @pytest.fixture
 def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Callable[..., VirtualCardHandle]]:
     used: Dict[int, VirtualCardHandle] = {}
+    traced_before: Dict[int, bool] = {}
 
     def make(firmware: str = DEFAULT_FIRMWARE, reader: int = 0, serial: int = DEFAULT_SERIAL,
              card: str = DEFAULT_CARD, state: Optional[Path] = None) -> VirtualCardHandle:
@@ -131,6 +132,7 @@ def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Call
         state_path = Path(state) if state is not None else tmp_path / f"reader{reader}-state.json"
         swapped = control.new_card(firmware=firmware, serial=serial, state=state_path, card=card)
         status = control.status()
+        traced_before.setdefault(reader, status["trace"])
         name = server.reader_name
         if swapped["atr_changed"] and status["present"]:
             # PC/SC keeps the ATR it read at insertion: re-insert so it reads the new one.
@@ -146,10 +148,12 @@ def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Call
         yield make
     finally:
         for handle in used.values():
-            if stack.running_server(handle.reader) is None:
-                continue  # a test stopped it on purpose
+            if not handle.control.ping():
+                continue  # a test stopped the server on purpose
             handle.control.clear_faults()
             handle.control.insert()  # the next test finds the card in the reader
+            if not traced_before[handle.reader] and handle.control.status()["trace"]:
+                handle.control.trace(on=False)  # a test that failed before switching it off
 
 
 @pytest.fixture
