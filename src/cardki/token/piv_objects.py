@@ -238,7 +238,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     capabilities = key_capabilities(spec, algorithm)
     key_common = {**public_key_attributes(contents.public_key, algorithm), CKA.LOCAL: local,
                   CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
-                  CKA.DERIVE: capabilities.derive, CKA.ALLOWED_MECHANISMS: []}
+                  CKA.DERIVE: capabilities.derive}
 
     private = {
         **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
