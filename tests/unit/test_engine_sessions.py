@@ -226,3 +226,36 @@ def test_forked_child_must_initialize_again(rig: EngineRig) -> None:
     child.join(20)
     assert queue.get(timeout=5) == "not initialized"
     assert rig.lib.get_slot_list(True)  # the parent is untouched
+
+
+def test_a_card_without_a_known_applet_is_not_recognized() -> None:
+    from hwsim.card import VirtualCard
+
+    from cardki.slot import SlotManager
+
+    class UnknownCard(VirtualCard):
+        """Answers every command with 6A82 (file or application not found)."""
+
+        @property
+        def atr(self) -> bytes:
+            return bytes.fromhex("3B8080010101")
+
+        def power_on(self) -> None:
+            pass
+
+        def power_off(self) -> None:
+            pass
+
+        def execute(self, apdu: bytes) -> bytes:
+            return b"\x6a\x82"
+
+    lib = Cryptoki(slot_manager=SlotManager(virtual_fallback=UnknownCard, use_pcsc=False))
+    lib.initialize()
+    try:
+        (slot,) = lib.get_slot_list(True)  # a card is present ...
+        with pytest.raises(errors.TokenNotRecognized):  # ... but no token cardki knows
+            lib.get_token_info(slot)
+        with pytest.raises(errors.TokenNotRecognized):
+            lib.open_session(slot, RO)
+    finally:
+        lib.finalize()
