@@ -139,7 +139,10 @@ class ServedCard(VirtualCard):
             log.exception("card raised while executing INS %02X", apdu[1] if len(apdu) > 1 else 0)
             response = b"\x6f\x00"
         self.trace.response(card, apdu, response)
-        self.keeper.save_if_changed(card)
+        try:
+            self.keeper.save_if_changed(card)
+        except OSError as error:  # the card answered; a full disk must not pull it
+            log.error("could not save card state to %s: %s", self.keeper.path, error)
         return response
 
 
