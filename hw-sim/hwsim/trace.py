@@ -15,11 +15,14 @@ length of the rest are written.
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 from pathlib import Path
 from typing import IO, Callable, Optional, Union
 
 PathLike = Union[str, Path]
+
+log = logging.getLogger(__name__)
 
 
 def hex_bytes(data: bytes) -> str:
@@ -110,6 +113,11 @@ class ApduTrace:
 
     def _write(self, line: str) -> None:
         with self._lock:
-            if self._file is not None:
+            if self._file is None:
+                return
+            try:
                 self._file.write(line + "\n")
                 self._file.flush()
+            except OSError as error:  # a full disk ends the trace, not the card session
+                log.error("APDU trace to %s stopped: %s", self.path, error)
+                self._file = None
