@@ -255,3 +255,40 @@ def test_unsupported_key_management(rig: EngineRig, user: int) -> None:
         rig.lib.wrap_key(user, CKM.RSA_PKCS, 1, 2)
     with pytest.raises(errors.MechanismInvalid):
         rig.lib.sign_recover_init(user, CKM.RSA_PKCS, rig.private_key(user, b"\x01"))
+
+
+def test_raw_rsa_mechanisms(rig: EngineRig, user: int) -> None:
+    from cardki.cryptoki.mechanisms import DIGEST_INFO_PREFIX
+
+    key, public = rig.private_key(user, b"\x01"), rig.public_key(user, b"\x01")
+    digest_info = DIGEST_INFO_PREFIX[CKM.SHA256] + hashlib.sha256(MESSAGE).digest()
+    raw = sign(rig, user, CKM.RSA_PKCS, key, digest_info)
+    assert raw == sign(rig, user, CKM.SHA256_RSA_PKCS, key)  # the engine wraps exactly this DigestInfo
+    rig.lib.verify_init(user, CKM.RSA_PKCS, public)
+    rig.lib.verify(user, digest_info, raw)
+    block = b"\x00\x01" + b"\xff" * 200 + b"\x00" + b"x" * 53
+    x509 = sign(rig, user, CKM.RSA_X_509, key, block)
+    rig.lib.verify_init(user, CKM.RSA_X_509, public)
+    rig.lib.verify(user, block, x509)
+    rig.lib.sign_init(user, CKM.RSA_PKCS, key)  # raw mechanisms buffer the parts
+    rig.lib.sign_update(user, digest_info[:10])
+    rig.lib.sign_update(user, digest_info[10:])
+    assert rig.lib.sign_final(user) == raw
+
+
+def test_raw_ecdsa_truncates_a_long_digest_like_the_card(rig: EngineRig, user: int) -> None:
+    long_digest = hashlib.sha512(MESSAGE).digest()
+    signature = sign(rig, user, CKM.ECDSA, rig.private_key(user, b"\x06"), long_digest)
+    rig.lib.verify_init(user, CKM.ECDSA, rig.public_key(user, b"\x06"))
+    rig.lib.verify(user, long_digest, signature)
+    rig.lib.verify_init(user, CKM.ECDSA_SHA512, rig.public_key(user, b"\x06"))
+    rig.lib.verify(user, MESSAGE, signature)
+
+
+def test_eddsa_multi_part_signs_the_whole_message(rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x04")
+    rig.lib.sign_init(user, CKM.EDDSA, key)
+    rig.lib.sign_update(user, MESSAGE[:5])
+    rig.lib.sign_update(user, MESSAGE[5:])
+    signature = rig.lib.sign_final(user)
+    rig.keys[0x9E].public_key().verify(signature, MESSAGE)
