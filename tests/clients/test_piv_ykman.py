@@ -120,3 +120,18 @@ def test_touch_timeout_fails_like_a_real_key(card, tmp_path):
     assert failed.returncode != 0
     card.control.touch(mode="confirm", delay=0.0)
     ykman(reader, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456", "-s", "CN=t", "9a", str(pub_path))
+
+
+def test_trace_of_a_real_session_holds_no_pin_or_management_key(card, tmp_path):
+    trace = tmp_path / "apdu.trace"
+    card.control.trace(True, trace)
+    try:
+        ykman(card.reader_name, "piv", "access", "change-pin", "-P", "123456", "-n", "654321")
+        ykman(card.reader_name, "piv", "access", "change-management-key", "-m", MGMT, "-a", "AES256", "-f",
+              "-n", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+    finally:
+        card.control.trace(False)
+    text = trace.read_text().replace(" ", "").upper()
+    assert "A4040005A000000308" in text  # the trace did record the session
+    for secret in (b"123456", b"654321", bytes.fromhex(MGMT), bytes.fromhex("00112233445566778899aabbccddeeff")):
+        assert secret.hex().upper() not in text
