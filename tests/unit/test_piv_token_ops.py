@@ -375,3 +375,22 @@ def test_wrong_pin_error_text_holds_no_pin() -> None:
     with pytest.raises(errors.PinIncorrect) as raised:
         token.login(CKU.USER, b"314159")
     assert "314159" not in str(raised.value) and "3331343135" not in str(raised.value)
+
+
+def test_a_touch_that_never_comes_is_canceled_not_retried_with_the_pin() -> None:
+    card = VirtualYubiKey()
+    key = ec.generate_private_key(ec.SECP256R1())
+    put_key(card, 0x9A, key)
+    card.piv.keys[0x9A].touch_policy = 2  # always
+    token, _ = open_piv(card)
+    token.login(CKU.USER, PIN)
+    private = find(token, "private", 0x9A)
+    card.touch_mode = "timeout"
+    before = token.protocol.apdu_count
+    with pytest.raises(errors.FunctionCanceled):  # type: ignore[attr-defined]
+        token.sign(private, CKM.ECDSA, None, b"\x06" * 32)
+    assert token.protocol.apdu_count - before == 2  # GA (6982), empty VERIFY (9000): no re-VERIFY, no retry
+    assert card.touch_count == 1
+    card.touch_mode = "confirm"
+    signature = token.sign(private, CKM.ECDSA, None, b"\x06" * 32)
+    key.public_key().verify(ecdsa_der(signature), b"\x06" * 32, ec.ECDSA(Prehashed(hashes.SHA256())))

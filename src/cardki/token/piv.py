@@ -198,9 +198,13 @@ class PivToken(Token):
             self._mgmt.authenticate(self.card)
         self._needs_restore = False
 
-    def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True) -> T:
+    def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True, touch: bool = False) -> T:
         """Run ``operation`` (card I/O) in a transaction, restoring state and retrying once
-        when the card lost it; translate every failure into a Cryptoki error."""
+        when the card lost it; translate every failure into a Cryptoki error.
+
+        ``touch``: the key needs a touch, so a 6982 may mean the touch timed out
+        rather than a lost PIN status; one empty VERIFY (only on that error path)
+        tells them apart, and a timed-out touch is not retried."""
         with self._lock:
             try:
                 with self._transaction():
@@ -215,6 +219,8 @@ class PivToken(Token):
                     except SecurityStatusError:
                         if not (relogin_on_6982 and self._user is not None):
                             raise
+                        if touch and self._user == CKU.USER and self._pin_still_verified():
+                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None  # type: ignore[attr-defined]
                     self._restore()
                     return operation()
             except CardResetError as exc:  # a second reset in a row: give up for this call
@@ -222,6 +228,12 @@ class PivToken(Token):
                 raise translate_error(exc) from None
             except (ApduError, SlotError, ValueError, KeyError) as exc:
                 raise translate_error(exc) from None
+
+    def _pin_still_verified(self) -> bool:
+        try:
+            return self.card.pin_status() is None
+        except ApduError:
+            return False
 
     # -------------------------------------------------------------- info
     def info(self) -> TokenInfo:
@@ -380,7 +392,8 @@ class PivToken(Token):
         if meta is not None and meta.algorithm in KEY_ALGORITHMS:
             algorithm = KEY_ALGORITHMS[meta.algorithm]
             return SlotContents(spec, algorithm, public_key_from_card(algorithm, meta.public_key), cert_der,
-                                pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable)
+                                pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable,
+                                touch_policy=meta.touch_policy)
         if cert_der is None:
             return None
         return self._certificate_only(spec, cert_der, destroyable)
@@ -530,7 +543,7 @@ class PivToken(Token):
         always = contents.always_authenticate
         allow_relogin = not always or self._context_pending
         try:
-            return self._run(payload, relogin_on_6982=allow_relogin)
+            return self._run(payload, relogin_on_6982=allow_relogin, touch=contents.needs_touch)
         finally:
             if always:
                 self._context_pending = False

@@ -208,6 +208,11 @@ class SlotContents:
     pin_policy: Optional[str] = None  # from metadata; None = slot default
     origin: Optional[int] = None  # 1 generated, 2 imported, None unknown
     destroyable: bool = False
+    touch_policy: int = 0  # from metadata: 0 default, 1 never, 2 always, 3 cached
+
+    @property
+    def needs_touch(self) -> bool:
+        return self.touch_policy in (2, 3)
 
     @property
     def always_authenticate(self) -> bool:
