@@ -109,8 +109,10 @@ def spki(public_key) -> bytes:
 def test_keys_generated_by_yubico_piv_tool_are_visible_with_correct_attributes(provisioned) -> None:
     token, keys, _ = provisioned
     before = token.protocol.apdu_count
+    start = time.perf_counter()
     objects = {obj.ref: obj.attributes for obj in token.objects()}
-    print(f"first object listing through pcscd: {token.protocol.apdu_count - before} APDUs")
+    elapsed = time.perf_counter() - start
+    print(f"first object listing through pcscd: {token.protocol.apdu_count - before} APDUs, {elapsed * 1000:.1f} ms")
     assert token.info().model == "YubiKey 5 PIV"
     for slot, name, cka_id in ((0x9A, "9a", b"\x01"), (0x9D, "9d", b"\x03"), (0x82, "82", b"\x05")):
         private, public = objects[("private", slot)], objects[("public", slot)]
