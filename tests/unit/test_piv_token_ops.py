@@ -394,3 +394,20 @@ def test_a_touch_that_never_comes_is_canceled_not_retried_with_the_pin() -> None
     card.touch_mode = "confirm"
     signature = token.sign(private, CKM.ECDSA, None, b"\x06" * 32)
     key.public_key().verify(ecdsa_der(signature), b"\x06" * 32, ec.ECDSA(Prehashed(hashes.SHA256())))
+
+
+def test_generic_piv_card_uses_short_apdus_with_chaining_for_rsa_2048() -> None:
+    outer = GenericPivCard()
+    key = rsa_key(2048)
+    put_key(outer.inner, 0x9A, key)
+    put_cert(outer.inner, 0x9A, make_cert(key))
+    token = open_token(InProcessTransport(outer))
+    assert not token.protocol.extended
+    token.login(CKU.USER, PIN)
+    private = find(token, "private", 0x9A)
+    digest = hashlib.sha256(b"generic").digest()
+    before = token.protocol.apdu_count
+    signature = token.sign(private, CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
+    # 2 chained command APDUs + the answer in 256 bytes + one GET RESPONSE
+    assert token.protocol.apdu_count - before == 3
+    key.public_key().verify(signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
