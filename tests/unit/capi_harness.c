@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -287,6 +288,52 @@ static void scenario_fork(void) {
     SHOW("finalize", f->C_Finalize(NULL));
 }
 
+static CK_RV wait_rv = 0xFFFF;
+
+static void *waiter(void *unused) {
+    CK_SLOT_ID slot = 0;
+    wait_rv = f->C_WaitForSlotEvent(0, &slot, NULL);
+    return NULL;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A host thread blocks in C_WaitForSlotEvent (as NSS and Firefox do) while
+ * another keeps using the library; C_Finalize then ends the wait. */
+static void scenario_waitevent(void) {
+    pthread_t thread;
+    CK_ULONG count = 0;
+    double started;
+    int drained = 0;
+    SHOW("init", f->C_Initialize(NULL));
+    while (drained < 20 && f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &shared_slot, NULL) == 0) drained++;
+    printf("pending_events=%d\n", drained);
+    pthread_create(&thread, NULL, waiter, NULL);
+    usleep(300000);
+    started = now();
+    SHOW("slot_list_while_waiting", f->C_GetSlotList(0, NULL, &count));
+    printf("slot_list_ms=%d\n", (int)((now() - started) * 1000));
+    SHOW("dont_block", f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &shared_slot, NULL));
+    started = now();
+    SHOW("finalize", f->C_Finalize(NULL));
+    pthread_join(thread, NULL);
+    printf("finalize_to_wakeup_ms=%d\n", (int)((now() - started) * 1000));
+    SHOW("wait_after_finalize", wait_rv);
+}
+
+/* After C_Finalize ended a wait, a new C_Initialize starts over: waiting works again. */
+static void scenario_waitreinit(void) {
+    SHOW("init", f->C_Initialize(NULL));
+    SHOW("finalize", f->C_Finalize(NULL));
+    SHOW("init_again", f->C_Initialize(NULL));
+    SHOW("dont_block_after_reinit", f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &shared_slot, NULL));
+    SHOW("finalize_again", f->C_Finalize(NULL));
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s module scenario\n", argv[0]); return 2; }
     module_path = argv[1];
@@ -296,6 +343,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[2], "badinput")) scenario_badinput();
     else if (!strcmp(argv[2], "threads")) scenario_threads();
     else if (!strcmp(argv[2], "fork")) scenario_fork();
+    else if (!strcmp(argv[2], "waitevent")) scenario_waitevent();
+    else if (!strcmp(argv[2], "waitreinit")) scenario_waitreinit();
     else { printf("unknown scenario\n"); return 2; }
     printf("survived=1\n");
     return 0;

@@ -3,8 +3,8 @@
 A C program loads the module with dlopen(RTLD_LOCAL) like pkcs11-tool, NSS or
 p11-kit do, and runs one scenario; these tests check the CKR codes it prints,
 that the host survives, and that the module printed nothing of its own.
-Scenarios that need a token use the in-process virtual card (CARDKI_VIRTUAL=1),
-so no pcscd is involved.
+Scenarios that need a token use the in-process virtual card alone
+(CARDKI_VIRTUAL=only), so the machine's PC/SC readers cannot interfere.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(harness: Path, scenario: str, virtual: bool = True) -> Dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
     if virtual:
-        env["CARDKI_VIRTUAL"] = "1"
+        env["CARDKI_VIRTUAL"] = "only"
     done = subprocess.run([str(harness), module_path(), scenario], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.stderr == "", "the module must not print on the host's stderr"
@@ -190,3 +190,24 @@ def test_forked_child_must_initialize_again(harness: Path) -> None:
     assert rv(values, "child_finalize") == CKR_OK
     assert values["child_exit"] == "0"
     assert rv(values, "parent_slot_list_after") == CKR_OK
+
+
+def test_blocking_wait_for_slot_event_does_not_stall_other_threads(harness: Path) -> None:
+    values = run(harness, "waitevent")
+    assert rv(values, "init") == CKR_OK
+    assert rv(values, "slot_list_while_waiting") == CKR_OK
+    assert int(values["slot_list_ms"]) < 1000, "a blocked waiter must not hold the library (or the GIL)"
+    assert rv(values, "dont_block") in (CKR_OK, CKR_NO_EVENT)
+    assert rv(values, "finalize") == CKR_OK
+    assert rv(values, "wait_after_finalize") == CKR_CRYPTOKI_NOT_INITIALIZED
+    assert int(values["finalize_to_wakeup_ms"]) < 5000
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: Cryptoki.initialize reuses the SlotManager that C_Finalize "
+                                       "cancelled for good, so C_WaitForSlotEvent answers CRYPTOKI_NOT_INITIALIZED "
+                                       "after a re-initialize (fix belongs in cryptoki/engine.py)")
+def test_wait_for_slot_event_works_after_finalize_and_initialize(harness: Path) -> None:
+    values = run(harness, "waitreinit")
+    assert rv(values, "init_again") == CKR_OK
+    assert rv(values, "dont_block_after_reinit") in (CKR_OK, CKR_NO_EVENT)
+    assert rv(values, "finalize_again") == CKR_OK

@@ -20,6 +20,8 @@ def test_environment_switches() -> None:
     assert config.log_level == 5
     assert config.log_file == "/tmp/x.log"
     assert ModuleConfig.from_environment({"CARDKI_VIRTUAL": "0"}).virtual_fallback is False
+    only = ModuleConfig.from_environment({"CARDKI_VIRTUAL": "only"})
+    assert only.virtual_only is True and only.virtual_fallback is False
     assert ModuleConfig.from_environment({"CARDKI_LOG": "debug"}).log_level == logging.DEBUG
     assert ModuleConfig.from_environment({"CARDKI_LOG": "nonsense"}).log_level is None
 

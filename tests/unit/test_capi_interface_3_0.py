@@ -1,7 +1,7 @@
 """A PKCS#11 3.0 client: C_GetInterface, C_LoginUser and EdDSA through the 3.0 function list.
 
 Runs in a child Python process (cffi ABI host) against the in-process virtual
-YubiKey 5.7.2 (CARDKI_VIRTUAL=1): log in as SO with the default management
+YubiKey 5.7.2 (CARDKI_VIRTUAL=only): log in as SO with the default management
 key, generate an Ed25519 key in 9a, log in as user with C_LoginUser, sign with
 CKM_EDDSA (without and with CK_EDDSA_PARAMS), verify here with `cryptography`.
 """
@@ -109,7 +109,7 @@ CKR_MECHANISM_PARAM_INVALID = 0x71
 
 def test_eddsa_and_login_user_through_the_3_0_interface() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_VIRTUAL"] = "1"
+    env["CARDKI_VIRTUAL"] = "only"
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
                           text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -3,7 +3,7 @@
 Checks the marshalling a C caller sees that the C harness does not: the
 C_GetAttributeValue template rules, mechanism parameter structs, the output
 length dance of C_Sign, fixed blank-padded strings. Uses the in-process
-virtual card (CARDKI_VIRTUAL=1) in a child process, so this pytest process
+virtual card alone (CARDKI_VIRTUAL=only) in a child process, so this pytest process
 keeps no engine.
 """
 
@@ -134,7 +134,7 @@ CKO_PRIVATE_KEY = 3
 
 def run_script() -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_VIRTUAL"] = "1"
+    env["CARDKI_VIRTUAL"] = "only"
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
                           text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

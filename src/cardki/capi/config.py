@@ -4,7 +4,10 @@ A PKCS#11 host gives a module no way to pass options, so the module reads:
 
 ``CARDKI_VIRTUAL=1``
     add the in-process virtual card as a slot when no reader holds a card
-    (for demos and tests without pcscd). Default: real PC/SC readers only.
+    (for demos without a card). Default: real PC/SC readers only.
+``CARDKI_VIRTUAL=only``
+    the in-process virtual card is the only slot; PC/SC is not used at all
+    (hermetic tests, machines without pcscd).
 ``CARDKI_LOG=debug|trace``
     log entry points (debug) and also redacted APDUs (trace). Default: silent.
 ``CARDKI_LOG_FILE=path``
@@ -31,14 +34,17 @@ class ModuleConfig:
     """What the environment asks of the module."""
 
     virtual_fallback: bool = False
+    virtual_only: bool = False
     log_level: Optional[int] = None
     log_file: Optional[str] = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "ModuleConfig":
         level_name = environ.get("CARDKI_LOG", "").strip().lower()
+        virtual = environ.get("CARDKI_VIRTUAL", "").strip().lower()
         return cls(
-            virtual_fallback=environ.get("CARDKI_VIRTUAL", "").strip().lower() in _TRUE,
+            virtual_fallback=virtual in _TRUE,
+            virtual_only=virtual == "only",
             log_level=_LEVELS.get(level_name),
             log_file=environ.get("CARDKI_LOG_FILE") or None,
         )

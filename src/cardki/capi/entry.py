@@ -12,7 +12,7 @@ with one OS-level lock. So NULL args, CKF_OS_LOCKING_OK with or without
 callbacks, and "no locking needed" are all accepted. Mutex callbacks *without*
 CKF_OS_LOCKING_OK mean "you must use mine": we do not, so that case answers
 CKR_CANT_LOCK, as the spec allows. CKF_LIBRARY_CANT_CREATE_OS_THREADS is passed
-on to the engine, which then starts no threads of its own.
+on to the engine; cardki starts no threads of its own in any case.
 """
 
 from __future__ import annotations
@@ -55,10 +55,22 @@ def _create_engine() -> Any:
 
             config = ModuleConfig.from_environment()
             configure_logging(config)
-            logger.debug("cardki %s from %s, virtual fallback %s", cardki.__version__,
-                         os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback)
-            _engine = Cryptoki(virtual_fallback=config.virtual_fallback)
+            logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s", cardki.__version__,
+                         os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only)
+            if config.virtual_only:
+                _engine = Cryptoki(slot_manager=_virtual_only_slots())
+            else:
+                _engine = Cryptoki(virtual_fallback=config.virtual_fallback)
         return _engine
+
+
+def _virtual_only_slots() -> Any:
+    """A slot manager with the in-process virtual YubiKey and no PC/SC (CARDKI_VIRTUAL=only)."""
+    from hwsim.yubikey import VirtualYubiKey
+
+    from cardki.slot.manager import SlotManager
+
+    return SlotManager(virtual_fallback=VirtualYubiKey, use_pcsc=False)
 
 
 # --- the guard -------------------------------------------------------------------------------
