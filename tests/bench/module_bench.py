@@ -11,7 +11,9 @@ PyKCS11 process: load, open a session, log in, sign once (time to first
 signature, measured from just before the process is spawned), then sign N
 more times (signatures per second). The card simulator's APDU counter gives
 the APDUs per signature in the loop and the APDUs spent before the first
-signature was returned. Output: a Markdown table.
+signature was returned. A last column times one whole pkcs11-tool process that
+signs once: a C host, where cardki must also start its own interpreter.
+Output: a Markdown table.
 
 YKCS11 (yubico-piv-tool 2.2) only lists readers whose name contains "Yubico",
 so it shows no slot for vpcd's "Virtual PCD" readers; its row says so.
@@ -39,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 from hwsim import stack  # noqa: E402
 from hwsim.control import CardControl  # noqa: E402
+from hwsim.server import DEFAULT_CARD  # noqa: E402
 
 PIN = "123456"
 MODULES = {
@@ -116,6 +119,18 @@ def run_client(module: str, reader: str, control_path: Path, signatures: int) ->
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def c_host_signature_time(module: str, reader: str, workdir: Path) -> float:
+    """Wall time of one pkcs11-tool process that signs once (a C host: the module starts its own Python)."""
+    data = workdir / "data"
+    data.write_bytes(b"one signature from a C host")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
+    started = time.perf_counter()
+    subprocess.run(["pkcs11-tool", "--module", module, "--slot-description", reader, "--login", "--pin", PIN,
+                    "--sign", "-m", "SHA256-RSA-PKCS", "--id", "01", "-i", str(data), "-o", str(workdir / "sig")],
+                   check=True, capture_output=True, env=env, timeout=120)
+    return time.perf_counter() - started
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signatures", type=int, default=200)
@@ -135,7 +150,8 @@ def main(argv: List[str] | None = None) -> int:
         reader = stack.reader_name(options.reader)
         try:
             with tempfile.TemporaryDirectory(prefix="cardki-bench-") as workdir:
-                swapped = control.new_card(firmware="5.4.3", serial=24681357, state=Path(workdir) / "state.json")
+                swapped = control.new_card(firmware="5.4.3", serial=24681357, state=Path(workdir) / "state.json",
+                                           card=DEFAULT_CARD)
                 if swapped["atr_changed"] and control.status()["present"]:
                     control.remove()
                     stack.wait_for_card(reader, present=False)
@@ -155,6 +171,8 @@ def main(argv: List[str] | None = None) -> int:
                         continue
                     best = min(runs, key=lambda run: run["first"])
                     best["per_second"] = max(run["per_second"] for run in runs)
+                    best["c_host"] = min(c_host_signature_time(path, reader, Path(workdir))
+                                         for _ in range(options.rounds))
                     rows.append((name, best))
         finally:
             if started_server:
@@ -163,14 +181,14 @@ def main(argv: List[str] | None = None) -> int:
     print(f"\nRSA-2048 CKM_SHA256_RSA_PKCS with the 9a key, PyKCS11 client, {options.signatures} signatures, "
           f"best of {options.rounds} runs, virtual YubiKey 5.4.3 via pcscd + vpcd\n")
     print("| module | APDUs per signature | APDUs until first signature | time to first signature (s) "
-          "| signatures per second |")
-    print("|---|---:|---:|---:|---:|")
+          "| signatures per second | pkcs11-tool, one signature (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, result in rows:
         if result is None or isinstance(result, str):
-            print(f"| {name} | {'not installed' if result is None else 'no run: ' + result} | | | |")
+            print(f"| {name} | {'not installed' if result is None else 'no run: ' + result} | | | | |")
             continue
         print(f"| {name} | {result['apdus_per_sign']:.2f} | {result['setup_apdus']} | {result['first']:.3f} "
-              f"| {result['per_second']:.1f} |")
+              f"| {result['per_second']:.1f} | {result['c_host']:.3f} |")
     return 0
 
 
