@@ -10,6 +10,24 @@ only through the :class:`~cardki.token.base.Token` interface.
 
 Thread safety: one library-wide ``RLock`` serializes every call except the
 blocking part of :meth:`Cryptoki.wait_for_slot_event`.
+
+Choices where the spec leaves room (so callers know what to expect):
+
+* Session and object handles come from one process-wide counter and are never
+  reused, so a stale handle can never name a newer session or object.
+* Card objects keep their handles while the card stays in (across resets by
+  other programs); a new insertion gets new handles. After a logout, handles
+  of private objects are invalid for good, as the spec requires.
+* Raw single-part mechanisms (RSA_PKCS, RSA_X_509, RSA_PKCS_PSS, ECDSA, EDDSA)
+  accept ``sign_update``: the parts are buffered and signed at ``sign_final``.
+  RSA encrypt/decrypt ``*_update`` buffer likewise and output nothing.
+* A key with CKA_ALWAYS_AUTHENTICATE needs ``login(CKU_CONTEXT_SPECIFIC)``
+  between ``*_init`` and the operation; without it the operation ends with
+  USER_NOT_LOGGED_IN.
+* Calling the single-part function (``sign``, ``digest``, ...) after an
+  ``*_update`` gives OPERATION_ACTIVE and leaves the operation as it was.
+* Private keys exist only on the card: a session private key is refused with
+  TEMPLATE_INCONSISTENT; verify/encrypt take CKO_PUBLIC_KEY objects.
 """
 
 from __future__ import annotations
