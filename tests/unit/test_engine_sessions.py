@@ -259,3 +259,27 @@ def test_a_card_without_a_known_applet_is_not_recognized() -> None:
             lib.open_session(slot, RO)
     finally:
         lib.finalize()
+
+
+def test_finalize_ends_a_blocked_wait_and_leaves_a_given_slot_manager_usable(rig: EngineRig) -> None:
+    import threading
+
+    outcome: list = []
+
+    def wait() -> None:
+        try:
+            rig.lib.wait_for_slot_event()
+            outcome.append("event")
+        except errors.CryptokiError as error:
+            outcome.append(error)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()
+    rig.lib.finalize()
+    waiter.join(5)
+    assert not waiter.is_alive() and isinstance(outcome[0], errors.CryptokiNotInitialized)
+    rig.lib.initialize()  # the same (caller's) slot manager, not cancelled for good
+    with pytest.raises(errors.NoEvent):
+        rig.lib.wait_for_slot_event(WaitFlag.DONT_BLOCK)

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 MANUFACTURER_ID = "cardki"
 LIBRARY_DESCRIPTION = "cardki PKCS#11 for PIV smart cards"
 LIBRARY_VERSION = (0, 1)
+#: Longest time a blocking C_WaitForSlotEvent takes to notice C_Finalize (seconds).
+_WAIT_SLICE = 0.5
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ class Cryptoki:
         self._token_factory = token_factory
         self._virtual_fallback = virtual_fallback
         self._slot_manager: Any = None
+        self._epoch = 0                    # bumped by finalize: waits of an older epoch end
         self._initialized = False
         self._pid: Optional[int] = None
         self._slots: Dict[int, _SlotState] = {}
@@ -266,16 +269,19 @@ class Cryptoki:
         self._sessions.clear()
         self._objects.clear()
         self._initialized = False
-        manager = self._slot_manager
-        for step in ("cancel", "close") if self._given_slot_manager is None else ("cancel",):
-            function = getattr(manager, step, None)
-            if function is not None:
-                try:
-                    function()
-                except Exception:  # noqa: BLE001 - finalizing anyway
-                    log.debug("slot manager %s failed", step, exc_info=True)
+        self._epoch += 1  # ends waits in other threads (at their next slice)
         if self._given_slot_manager is None:
-            self._slot_manager = None  # a fresh one (fresh PC/SC contexts) on the next initialize
+            # Ours: wake a blocked wait at once, release PC/SC; the next initialize
+            # builds a fresh one. A caller's manager stays usable (cancel is for good).
+            manager = self._slot_manager
+            for step in ("cancel", "close"):
+                function = getattr(manager, step, None)
+                if function is not None:
+                    try:
+                        function()
+                    except Exception:  # noqa: BLE001 - finalizing anyway
+                        log.debug("slot manager %s failed", step, exc_info=True)
+            self._slot_manager = None
 
     @_api
     def get_info(self) -> LibraryInfo:
@@ -505,22 +511,30 @@ class Cryptoki:
         """C_WaitForSlotEvent; blocks without holding the library lock."""
         with self._lock:
             self._check_initialized()
-            manager = self._slot_manager
+            manager, epoch = self._slot_manager, self._epoch
         _, _, slot_error, cancelled = _slot_errors()
-        try:
-            slot_id = manager.wait_for_slot_event(block=not (flags & WaitFlag.DONT_BLOCK))
-        except cancelled as error:
-            raise errors.CryptokiNotInitialized("C_Finalize ended the wait") from error  # type: ignore[attr-defined]
-        except slot_error as error:
-            raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
-        with self._lock:
-            self._check_initialized()
-            if slot_id is None:
-                raise errors.NoEvent()  # type: ignore[attr-defined]
-            for entry in self._slot_entries():
-                if entry.id == slot_id:
-                    self._sync_presence(entry)
-            return int(slot_id)
+        block = not flags & WaitFlag.DONT_BLOCK
+        while True:
+            # Blocking waits run in slices, so C_Finalize ends them even with a slot
+            # manager the caller owns (which finalize must leave usable, uncancelled).
+            try:
+                slot_id = manager.wait_for_slot_event(block=block, timeout=_WAIT_SLICE if block else None)
+            except cancelled as error:
+                raise errors.CryptokiNotInitialized("C_Finalize ended the wait") from error  # type: ignore[attr-defined]
+            except slot_error as error:
+                raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+            with self._lock:
+                if self._epoch != epoch:
+                    raise errors.CryptokiNotInitialized("C_Finalize ended the wait")  # type: ignore[attr-defined]
+                self._check_initialized()
+                if slot_id is None:
+                    if block:
+                        continue
+                    raise errors.NoEvent()  # type: ignore[attr-defined]
+                for entry in self._slot_entries():
+                    if entry.id == slot_id:
+                        self._sync_presence(entry)
+                return int(slot_id)
 
     @_api
     def get_mechanism_list(self, slot: int) -> List[int]:
