@@ -7,10 +7,10 @@ where it is: :func:`module_path` and :func:`p11kit_module_file`.
 
 from __future__ import annotations
 
-import glob
 import os
+from importlib.machinery import EXTENSION_SUFFIXES
 
-_LIBRARY_GLOB = "_cardki_pkcs11*.so"
+_LIBRARY_STEM = "_cardki_pkcs11"
 
 
 def module_path() -> str:
@@ -19,11 +19,13 @@ def module_path() -> str:
     Raises FileNotFoundError if the package was installed without building it.
     """
     here = os.path.dirname(os.path.abspath(__file__))
-    candidates = sorted(glob.glob(os.path.join(here, _LIBRARY_GLOB)))
-    if not candidates:
-        raise FileNotFoundError(f"the cardki PKCS#11 library is not built in {here}; "
-                                "reinstall with `pip install .` (needs a C compiler and Python headers)")
-    return candidates[0]
+    # The suffix this interpreter would import first, so a stale build for another one is not picked.
+    for suffix in EXTENSION_SUFFIXES:
+        candidate = os.path.join(here, _LIBRARY_STEM + suffix)
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(f"the cardki PKCS#11 library is not built in {here}; "
+                            "reinstall with `pip install .` (needs a C compiler and Python headers)")
 
 
 def p11kit_module_file() -> str:

@@ -241,6 +241,8 @@ def make_builder() -> cffi.FFI:
         libraries=["dl"] + _libpython_link_name(libpython),
         extra_compile_args=["-Wno-unused-parameter"],
         extra_link_args=["-Wl,-z,nodelete"],
+        # Not the stable ABI: the library links one libpython and bakes in its paths.
+        py_limited_api=False,
     )
     ffibuilder.embedding_init_code(_INIT_CODE)
     return ffibuilder
