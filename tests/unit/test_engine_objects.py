@@ -236,3 +236,22 @@ def test_so_generates_a_key_pair_and_stores_a_certificate(rig: EngineRig) -> Non
     (generated,) = rig.find(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x03"})
     assert generated != private  # the logout invalidated private handles for good
     assert rig.lib.get_attribute_value(session, generated, [CKA.KEY_TYPE]) == {CKA.KEY_TYPE: CKK.EC}
+
+
+def test_copy_object(rig: EngineRig) -> None:
+    session = rig.open(RO)
+    original = rig.lib.create_object(session, DATA)
+    copy = rig.lib.copy_object(session, original, {CKA.LABEL: "copy"})
+    assert copy != original
+    assert rig.lib.get_attribute_value(session, copy, [CKA.LABEL, CKA.VALUE]) == {
+        CKA.LABEL: "copy", CKA.VALUE: b"payload"}
+    assert rig.lib.get_attribute_value(session, original, [CKA.LABEL]) == {CKA.LABEL: "O1"}
+    with pytest.raises(errors.AttributeReadOnly):
+        rig.lib.copy_object(session, original, {CKA.CLASS: CKO.CERTIFICATE})
+    sealed = rig.lib.create_object(session, {**DATA, CKA.COPYABLE: False})
+    with pytest.raises(errors.ActionProhibited):
+        rig.lib.copy_object(session, sealed, {})
+    certificate = rig.find(session, {CKA.CLASS: CKO.CERTIFICATE})[0]
+    with pytest.raises(errors.ActionProhibited):
+        rig.lib.copy_object(session, certificate, {})
+    assert rig.lib.get_object_size(session, copy) > len(b"payload")
