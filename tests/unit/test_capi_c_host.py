@@ -203,9 +203,6 @@ def test_blocking_wait_for_slot_event_does_not_stall_other_threads(harness: Path
     assert int(values["finalize_to_wakeup_ms"]) < 5000
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: Cryptoki.initialize reuses the SlotManager that C_Finalize "
-                                       "cancelled for good, so C_WaitForSlotEvent answers CRYPTOKI_NOT_INITIALIZED "
-                                       "after a re-initialize (fix belongs in cryptoki/engine.py)")
 def test_wait_for_slot_event_works_after_finalize_and_initialize(harness: Path) -> None:
     values = run(harness, "waitreinit")
     assert rv(values, "init_again") == CKR_OK

@@ -82,9 +82,14 @@ def entry_point(function: Callable[..., Optional[int]]) -> Callable[..., Optiona
     """Register a ``C_*`` implementation (named after the function) behind the guard."""
     name = function.__name__
 
+    checks_initialized = name != "C_Initialize"
+
     @functools.wraps(function)
     def guarded(*args: Any) -> int:
         try:
+            if checks_initialized:
+                # CRYPTOKI_NOT_INITIALIZED before any argument check, as hosts expect.
+                engine().get_info()
             function(*args)
             rv = int(CKR.OK)
         except errors.CryptokiError as failure:
