@@ -334,6 +334,17 @@ static void scenario_waitreinit(void) {
     SHOW("finalize_again", f->C_Finalize(NULL));
 }
 
+/* The module's Python side cannot start: every Python-backed call must fail cleanly. */
+static void scenario_broken(void) {
+    CK_INFO info;
+    CK_ULONG count = 0;
+    printf("version=%d.%d\n", f->version.major, f->version.minor);
+    SHOW("init", f->C_Initialize(NULL));
+    SHOW("get_info", f->C_GetInfo(&info));
+    SHOW("slot_list", f->C_GetSlotList(0, NULL, &count));
+    SHOW("finalize", f->C_Finalize(NULL));
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s module scenario\n", argv[0]); return 2; }
     module_path = argv[1];
@@ -345,6 +356,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[2], "fork")) scenario_fork();
     else if (!strcmp(argv[2], "waitevent")) scenario_waitevent();
     else if (!strcmp(argv[2], "waitreinit")) scenario_waitreinit();
+    else if (!strcmp(argv[2], "broken")) scenario_broken();
     else { printf("unknown scenario\n"); return 2; }
     printf("survived=1\n");
     return 0;

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 
@@ -51,12 +51,14 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return binary
 
 
-def run(harness: Path, scenario: str, virtual: bool = True) -> Dict[str, str]:
+def run(harness: Path, scenario: str, virtual: bool = True, module: str = "",
+        extra_env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
     if virtual:
         env["CARDKI_VIRTUAL"] = "only"
-    done = subprocess.run([str(harness), module_path(), scenario], capture_output=True, text=True, env=env,
-                          timeout=120)
+    env.update(extra_env or {})
+    done = subprocess.run([str(harness), module or module_path(), scenario], capture_output=True, text=True,
+                          env=env, timeout=120)
     assert done.stderr == "", "the module must not print on the host's stderr"
     lines = [line for line in done.stdout.splitlines() if line]
     assert lines and lines[-1] == "survived=1", done.stdout
@@ -208,3 +210,18 @@ def test_wait_for_slot_event_works_after_finalize_and_initialize(harness: Path) 
     assert rv(values, "init_again") == CKR_OK
     assert rv(values, "dont_block_after_reinit") in (CKR_OK, CKR_NO_EVENT)
     assert rv(values, "finalize_again") == CKR_OK
+
+
+def test_a_module_whose_python_cannot_start_fails_cleanly(harness: Path, tmp_path: Path) -> None:
+    """If `import cardki` fails inside the library, calls answer CKR_GENERAL_ERROR, silently."""
+    isolated = tmp_path / "lib"
+    isolated.mkdir()
+    module = isolated / Path(module_path()).name
+    shutil.copyfile(module_path(), module)
+    shadow = tmp_path / "shadow" / "cardki"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('a broken cardki for this test')\n")
+    values = run(harness, "broken", module=str(module), extra_env={"PYTHONPATH": str(shadow.parent)})
+    assert values["version"] == "2.40"
+    for label in ("init", "get_info", "slot_list", "finalize"):
+        assert rv(values, label) == 0x5, label
