@@ -1,8 +1,28 @@
 """cardki as a C PKCS#11 module: the shared library built by cffi embedding.
 
-``pip install`` builds ``cardki/capi/_cardki_pkcs11.*.so`` (see ``build.py``);
-hosts load that file like any PKCS#11 module. This package also tells tools
-where it is: :func:`module_path` and :func:`p11kit_module_file`.
+``pip install .`` (or ``pip install -e .``) builds
+``cardki/capi/_cardki_pkcs11.cpython-3XY-<platform>.so`` (see ``build.py``);
+hosts load that file like any PKCS#11 module (``cardki module-path`` prints
+it). It exports every ``C_*`` symbol, C_GetFunctionList (2.40) and
+C_GetInterfaceList / C_GetInterface (3.0, with C_LoginUser and EdDSA).
+
+Behaviour a host can rely on:
+
+* Silent: nothing on stdout/stderr unless ``CARDKI_LOG=debug|trace`` (and
+  ``CARDKI_LOG_FILE=path``) asks for a log.
+* Real PC/SC readers only by default; ``CARDKI_VIRTUAL=1`` adds an in-process
+  virtual YubiKey when no reader holds a card, ``CARDKI_VIRTUAL=only`` uses it
+  alone (see :mod:`cardki.capi.config`).
+* Locking: cardki always uses its own OS locks. C_Initialize accepts NULL,
+  CKF_OS_LOCKING_OK with or without mutex callbacks; callbacks *without*
+  CKF_OS_LOCKING_OK answer CKR_CANT_LOCK. cardki starts no threads.
+* Threads, fork (the child must C_Initialize again), C_Finalize + C_Initialize,
+  and dlclose + dlopen (the library is never unmapped) are all supported.
+* Loaded into a running Python (python-pkcs11, PyKCS11), it shares that
+  interpreter; otherwise it starts the interpreter it was built with.
+
+This package also tells tools where the library is: :func:`module_path` and
+:func:`p11kit_module_file`.
 """
 
 from __future__ import annotations
