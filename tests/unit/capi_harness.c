@@ -141,6 +141,10 @@ static void scenario_lifecycle(void) {
     SHOW("finalize_2", f->C_Finalize(NULL));
     SHOW("init_both_locking", f->C_Initialize(&args));
     SHOW("finalize_3", f->C_Finalize(NULL));
+    memset(&args, 0, sizeof(args));
+    args.flags = 1; /* CKF_LIBRARY_CANT_CREATE_OS_THREADS: cardki creates none anyway */
+    SHOW("init_no_threads", f->C_Initialize(&args));
+    SHOW("finalize_4", f->C_Finalize(NULL));
     SHOW("dlclose", dlclose(module));
     load();
     SHOW("init_after_reload", f->C_Initialize(NULL));

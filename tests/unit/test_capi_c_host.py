@@ -108,6 +108,8 @@ def test_initialize_finalize_reload(harness: Path) -> None:
     assert rv(values, "get_info_after_finalize") == CKR_CRYPTOKI_NOT_INITIALIZED
     assert rv(values, "init_os_locking") == CKR_OK
     assert rv(values, "init_both_locking") == CKR_OK
+    assert rv(values, "init_no_threads") == CKR_OK
+    assert rv(values, "finalize_4") == CKR_OK
     assert rv(values, "dlclose") == 0
     assert rv(values, "init_after_reload") == CKR_OK
     assert rv(values, "get_info_after_reload") == CKR_OK
