@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _module_card import SERIAL, ModuleCard, module_env, provisioned_card
 
 from cardki.capi import module_path, p11kit_module_file
-from _module_card import SERIAL, ModuleCard, module_env, provisioned_card
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

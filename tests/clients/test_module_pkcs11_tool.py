@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from _module_card import PIN, ModuleCard, provisioned_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-from _module_card import PIN, ModuleCard, provisioned_card
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

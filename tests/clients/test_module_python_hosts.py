@@ -13,12 +13,11 @@ import sys
 import textwrap
 
 import pytest
+from _module_card import PIN, ModuleCard, module_env, provisioned_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-from _module_card import PIN, ModuleCard, module_env, provisioned_card
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

@@ -6,11 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _module_card import PIN, SERIAL, ModuleCard, module_env, provisioned_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-
-from _module_card import PIN, SERIAL, ModuleCard, module_env, provisioned_card
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

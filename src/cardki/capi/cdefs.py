@@ -214,8 +214,8 @@ def _crypto_family(verb: str, data_in: str, data_out: str) -> list[tuple[str, st
         (f"C_{verb}Init", "CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey"),
         (f"C_{verb}", f"CK_SESSION_HANDLE hSession, CK_BYTE_PTR p{data_in}, CK_ULONG ul{data_in}Len, "
                       f"CK_BYTE_PTR p{data_out}, CK_ULONG_PTR pul{data_out}Len"),
-        (f"C_{verb}Update", f"CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen, "
-                            f"CK_BYTE_PTR pOutPart, CK_ULONG_PTR pulOutPartLen"),
+        (f"C_{verb}Update", "CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen, "
+                            "CK_BYTE_PTR pOutPart, CK_ULONG_PTR pulOutPartLen"),
         (f"C_{verb}Final", "CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen"),
     ]
 

@@ -49,9 +49,8 @@ def _create_engine() -> Any:
     global _engine
     with _engine_lock:
         if _engine is None:
-            from cardki.cryptoki.engine import Cryptoki
-
             import cardki
+            from cardki.cryptoki.engine import Cryptoki
 
             config = ModuleConfig.from_environment()
             configure_logging(config)
