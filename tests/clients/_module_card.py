@@ -61,6 +61,7 @@ def module_env(**extra: str) -> Dict[str, str]:
     logging (CARDKI_LOG, CARDKI_LOG_FILE), which helps debugging and changes no behaviour."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("CARDKI_") or key in ("CARDKI_LOG", "CARDKI_LOG_FILE")}
+    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file either
     env.update(extra)
     return env
 

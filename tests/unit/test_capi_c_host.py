@@ -54,6 +54,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(harness: Path, scenario: str, virtual: bool = True, module: str = "",
         extra_env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
+    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
     if virtual:
         env["CARDKI_VIRTUAL"] = "only"
     env.update(extra_env or {})

@@ -8,22 +8,25 @@ from pathlib import Path
 from cardki.capi.config import ModuleConfig, configure_logging
 
 
+NO_FILE = {"CARDKI_CONFIG": "/nonexistent/cardki-module.toml"}
+
+
 def test_defaults_are_silent_and_real_readers_only() -> None:
-    config = ModuleConfig.from_environment({})
+    config = ModuleConfig.from_environment(NO_FILE)
     assert config == ModuleConfig(virtual_fallback=False, log_level=None, log_file=None)
 
 
 def test_environment_switches() -> None:
-    config = ModuleConfig.from_environment({"CARDKI_VIRTUAL": "1", "CARDKI_LOG": "Trace",
+    config = ModuleConfig.from_environment({**NO_FILE, "CARDKI_VIRTUAL": "1", "CARDKI_LOG": "Trace",
                                             "CARDKI_LOG_FILE": "/tmp/x.log"})
     assert config.virtual_fallback is True
     assert config.log_level == 5
     assert config.log_file == "/tmp/x.log"
-    assert ModuleConfig.from_environment({"CARDKI_VIRTUAL": "0"}).virtual_fallback is False
-    only = ModuleConfig.from_environment({"CARDKI_VIRTUAL": "only"})
+    assert ModuleConfig.from_environment({**NO_FILE, "CARDKI_VIRTUAL": "0"}).virtual_fallback is False
+    only = ModuleConfig.from_environment({**NO_FILE, "CARDKI_VIRTUAL": "only"})
     assert only.virtual_only is True and only.virtual_fallback is False
-    assert ModuleConfig.from_environment({"CARDKI_LOG": "debug"}).log_level == logging.DEBUG
-    assert ModuleConfig.from_environment({"CARDKI_LOG": "nonsense"}).log_level is None
+    assert ModuleConfig.from_environment({**NO_FILE, "CARDKI_LOG": "debug"}).log_level == logging.DEBUG
+    assert ModuleConfig.from_environment({**NO_FILE, "CARDKI_LOG": "nonsense"}).log_level is None
 
 
 def test_logging_goes_to_the_file_only_when_asked(tmp_path: Path, capsys) -> None:
@@ -41,3 +44,26 @@ def test_logging_goes_to_the_file_only_when_asked(tmp_path: Path, capsys) -> Non
     assert "not shown" not in captured.err and "not shown" not in captured.out
     text = log_file.read_text()
     assert "shown in the file" in text and "not shown" not in text
+
+
+def test_config_file_and_environment_precedence(tmp_path: Path) -> None:
+    config_file = tmp_path / "cardki" / "module.toml"
+    config_file.parent.mkdir()
+    config_file.write_text('virtual = "only"\nlog = "debug"\nlog_file = "/tmp/from-file.log"\n')
+    from_file = ModuleConfig.from_environment({"XDG_CONFIG_HOME": str(tmp_path)})
+    assert from_file.virtual_only is True and from_file.log_level == logging.DEBUG
+    assert from_file.log_file == "/tmp/from-file.log"
+    overridden = ModuleConfig.from_environment({"CARDKI_CONFIG": str(config_file), "CARDKI_VIRTUAL": "0"})
+    assert overridden.virtual_only is False and overridden.virtual_fallback is False
+    assert overridden.log_level == logging.DEBUG
+    config_file.write_text("virtual = true\n")
+    assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(config_file)}).virtual_fallback is True
+
+
+def test_a_broken_config_file_is_ignored(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "module.toml"
+    broken.write_text("virtual = [unterminated\n")
+    assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(broken)}) == ModuleConfig()
+    assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(tmp_path / "missing.toml")}) == ModuleConfig()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

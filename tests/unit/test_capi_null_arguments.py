@@ -78,6 +78,7 @@ def test_null_pointers_and_extreme_numbers_everywhere() -> None:
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
     env["CARDKI_VIRTUAL"] = "only"
+    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
                           text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

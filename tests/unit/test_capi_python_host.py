@@ -135,6 +135,7 @@ CKO_PRIVATE_KEY = 3
 def run_script() -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
     env["CARDKI_VIRTUAL"] = "only"
+    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
                           text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,6 +1,15 @@
-"""Module configuration from the environment, read when C_Initialize builds the engine.
+"""Module configuration from the environment or a file, read when C_Initialize builds the engine.
 
-A PKCS#11 host gives a module no way to pass options, so the module reads:
+A PKCS#11 host gives a module no way to pass options, so the module reads
+environment variables, and for hosts started without a shell (a browser from
+the desktop) a TOML file: ``$CARDKI_CONFIG``, else
+``$XDG_CONFIG_HOME/cardki/module.toml`` (``~/.config/cardki/module.toml``)::
+
+    virtual = "fallback"      # "off" (default) | "fallback" | "only"
+    log = "debug"             # or "trace"; absent = silent
+    log_file = "/tmp/cardki.log"
+
+Environment variables win over the file:
 
 ``CARDKI_VIRTUAL=1``
     add the in-process virtual card as a slot when no reader holds a card
@@ -13,16 +22,21 @@ A PKCS#11 host gives a module no way to pass options, so the module reads:
 ``CARDKI_LOG_FILE=path``
     where the log goes (appended); without it, logging goes to stderr.
 
-The module never prints anything unless ``CARDKI_LOG`` is set: a PKCS#11
+The module never prints anything unless logging is asked for: a PKCS#11
 module shares stdout/stderr with its host (ssh, a browser, p11-kit server).
+An unreadable or malformed file is ignored (and says so in the log, if any).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+logger = logging.getLogger("cardki.capi")
 
 _TRACE = 5  # the level cardki.apdu logs raw (redacted) APDUs at
 _LEVELS = {"debug": logging.DEBUG, "trace": _TRACE, "info": logging.INFO, "warning": logging.WARNING}
@@ -40,14 +54,50 @@ class ModuleConfig:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "ModuleConfig":
-        level_name = environ.get("CARDKI_LOG", "").strip().lower()
-        virtual = environ.get("CARDKI_VIRTUAL", "").strip().lower()
+        settings = {**_file_settings(config_file_path(environ)), **environ}
+        level_name = settings.get("CARDKI_LOG", "").strip().lower()
+        virtual = settings.get("CARDKI_VIRTUAL", "").strip().lower()
         return cls(
             virtual_fallback=virtual in _TRUE,
             virtual_only=virtual == "only",
             log_level=_LEVELS.get(level_name),
-            log_file=environ.get("CARDKI_LOG_FILE") or None,
+            log_file=settings.get("CARDKI_LOG_FILE") or None,
         )
+
+
+def config_file_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the module's configuration file is looked for."""
+    explicit = environ.get("CARDKI_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "cardki" / "module.toml"
+
+
+_VIRTUAL_WORDS = {"off": "0", "fallback": "1", "only": "only"}
+
+
+def _file_settings(path: Path) -> Dict[str, str]:
+    """The file's settings under their environment variable names ({} if there is no usable file)."""
+    try:
+        with open(path, "rb") as stream:
+            data = tomllib.load(stream)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as problem:
+        logger.warning("ignoring the cardki module configuration %s: %s", path, problem)
+        return {}
+    settings: Dict[str, str] = {}
+    virtual = data.get("virtual")
+    if isinstance(virtual, bool):
+        settings["CARDKI_VIRTUAL"] = "1" if virtual else "0"
+    elif isinstance(virtual, str) and virtual.lower() in _VIRTUAL_WORDS:
+        settings["CARDKI_VIRTUAL"] = _VIRTUAL_WORDS[virtual.lower()]
+    if isinstance(data.get("log"), str):
+        settings["CARDKI_LOG"] = data["log"]
+    if isinstance(data.get("log_file"), str):
+        settings["CARDKI_LOG_FILE"] = data["log_file"]
+    return settings
 
 
 _configured_handler: Optional[logging.Handler] = None
