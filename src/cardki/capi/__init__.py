@@ -12,7 +12,8 @@ Behaviour a host can rely on:
   ``CARDKI_LOG_FILE=path``) asks for a log.
 * Real PC/SC readers only by default; ``CARDKI_VIRTUAL=1`` adds an in-process
   virtual YubiKey when no reader holds a card, ``CARDKI_VIRTUAL=only`` uses it
-  alone (see :mod:`cardki.capi.config`).
+  alone. The same settings can live in ``~/.config/cardki/module.toml``
+  (see :mod:`cardki.capi.config`).
 * Locking: cardki always uses its own OS locks. C_Initialize accepts NULL,
   CKF_OS_LOCKING_OK with or without mutex callbacks; callbacks *without*
   CKF_OS_LOCKING_OK answer CKR_CANT_LOCK. cardki starts no threads.
