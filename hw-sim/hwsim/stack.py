@@ -5,6 +5,10 @@ what CI runs is what a developer runs. Everything we start is recorded in a pid
 file under the run directory (``hw-sim/run/`` by default, ``$HWSIM_RUN_DIR`` to
 move it); we stop only processes whose pid file we wrote, and only after
 checking the pid still belongs to that program.
+
+Reader indexes: 0 and 1 are vpcd's "Virtual PCD 00 00"/"00 01"; 2 and 3 are the
+Yubico-named pair ("Yubico YubiKey CCID (hwsim) 00 00"/"00 01") that
+hw-sim/bootstrap adds for clients that only use YubiKey readers (libykcs11).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 from hwsim.control import CardControl, ControlError
-from hwsim.vpcd import port_for_reader, reader_name
+from hwsim.vpcd import BASE_PORT, port_for_reader
+from hwsim.vpcd import reader_name as vpcd_reader_name
 
 HWSIM_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = HWSIM_DIR.parent
@@ -36,6 +41,101 @@ STACK_LOCK = "/tmp/hwsim-pcsc-stack.lock"
 
 class StackError(Exception):
     """The stack could not be brought to the requested state."""
+
+
+# -- readers ---------------------------------------------------------------------------------------
+#
+# Reader indexes: 0 and 1 are vpcd's own pair ("Virtual PCD 00 00"/"00 01", Debian's
+# /etc/reader.conf.d/vpcd, ports 35963/35964). 2 and 3 are a second vpcd pair that
+# hw-sim/bootstrap adds, named like a YubiKey's reader ("Yubico YubiKey CCID (hwsim) 00 00"/
+# "00 01", ports 35965/35966): libykcs11 uses only readers whose name starts with "Yubico",
+# and ykman derives the USB interfaces from the "CCID" in the name.
+
+CLASSIC_READERS = (0, 1)
+"""vpcd's own readers, named "Virtual PCD 00 0N"."""
+
+YUBICO_READER = 2
+"""The first Yubico-named reader (what ykcs11 sees); 3 is its twin."""
+
+YUBICO_READERS = (2, 3)
+
+YUBICO_FRIENDLY_NAME = "Yubico YubiKey CCID (hwsim)"
+YUBICO_BASE_PORT = BASE_PORT + len(CLASSIC_READERS)
+"""35965 (0x8C7D): vpcd's second pair listens on this port and the next."""
+
+VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+YUBICO_DRIVER = Path("/usr/local/lib/cardki/libifdvpcd-yubico.so")
+"""A byte-for-byte copy of vpcd's driver for the second pair. vpcd keeps its readers in one
+static table indexed by the slot number (Lun & 0xffff), so a second reader.conf entry naming
+the same file makes pcscd reuse the loaded driver and the new pair takes over slots 0 and 1:
+"Virtual PCD 00 00" would then talk to the card on 35965. A copy at another path (another
+inode) is loaded as a separate instance with its own table."""
+
+YUBICO_READER_CONF = Path("/etc/reader.conf.d/cardki-vpcd-yubico")
+
+
+def reader_name(reader: int) -> str:
+    """The name pcscd gives reader index ``reader`` (0, 1: vpcd's; 2, 3: the Yubico-named pair)."""
+    if reader in YUBICO_READERS:
+        return f"{YUBICO_FRIENDLY_NAME} 00 {reader - YUBICO_READER:02d}"
+    return vpcd_reader_name(reader)
+
+
+def reader_port(reader: int) -> int:
+    """vpcd's TCP port for reader index ``reader`` (35963 + reader for both pairs)."""
+    if reader in YUBICO_READERS:
+        return YUBICO_BASE_PORT + reader - YUBICO_READER
+    return port_for_reader(reader)
+
+
+def yubico_reader_conf() -> str:
+    """The reader.conf entry for the Yubico-named vpcd pair (what hw-sim/bootstrap installs)."""
+    return (
+        "# Installed by cardki's hw-sim/bootstrap: a second vpcd reader pair named like a\n"
+        "# YubiKey's reader, because libykcs11 uses only readers whose name starts with\n"
+        "# \"Yubico\". It loads a copy of vpcd's driver: a second entry naming the same file\n"
+        "# would share the driver's slot table and take over \"Virtual PCD 00 00\".\n"
+        "# pcscd reads this only when it starts.\n"
+        f"FRIENDLYNAME \"{YUBICO_FRIENDLY_NAME}\"\n"
+        f"DEVICENAME   /dev/null:0x{YUBICO_BASE_PORT:X}\n"
+        f"LIBPATH      {YUBICO_DRIVER}\n"
+        f"CHANNELID    0x{YUBICO_BASE_PORT:X}\n"
+    )
+
+
+def yubico_reader_installed() -> bool:
+    """True when the reader.conf entry and the driver copy are in place and current."""
+    try:
+        return (YUBICO_READER_CONF.read_text() == yubico_reader_conf()
+                and YUBICO_DRIVER.read_bytes() == VPCD_DRIVER.read_bytes())
+    except OSError:
+        return False
+
+
+def install_yubico_reader() -> List[str]:
+    """Install (or bring up to date) the driver copy and the reader.conf entry; returns
+    what was written, nothing when all was current. Needs root; pcscd sees the new
+    readers only after it (re)starts."""
+    written = []
+    driver = VPCD_DRIVER.read_bytes()  # OSError when vsmartcard-vpcd is missing
+    for path, content in ((YUBICO_DRIVER, driver), (YUBICO_READER_CONF, yubico_reader_conf().encode())):
+        try:
+            if path.read_bytes() == content:
+                continue
+        except FileNotFoundError:
+            pass
+        _write_atomically(path, content)
+        written.append(str(path))
+    return written
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write, then rename: a pcscd starting meanwhile reads the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.new")
+    temporary.write_bytes(content)
+    temporary.chmod(0o644)
+    os.replace(temporary, path)
 
 
 def run_dir() -> Path:
@@ -186,7 +286,8 @@ def pcscd_pid_file() -> Path:
 def ensure_pcscd(timeout: float = 15.0) -> bool:
     """Start ``pcscd -f`` unless one runs; True when we started it (its pid is recorded).
 
-    Returns once pcscd lists the vpcd reader, so card servers can connect.
+    Returns once pcscd lists the vpcd reader, so card servers can connect (and, when
+    we started it with the Yubico-named pair installed, those readers too).
     """
     started = False
     if running_pcscd() is None:
@@ -204,7 +305,53 @@ def ensure_pcscd(timeout: float = 15.0) -> bool:
         if time.monotonic() > deadline:
             raise StackError(f"pcscd does not list {reader_name(0)!r}: is vsmartcard-vpcd installed?")
         time.sleep(0.05)
+    if started and yubico_reader_installed():
+        # pcscd lists its reader.conf readers together; a short grace only, so a broken
+        # Yubico entry never costs readers 0 and 1 (ensure_reader reports it when needed).
+        deadline = time.monotonic() + 2.0
+        while reader_name(YUBICO_READER) not in pcsc_readers() and time.monotonic() < deadline:
+            time.sleep(0.05)
     return started
+
+
+def ensure_reader(reader: int, may_restart_pcscd: bool = False, timeout: float = 15.0) -> bool:
+    """Make sure pcscd lists reader index ``reader``; True when pcscd had to be restarted
+    for that. Raises StackError saying what to do when it cannot.
+
+    vpcd's own readers (0, 1) are there whenever pcscd runs. The Yubico-named pair
+    (2, 3) exists only in a pcscd started after hw-sim/bootstrap installed its
+    reader.conf entry: pcscd reads reader.conf.d only when it starts. A pcscd
+    that lacks them is restarted only when ``may_restart_pcscd`` (the caller
+    started that pcscd) and hwsim's pid file says it is ours; any other pcscd is
+    left alone and the error says how to restart it.
+    """
+    name = reader_name(reader)
+    if name in pcsc_readers():
+        return False
+    if reader not in YUBICO_READERS:
+        raise StackError(f"pcscd does not list {name!r}: is vsmartcard-vpcd installed?")
+    if not yubico_reader_installed():
+        raise StackError(f"reader {name!r} is not configured: run hw-sim/bootstrap as root (it installs"
+                         f" {YUBICO_READER_CONF} and {YUBICO_DRIVER}), then restart pcscd")
+    pid = running_pcscd()
+    if pid is None:
+        raise StackError(f"pcscd is not running, so no reader {name!r}")
+    ours = _pid_if_running(pcscd_pid_file(), "pcscd")
+    if not (may_restart_pcscd and ours is not None):
+        who = ("started by hwsim from this checkout, not by this run (hw-sim/down && hw-sim/up"
+               " restarts it)" if ours is not None else
+               "not started from this checkout (restart it where it was started, e.g. hw-sim/down"
+               " there or systemctl restart pcscd, or stop it and let the test run start its own)")
+        raise StackError(f"pcscd (pid {pid}) does not list {name!r}: it started before"
+                         f" {YUBICO_READER_CONF} was installed and reads reader.conf.d only at start;"
+                         f" it was {who}")
+    restart_pcscd()
+    deadline = time.monotonic() + timeout
+    while name not in pcsc_readers():
+        if time.monotonic() > deadline:
+            raise StackError(f"pcscd restarted but does not list {name!r}; see {run_dir() / 'pcscd.log'}")
+        time.sleep(0.05)
+    return True
 
 
 def stop_pcscd() -> bool:
@@ -328,7 +475,7 @@ def vpcd_clients(reader: int) -> List[int]:
     """Pids of processes holding a TCP connection to vpcd's port for ``reader``
     (card servers from any checkout, or vicc): the reader's card, or cards
     queued behind it."""
-    port = port_for_reader(reader)
+    port = reader_port(reader)
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -437,7 +584,7 @@ def start_server(
     socket_path = control_path(reader)
     log_path = run_dir() / f"reader{reader}.log"
     command = [sys.executable, "-m", "hwsim", "serve", "--reader", str(reader),
-               "--control", str(socket_path)]
+               "--port", str(reader_port(reader)), "--control", str(socket_path)]
     if state is not None:
         command += ["--state", str(state)]
     if firmware is not None:
