@@ -16,6 +16,15 @@ Fixtures:
 ``virtual_card`` (function)
     ``virtual_card_factory()`` with the defaults: a YubiKey 5.7.2 in reader 0.
 
+Readers: 0 and 1 are vpcd's "Virtual PCD 00 00"/"00 01"; 2 (``YUBICO_READER``)
+and 3 are "Yubico YubiKey CCID (hwsim) 00 00"/"00 01", for clients that use only
+YubiKey-named readers (libykcs11). pcscd knows the latter only if it started
+after hw-sim/bootstrap installed them: a pcscd this run started is restarted
+once if needed; any other pcscd without them makes the test fail (an error
+saying how to restart it), never skip. A card in a Yubico-named reader is
+taken out after the test (unless the server was borrowed with it inserted),
+so clients that pick "the first reader with a card" are not steered there.
+
 A :class:`VirtualCardHandle` has ``reader`` (index), ``reader_name``
 ("Virtual PCD 00 00"), ``control`` (:class:`hwsim.control.CardControl`),
 ``state_path``, ``firmware`` ("5.7.2"), ``serial``, ``atr``; plus ``remove()``
@@ -39,6 +48,8 @@ from hwsim import stack  # noqa: E402
 from hwsim.control import CardControl  # noqa: E402
 from hwsim.server import DEFAULT_CARD  # noqa: E402
 
+YUBICO_READER = stack.YUBICO_READER
+"""Reader index of "Yubico YubiKey CCID (hwsim) 00 00" (the reader libykcs11 sees)."""
 DEFAULT_FIRMWARE = "5.7.2"
 DEFAULT_SERIAL = 12345678
 STANDIN_CARD = f"{REPO_ROOT / 'tests' / 'sim' / 'stack_standin_card.py'}:StandInCard"
@@ -56,6 +67,9 @@ class PcscStack:
 
     def server(self, reader: int, card: str = DEFAULT_CARD) -> stack.ServerInfo:
         """The card server for ``reader``, started on first use (serving ``card``)."""
+        if reader not in stack.CLASSIC_READERS:
+            # raises StackError (the test errors with the reason) when pcscd lacks the reader
+            stack.ensure_reader(reader, may_restart_pcscd=self.started_pcscd)
         running = stack.running_server(reader) or stack.foreign_server(reader)
         if running is None:
             return self.restart_server(reader, card=card)
@@ -124,11 +138,15 @@ def pcsc_stack() -> Iterator[PcscStack]:
 def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Callable[..., VirtualCardHandle]]:
     used: Dict[int, VirtualCardHandle] = {}
     traced_before: Dict[int, bool] = {}
+    leave_inserted: Dict[int, bool] = {}
 
     def make(firmware: str = DEFAULT_FIRMWARE, reader: int = 0, serial: int = DEFAULT_SERIAL,
              card: str = DEFAULT_CARD, state: Optional[Path] = None) -> VirtualCardHandle:
         server = pcsc_stack.server(reader, card=card)
         control = server.control
+        if reader not in leave_inserted:
+            borrowed_with_card = reader in pcsc_stack.borrowed and control.status()["inserted"]
+            leave_inserted[reader] = reader in stack.CLASSIC_READERS or borrowed_with_card
         state_path = Path(state) if state is not None else tmp_path / f"reader{reader}-state.json"
         swapped = control.new_card(firmware=firmware, serial=serial, state=state_path, card=card)
         status = control.status()
@@ -151,7 +169,10 @@ def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Call
             if not handle.control.ping():
                 continue  # a test stopped the server on purpose
             handle.control.clear_faults()
-            handle.control.insert()  # the next test finds the card in the reader
+            if leave_inserted[handle.reader]:
+                handle.control.insert()  # the next test finds the card in the reader
+            else:
+                handle.remove()  # a Yubico-named reader goes back to empty
             if not traced_before[handle.reader] and handle.control.status()["trace"]:
                 handle.control.trace(on=False)  # a test that failed before switching it off
 
