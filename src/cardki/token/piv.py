@@ -38,7 +38,6 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
-from asn1crypto import core as asn1
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from cardki.apdu import (
@@ -795,6 +794,8 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
         by_params = {EC_PARAMS["secp256r1"]: "ECCP256", EC_PARAMS["secp384r1"]: "ECCP384",
                      EC_PARAMS["ed25519"]: "ED25519", EC_PARAMS["x25519"]: "X25519"}
         # PKCS#11 3.0 also allows the curve as a PrintableString name for 25519.
+        from asn1crypto import core as asn1  # here: key generation is rare, startup is not
+
         names = {asn1.PrintableString("edwards25519").dump(): "ED25519",
                  asn1.PrintableString("curve25519").dump(): "X25519"}
         name = by_params.get(bytes(params or b"")) or names.get(bytes(params or b""))

@@ -18,17 +18,19 @@ import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-from asn1crypto import core as asn1
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
 from .base import TokenObject
+from .der import der_integer, der_octet_string, der_oid
 from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
+
+if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
+    from cryptography import x509
 
 PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
 
@@ -133,15 +135,15 @@ def certificate_container(cert_der: bytes) -> bytes:
 
 
 def oid_der(dotted: str) -> bytes:
-    return asn1.ObjectIdentifier(dotted).dump()
+    return der_oid(dotted)
 
 
 def _der_integer(value: int) -> bytes:
-    return asn1.Integer(value).dump()
+    return der_integer(value)
 
 
 def _octet_string(value: bytes) -> bytes:
-    return asn1.OctetString(value).dump()
+    return der_octet_string(value)
 
 
 def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dict[int, Any]:
@@ -165,6 +167,8 @@ def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dic
 
 def raw_ec_point(ec_point_attribute: bytes) -> bytes:
     """The point inside CKA_EC_POINT's DER OCTET STRING."""
+    from asn1crypto import core as asn1  # only ECDH parameter parsing needs it
+
     return asn1.OctetString.load(ec_point_attribute).native
 
 
@@ -231,8 +235,10 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert: Optional[x509.Certificate] = None
     if contents.certificate is not None:
+        from cryptography.x509 import load_der_x509_certificate  # here: only a certificate needs it
+
         try:
-            cert = x509.load_der_x509_certificate(contents.certificate)
+            cert = load_der_x509_certificate(contents.certificate)
         except ValueError:
             cert = None
     subject = cert.subject.public_bytes() if cert is not None else b""
