@@ -16,7 +16,16 @@ from .cryptoki.mechanisms import (Ecdh1DeriveParams, EddsaParams, MechanismSpec,
 
 __version__ = "0.1.0"
 
-from .api import Library, open  # noqa: E402,A004  (after __version__: the CLI imports it from here)
+
+def __getattr__(name: str) -> object:
+    """``cardki.open`` and ``cardki.Library`` load :mod:`cardki.api` at first use, so
+    the C module (which never needs it) does not pay for importing it."""
+    if name in ("open", "Library"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "open", "Library", "Cryptoki", "CryptokiError", "errors", "constants", "LibraryInfo", "SlotInfo", "TokenInfoFull",

@@ -39,7 +39,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import errors, hostcrypto
+from . import errors
 from .attributes import decode_attribute, encode_attribute, normalize_template
 from .constants import (CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CKA, CKK, CKM, CKO, CKR,
                         CKU, CRYPTOKI_VERSION, MechanismFlag, SessionFlag, SlotFlag, TokenFlag, WaitFlag)
@@ -161,6 +161,14 @@ def _pin_bytes(pin: Any) -> Optional[bytes]:
     raise errors.ArgumentsBad("a PIN is bytes or str")  # type: ignore[attr-defined]
 
 
+def _hostcrypto() -> Any:
+    """The host-side crypto module (verify, encrypt, ECDH KDF), imported at first use:
+    it pulls in cryptography.x509 and asn1crypto (~40 ms), which opening a session
+    and signing on the card never need."""
+    from . import hostcrypto
+    return hostcrypto
+
+
 def _slot_errors() -> Tuple[type, type, type, type]:
     """(CardRemovedError, CardResetError, SlotError, WaitCancelledError), imported late so
     the engine can run without pyscard when a custom slot manager is used."""
@@ -252,9 +260,6 @@ class Cryptoki:
                 raise
             except Exception as error:  # noqa: BLE001 - PC/SC or import trouble at startup
                 raise errors.GeneralError(f"cannot start the slot layer: {error}") from error  # type: ignore[attr-defined]
-            if self._token_factory is None:
-                from ..token import open_token
-                self._token_factory = open_token
             self._pid = os.getpid()
             self._initialized = True
 
@@ -345,6 +350,11 @@ class Cryptoki:
 
     def _open_token(self, state: _SlotState) -> None:
         removed, _, slot_error, _ = _slot_errors()
+        if self._token_factory is None:
+            # Imported at the first card, not in C_Initialize: the token package brings
+            # cryptography with it, and hosts that only probe modules never need it.
+            from ..token import open_token
+            self._token_factory = open_token
         generation = self._card_generation(state.slot_id)
         try:
             transport = self._slot_manager.connect(state.slot_id)
@@ -957,7 +967,7 @@ class Cryptoki:
         else:
             operation.base_mechanism = spec
         if kind in (OperationKind.VERIFY, OperationKind.ENCRYPT):
-            operation.public_key = hostcrypto.public_key_from_attributes(key.attributes)
+            operation.public_key = _hostcrypto().public_key_from_attributes(key.attributes)
         if kind in _CARD_KINDS and key.attributes.get(CKA.ALWAYS_AUTHENTICATE):
             operation.context_login_pending = True
         return record.begin(operation)
@@ -1060,7 +1070,7 @@ class Cryptoki:
                      signature: bytes) -> None:
         try:
             payload = self._signature_input(operation, data)
-            hostcrypto.verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
+            _hostcrypto().verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
                               payload, bytes(signature))
         finally:
             record.end(OperationKind.VERIFY)
@@ -1094,7 +1104,7 @@ class Cryptoki:
         record = self._session(session)
         operation = self._single_part(record, OperationKind.ENCRYPT)
         return self._deliver(record, OperationKind.ENCRYPT, operation,
-                             lambda: hostcrypto.encrypt(operation.public_key, operation.mechanism, bytes(data)),  # type: ignore[arg-type]
+                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism, bytes(data)),  # type: ignore[arg-type]
                              length_only, max_length)
 
     @_api
@@ -1111,7 +1121,7 @@ class Cryptoki:
         record = self._session(session)
         operation = record.active(OperationKind.ENCRYPT)
         return self._deliver(record, OperationKind.ENCRYPT, operation,
-                             lambda: hostcrypto.encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
                                                         bytes(operation.buffer)),
                              length_only, max_length)
 
@@ -1271,7 +1281,7 @@ class Cryptoki:
                 raise errors.TemplateInconsistent()  # type: ignore[attr-defined]
         # The token takes the peer's point raw or DER-wrapped (it knows the curve's point size).
         secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, params))
-        value = hostcrypto.ecdh_kdf(params.kdf, secret, params.shared_data, length)
+        value = _hostcrypto().ecdh_kdf(params.kdf, secret, params.shared_data, length)
         attributes = secret_key_defaults(value, local=False)
         attributes.update({CKA.PRIVATE: True, CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True,
                            CKA.TOKEN: False, CKA.LABEL: "", CKA.KEY_GEN_MECHANISM: CKM.ECDH1_DERIVE})

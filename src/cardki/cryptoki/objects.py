@@ -19,8 +19,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Optional, Set
 
-from cryptography import x509
-
 from . import errors
 from .attributes import encode_attribute
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
@@ -117,6 +115,8 @@ def _require(template: Dict[int, Any], *types: int) -> None:
 def _certificate_fields(der: bytes) -> Dict[int, Any]:
     """SUBJECT/ISSUER/SERIAL_NUMBER read from the certificate, for callers that
     left them out of the template."""
+    from cryptography import x509  # here: cryptography.x509 costs ~30 ms to import
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as error:

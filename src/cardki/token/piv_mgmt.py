@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Sequence
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from typing import TYPE_CHECKING, Sequence
 
 from cardki.apdu import SecurityStatusError
 from cardki.apdu.errors import IncorrectParametersError
 from cardki.cryptoki import errors
 
 from .piv_card import PivCard
+
+if TYPE_CHECKING:  # the cipher module is imported at the first SO login, not at startup
+    from cryptography.hazmat.primitives.ciphers import Cipher
 
 #: Management key algorithm id -> (key length, block length).
 MANAGEMENT_ALGORITHMS = {0x03: (24, 8), 0x08: (16, 16), 0x0A: (24, 16), 0x0C: (32, 16)}
@@ -33,6 +34,8 @@ class ManagementKey:
         self._key = bytearray(key)
 
     def _cipher(self) -> Cipher:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         if self.algorithm == 0x03:
             from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 
