@@ -49,7 +49,8 @@ def measure(reader_name: str, count: int) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--reader", type=int, default=0)
+    parser.add_argument("--reader", type=int, default=0,
+                        help="reader index: 0, 1 Virtual PCD; 2, 3 Yubico YubiKey CCID (hwsim)")
     parser.add_argument("--card", default=None, help="card class (default: the virtual YubiKey)")
     parser.add_argument("--no-low-latency", dest="low_latency", action="store_false",
                         help="serve without TCP_NODELAY/TCP_QUICKACK, to see what they buy")
@@ -61,6 +62,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace) -> int:
     started_pcscd = stack.ensure_pcscd()
+    stack.ensure_reader(args.reader, may_restart_pcscd=started_pcscd)  # 2, 3: the Yubico-named pair
     own_server = stack.running_server(args.reader) is None or not args.low_latency
     extra = [] if args.low_latency else ["--no-low-latency"]
     info = (stack.start_server(args.reader, card=args.card, parent_pid=os.getpid(), extra_args=extra)
