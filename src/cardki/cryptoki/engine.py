@@ -123,7 +123,8 @@ class _SlotState:
     slot_id: int
     token: Any = None
     generation: Any = None
-    objects_loaded: bool = False
+    objects_loaded: bool = False                                  # the card's whole object list is registered
+    loaded_ids: Set[bytes] = field(default_factory=set)           # else: CKA_IDs registered one by one
     login: Optional[int] = None
     write_protected: Optional[bool] = None
     card_generation: Optional[int] = None                         # slot manager's insertion count
@@ -159,6 +160,12 @@ def _pin_bytes(pin: Any) -> Optional[bytes]:
     if isinstance(pin, (bytes, bytearray, memoryview)):
         return bytes(pin)
     raise errors.ArgumentsBad("a PIN is bytes or str")  # type: ignore[attr-defined]
+
+
+def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
+    """An object's CKA_ID as bytes (None without one, as for PIV data objects)."""
+    value = attributes.get(CKA.ID)
+    return None if value is None else bytes(value)
 
 
 def _hostcrypto() -> Any:
@@ -380,6 +387,7 @@ class Cryptoki:
         state.card_generation = generation
         state.generation = token.presence_generation
         state.objects_loaded = False
+        state.loaded_ids = set()
         state.login = None
         state.write_protected = None
         state.token_handles = {}
@@ -395,6 +403,7 @@ class Cryptoki:
             self._objects.pop(handle, None)
         state.token_handles = {}
         state.objects_loaded = False
+        state.loaded_ids = set()
         state.login = None
 
     def _card_gone(self, state: _SlotState) -> None:
@@ -427,12 +436,29 @@ class Cryptoki:
                 raise
         if state.token is not None and state.token.presence_generation != state.generation:
             state.generation = state.token.presence_generation
-            self._load_token_objects(state)
+            self._refresh_token_objects(state)
         return result
 
-    def _load_token_objects(self, state: _SlotState) -> None:
-        """(Re)read the card's objects, keeping the handles of objects that still exist."""
-        token_objects = self._call_raw_objects(state)
+    def _refresh_token_objects(self, state: _SlotState) -> None:
+        """Re-read what is registered of the card's objects (after a login, or a reset by
+        another program): the full list if it was loaded or if handles from it remain,
+        else only the CKA_IDs listed so far, else nothing until a find needs it."""
+        if state.objects_loaded or any(
+                record.slot_id == state.slot_id and record.is_token_object
+                and _cka_id(record.attributes) not in state.loaded_ids
+                for record in self._objects.values()):
+            self._load_token_objects(state)
+        elif state.loaded_ids:
+            self._load_token_objects(state, frozenset(state.loaded_ids))
+
+    def _load_token_objects(self, state: _SlotState, ids: Optional[frozenset] = None) -> None:
+        """(Re)read the card's objects -- all of them, or only those whose CKA_ID is in
+        ``ids`` -- keeping the handles of objects that still exist."""
+        if ids is None:
+            token_objects = self._call_raw_objects(state, state.token.objects)
+        else:
+            token_objects = [obj for cka_id in sorted(ids)
+                             for obj in self._call_raw_objects(state, state.token.objects_with_id, cka_id)]
         seen: Set[int] = set()
         for token_object in token_objects:
             handle = state.token_handles.get(token_object.ref)
@@ -444,24 +470,37 @@ class Cryptoki:
                                                  token_object=token_object)
             seen.add(handle)
         for ref, handle in list(state.token_handles.items()):
-            if handle not in seen:
+            record = self._objects.get(handle)
+            in_scope = ids is None or record is None or _cka_id(record.attributes) in ids
+            if handle not in seen and in_scope:
                 del state.token_handles[ref]
                 self._objects.pop(handle, None)
-        state.objects_loaded = True
+        if ids is None:
+            state.objects_loaded = True
+            state.loaded_ids = set()
+        else:
+            state.loaded_ids |= ids
 
-    def _call_raw_objects(self, state: _SlotState) -> List[Any]:
+    def _call_raw_objects(self, state: _SlotState, function: Callable[..., Any], *args: Any) -> List[Any]:
         removed, _, slot_error, _ = _slot_errors()
         try:
-            return list(state.token.objects())
+            return list(function(*args))
         except removed as error:
             self._card_gone(state)
             raise errors.DeviceRemoved() from error  # type: ignore[attr-defined]
         except slot_error as error:
             raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
 
-    def _ensure_objects(self, state: _SlotState) -> None:
-        if state.token is not None and not state.objects_loaded:
+    def _ensure_objects(self, state: _SlotState, template: Mapping[int, bytes]) -> None:
+        """Register the card objects a find with ``template`` (encoded) can match: with a
+        CKA_ID, only that id's objects (a PIV token then reads one slot, not all 25)."""
+        if state.token is None or state.objects_loaded:
+            return
+        cka_id = template.get(CKA.ID)
+        if cka_id is None or not hasattr(state.token, "objects_with_id"):
             self._load_token_objects(state)
+        elif cka_id not in state.loaded_ids:
+            self._load_token_objects(state, frozenset([bytes(cka_id)]))
 
     def _register_token_object(self, state: _SlotState, token_object: Any) -> int:
         handle = state.token_handles.get(token_object.ref) or next_handle()
@@ -593,7 +632,7 @@ class Cryptoki:
                                              & TokenFlag.WRITE_PROTECTED)
             if state.write_protected:
                 raise errors.TokenWriteProtected()  # type: ignore[attr-defined]
-        self._ensure_objects(state)
+        # No object is read here: the first find reads what it needs (see _ensure_objects).
         handle = next_handle()
         self._sessions[handle] = SessionRecord(handle, state.slot_id,
                                                int(flags) & (SessionFlag.RW_SESSION | SessionFlag.SERIAL_SESSION),
@@ -725,7 +764,7 @@ class Cryptoki:
         self._call(state, state.token.login, int(user_type), pin_bytes)
         state.login = int(user_type)
         if user_type == CKU.USER:
-            self._load_token_objects(state)  # PIN-protected objects are listed only now
+            self._refresh_token_objects(state)  # PIN-protected objects are listed only now
 
     @_api
     def logout(self, session: int) -> None:
@@ -887,7 +926,7 @@ class Cryptoki:
         record, state = self._session_state(session)
         record.check_idle(OperationKind.FIND)
         wanted = {t: encode_attribute(t, v) for t, v in normalize_template(template).items()}
-        self._ensure_objects(state)
+        self._ensure_objects(state, wanted)
         found = [h for h, o in sorted(self._objects.items())
                  if self._visible(o, state) and o.matches(wanted)]
         record.begin(Operation(OperationKind.FIND, found=found))
