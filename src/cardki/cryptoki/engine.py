@@ -18,6 +18,11 @@ Choices where the spec leaves room (so callers know what to expect):
 * Card objects keep their handles while the card stays in (across resets by
   other programs); a new insertion gets new handles. After a logout, handles
   of private objects are invalid for good, as the spec requires.
+* The card's objects are read when a find first needs them, not at
+  C_OpenSession or C_Login: a find whose template names CKA_ID reads only the
+  objects with that id (one PIV slot, via ``Token.objects_with_id``); any other
+  find reads the whole card once per insertion. Either way a find returns what
+  the whole list filtered by the template would.
 * Raw single-part mechanisms (RSA_PKCS, RSA_X_509, RSA_PKCS_PSS, ECDSA, EDDSA)
   accept ``sign_update``: the parts are buffered and signed at ``sign_final``.
   RSA encrypt/decrypt ``*_update`` buffer likewise and output nothing.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 from ..cryptoki import errors
+from ..cryptoki.constants import CKA
 
 Version = Tuple[int, int]
 
@@ -89,6 +90,12 @@ class Token(ABC):
     def objects(self) -> List[TokenObject]:
         """The card's objects (keys, certificates, data objects), read once per
         insertion and cached; private ones included (the engine filters by login)."""
+
+    def objects_with_id(self, cka_id: bytes) -> List[TokenObject]:
+        """Exactly those of :meth:`objects` whose CKA_ID is ``cka_id``. The engine asks
+        this for a find that names CKA_ID, so a token that can read one key's objects
+        without the rest (PIV: one slot) should; this default reads everything."""
+        return [obj for obj in self.objects() if obj.attributes.get(CKA.ID) == bytes(cka_id)]
 
     @abstractmethod
     def login(self, user_type: int, pin: bytes) -> None:
