@@ -32,6 +32,12 @@ def test_oid_matches_asn1crypto(first: int, second: int, rest: list) -> None:
     assert der_oid(dotted) == asn1.ObjectIdentifier(dotted).dump()
 
 
+@pytest.mark.parametrize("bits", range(0, 80))
+def test_integers_at_every_byte_boundary_match_asn1crypto(bits: int) -> None:
+    for value in (2**bits - 1, 2**bits, 2**bits + 1, -(2**bits) - 1, -(2**bits), -(2**bits) + 1):
+        assert der_integer(value) == asn1.Integer(value).dump(), value
+
+
 def test_oid_with_a_large_second_arc_under_2() -> None:
     assert der_oid("2.999.3") == asn1.ObjectIdentifier("2.999.3").dump()
 

@@ -17,8 +17,9 @@ def _tlv(tag: int, content: bytes) -> bytes:
 
 
 def der_integer(value: int) -> bytes:
-    """INTEGER: the shortest two's-complement big-endian form."""
-    length = max(1, (value.bit_length() + 8) // 8)
+    """INTEGER: the shortest two's-complement big-endian form (-128 is one byte, 80)."""
+    magnitude = value if value >= 0 else ~value  # the bits a sign bit must stay clear of
+    length = magnitude.bit_length() // 8 + 1
     return _tlv(0x02, value.to_bytes(length, "big", signed=True))
 
 
