@@ -369,15 +369,15 @@ class PivToken(Token):
         """Exactly the objects of :meth:`objects` whose CKA_ID is ``cka_id``, reading
         only the slot(s) with that id: SELECT (+ VERIFY when logged in), its certificate
         container and GET METADATA (3-4 APDUs instead of 56 on a YubiKey), then cached
-        like the full list.
-        Data objects have no CKA_ID, so they are never among them."""
+        like the full list. Data objects have no CKA_ID, so they are never among them."""
         cka_id = bytes(cka_id)
         specs = [spec for spec in self.profile.slots if bytes(spec.cka_id) == cka_id]
         with self._lock:
             if self._slots is not None and not self._objects_stale:
                 found = [self._slots[spec.key] for spec in specs if spec.key in self._slots]
             else:
-                missing = [spec for spec in specs if self._single_slots.get(spec.key, (None,))[0] != self._read_epoch]
+                missing = [spec for spec in specs
+                           if self._single_slots.get(spec.key, (None, None))[0] != self._read_epoch]
                 if missing:
                     epoch = self._read_epoch
 
