@@ -89,13 +89,6 @@ def _pin_bytes(pin: Optional[Pin]) -> Optional[bytes]:
     return pin.encode("utf-8") if isinstance(pin, str) else bytes(pin)
 
 
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
 def ecdsa_raw_to_der(signature: bytes) -> bytes:
     """PKCS#11's ECDSA signature (r || s, each the curve's size) -> the DER
     ``ECDSA-Sig-Value`` that X.509, TLS and :mod:`cryptography` expect."""

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki import api, api_objects, api_util
 from cardki.api import CKA, CKK, CKM
 from cardki.cryptoki import errors
+from cardki.der import der_octet_string
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -54,7 +55,7 @@ def test_ecdsa_raw_to_der_rejects_odd_lengths() -> None:
 
 
 def _octet_string(data: bytes) -> bytes:
-    return bytes([0x04]) + api_util._der_length(len(data)) + data
+    return der_octet_string(data)
 
 
 def test_public_key_from_rsa_attributes() -> None:

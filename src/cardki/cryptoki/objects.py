@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Optional, Set
 
+from ..der import der_integer
 from . import errors
 from .attributes import encode_attribute
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
@@ -121,23 +122,8 @@ def _certificate_fields(der: bytes) -> Dict[int, Any]:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as error:
         raise errors.AttributeValueInvalid("CKA_VALUE is not a DER X.509 certificate") from error  # type: ignore[attr-defined]
-    serial = cert.serial_number
-    serial_der = b"\x02" + _der_length(_int_bytes(serial)) + _int_bytes(serial)
     return {CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
-            CKA.SERIAL_NUMBER: serial_der}
-
-
-def _int_bytes(value: int) -> bytes:
-    length = max(1, (value.bit_length() + 8) // 8)
-    return value.to_bytes(length, "big", signed=True)
-
-
-def _der_length(content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
+            CKA.SERIAL_NUMBER: der_integer(cert.serial_number)}
 
 
 def build_session_object(template: Dict[int, Any]) -> tuple:

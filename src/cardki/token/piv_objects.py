@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
 from .base import TokenObject
-from .der import der_integer, der_octet_string, der_oid
+from ..der import der_integer, der_octet_string, der_oid
 from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)

@@ -1,7 +1,8 @@
-"""The three DER encodings the PIV token needs when it lists objects.
+"""The three DER encodings cardki writes for object attributes.
 
 CKA_OBJECT_ID (OBJECT IDENTIFIER), CKA_SERIAL_NUMBER (INTEGER) and
-CKA_EC_POINT (OCTET STRING) are simple enough to write by hand, and doing so
+CKA_EC_POINT (OCTET STRING) are simple enough to write by hand. The PIV token
+uses them when it lists objects and the engine for session certificates; doing so
 keeps asn1crypto (about 12 ms to import) off the path from C_Initialize to the
 first signature. Each has exactly one DER form, so these agree byte for byte
 with asn1crypto's ``dump()`` (the unit tests check that).

@@ -9,7 +9,7 @@ from asn1crypto import core as asn1
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardki.token.der import der_integer, der_octet_string, der_oid
+from cardki.der import der_integer, der_octet_string, der_oid
 from cardki.token.profiles import candidates
 
 
