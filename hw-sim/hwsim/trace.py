@@ -83,9 +83,16 @@ class ApduTrace:
         return self._file is not None
 
     def start(self, path: Optional[PathLike] = None) -> None:
-        """Begin tracing to ``path`` (or the previous path) in append mode."""
+        """Begin tracing to ``path`` (or the previous path) in append mode.
+
+        A new ``path`` while tracing is already on switches files: the caller
+        asked for *this* file, and writing on into the old one would hand it
+        an empty trace."""
         with self._lock:
-            if path is not None:
+            if path is not None and Path(path) != self.path:
+                if self._file is not None:
+                    self._file.close()
+                    self._file = None
                 self.path = Path(path)
             if self.path is None:
                 raise ValueError("no trace file given")

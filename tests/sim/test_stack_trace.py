@@ -67,6 +67,19 @@ def test_trace_can_be_switched_on_at_start(pcsc_stack, tmp_path):
     assert "> 00 20 00 80 08 FF FF" in text and "31 32 33" not in text
 
 
+def test_a_new_trace_file_takes_over_from_a_running_trace(tmp_path):
+    from hwsim.trace import ApduTrace
+
+    first, second = tmp_path / "first.trace", tmp_path / "second.trace"
+    trace = ApduTrace(first)
+    trace.note("into the first file")
+    trace.start(second)
+    trace.note("into the second file")
+    trace.stop()
+    assert "into the second file" not in first.read_text()
+    assert "into the second file" in second.read_text()
+
+
 def test_a_card_without_redaction_gets_only_headers_and_status_words():
     from hwsim.trace import redacted_command, redacted_response
 
