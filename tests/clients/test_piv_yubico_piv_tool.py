@@ -110,6 +110,28 @@ def test_generate_import_read_certificate_and_sign(card, tmp_path, algorithm, sl
     assert f"Slot {slot}:" in status and "hwsim client test" in status
 
 
+@pytest.mark.parametrize("algorithm", ["ECCP256", "RSA2048"])
+def test_selfsign_certificate_fails_inside_this_tool_before_the_card_signs(card, tmp_path, algorithm):
+    """yubico-piv-tool 2.2.0 built against OpenSSL 3 cannot self-sign with any
+    YubiKey (Yubico/yubico-piv-tool#388): the failure is the tool's, and the card
+    never receives the GENERAL AUTHENTICATE. If a fixed tool arrives, this test
+    fails and the self-signed round trip should be tested instead."""
+    reader = card.reader_name
+    pub, cert = tmp_path / "pub.pem", tmp_path / "cert.pem"
+    piv_tool(reader, "-a", "generate", "-s", "9a", "-A", algorithm, f"-k{MGMT}", "-o", str(pub))
+    trace = tmp_path / "apdu.trace"
+    card.control.trace(True, trace)
+    try:
+        out = piv_tool(reader, "-a", "verify-pin", "-P", "123456", "-a", "selfsign-certificate", "-s", "9a",
+                       "-S", "/CN=selfsigned/", "-i", str(pub), "-o", str(cert), check=False)
+    finally:
+        card.control.trace(False)
+    assert out.returncode != 0 and "Failed signing certificate" in out.stdout + out.stderr
+    commands = [line.split(" > ", 1)[1].replace(" ", "") for line in trace.read_text().splitlines() if " > " in line]
+    assert any(command.startswith("00200080") for command in commands)  # the PIN did reach the card
+    assert not any(command[2:4] == "87" for command in commands)       # no GENERAL AUTHENTICATE
+
+
 def test_attest(card, tmp_path):
     reader = card.reader_name
     pub, att = tmp_path / "pub.pem", tmp_path / "att.pem"
