@@ -25,7 +25,8 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
     serve = commands.add_parser("serve", help="run one virtual card in one vpcd reader")
     serve.add_argument("--reader", type=int, default=0,
-                       help="vpcd reader index: 0 -> port 35963, 1 -> 35964 (default 0)")
+                       help="reader index: 0/1 -> 'Virtual PCD 00 0N' (ports 35963/35964), "
+                            "2/3 -> 'Yubico YubiKey CCID (hwsim) 00 0N' (35965/35966) (default 0)")
     serve.add_argument("--state", help="persistent state file (loaded at start, saved on change)")
     serve.add_argument("--firmware", type=parse_firmware, default=DEFAULT_FIRMWARE,
                        help="firmware version X.Y.Z (default 5.7.2)")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 from hwsim.control import CardControl, ControlError
-from hwsim.vpcd import BASE_PORT, port_for_reader
+from hwsim.vpcd import BASE_PORT, YUBICO_FRIENDLY_NAME, port_for_reader
 from hwsim.vpcd import reader_name as vpcd_reader_name
 
 HWSIM_DIR = Path(__file__).resolve().parent.parent
@@ -59,7 +59,6 @@ YUBICO_READER = 2
 
 YUBICO_READERS = (2, 3)
 
-YUBICO_FRIENDLY_NAME = "Yubico YubiKey CCID (hwsim)"
 YUBICO_BASE_PORT = BASE_PORT + len(CLASSIC_READERS)
 """35965 (0x8C7D): vpcd's second pair listens on this port and the next."""
 
@@ -76,15 +75,11 @@ YUBICO_READER_CONF = Path("/etc/reader.conf.d/cardki-vpcd-yubico")
 
 def reader_name(reader: int) -> str:
     """The name pcscd gives reader index ``reader`` (0, 1: vpcd's; 2, 3: the Yubico-named pair)."""
-    if reader in YUBICO_READERS:
-        return f"{YUBICO_FRIENDLY_NAME} 00 {reader - YUBICO_READER:02d}"
     return vpcd_reader_name(reader)
 
 
 def reader_port(reader: int) -> int:
     """vpcd's TCP port for reader index ``reader`` (35963 + reader for both pairs)."""
-    if reader in YUBICO_READERS:
-        return YUBICO_BASE_PORT + reader - YUBICO_READER
     return port_for_reader(reader)
 
 

@@ -36,14 +36,25 @@ CTRL_GET_ATR = 0x04
 _LENGTH = struct.Struct(">H")
 
 
+CLASSIC_FRIENDLY_NAME = "Virtual PCD"
+"""vpcd's own reader.conf entry: readers 0 and 1."""
+YUBICO_FRIENDLY_NAME = "Yubico YubiKey CCID (hwsim)"
+"""hw-sim/bootstrap's second entry (a copy of vpcd's driver): readers 2 and 3, for
+clients that use only YubiKey-named readers (libykcs11)."""
+READERS_PER_ENTRY = 2
+
+
 def port_for_reader(reader: int) -> int:
-    """vpcd's TCP port for reader index ``reader`` (0 -> 35963)."""
+    """vpcd's TCP port for reader index ``reader`` (0 -> 35963, ..., 3 -> 35966)."""
     return BASE_PORT + reader
 
 
 def reader_name(reader: int) -> str:
-    """The name pcscd gives vpcd's reader ``reader`` (one vpcd entry in reader.conf)."""
-    return f"Virtual PCD 00 {reader:02d}"
+    """The name pcscd gives reader index ``reader``: "Virtual PCD 00 00" and
+    "... 00 01", then "Yubico YubiKey CCID (hwsim) 00 00" and "... 00 01"."""
+    entry, slot = divmod(reader, READERS_PER_ENTRY)
+    friendly = YUBICO_FRIENDLY_NAME if entry == 1 else CLASSIC_FRIENDLY_NAME
+    return f"{friendly} 00 {slot:02d}"
 
 
 class VpcdClosed(Exception):
