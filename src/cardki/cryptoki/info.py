@@ -1,0 +1,78 @@
+"""The Cryptoki info structures as the engine returns them, and the library's
+identity that fills them.
+
+``CK_INFO``, ``CK_SLOT_INFO``, ``CK_TOKEN_INFO`` and ``CK_SESSION_INFO`` are plain
+frozen values: the C layer packs them into the C structs, the Python API hands
+them out. They live apart from the engine because the Python API, the C layer
+and every part of the engine name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+MANUFACTURER_ID = "cardki"
+LIBRARY_DESCRIPTION = "cardki PKCS#11 for PIV smart cards"
+LIBRARY_VERSION = (0, 1)
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    """``CK_INFO``."""
+
+    cryptoki_version: Tuple[int, int]
+    manufacturer_id: str
+    flags: int
+    library_description: str
+    library_version: Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """``CK_SLOT_INFO``."""
+
+    slot_description: str
+    manufacturer_id: str
+    flags: int
+    hardware_version: Tuple[int, int]
+    firmware_version: Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TokenInfoFull:
+    """``CK_TOKEN_INFO``: the card's part from the token plus the engine's counts."""
+
+    label: str
+    manufacturer_id: str
+    model: str
+    serial_number: str
+    flags: int
+    max_session_count: int
+    session_count: int
+    max_rw_session_count: int
+    rw_session_count: int
+    max_pin_len: int
+    min_pin_len: int
+    total_public_memory: int
+    free_public_memory: int
+    total_private_memory: int
+    free_private_memory: int
+    hardware_version: Tuple[int, int]
+    firmware_version: Tuple[int, int]
+    utc_time: str
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """``CK_SESSION_INFO``."""
+
+    slot_id: int
+    state: int
+    flags: int
+    device_error: int
+
+
+
+__all__ = ["LIBRARY_DESCRIPTION", "LIBRARY_VERSION", "MANUFACTURER_ID", "LibraryInfo", "SessionInfo", "SlotInfo",
+           "TokenInfoFull"]

@@ -1,0 +1,458 @@
+"""Operations: sign, verify, encrypt, decrypt, digest, key generation and derivation, random.
+
+Why a part of its own: this is the spec's operation state machine. ``*_init``
+checks the mechanism and the key, ``*_update`` feeds data, and the single-part
+and ``*_final`` calls deliver under the output-length rules (a length query or
+a too-small buffer keeps the operation; anything else ends it). Sign, decrypt
+and the ECDH step run on the card; verify, encrypt, digest and the KDF run on
+the host, whose crypto module is imported at first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from . import errors
+from .attributes import normalize_template
+from .boundary import api_boundary
+from .constants import CKA, CKK, CKM, CKO, MechanismFlag
+from .engine_state import EngineState, SlotState
+from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFIX, DIGESTS, HASHED_SIGN,
+                         SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,
+                         key_type_for, mechanism_name, new_hash)
+from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
+from .sessions import Operation, OperationKind, SessionRecord
+
+
+def _hostcrypto() -> Any:
+    """The host-side crypto module (verify, encrypt, ECDH KDF), imported at first use:
+    it pulls in cryptography.x509 and asn1crypto (~40 ms), which opening a session
+    and signing on the card never need."""
+    from . import hostcrypto
+    return hostcrypto
+
+
+_KIND_FLAG = {
+    OperationKind.SIGN: MechanismFlag.SIGN, OperationKind.VERIFY: MechanismFlag.VERIFY,
+    OperationKind.ENCRYPT: MechanismFlag.ENCRYPT, OperationKind.DECRYPT: MechanismFlag.DECRYPT,
+    OperationKind.DIGEST: MechanismFlag.DIGEST,
+}
+_KIND_MECHANISMS = {
+    OperationKind.SIGN: SIGN_MECHANISMS, OperationKind.VERIFY: SIGN_MECHANISMS,
+    OperationKind.ENCRYPT: CIPHER_MECHANISMS, OperationKind.DECRYPT: CIPHER_MECHANISMS,
+    OperationKind.DIGEST: frozenset(DIGESTS),
+}
+_KIND_KEY_ATTRIBUTE = {
+    OperationKind.SIGN: CKA.SIGN, OperationKind.VERIFY: CKA.VERIFY,
+    OperationKind.ENCRYPT: CKA.ENCRYPT, OperationKind.DECRYPT: CKA.DECRYPT,
+}
+#: Operations the card performs (the rest run on the host).
+_CARD_KINDS = (OperationKind.SIGN, OperationKind.DECRYPT)
+
+
+class Operations(EngineState):
+    """Cryptoki mixin: the cryptographic operations and their state machines."""
+
+    # ------------------------------------------------------------------ common
+
+    def _deliver(self, record: SessionRecord, kind: OperationKind, operation: Operation,
+                 compute: Callable[[], bytes], length_only: bool, max_length: Optional[int]) -> bytes:
+        """The spec's output rules: compute once; a length query or a too-small
+        buffer keeps the operation; anything else (success or error) ends it."""
+        if operation.result is None:
+            try:
+                operation.result = compute()
+            except BaseException:
+                record.end(kind)
+                raise
+        result = operation.result
+        if length_only:
+            return result
+        if max_length is not None and len(result) > max_length:
+            raise errors.BufferTooSmall(len(result))
+        record.end(kind)
+        return result
+
+    def _token_mechanisms(self, state: SlotState) -> Dict[int, Any]:
+        return {int(m): info for m, info in self._call(state, state.token.mechanisms).items()}
+
+    def _check_mechanism(self, state: SlotState, kind: OperationKind, spec: MechanismSpec) -> MechanismSpec:
+        if spec.type not in _KIND_MECHANISMS[kind]:
+            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+        if kind in _CARD_KINDS:
+            info = self._token_mechanisms(state).get(spec.type)
+            if info is None or (info.flags and not info.flags & _KIND_FLAG[kind]):
+                raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")  # type: ignore[attr-defined]
+        return spec
+
+    def _check_key(self, kind: OperationKind, spec: MechanismSpec, key: ObjectRecord) -> None:
+        wanted_class = CKO.PRIVATE_KEY if kind in (*_CARD_KINDS,) else CKO.PUBLIC_KEY
+        if key.object_class != wanted_class or key.attributes.get(CKA.KEY_TYPE) != key_type_for(spec.type):
+            raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
+        if kind in _CARD_KINDS and not key.is_token_object:
+            raise errors.KeyTypeInconsistent("private keys live on the card")  # type: ignore[attr-defined]
+        if not key.attributes.get(_KIND_KEY_ATTRIBUTE[kind], False):
+            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+
+    def _init_key_operation(self, handle: int, kind: OperationKind, mech: Any, key_handle: int) -> Operation:
+        record, state = self._session_state(handle)
+        record.check_idle(kind)
+        spec = self._check_mechanism(state, kind, as_spec(mech))
+        key = self._key(state, key_handle)
+        self._check_key(kind, spec, key)
+        spec = check_parameter(spec)
+        operation = Operation(kind, mechanism=spec, key=key)
+        if spec.type in HASHED_SIGN:
+            base, digest = HASHED_SIGN[spec.type]
+            operation.base_mechanism = MechanismSpec(base, spec.parameter)
+            operation.digest_mechanism = digest
+            operation.hash_context = new_hash(digest)
+        else:
+            operation.base_mechanism = spec
+        if kind in (OperationKind.VERIFY, OperationKind.ENCRYPT):
+            operation.public_key = _hostcrypto().public_key_from_attributes(key.attributes)
+        if kind in _CARD_KINDS and key.attributes.get(CKA.ALWAYS_AUTHENTICATE):
+            operation.context_login_pending = True
+        return record.begin(operation)
+
+    def _signature_input(self, operation: Operation, data: Optional[bytes]) -> bytes:
+        """What the base mechanism gets: DigestInfo for RSA_PKCS, the digest for
+        PSS/ECDSA, the data itself for raw mechanisms."""
+        if operation.digest_mechanism is None:
+            return bytes(operation.buffer) if data is None else bytes(data)
+        if data is not None:
+            operation.hash_context.update(bytes(data))
+        digest = operation.hash_context.finalize()
+        if operation.base_mechanism.type == CKM.RSA_PKCS:  # type: ignore[union-attr]
+            return DIGEST_INFO_PREFIX[operation.digest_mechanism] + digest
+        return digest
+
+    def _absorb(self, operation: Operation, data: bytes) -> None:
+        operation.multipart = True
+        if operation.hash_context is not None:
+            operation.hash_context.update(bytes(data))
+        else:
+            operation.buffer += bytes(data)
+
+    def _single_part(self, record: SessionRecord, kind: OperationKind) -> Operation:
+        operation = record.active(kind)
+        if operation.multipart and operation.result is None:
+            raise errors.OperationActive("a multi-part operation is under way")  # type: ignore[attr-defined]
+        return operation
+
+    def _require_context_login(self, record: SessionRecord, kind: OperationKind, operation: Operation) -> None:
+        if operation.context_login_pending and operation.result is None:
+            record.end(kind)
+            raise errors.UserNotLoggedIn("this key needs CKU_CONTEXT_SPECIFIC login first")  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ sign
+
+    @api_boundary
+    def sign_init(self, session: int, mech: Any, key: int) -> None:
+        self._init_key_operation(session, OperationKind.SIGN, mech, key)
+
+    def _card_sign(self, state: SlotState, operation: Operation, data: Optional[bytes]) -> bytes:
+        payload = self._signature_input(operation, data)
+        base = operation.base_mechanism
+        return bytes(self._call(state, state.token.sign, operation.key.token_object, base.type,  # type: ignore[union-attr]
+                                base.parameter, payload))  # type: ignore[union-attr]
+
+    @api_boundary
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> bytes:
+        record, state = self._session_state(session)
+        operation = self._single_part(record, OperationKind.SIGN)
+        self._require_context_login(record, OperationKind.SIGN, operation)
+        return self._deliver(record, OperationKind.SIGN, operation,
+                             lambda: self._card_sign(state, operation, data), length_only, max_length)
+
+    @api_boundary
+    def sign_update(self, session: int, data: bytes) -> None:
+        """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
+        buffer the parts and sign the concatenation at sign_final."""
+        record = self._session(session)
+        operation = record.active(OperationKind.SIGN)
+        if operation.result is not None:
+            raise errors.OperationActive()  # type: ignore[attr-defined]
+        self._absorb(operation, data)
+
+    @api_boundary
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> bytes:
+        record, state = self._session_state(session)
+        operation = record.active(OperationKind.SIGN)
+        self._require_context_login(record, OperationKind.SIGN, operation)
+        return self._deliver(record, OperationKind.SIGN, operation,
+                             lambda: self._card_sign(state, operation, None), length_only, max_length)
+
+    @api_boundary
+    def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
+        self._session(session)
+        raise errors.MechanismInvalid("no sign-with-recovery mechanism")  # type: ignore[attr-defined]
+
+    @api_boundary
+    def sign_recover(self, session: int, data: bytes, **out: Any) -> bytes:
+        self._session(session)
+        raise errors.OperationNotInitialized()  # type: ignore[attr-defined]
+
+    @api_boundary
+    def verify_recover_init(self, session: int, mech: Any, key: int) -> None:
+        self._session(session)
+        raise errors.MechanismInvalid("no verify-with-recovery mechanism")  # type: ignore[attr-defined]
+
+    @api_boundary
+    def verify_recover(self, session: int, signature: bytes, **out: Any) -> bytes:
+        self._session(session)
+        raise errors.OperationNotInitialized()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ verify (host)
+
+    @api_boundary
+    def verify_init(self, session: int, mech: Any, key: int) -> None:
+        self._init_key_operation(session, OperationKind.VERIFY, mech, key)
+
+    def _host_verify(self, record: SessionRecord, operation: Operation, data: Optional[bytes],
+                     signature: bytes) -> None:
+        try:
+            payload = self._signature_input(operation, data)
+            _hostcrypto().verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
+                              payload, bytes(signature))
+        finally:
+            record.end(OperationKind.VERIFY)
+
+    @api_boundary
+    def verify(self, session: int, data: bytes, signature: bytes) -> None:
+        record = self._session(session)
+        operation = self._single_part(record, OperationKind.VERIFY)
+        self._host_verify(record, operation, data, signature)
+
+    @api_boundary
+    def verify_update(self, session: int, data: bytes) -> None:
+        record = self._session(session)
+        self._absorb(record.active(OperationKind.VERIFY), data)
+
+    @api_boundary
+    def verify_final(self, session: int, signature: bytes) -> None:
+        record = self._session(session)
+        operation = record.active(OperationKind.VERIFY)
+        self._host_verify(record, operation, None, signature)
+
+    # ------------------------------------------------------------------ encrypt (host) / decrypt (card)
+
+    @api_boundary
+    def encrypt_init(self, session: int, mech: Any, key: int) -> None:
+        self._init_key_operation(session, OperationKind.ENCRYPT, mech, key)
+
+    @api_boundary
+    def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
+                max_length: Optional[int] = None) -> bytes:
+        record = self._session(session)
+        operation = self._single_part(record, OperationKind.ENCRYPT)
+        return self._deliver(record, OperationKind.ENCRYPT, operation,
+                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism, bytes(data)),  # type: ignore[arg-type]
+                             length_only, max_length)
+
+    @api_boundary
+    def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
+                       max_length: Optional[int] = None) -> bytes:
+        """RSA has no streaming form: parts are buffered and encrypted at encrypt_final."""
+        record = self._session(session)
+        self._absorb(record.active(OperationKind.ENCRYPT), data)
+        return b""
+
+    @api_boundary
+    def encrypt_final(self, session: int, *, length_only: bool = False,
+                      max_length: Optional[int] = None) -> bytes:
+        record = self._session(session)
+        operation = record.active(OperationKind.ENCRYPT)
+        return self._deliver(record, OperationKind.ENCRYPT, operation,
+                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                                                        bytes(operation.buffer)),
+                             length_only, max_length)
+
+    @api_boundary
+    def decrypt_init(self, session: int, mech: Any, key: int) -> None:
+        self._init_key_operation(session, OperationKind.DECRYPT, mech, key)
+
+    def _card_decrypt(self, state: SlotState, operation: Operation, data: bytes) -> bytes:
+        spec = operation.mechanism
+        return bytes(self._call(state, state.token.decrypt, operation.key.token_object, spec.type,  # type: ignore[union-attr]
+                                spec.parameter, bytes(data)))  # type: ignore[union-attr]
+
+    @api_boundary
+    def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
+                max_length: Optional[int] = None) -> bytes:
+        record, state = self._session_state(session)
+        operation = self._single_part(record, OperationKind.DECRYPT)
+        self._require_context_login(record, OperationKind.DECRYPT, operation)
+        return self._deliver(record, OperationKind.DECRYPT, operation,
+                             lambda: self._card_decrypt(state, operation, data), length_only, max_length)
+
+    @api_boundary
+    def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
+                       max_length: Optional[int] = None) -> bytes:
+        """RSA has no streaming form: parts are buffered and decrypted at decrypt_final."""
+        record = self._session(session)
+        self._absorb(record.active(OperationKind.DECRYPT), data)
+        return b""
+
+    @api_boundary
+    def decrypt_final(self, session: int, *, length_only: bool = False,
+                      max_length: Optional[int] = None) -> bytes:
+        record, state = self._session_state(session)
+        operation = record.active(OperationKind.DECRYPT)
+        self._require_context_login(record, OperationKind.DECRYPT, operation)
+        return self._deliver(record, OperationKind.DECRYPT, operation,
+                             lambda: self._card_decrypt(state, operation, bytes(operation.buffer)),
+                             length_only, max_length)
+
+    # ------------------------------------------------------------------ digest (host)
+
+    @api_boundary
+    def digest_init(self, session: int, mech: Any) -> None:
+        record, state = self._session_state(session)
+        record.check_idle(OperationKind.DIGEST)
+        spec = check_parameter(self._check_mechanism(state, OperationKind.DIGEST, as_spec(mech)))
+        record.begin(Operation(OperationKind.DIGEST, mechanism=spec, digest_mechanism=spec.type,
+                               hash_context=new_hash(spec.type)))
+
+    @api_boundary
+    def digest(self, session: int, data: bytes, *, length_only: bool = False,
+               max_length: Optional[int] = None) -> bytes:
+        record = self._session(session)
+        operation = self._single_part(record, OperationKind.DIGEST)
+
+        def compute() -> bytes:
+            operation.hash_context.update(bytes(data))
+            return operation.hash_context.finalize()
+
+        return self._deliver(record, OperationKind.DIGEST, operation, compute, length_only, max_length)
+
+    @api_boundary
+    def digest_update(self, session: int, data: bytes) -> None:
+        record = self._session(session)
+        operation = record.active(OperationKind.DIGEST)
+        if operation.result is not None:
+            raise errors.OperationActive()  # type: ignore[attr-defined]
+        self._absorb(operation, data)
+
+    @api_boundary
+    def digest_key(self, session: int, key: int) -> None:
+        record, state = self._session_state(session)
+        operation = record.active(OperationKind.DIGEST)
+        target = self._key(state, key)
+        value = target.attributes.get(CKA.VALUE)
+        if target.object_class != CKO.SECRET_KEY or not isinstance(value, bytes):
+            record.end(OperationKind.DIGEST)
+            raise errors.KeyIndigestible()  # type: ignore[attr-defined]
+        self._absorb(operation, value)
+
+    @api_boundary
+    def digest_final(self, session: int, *, length_only: bool = False,
+                     max_length: Optional[int] = None) -> bytes:
+        record = self._session(session)
+        operation = record.active(OperationKind.DIGEST)
+        return self._deliver(record, OperationKind.DIGEST, operation, operation.hash_context.finalize,
+                             length_only, max_length)
+
+    # ------------------------------------------------------------------ keys
+
+    @api_boundary
+    def generate_key_pair(self, session: int, mech: Any, public_template: Mapping[int, Any],
+                          private_template: Mapping[int, Any]) -> Tuple[int, int]:
+        record, state = self._session_state(session)
+        spec = as_spec(mech)
+        info = self._token_mechanisms(state).get(spec.type)
+        if info is None or (info.flags and not info.flags & MechanismFlag.GENERATE_KEY_PAIR):
+            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+        public_values = normalize_template(public_template)
+        private_values = normalize_template(private_template)
+        if not record.read_write:
+            raise errors.SessionReadOnly()  # type: ignore[attr-defined]
+        public, private = self._call(state, state.token.generate_key_pair, spec.type, public_values,
+                                     private_values)
+        return self._after_token_write(state, public), self._after_token_write(state, private)
+
+    @api_boundary
+    def generate_key(self, session: int, mech: Any, template: Mapping[int, Any]) -> int:
+        self._session(session)
+        raise errors.MechanismInvalid("no secret-key generation on this token")  # type: ignore[attr-defined]
+
+    @api_boundary
+    def wrap_key(self, session: int, mech: Any, wrapping_key: int, key: int, **out: Any) -> bytes:
+        self._session(session)
+        raise errors.MechanismInvalid("no key wrapping mechanism")  # type: ignore[attr-defined]
+
+    @api_boundary
+    def unwrap_key(self, session: int, mech: Any, unwrapping_key: int, wrapped_key: bytes,
+                   template: Mapping[int, Any]) -> int:
+        self._session(session)
+        raise errors.MechanismInvalid("no key unwrapping mechanism")  # type: ignore[attr-defined]
+
+    @api_boundary
+    def derive_key(self, session: int, mech: Any, base_key: int, template: Mapping[int, Any]) -> int:
+        """ECDH1_DERIVE on the card, KDF on the host; the result is a session secret key."""
+        record, state = self._session_state(session)
+        spec = as_spec(mech)
+        if spec.type not in DERIVE_MECHANISMS:
+            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+        info = self._token_mechanisms(state).get(spec.type)
+        if info is None or (info.flags and not info.flags & MechanismFlag.DERIVE):
+            raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")  # type: ignore[attr-defined]
+        key = self._key(state, base_key)
+        if key.object_class != CKO.PRIVATE_KEY or not key.is_token_object \
+                or key.attributes.get(CKA.KEY_TYPE) not in (CKK.EC, CKK.EC_MONTGOMERY):
+            raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
+        if not key.attributes.get(CKA.DERIVE, False):
+            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+        spec = check_parameter(spec)
+        params: Ecdh1DeriveParams = spec.parameter
+        values = normalize_template(template)
+        if values.get(CKA.TOKEN):
+            raise errors.TemplateInconsistent("derived keys are session objects")  # type: ignore[attr-defined]
+        if values.get(CKA.CLASS, CKO.SECRET_KEY) != CKO.SECRET_KEY:
+            raise errors.TemplateInconsistent("ECDH derives secret keys")  # type: ignore[attr-defined]
+        key_type = values.get(CKA.KEY_TYPE, CKK.GENERIC_SECRET)
+        length = values.get(CKA.VALUE_LEN)
+        if key_type == CKK.AES:
+            if length is None:
+                raise errors.TemplateIncomplete("AES keys need CKA_VALUE_LEN")  # type: ignore[attr-defined]
+            if length not in (16, 24, 32):
+                raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")  # type: ignore[attr-defined]
+        elif key_type != CKK.GENERIC_SECRET:
+            raise errors.TemplateInconsistent("unsupported derived key type")  # type: ignore[attr-defined]
+        for attribute_type in values:
+            if attribute_type in (CKA.VALUE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.LOCAL):
+                raise errors.TemplateInconsistent()  # type: ignore[attr-defined]
+        # The token takes the peer's point raw or DER-wrapped (it knows the curve's point size).
+        secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, params))
+        value = _hostcrypto().ecdh_kdf(params.kdf, secret, params.shared_data, length)
+        attributes = secret_key_defaults(value, local=False)
+        attributes.update({CKA.PRIVATE: True, CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True,
+                           CKA.TOKEN: False, CKA.LABEL: "", CKA.KEY_GEN_MECHANISM: CKM.ECDH1_DERIVE})
+        attributes.update(values)
+        attributes[CKA.VALUE] = value
+        attributes[CKA.VALUE_LEN] = len(value)
+        attributes[CKA.KEY_TYPE] = key_type
+        attributes[CKA.ALWAYS_SENSITIVE] = bool(attributes[CKA.SENSITIVE]) and bool(
+            key.attributes.get(CKA.ALWAYS_SENSITIVE, True))
+        attributes[CKA.NEVER_EXTRACTABLE] = not attributes[CKA.EXTRACTABLE] and bool(
+            key.attributes.get(CKA.NEVER_EXTRACTABLE, True))
+        return self._add_session_object(record, state, attributes, secret_value_sensitivity(attributes))
+
+    # ------------------------------------------------------------------ random
+
+    @api_boundary
+    def seed_random(self, session: int, seed: bytes) -> None:
+        self._session(session)
+        raise errors.RandomSeedNotSupported()  # type: ignore[attr-defined]
+
+    @api_boundary
+    def generate_random(self, session: int, length: int) -> bytes:
+        _, state = self._session_state(session)
+        if length < 0:
+            raise errors.ArgumentsBad()  # type: ignore[attr-defined]
+        if length == 0:
+            return b""
+        return bytes(self._call(state, state.token.generate_random, int(length)))
+
+
+__all__ = ["Operations"]
