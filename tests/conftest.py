@@ -193,3 +193,15 @@ def standin_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> Virt
     """The minimal stand-in card (tests/sim/stack_standin_card.py) in reader 0,
     for tests of the stack that must not depend on the YubiKey simulation."""
     return virtual_card_factory(card=STANDIN_CARD, firmware="1.0.0", serial=1)
+
+
+@pytest.fixture
+def provisioned_card(virtual_card_factory: Callable[..., VirtualCardHandle], tmp_path: Path) -> VirtualCardHandle:
+    """A YubiKey 5.7.2 in reader 0 holding the keys and certificates of
+    ``provisioning.provisioned_yubikey()`` (one per key type, see that module)."""
+    from hwsim.statefile import save_state
+    from provisioning import provisioned_state
+
+    state = tmp_path / "provisioned.json"
+    save_state(state, provisioned_state())
+    return virtual_card_factory(state=state)

@@ -5,37 +5,24 @@ the test keys (tests/unit/test_api_cards.py); results are checked with
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any, Callable, Iterator, Tuple
+from typing import Any, Iterator, Tuple
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from cardki import api  # noqa: E402
-from cardki.api import CKM, CKO  # noqa: E402
-from cardki.cryptoki import errors  # noqa: E402
-from test_api_cards import PIN, _keys, provisioned_state  # noqa: E402
+from cardki import api
+from cardki.api import CKM, CKO
+from cardki.cryptoki import errors
+from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim
 
 
 @pytest.fixture
-def stack_card(virtual_card_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    from hwsim.statefile import save_state
-
-    state = tmp_path / "provisioned.json"
-    save_state(state, provisioned_state())
-    return virtual_card_factory(state=state)
-
-
-@pytest.fixture
-def token(stack_card: Any) -> Iterator[Tuple[api.Library, api.Token]]:
+def token(provisioned_card: Any) -> Iterator[Tuple[api.Library, api.Token]]:
     with api.open(virtual_fallback=False) as lib:
-        slots = [slot for slot in lib.slots() if slot.description == stack_card.reader_name]
+        slots = [slot for slot in lib.slots() if slot.description == provisioned_card.reader_name]
         assert slots, [slot.description for slot in lib.slots()]
         assert not slots[0].is_virtual and slots[0].token_present
         yield lib, slots[0].token
@@ -51,7 +38,7 @@ def test_the_reader_slot_holds_the_provisioned_yubikey(token: Tuple[api.Library,
 
 def test_sign_with_every_key_type_through_pcscd(token: Tuple[api.Library, api.Token]) -> None:
     _, tok = token
-    keys = _keys()
+    keys = host_keys()
     message = b"through the real stack"
     with tok.open(user_pin=PIN, context_pin=PIN) as session:
         def private(key_id: bytes) -> Any:
@@ -71,7 +58,7 @@ def test_sign_with_every_key_type_through_pcscd(token: Tuple[api.Library, api.To
 
 def test_decrypt_and_derive_through_pcscd(token: Tuple[api.Library, api.Token]) -> None:
     _, tok = token
-    keys = _keys()
+    keys = host_keys()
     with tok.open(user_pin=PIN) as session:
         rsa_key = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x01")
         oaep = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
@@ -86,7 +73,7 @@ def test_x25519_derive_through_pcscd(token: Tuple[api.Library, api.Token]) -> No
     with tok.open(user_pin=PIN) as session:
         key = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x05")
         peer = x25519.X25519PrivateKey.generate()
-        assert key.derive(peer.public_key()) == peer.exchange(_keys()[0x82].public_key())
+        assert key.derive(peer.public_key()) == peer.exchange(host_keys()[0x82].public_key())
 
 
 def test_wrong_pin_through_pcscd(token: Tuple[api.Library, api.Token]) -> None:
@@ -97,12 +84,12 @@ def test_wrong_pin_through_pcscd(token: Tuple[api.Library, api.Token]) -> None:
 
 
 def test_card_removed_mid_session_is_a_cryptoki_error(token: Tuple[api.Library, api.Token],
-                                                      stack_card: Any) -> None:
+                                                      provisioned_card: Any) -> None:
     _, tok = token
     with tok.open(user_pin=PIN) as session:
         key = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x04")
-        stack_card.remove()
+        provisioned_card.remove()
         with pytest.raises(errors.CryptokiError) as info:
             key.sign(b"gone")
         assert info.value.rv in (0x32, 0xB0, 0xB3, 0xE0)  # DEVICE_REMOVED / SESSION_* / TOKEN_NOT_PRESENT
-    stack_card.insert()
+    provisioned_card.insert()

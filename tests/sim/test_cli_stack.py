@@ -7,17 +7,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from test_api_cards import PIN, _keys, provisioned_state  # noqa: E402
+from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim
 CARDKI = shutil.which("cardki")
@@ -29,15 +26,6 @@ def run(args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Com
     full_env.update(env or {})
     return subprocess.run([CARDKI, *args], capture_output=True, text=True, timeout=120, env=full_env,
                           stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def stack_card(virtual_card_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    from hwsim.statefile import save_state
-
-    state = tmp_path / "provisioned.json"
-    save_state(state, provisioned_state())
-    return virtual_card_factory(state=state)
 
 
 def _slot_of(reader_name: str) -> str:
@@ -52,8 +40,8 @@ def _slot_of(reader_name: str) -> str:
     raise AssertionError(f"{reader_name} not listed:\n{result.stdout}")
 
 
-def test_report_shows_the_card_in_the_reader(stack_card: Any) -> None:
-    slot = _slot_of(stack_card.reader_name)
+def test_report_shows_the_card_in_the_reader(provisioned_card: Any) -> None:
+    slot = _slot_of(provisioned_card.reader_name)
     result = run(["report", "--slot", slot])
     assert result.returncode == 0, result.stderr
     assert f"Token in slot {slot}\n" in result.stdout  # no "virtual" note: a real reader
@@ -61,8 +49,8 @@ def test_report_shows_the_card_in_the_reader(stack_card: Any) -> None:
     assert "subject=CN=cardki test 9A" in result.stdout
 
 
-def test_objects_and_sign_through_pcscd(stack_card: Any, tmp_path: Path) -> None:
-    slot = _slot_of(stack_card.reader_name)
+def test_objects_and_sign_through_pcscd(provisioned_card: Any, tmp_path: Path) -> None:
+    slot = _slot_of(provisioned_card.reader_name)
     listed = run(["objects", "--slot", slot, "--login"], env={"CARDKI_PIN": PIN})
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count("PrivateKey") >= 6
@@ -73,22 +61,22 @@ def test_objects_and_sign_through_pcscd(stack_card: Any, tmp_path: Path) -> None
         result = run(["sign", "--slot", slot, "--key-id", key_id, "--in", str(data), "--out", str(sig),
                       "--der"], env={"CARDKI_PIN": PIN})
         assert result.returncode == 0, result.stderr
-        public = _keys()[slot_key].public_key()
+        public = host_keys()[slot_key].public_key()
         if slot_key == 0x9A:
             public.verify(sig.read_bytes(), b"pcscd signs", padding.PKCS1v15(), hashes.SHA256())
         else:
             public.verify(sig.read_bytes(), b"pcscd signs", ec.ECDSA(hashes.SHA256()))
 
 
-def test_wrong_pin_through_pcscd_is_one_line(stack_card: Any) -> None:
-    slot = _slot_of(stack_card.reader_name)
+def test_wrong_pin_through_pcscd_is_one_line(provisioned_card: Any) -> None:
+    slot = _slot_of(provisioned_card.reader_name)
     result = run(["objects", "--slot", slot, "--login"], env={"CARDKI_PIN": "000000"})
     assert result.returncode == 1
     assert result.stderr.strip() == ("cardki: error: CKR_PIN_INCORRECT: The PIN is incorrect; "
                                      "2 tries left before it is locked")
 
 
-def test_bad_slot_is_one_line(stack_card: Any) -> None:
+def test_bad_slot_is_one_line(provisioned_card: Any) -> None:
     result = run(["token", "--slot", "999"])
     assert result.returncode == 1
     assert result.stderr.startswith("cardki: error: CKR_SLOT_ID_INVALID")

@@ -4,35 +4,22 @@ followed by the real call reaches the card once, and host-side operations
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from cardki import CKA, CKM, CKO, CKU, Cryptoki, errors  # noqa: E402
-from cardki.cryptoki.constants import SessionFlag  # noqa: E402
-from test_api_cards import PIN, provisioned_state  # noqa: E402
+from cardki import CKA, CKM, CKO, CKU, Cryptoki, errors
+from cardki.cryptoki.constants import SessionFlag
+from provisioning import PIN
 
 pytestmark = pytest.mark.sim
 
 
 @pytest.fixture
-def stack_card(virtual_card_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    from hwsim.statefile import save_state
-
-    state = tmp_path / "provisioned.json"
-    save_state(state, provisioned_state())
-    return virtual_card_factory(state=state)
-
-
-@pytest.fixture
-def session(stack_card: Any) -> Iterator[tuple]:
+def session(provisioned_card: Any) -> Iterator[tuple]:
     lib = Cryptoki()
     lib.initialize()
-    slot = [s for s in lib.get_slot_list(True) if lib.get_slot_info(s).slot_description == stack_card.reader_name][0]
+    slot = [s for s in lib.get_slot_list(True) if lib.get_slot_info(s).slot_description == provisioned_card.reader_name][0]
     handle = lib.open_session(slot, SessionFlag.SERIAL_SESSION)
     lib.login(handle, CKU.USER, PIN)
     yield lib, handle
@@ -46,13 +33,13 @@ def key(lib: Cryptoki, session: int, object_class: int, key_id: bytes) -> int:
     return handle
 
 
-def apdus(stack_card: Any, action: Callable[[], Any]) -> int:
-    stack_card.control.reset_count()
+def apdus(provisioned_card: Any, action: Callable[[], Any]) -> int:
+    provisioned_card.control.reset_count()
     action()
-    return stack_card.control.count()
+    return provisioned_card.control.count()
 
 
-def test_length_query_then_sign_costs_one_card_operation(session: tuple, stack_card: Any) -> None:
+def test_length_query_then_sign_costs_one_card_operation(session: tuple, provisioned_card: Any) -> None:
     lib, handle = session
     private = key(lib, handle, CKO.PRIVATE_KEY, b"\x01")
 
@@ -68,12 +55,12 @@ def test_length_query_then_sign_costs_one_card_operation(session: tuple, stack_c
         lib.sign(handle, b"data", max_length=length)
 
     plain()  # warm-up: nothing cached differently afterwards
-    single = apdus(stack_card, plain)
+    single = apdus(provisioned_card, plain)
     assert single >= 1
-    assert apdus(stack_card, c_style) == single
+    assert apdus(provisioned_card, c_style) == single
 
 
-def test_host_side_operations_do_not_touch_the_card(session: tuple, stack_card: Any) -> None:
+def test_host_side_operations_do_not_touch_the_card(session: tuple, provisioned_card: Any) -> None:
     lib, handle = session
     private, public = key(lib, handle, CKO.PRIVATE_KEY, b"\x01"), key(lib, handle, CKO.PUBLIC_KEY, b"\x01")
     lib.sign_init(handle, CKM.SHA256_RSA_PKCS, private)
@@ -88,4 +75,4 @@ def test_host_side_operations_do_not_touch_the_card(session: tuple, stack_card: 
         lib.digest(handle, b"data")
         lib.get_attribute_value(handle, public, [CKA.MODULUS])
 
-    assert apdus(stack_card, host_only) == 0
+    assert apdus(provisioned_card, host_only) == 0

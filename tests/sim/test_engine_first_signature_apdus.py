@@ -6,17 +6,13 @@ names CKA_ID now reads only that slot, so a regression shows up here."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from cardki import CKA, CKM, CKO, CKU, Cryptoki  # noqa: E402
-from cardki.cryptoki.constants import SessionFlag  # noqa: E402
-from test_api_cards import PIN, provisioned_state  # noqa: E402
+from cardki import CKA, CKM, CKO, CKU, Cryptoki
+from cardki.cryptoki.constants import SessionFlag
+from provisioning import PIN
 
 pytestmark = pytest.mark.sim
 
@@ -26,22 +22,13 @@ pytestmark = pytest.mark.sim
 FIRST_SIGNATURE_APDUS = 3 + 1 + 4 + 1
 
 
-@pytest.fixture
-def stack_card(virtual_card_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    from hwsim.statefile import save_state
-
-    state = tmp_path / "provisioned.json"
-    save_state(state, provisioned_state())
-    return virtual_card_factory(state=state)
-
-
-def test_first_signature_reads_only_the_key_it_uses(stack_card: Any) -> None:
-    stack_card.control.reset_count()
+def test_first_signature_reads_only_the_key_it_uses(provisioned_card: Any) -> None:
+    provisioned_card.control.reset_count()
     lib = Cryptoki()
     lib.initialize()
     try:
         slot = [s for s in lib.get_slot_list(True)
-                if lib.get_slot_info(s).slot_description == stack_card.reader_name][0]
+                if lib.get_slot_info(s).slot_description == provisioned_card.reader_name][0]
         session = lib.open_session(slot, SessionFlag.SERIAL_SESSION)
         lib.login(session, CKU.USER, PIN)
         lib.find_objects_init(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
@@ -49,7 +36,7 @@ def test_first_signature_reads_only_the_key_it_uses(stack_card: Any) -> None:
         lib.find_objects_final(session)
         lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
         assert len(lib.sign(session, b"first")) == 256
-        assert stack_card.control.count() == FIRST_SIGNATURE_APDUS
+        assert provisioned_card.control.count() == FIRST_SIGNATURE_APDUS
 
         # Listing everything afterwards still shows every object, the key under the same handle.
         lib.find_objects_init(session, {})

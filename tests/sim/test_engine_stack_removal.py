@@ -5,34 +5,21 @@ C_Finalize ends a blocked wait."""
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors  # noqa: E402
-from cardki.cryptoki.constants import SessionFlag, SlotFlag, WaitFlag  # noqa: E402
-from test_api_cards import PIN, _keys, provisioned_state  # noqa: E402
+from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
+from cardki.cryptoki.constants import SessionFlag, SlotFlag, WaitFlag
+from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim
 
 RO = int(SessionFlag.SERIAL_SESSION)
 RW = int(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
-
-
-@pytest.fixture
-def stack_card(virtual_card_factory: Callable[..., Any], tmp_path: Path) -> Any:
-    from hwsim.statefile import save_state
-
-    state = tmp_path / "provisioned.json"
-    save_state(state, provisioned_state())
-    return virtual_card_factory(state=state)
 
 
 @pytest.fixture
@@ -64,12 +51,12 @@ def sign_and_check(lib: Cryptoki, session: int) -> int:
     (key,) = find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
     lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
     signature = lib.sign(session, b"through pcscd")
-    _keys()[0x9A].public_key().verify(signature, b"through pcscd", padding.PKCS1v15(), hashes.SHA256())
+    host_keys()[0x9A].public_key().verify(signature, b"through pcscd", padding.PKCS1v15(), hashes.SHA256())
     return key
 
 
-def test_removal_mid_operation_then_reinsertion(lib: Cryptoki, stack_card: Any) -> None:
-    slot = reader_slot(lib, stack_card.reader_name)
+def test_removal_mid_operation_then_reinsertion(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
     info = lib.get_slot_info(slot)
     assert info.flags & SlotFlag.HW_SLOT and info.flags & SlotFlag.TOKEN_PRESENT
     session, bystander = lib.open_session(slot, RO), lib.open_session(slot, RW)
@@ -77,7 +64,7 @@ def test_removal_mid_operation_then_reinsertion(lib: Cryptoki, stack_card: Any) 
     key = sign_and_check(lib, session)
 
     lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
-    stack_card.remove()
+    provisioned_card.remove()
     with pytest.raises(errors.DeviceRemoved):
         lib.sign(session, b"too late")
     for handle in (session, bystander):
@@ -89,7 +76,7 @@ def test_removal_mid_operation_then_reinsertion(lib: Cryptoki, stack_card: Any) 
     with pytest.raises(errors.TokenNotPresent):
         lib.open_session(slot, RO)
 
-    stack_card.insert()
+    provisioned_card.insert()
     assert slot in lib.get_slot_list(True)
     fresh = lib.open_session(slot, RO)
     assert lib.get_session_info(fresh).state == CKS.RO_PUBLIC_SESSION
@@ -97,30 +84,30 @@ def test_removal_mid_operation_then_reinsertion(lib: Cryptoki, stack_card: Any) 
     sign_and_check(lib, fresh)
 
 
-def test_slot_list_notices_removal_without_any_card_call(lib: Cryptoki, stack_card: Any) -> None:
-    slot = reader_slot(lib, stack_card.reader_name)
+def test_slot_list_notices_removal_without_any_card_call(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
     session = lib.open_session(slot, RO)
-    stack_card.remove()
+    provisioned_card.remove()
     assert slot not in lib.get_slot_list(True)
     with pytest.raises(errors.SessionHandleInvalid):
         lib.get_session_info(session)
-    stack_card.insert()
+    provisioned_card.insert()
 
 
-def test_wait_for_slot_event_reports_the_reader(lib: Cryptoki, stack_card: Any) -> None:
-    slot = reader_slot(lib, stack_card.reader_name)
+def test_wait_for_slot_event_reports_the_reader(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
     while True:  # drain what happened before (the fixture's own insertion)
         try:
             lib.wait_for_slot_event(WaitFlag.DONT_BLOCK)
         except errors.NoEvent:
             break
-    stack_card.remove()
+    provisioned_card.remove()
     assert lib.wait_for_slot_event() == slot
-    stack_card.insert()
+    provisioned_card.insert()
     assert lib.wait_for_slot_event() == slot
 
 
-def test_finalize_ends_a_blocked_wait(lib: Cryptoki, stack_card: Any) -> None:
+def test_finalize_ends_a_blocked_wait(lib: Cryptoki, provisioned_card: Any) -> None:
     outcome: List[BaseException] = []
 
     def wait() -> None:
@@ -141,11 +128,11 @@ def test_finalize_ends_a_blocked_wait(lib: Cryptoki, stack_card: Any) -> None:
     assert isinstance(outcome[0], errors.CryptokiNotInitialized)
 
 
-def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, stack_card: Any) -> None:
-    slot = reader_slot(lib, stack_card.reader_name)
+def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
     session = lib.open_session(slot, RO)
-    stack_card.remove()
-    stack_card.insert()  # out and in again with no call in between
+    provisioned_card.remove()
+    provisioned_card.insert()  # out and in again with no call in between
     assert slot in lib.get_slot_list(True)
     with pytest.raises(errors.SessionHandleInvalid):
         lib.get_session_info(session)
@@ -154,15 +141,15 @@ def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, stack_card: Any) 
     sign_and_check(lib, fresh)
 
 
-def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, stack_card: Any) -> None:
+def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, provisioned_card: Any) -> None:
     from cardki.slot import PcscTransport
 
-    slot = reader_slot(lib, stack_card.reader_name)
+    slot = reader_slot(lib, provisioned_card.reader_name)
     session = lib.open_session(slot, RO)
     lib.login(session, CKU.USER, PIN)
     key = sign_and_check(lib, session)
     objects = find(lib, session, {})
-    other = PcscTransport(stack_card.reader_name)  # another PC/SC client resets the card
+    other = PcscTransport(provisioned_card.reader_name)  # another PC/SC client resets the card
     try:
         other.reconnect(reset=True)
     finally:

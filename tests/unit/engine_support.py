@@ -14,7 +14,7 @@ from cardki import CKA, CKO, Cryptoki
 from cardki.cryptoki.constants import SessionFlag
 from cardki.slot import InProcessSlot, SlotManager
 
-from test_api_cards import MANAGEMENT_KEY, PIN, provisioned_yubikey  # noqa: F401  (re-exported)
+from provisioning import MANAGEMENT_KEY, PIN, provisioned_yubikey  # noqa: F401  (re-exported)
 
 RO = SessionFlag.SERIAL_SESSION
 RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION

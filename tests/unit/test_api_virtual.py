@@ -18,7 +18,7 @@ from cardki import api
 from cardki.api import CKK, CKM, CKO
 from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKR
-from test_api_cards import KEY_IDS, PIN, provisioned_state, provisioned_yubikey
+from provisioning import KEY_IDS, PIN, provisioned_state, provisioned_yubikey
 
 
 @pytest.fixture
@@ -283,7 +283,7 @@ def test_wrong_pin_raises_pin_incorrect_with_tries_left_and_leaves_no_session(li
 
 
 def test_so_login_with_the_management_key(lib: api.Library) -> None:
-    from test_api_cards import MANAGEMENT_KEY
+    from provisioning import MANAGEMENT_KEY
 
     with lib.get_token().open(rw=True, so_pin=MANAGEMENT_KEY) as so_session:
         assert so_session.info.state == 4  # CKS_RW_SO_FUNCTIONS
@@ -306,7 +306,7 @@ def test_virtual_state_file_persists_the_card(tmp_path: Path) -> None:
 
 
 def test_generate_keypair_as_so_then_use_as_user() -> None:
-    from test_api_cards import MANAGEMENT_KEY
+    from provisioning import MANAGEMENT_KEY
 
     with api.open(virtual=True) as library:
         token = library.get_token()

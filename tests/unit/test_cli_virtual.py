@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from test_api_cards import PIN, _keys, provisioned_state
+from provisioning import PIN, host_keys, provisioned_state
 
 CARDKI = shutil.which("cardki")
 
@@ -130,7 +130,7 @@ def test_sign_verifies_with_cryptography(state: str, tmp_path: Path, key_id: str
     assert result.returncode == 0, result.stderr
     signature = sig.read_bytes()
     assert result.stdout.strip() == f"wrote {len(signature)}-byte signature to {sig}"
-    public = _keys()[slot].public_key()
+    public = host_keys()[slot].public_key()
     message = data.read_bytes()
     if slot == 0x9A and mechanism is None:
         public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
@@ -151,7 +151,7 @@ def test_sign_to_stdout_writes_only_the_signature(state: str, tmp_path: Path) ->
                              "--out", "-"], capture_output=True, timeout=120,
                             env={**os.environ, "CARDKI_PIN": PIN})
     assert result.returncode == 0
-    _keys()[0x9E].public_key().verify(result.stdout, b"x")
+    host_keys()[0x9E].public_key().verify(result.stdout, b"x")
 
 
 def test_sign_with_an_unknown_key_is_one_line(state: str, tmp_path: Path) -> None:

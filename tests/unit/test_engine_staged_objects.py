@@ -11,7 +11,7 @@ import pytest
 from cardki import CKA, CKO, CKU
 
 from engine_support import PIN, RO, EngineRig, make_rig
-from test_api_cards import KEY_IDS
+from provisioning import KEY_IDS
 
 SHOWN = [CKA.CLASS, CKA.ID, CKA.LABEL, CKA.PRIVATE, CKA.SUBJECT, CKA.KEY_TYPE, CKA.SIGN, CKA.VALUE]
 

@@ -1,5 +1,4 @@
-"""Cards with keys on them, for the API and CLI tests, and checks that they hold
-what the tests rely on.
+"""Cards with keys on them, shared by the unit, sim and client tests.
 
 A factory-new YubiKey has no keys, so the API tests provision one the way a
 factory (or ``ykman piv keys import``) would: keys and certificates placed
@@ -17,8 +16,6 @@ its own).
 from __future__ import annotations
 
 import datetime
-import sys
-from pathlib import Path
 from typing import Any, Dict, Tuple
 
 from cryptography import x509
@@ -26,12 +23,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hw-sim"))
-
-from hwsim import piv as piv_applet  # noqa: E402
-from hwsim.iso7816 import tlv  # noqa: E402
-from hwsim.piv_crypto import algorithm_of  # noqa: E402
-from hwsim.yubikey import VirtualYubiKey  # noqa: E402
+from hwsim import piv as piv_applet
+from hwsim.iso7816 import tlv
+from hwsim.piv_crypto import algorithm_of
+from hwsim.yubikey import VirtualYubiKey
 
 PIN = "123456"
 MANAGEMENT_KEY = "010203040506070801020304050607080102030405060708"
@@ -44,7 +39,7 @@ _CA_KEY = ec.generate_private_key(ec.SECP256R1())
 _KEYS_CACHE: Dict[int, Any] = {}
 
 
-def _keys() -> Dict[int, Any]:
+def host_keys() -> Dict[int, Any]:
     """Host-side private keys, made once per test run (RSA generation is slow)."""
     if not _KEYS_CACHE:
         _KEYS_CACHE.update({
@@ -73,7 +68,7 @@ def _certificate(slot: int, private_key: Any) -> bytes:
 
 def provision(card: VirtualYubiKey) -> Dict[int, Any]:
     """Put the test keys and their certificates into ``card``'s PIV slots."""
-    keys = _keys()
+    keys = host_keys()
     for slot, key in keys.items():
         policy = {0x9C: piv_applet.PIN_POLICY_ALWAYS, 0x9E: piv_applet.PIN_POLICY_NEVER}.get(
             slot, piv_applet.PIN_POLICY_ONCE)
@@ -96,20 +91,3 @@ def provisioned_state() -> Dict[str, Any]:
     """The same card as a state dict (for ``virtual_card_factory(state=...)`` or a state file)."""
     card, _ = provisioned_yubikey()
     return card.to_state()
-
-
-# ------------------------------------------------------------------ self-checks
-
-def test_provisioned_card_holds_every_key_and_certificate() -> None:
-    card, keys = provisioned_yubikey()
-    assert set(card.piv.keys) >= set(KEY_IDS)
-    for slot in KEY_IDS:
-        blob = card.piv.objects[piv_applet.CERT_OBJECTS[slot]]
-        assert blob[0] == 0x70
-    restored = VirtualYubiKey(state=card.to_state())
-    assert set(restored.piv.keys) == set(card.piv.keys)
-
-
-def test_provisioned_card_keeps_the_9c_pin_always_policy() -> None:
-    card, _ = provisioned_yubikey()
-    assert card.piv.keys[0x9C].pin_policy == piv_applet.PIN_POLICY_ALWAYS
