@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 from smartcard import scard
 
 from .errors import CardRemovedError, CardResetError, PcscError
-from .transport import CardTransport
+from .transport import CardTransport, LockedTransactions
 
 if TYPE_CHECKING:  # cardki runs without the simulator installed
     from hwsim.card import VirtualCard
@@ -65,7 +65,7 @@ class InProcessSlot:
         return InProcessTransport(self)
 
 
-class InProcessTransport(CardTransport):
+class InProcessTransport(LockedTransactions, CardTransport):
     """Drives a :class:`VirtualCard` (or an :class:`InProcessSlot`) in this process.
 
     Given a bare card it makes a private slot, which powers the card on.
@@ -92,10 +92,6 @@ class InProcessTransport(CardTransport):
     def atr(self) -> bytes:
         return self.slot.card.atr
 
-    @property
-    def transaction_depth(self) -> int:
-        return self._depth
-
     def _check_card(self, operation: str) -> None:
         if self._closed:
             raise PcscError(scard.SCARD_E_INVALID_HANDLE, operation, "transport is closed")
@@ -110,21 +106,8 @@ class InProcessTransport(CardTransport):
             self._check_card("transmit")
             return bytes(self.slot.card.execute(bytes(apdu)))
 
-    def begin_transaction(self) -> None:
-        self._lock.acquire()
-        try:
-            self._check_card("begin_transaction")
-            self._depth += 1
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def end_transaction(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                raise RuntimeError("end_transaction without begin_transaction")
-            self._depth -= 1
-            self._lock.release()
+    def _check_usable(self, operation: str) -> None:
+        self._check_card(operation)
 
     def close(self) -> None:
         self._closed = True

@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 from smartcard import scard
 
 from .errors import CardRemovedError, CardResetError, PcscError, error_for_pcsc
-from .transport import CardTransport
+from .transport import CardTransport, LockedTransactions
 
 PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: scard.SCARD_PCI_T1}
@@ -35,7 +35,7 @@ def release_context(context: int) -> None:
     scard.SCardReleaseContext(context)
 
 
-class PcscTransport(CardTransport):
+class PcscTransport(LockedTransactions, CardTransport):
     """One shared-mode connection (T=0 or T=1) to the card in ``reader``.
 
     Thread-safe: one lock per transport serialises transmits and transaction
@@ -74,10 +74,6 @@ class PcscTransport(CardTransport):
     def protocol(self) -> int:
         """SCARD_PROTOCOL_T0 or SCARD_PROTOCOL_T1, as negotiated."""
         return self._protocol
-
-    @property
-    def transaction_depth(self) -> int:
-        return self._depth
 
     def _read_atr(self) -> bytes:
         hresult, _reader, _state, _protocol, atr = scard.SCardStatus(self._card)
@@ -123,36 +119,25 @@ class PcscTransport(CardTransport):
 
     # -- CardTransport ------------------------------------------------------
 
-    def begin_transaction(self) -> None:
-        # The lock stays held until the matching end_transaction, so another
-        # thread using this transport waits instead of interleaving APDUs.
-        self._lock.acquire()
-        try:
-            self._ensure_alive()
-            if self._depth == 0:
-                self._check(scard.SCardBeginTransaction(self._card), "SCardBeginTransaction")
-            self._depth += 1
-        except BaseException:
-            self._lock.release()
-            raise
+    def _check_usable(self, operation: str) -> None:
+        self._ensure_alive()
 
-    def end_transaction(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                raise RuntimeError("end_transaction without begin_transaction")
-            self._depth -= 1
-            self._lock.release()  # the hold taken by begin_transaction
-            if self._depth == 0 and self._dead is None and self._card is not None:
-                hresult = scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
-                # A card removed or reset inside the transaction already
-                # ended it; the caller hears about that from transmit.
-                if hresult not in (
-                    scard.SCARD_S_SUCCESS,
-                    scard.SCARD_W_REMOVED_CARD,
-                    scard.SCARD_W_RESET_CARD,
-                    scard.SCARD_E_NO_SMARTCARD,
-                ):
-                    raise error_for_pcsc(hresult, "SCardEndTransaction")
+    def _open_transaction(self) -> None:
+        self._check(scard.SCardBeginTransaction(self._card), "SCardBeginTransaction")
+
+    def _close_transaction(self) -> None:
+        if self._dead is not None or self._card is None:
+            return
+        hresult = scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
+        # A card removed or reset inside the transaction already
+        # ended it; the caller hears about that from transmit.
+        if hresult not in (
+            scard.SCARD_S_SUCCESS,
+            scard.SCARD_W_REMOVED_CARD,
+            scard.SCARD_W_RESET_CARD,
+            scard.SCARD_E_NO_SMARTCARD,
+        ):
+            raise error_for_pcsc(hresult, "SCardEndTransaction")
 
     def transmit(self, apdu: bytes) -> bytes:
         with self._lock:

@@ -8,6 +8,7 @@ sees only a :class:`CardTransport`. Below it sit PC/SC through pyscard
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
@@ -71,3 +72,54 @@ class CardTransport(ABC):
             yield self
         finally:
             self.end_transaction()
+
+
+class LockedTransactions:
+    """Nested transactions that hold the transport's lock from the outermost
+    begin to its matching end, so another thread using the same transport waits
+    instead of interleaving its APDUs with ours.
+
+    One implementation for every transport, because the rules are easy to get
+    subtly wrong: a failed begin must release the hold it took, and only the
+    outermost begin/end reach the card (:meth:`_open_transaction` /
+    :meth:`_close_transaction`). A class using it sets ``_lock`` (re-entrant)
+    and ``_depth = 0`` and defines :meth:`_check_usable`.
+    """
+
+    _lock: "threading.RLock"
+    _depth: int
+
+    @property
+    def transaction_depth(self) -> int:
+        """How many begin_transaction calls are still open."""
+        return self._depth
+
+    def _check_usable(self, operation: str) -> None:
+        """Raise the slot error that says why the card cannot be used now."""
+        raise NotImplementedError
+
+    def _open_transaction(self) -> None:
+        """The outermost begin: take the card (nothing to do for a card in this process)."""
+
+    def _close_transaction(self) -> None:
+        """The outermost end: give the card back."""
+
+    def begin_transaction(self) -> None:
+        self._lock.acquire()
+        try:
+            self._check_usable("begin_transaction")
+            if self._depth == 0:
+                self._open_transaction()
+            self._depth += 1
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def end_transaction(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                raise RuntimeError("end_transaction without begin_transaction")
+            self._depth -= 1
+            self._lock.release()  # the hold taken by begin_transaction
+            if self._depth == 0:
+                self._close_transaction()
