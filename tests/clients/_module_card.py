@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cardki.capi import module_path
+from hosts import module_env as hermetic_env
 
 PIN = "123456"
 FIRMWARE = "5.4.3"
@@ -57,13 +58,8 @@ class ModuleCard:
 
 
 def module_env(**extra: str) -> Dict[str, str]:
-    """The environment for a host process: no CARDKI_* settings from the developer's shell except
-    logging (CARDKI_LOG, CARDKI_LOG_FILE), which helps debugging and changes no behaviour."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("CARDKI_") or key in ("CARDKI_LOG", "CARDKI_LOG_FILE")}
-    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file either
-    env.update(extra)
-    return env
+    """The environment for a host process using real readers (logging settings kept)."""
+    return hermetic_env(keep_logging=True, **extra)
 
 
 def yubico_piv_tool(reader: str, *args: str) -> str:
@@ -108,7 +104,7 @@ def _provision(reader: str, workdir: Path) -> Dict[str, bytes]:
 _certificates: Dict[str, bytes] = {}
 
 
-def provisioned_card(virtual_card_factory: Callable[..., object]) -> ModuleCard:
+def module_card(virtual_card_factory: Callable[..., object]) -> ModuleCard:
     """A fresh copy of the provisioned card (provisioning happens once per run)."""
     if not Path(YUBICO_PIV_TOOL).exists():
         pytest.fail("yubico-piv-tool is not installed")

@@ -14,7 +14,7 @@ import sys
 import textwrap
 
 import pytest
-from _module_card import PIN, ModuleCard, module_env, provisioned_card
+from _module_card import PIN, ModuleCard, module_env, module_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -106,7 +106,7 @@ CKR_BUFFER_TOO_SMALL = 0x150
 
 @pytest.fixture
 def card(virtual_card_factory) -> ModuleCard:
-    return provisioned_card(virtual_card_factory)
+    return module_card(virtual_card_factory)
 
 
 def test_length_query_and_short_buffer_ask_the_card_once(card: ModuleCard) -> None:

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _module_card import SERIAL, ModuleCard, module_env, provisioned_card
+from _module_card import SERIAL, ModuleCard, module_env, module_card
 
 from cardki.capi import module_path, p11kit_module_file
 
@@ -27,7 +27,7 @@ P11KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
 @pytest.fixture
 def card(virtual_card_factory) -> ModuleCard:
-    return provisioned_card(virtual_card_factory)
+    return module_card(virtual_card_factory)
 
 
 def test_module_file_text() -> None:

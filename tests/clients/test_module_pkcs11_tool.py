@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _module_card import PIN, ModuleCard, provisioned_card
+from _module_card import PIN, ModuleCard, module_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
 @pytest.fixture
 def card(virtual_card_factory) -> ModuleCard:
-    return provisioned_card(virtual_card_factory)
+    return module_card(virtual_card_factory)
 
 
 def public_key(card: ModuleCard, slot: str):

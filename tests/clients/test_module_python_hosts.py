@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 import pytest
-from _module_card import PIN, ModuleCard, module_env, provisioned_card
+from _module_card import PIN, ModuleCard, module_env, module_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -69,7 +69,7 @@ print(json.dumps(out))
 
 @pytest.fixture
 def card(virtual_card_factory) -> ModuleCard:
-    return provisioned_card(virtual_card_factory)
+    return module_card(virtual_card_factory)
 
 
 def run_host(card: ModuleCard, script: str) -> dict:

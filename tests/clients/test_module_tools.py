@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _module_card import PIN, SERIAL, ModuleCard, module_env, provisioned_card
+from _module_card import PIN, SERIAL, ModuleCard, module_env, module_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -18,7 +18,7 @@ OPENSSL_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
 
 @pytest.fixture
 def card(virtual_card_factory) -> ModuleCard:
-    return provisioned_card(virtual_card_factory)
+    return module_card(virtual_card_factory)
 
 
 def run(*command: str, env=None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from hosts import run_tool
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -27,17 +28,8 @@ MGMT = "010203040506070801020304050607080102030405060708"
 READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
 
 
-def run(*argv: str) -> subprocess.CompletedProcess:
-    if not Path(argv[0]).exists():
-        pytest.fail(f"{argv[0]} is not installed")
-    result = subprocess.run(list(argv), capture_output=True, timeout=120)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv[:4])} failed: {result.stdout!r}{result.stderr!r}")
-    return result
-
-
 def pkcs11(reader: str, *args: str) -> subprocess.CompletedProcess:
-    return run(PKCS11_TOOL, "--module", MODULE, "--slot-description", reader, *args)
+    return run_tool(PKCS11_TOOL, "--module", MODULE, "--slot-description", reader, *args)
 
 
 @pytest.fixture
@@ -49,8 +41,8 @@ def provisioned(virtual_card_factory, tmp_path):
         ("9a", "ECCP256", "CN=opensc auth"), ("9c", "RSA2048", "CN=opensc sign"), ("9d", "ECCP384", "CN=opensc km"),
     ):
         pub = tmp_path / f"{slot}.pem"
-        run(YKMAN, "--reader", card.reader_name, "piv", "keys", "generate", "-m", MGMT, "-a", algorithm, slot, str(pub))
-        run(YKMAN, "--reader", card.reader_name, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456",
+        run_tool(YKMAN, "--reader", card.reader_name, "piv", "keys", "generate", "-m", MGMT, "-a", algorithm, slot, str(pub))
+        run_tool(YKMAN, "--reader", card.reader_name, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456",
             "-s", cn, slot, str(pub))
     return card
 
@@ -61,7 +53,7 @@ def read_certificate(reader: str, key_id: str, out: Path) -> x509.Certificate:
 
 
 def test_token_and_objects_are_listed(provisioned):
-    slots = run(PKCS11_TOOL, "--module", MODULE, "-L").stdout.decode()
+    slots = run_tool(PKCS11_TOOL, "--module", MODULE, "-L").stdout.decode()
     assert provisioned.reader_name in slots
     assert "token initialized, PIN initialized" in slots
     objects = pkcs11(provisioned.reader_name, "-O").stdout.decode()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from hwsim import stack
+from hosts import run_tool
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -28,28 +28,19 @@ YKMAN = shutil.which("ykman") or "/usr/bin/ykman"
 MGMT = "010203040506070801020304050607080102030405060708"
 
 
-def run(*argv: str) -> subprocess.CompletedProcess:
-    if not Path(argv[0]).exists():
-        pytest.fail(f"{argv[0]} is not installed")
-    result = subprocess.run(list(argv), capture_output=True, timeout=120)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv[:4])} failed: {result.stdout!r}{result.stderr!r}")
-    return result
-
-
 def ykcs11(reader: str, *args: str) -> subprocess.CompletedProcess:
-    return run(PKCS11_TOOL, "--module", MODULE, "--slot-description", reader, *args)
+    return run_tool(PKCS11_TOOL, "--module", MODULE, "--slot-description", reader, *args)
 
 
 def test_ykcs11_sees_the_token_objects_and_attestation(virtual_card_factory, tmp_path):
     card = virtual_card_factory(reader=stack.YUBICO_READER)
     assert card.reader_name.startswith("Yubico")
     pub = tmp_path / "9a.pem"
-    run(YKMAN, "--reader", card.reader_name, "piv", "keys", "generate", "-m", MGMT, "-a", "ECCP256", "9a", str(pub))
-    run(YKMAN, "--reader", card.reader_name, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456",
+    run_tool(YKMAN, "--reader", card.reader_name, "piv", "keys", "generate", "-m", MGMT, "-a", "ECCP256", "9a", str(pub))
+    run_tool(YKMAN, "--reader", card.reader_name, "piv", "certificates", "generate", "-m", MGMT, "-P", "123456",
         "-s", "CN=ykcs11", "9a", str(pub))
 
-    slots = run(PKCS11_TOOL, "--module", MODULE, "-L").stdout.decode()
+    slots = run_tool(PKCS11_TOOL, "--module", MODULE, "-L").stdout.decode()
     assert "YubiKey PIV #12345678" in slots and "firmware version   : 5.72" in slots
     objects = ykcs11(card.reader_name, "-O").stdout.decode()
     assert "CN=ykcs11" in objects

@@ -9,7 +9,6 @@ Scenarios that need a token use the in-process virtual card alone
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Dict, Optional
 import pytest
 
 from cardki.capi import cdefs, module_path
+from hosts import module_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,11 +53,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(harness: Path, scenario: str, virtual: bool = True, module: str = "",
         extra_env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
-    if virtual:
-        env["CARDKI_VIRTUAL"] = "only"
-    env.update(extra_env or {})
+    env = module_env(virtual_only=virtual, **(extra_env or {}))
     done = subprocess.run([str(harness), module or module_path(), scenario], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.stderr == "", "the module must not print on the host's stderr"

@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 
 from cardki.capi.config import ModuleConfig, configure_logging
+from hosts import NO_CONFIG_FILE
 
 
-NO_FILE = {"CARDKI_CONFIG": "/nonexistent/cardki-module.toml"}
+NO_FILE = {"CARDKI_CONFIG": NO_CONFIG_FILE}
 
 
 def test_defaults_are_silent_and_real_readers_only() -> None:

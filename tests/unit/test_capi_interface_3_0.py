@@ -8,15 +8,9 @@ CKM_EDDSA (without and with CK_EDDSA_PARAMS), verify here with `cryptography`.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from cardki.capi import module_path
+from hosts import run_module_script
 
 SCRIPT = r"""
 import json, sys
@@ -108,13 +102,7 @@ CKR_MECHANISM_PARAM_INVALID = 0x71
 
 
 def test_eddsa_and_login_user_through_the_3_0_interface() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_VIRTUAL"] = "only"
-    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
-                          text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = json.loads(done.stdout)
+    out = run_module_script(SCRIPT)
     assert out["get_interface"] == CKR_OK and out["version"] == [3, 0]
     for step in ("init", "open", "login_so", "generate", "ec_point_rv", "logout", "login_user", "sign_init",
                  "sign", "sign_init_params", "sign_params", "finalize"):

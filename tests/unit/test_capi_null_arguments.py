@@ -10,13 +10,7 @@ i.e. a bug, not a refusal.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
-from cardki.capi import module_path
+from hosts import run_module_script
 
 SCRIPT = r"""
 import json, sys
@@ -76,14 +70,7 @@ NEEDS_NO_INITIALIZE = {"C_GetFunctionList", "C_GetInterfaceList", "C_GetInterfac
 def test_null_pointers_and_extreme_numbers_everywhere() -> None:
     from cardki.cryptoki.constants import CKR
 
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_VIRTUAL"] = "only"
-    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
-                          text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stderr == ""
-    results = json.loads(done.stdout)
+    results = run_module_script(SCRIPT, timeout=300)
     assert results.pop("finalize") == CKR_OK
     known = {int(code) for code in CKR}
     assert {key: rv for key, rv in results.items() if rv not in known} == {}

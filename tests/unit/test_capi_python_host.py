@@ -9,13 +9,7 @@ keeps no engine.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
-from cardki.capi import module_path
+from hosts import run_module_script
 
 SCRIPT = r"""
 import json, sys
@@ -133,14 +127,7 @@ CKO_PRIVATE_KEY = 3
 
 
 def run_script() -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDKI_")}
-    env["CARDKI_VIRTUAL"] = "only"
-    env["CARDKI_CONFIG"] = "/nonexistent/cardki-module.toml"  # no developer config file
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), module_path()], capture_output=True,
-                          text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stderr == ""
-    return json.loads(done.stdout)
+    return run_module_script(SCRIPT)
 
 
 def test_marshalling_seen_from_a_python_host() -> None:

@@ -1,0 +1,58 @@
+"""Running real host programs from tests: the PKCS#11 module in a hermetic
+environment, and checked subprocesses for the external tools.
+
+A developer's CARDKI_* variables or ~/.config/cardki/module.toml must not
+change what a test sees, so every host process gets an environment without
+them (logging may be kept: it helps debugging and changes no behaviour).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+NO_CONFIG_FILE = "/nonexistent/cardki-module.toml"
+_LOGGING = ("CARDKI_LOG", "CARDKI_LOG_FILE")
+
+
+def module_env(*, virtual_only: bool = False, keep_logging: bool = False, **extra: str) -> Dict[str, str]:
+    """This process's environment without the developer's cardki settings; with
+    ``virtual_only`` the module sees only its in-process virtual card (no PC/SC)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("CARDKI_") or (keep_logging and key in _LOGGING)}
+    env["CARDKI_CONFIG"] = NO_CONFIG_FILE
+    if virtual_only:
+        env["CARDKI_VIRTUAL"] = "only"
+    env.update(extra)
+    return env
+
+
+def run_module_script(script: str, *, timeout: float = 120) -> Any:
+    """Run a Python host ``script`` (it gets the module's path as argv[1]) against
+    the virtual card; it must exit 0 and the module must print nothing on the
+    host's stderr. Returns the JSON the script printed."""
+    from cardki.capi import module_path
+
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), module_path()], capture_output=True,
+                          text=True, timeout=timeout, env=module_env(virtual_only=True))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr == "", "the module must not print on the host's stderr"
+    return json.loads(done.stdout)
+
+
+def run_tool(*argv: str) -> subprocess.CompletedProcess:
+    """Run an installed external tool; fail the test (never skip) if it is missing
+    or exits non-zero."""
+    if not Path(argv[0]).exists():
+        pytest.fail(f"{argv[0]} is not installed")
+    result = subprocess.run(list(argv), capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv[:4])} failed: {result.stdout!r}{result.stderr!r}")
+    return result
