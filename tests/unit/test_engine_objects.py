@@ -8,14 +8,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cardki import CKA, CKC, CKK, CKO, CKR, CKU, errors
 
-from engine_support import PIN, RO, RW, EngineRig, make_rig
-
-
-@pytest.fixture
-def rig() -> EngineRig:
-    rig = make_rig()
-    yield rig
-    rig.lib.finalize()
+from engine_support import PIN, RO, RW, EngineRig
 
 
 DATA = {CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.LABEL: "O1", CKA.VALUE: b"payload"}

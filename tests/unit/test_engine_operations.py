@@ -15,17 +15,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cardki import (CKA, CKD, CKG, CKK, CKM, CKO, CKU, CKZ, Ecdh1DeriveParams, MechanismSpec, RsaOaepParams,
                     RsaPssParams, errors)
 
-from engine_support import PIN, RO, EngineRig, make_rig
+from engine_support import PIN, RO, EngineRig
 
 MESSAGE = b"the quick brown fox" * 10
 PSS256 = RsaPssParams(CKM.SHA256, CKG.MGF1_SHA256, 32)
-
-
-@pytest.fixture
-def rig() -> EngineRig:
-    rig = make_rig()
-    yield rig
-    rig.lib.finalize()
 
 
 @pytest.fixture

@@ -8,14 +8,7 @@ import pytest
 
 from cardki import CKA, CKM, CKO, CKU, errors
 
-from engine_support import PIN, RO, RW, EngineRig, make_rig
-
-
-@pytest.fixture
-def rig() -> EngineRig:
-    rig = make_rig()
-    yield rig
-    rig.lib.finalize()
+from engine_support import PIN, RO, RW, EngineRig
 
 
 def test_removal_between_sign_init_and_sign(rig: EngineRig) -> None:

@@ -10,17 +10,10 @@ import pytest
 
 from cardki import CKA, CKO, CKU
 
-from engine_support import PIN, RO, EngineRig, make_rig
+from engine_support import PIN, RO, EngineRig
 from provisioning import KEY_IDS
 
 SHOWN = [CKA.CLASS, CKA.ID, CKA.LABEL, CKA.PRIVATE, CKA.SUBJECT, CKA.KEY_TYPE, CKA.SIGN, CKA.VALUE]
-
-
-@pytest.fixture
-def rig() -> EngineRig:
-    rig = make_rig()
-    yield rig
-    rig.lib.finalize()
 
 
 @pytest.fixture
