@@ -144,6 +144,15 @@ class SignMixin:
         return signature
 
 
+def _cipher_mechanism(mechanism: int, mechanism_param: Any) -> Any:
+    """The mechanism argument for encrypt/decrypt: ``CKM_RSA_PKCS_OAEP`` without a
+    parameter means SHA-256 with MGF1-SHA-256 and no label (:func:`rsa_oaep_params`)."""
+    mech = int(mechanism)
+    if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
+        mechanism_param = rsa_oaep_params()
+    return _mechanism_tuple(mech, mechanism_param)
+
+
 class DecryptMixin:
     """Keys with ``CKA_DECRYPT``."""
 
@@ -151,12 +160,9 @@ class DecryptMixin:
                 *, pin: Optional[Pin] = None) -> bytes:
         """Decrypt on the card; for ``CKM_RSA_PKCS_OAEP`` without a parameter,
         SHA-256 with MGF1-SHA-256 and no label is used (see :func:`rsa_oaep_params`)."""
-        mech = int(mechanism)
-        if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
-            mechanism_param = rsa_oaep_params()
         session: Session = self.session
         engine = session.library.engine
-        engine.decrypt_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
+        engine.decrypt_init(session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
         session._context_login(self, pin)
         return engine.decrypt(session.handle, bytes(data))
 
@@ -228,12 +234,9 @@ class EncryptMixin:
 
     def encrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS,
                 mechanism_param: Any = None) -> bytes:
-        mech = int(mechanism)
-        if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
-            mechanism_param = rsa_oaep_params()
         session: Session = self.session
         engine = session.library.engine
-        engine.encrypt_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
+        engine.encrypt_init(session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
         return engine.encrypt(session.handle, bytes(data))
 
 
