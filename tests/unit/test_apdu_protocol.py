@@ -11,7 +11,6 @@ from cardki.apdu import (
     SecurityStatusError,
     SmartCardProtocol,
     Transcript,
-    TranscriptMismatchError,
     WrongPinError,
 )
 

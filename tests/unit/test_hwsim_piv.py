@@ -21,7 +21,6 @@ from hwsim_helpers import (
     pin_bytes,
     select_piv,
     send,
-    transmit,
     verify,
 )
 
