@@ -393,20 +393,12 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _one_shot(method: str) -> Callable[..., None]:
-    """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover: data in, output out."""
+def _data_in_output_out(method: str) -> Callable[..., None]:
+    """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
+    C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules."""
     def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
         _M.require(out_length)
         payload = _M.read_bytes(data, int(data_length))
-        bound = getattr(engine(), method)
-        _M.write_output(out, out_length, lambda **options: bound(int(session), payload, **options))
-    return call
-
-
-def _update_with_output(method: str) -> Callable[..., None]:
-    def call(session: int, part: Any, part_length: int, out: Any, out_length: Any) -> None:
-        _M.require(out_length)
-        payload = _M.read_bytes(part, int(part_length))
         bound = getattr(engine(), method)
         _M.write_output(out, out_length, lambda **options: bound(int(session), payload, **options))
     return call
@@ -437,9 +429,9 @@ for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", 
     _register(f"C_{_verb}Init", _init(f"{_method}_init"))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest"),
                        ("SignRecover", "sign_recover"), ("VerifyRecover", "verify_recover")):
-    _register(f"C_{_verb}", _one_shot(_method))
+    _register(f"C_{_verb}", _data_in_output_out(_method))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt")):
-    _register(f"C_{_verb}Update", _update_with_output(f"{_method}_update"))
+    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update"))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest")):
     _register(f"C_{_verb}Final", _final(f"{_method}_final"))
 for _verb, _method in (("Sign", "sign"), ("Verify", "verify"), ("Digest", "digest")):
