@@ -133,8 +133,8 @@ class Session:
             self._closed = True
             try:
                 self.library.engine.close_session(self.handle)
-            except (errors.SessionHandleInvalid, errors.SessionClosed,  # type: ignore[attr-defined]
-                    errors.DeviceRemoved, errors.TokenNotPresent):  # type: ignore[attr-defined]
+            except (errors.SessionHandleInvalid, errors.SessionClosed,
+                    errors.DeviceRemoved, errors.TokenNotPresent):
                 logger.debug("session %d was already closed by the token", self.handle)
 
     def login(self, pin: Pin, user_type: int = CKU.USER) -> None:
@@ -166,7 +166,7 @@ class Session:
         engine = self.library.engine
         try:
             attrs = engine.get_attribute_value(self.handle, handle, list(_SUMMARY_ATTRIBUTES))
-        except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:  # type: ignore[attr-defined]
+        except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:
             attrs = dict(getattr(exc, "partial", {}) or {})
         object_class = attrs.get(CKA.CLASS, -1)
         cls = make_object_type(object_class, attrs)
@@ -269,7 +269,7 @@ class Session:
         public = self._make_object(pub_handle)
         try:
             private = self._make_object(priv_handle)
-        except errors.ObjectHandleInvalid:  # type: ignore[attr-defined]
+        except errors.ObjectHandleInvalid:
             # A private key is CKA_PRIVATE: an SO session cannot see it (the spec's
             # rule); describe it from the template, and use it from a user session.
             described = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: int(key_type)}
@@ -402,7 +402,7 @@ class Token:
             if user_pin is not None:
                 try:
                     session.login(user_pin, CKU.USER)
-                except errors.UserAlreadyLoggedIn:  # type: ignore[attr-defined]
+                except errors.UserAlreadyLoggedIn:
                     # Login state belongs to the application, not the session: another
                     # open session logged in already, so this one is usable as it is.
                     logger.debug("user already logged in; session %d shares that login", handle)
@@ -549,7 +549,7 @@ class Library:
             if serial is not None and token.serial != serial:
                 continue
             return token
-        raise errors.TokenNotPresent(  # type: ignore[attr-defined]
+        raise errors.TokenNotPresent(
             "no token" + (f" labelled {label!r}" if label else "") +
             (f" with serial {serial}" if serial else ""))
 

@@ -48,7 +48,7 @@ def default_sign_mechanism(key_type: int) -> int:
     try:
         return _DEFAULT_SIGN[key_type]
     except KeyError:
-        raise errors.MechanismInvalid(  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid(
             f"no default signing mechanism for key type {_name(CKK, key_type)}") from None
 
 

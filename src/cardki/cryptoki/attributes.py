@@ -76,7 +76,7 @@ def _name(attribute_type: int) -> str:
 
 
 def _invalid(attribute_type: int, why: str) -> errors.CryptokiError:
-    return errors.AttributeValueInvalid(f"{_name(attribute_type)}: {why}")  # type: ignore[attr-defined]
+    return errors.AttributeValueInvalid(f"{_name(attribute_type)}: {why}")
 
 
 def _encode_bool(attribute_type: int, value: Any) -> bytes:

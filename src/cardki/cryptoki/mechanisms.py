@@ -73,7 +73,7 @@ def as_spec(mechanism: Any) -> MechanismSpec:
         return MechanismSpec(int(mechanism[0]), mechanism[1])
     if isinstance(mechanism, int):
         return MechanismSpec(int(mechanism), None)
-    raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")  # type: ignore[attr-defined]
+    raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")
 
 
 def mechanism_name(mechanism: int) -> str:
@@ -167,7 +167,7 @@ def new_hash(digest_mechanism: int) -> hashes.Hash:
 
 
 def _param_invalid(spec: MechanismSpec, why: str) -> errors.CryptokiError:
-    return errors.MechanismParamInvalid(f"{mechanism_name(spec.type)}: {why}")  # type: ignore[attr-defined]
+    return errors.MechanismParamInvalid(f"{mechanism_name(spec.type)}: {why}")
 
 
 def check_parameter(spec: MechanismSpec) -> MechanismSpec:
