@@ -21,7 +21,6 @@ from .api_util import (
     _mechanism_tuple,
     _name,
     _public_key_from_attributes,
-    _unwrap_octet_string,
     curve_name,
     default_sign_mechanism,
     ecdsa_der_to_raw,
@@ -30,6 +29,7 @@ from .api_util import (
 )
 from .cryptoki import errors
 from .cryptoki.constants import CKA, CKD, CKK, CKM, CKO
+from .der import unwrap_octet_string
 
 if TYPE_CHECKING:
     from .api import Session
@@ -366,7 +366,7 @@ def _encode_public_point(peer: Any) -> bytes:
     if isinstance(peer, (bytes, bytearray)):
         return bytes(peer)
     if isinstance(peer, PublicKey):
-        return _unwrap_octet_string(bytes(peer[CKA.EC_POINT]))
+        return unwrap_octet_string(bytes(peer[CKA.EC_POINT]))
     if isinstance(peer, ec.EllipticCurvePublicKey):
         return peer.public_bytes(serialization.Encoding.X962,
                                  serialization.PublicFormat.UncompressedPoint)

@@ -10,6 +10,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .cryptoki import errors
 from .cryptoki.constants import CKA, CKG, CKK, CKM
+from .der import unwrap_octet_string
 
 Pin = Union[str, bytes]
 MechanismArg = Union[int, Tuple[int, Any], None]
@@ -109,22 +110,6 @@ def ecdsa_der_to_raw(signature: bytes, field_bytes: int) -> bytes:
     return r.to_bytes(field_bytes, "big") + s.to_bytes(field_bytes, "big")
 
 
-def _unwrap_octet_string(value: bytes) -> bytes:
-    """CKA_EC_POINT is a DER OCTET STRING around the point; some modules omit
-    the wrapper, so accept both."""
-    if len(value) >= 2 and value[0] == 0x04:
-        first = value[1]
-        if first < 0x80:
-            header, length = 2, first
-        else:
-            count = first & 0x7F
-            header = 2 + count
-            length = int.from_bytes(value[2:header], "big")
-        if header + length == len(value):
-            return value[header:]
-    return value
-
-
 def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
     """Build a :mod:`cryptography` public key from Cryptoki public-key attributes."""
     from cryptography.hazmat.primitives import serialization
@@ -138,7 +123,7 @@ def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
         n = int.from_bytes(attrs[CKA.MODULUS], "big")
         e = int.from_bytes(attrs[CKA.PUBLIC_EXPONENT], "big")
         return rsa.RSAPublicNumbers(e, n).public_key()
-    point = _unwrap_octet_string(bytes(attrs[CKA.EC_POINT]))
+    point = unwrap_octet_string(bytes(attrs[CKA.EC_POINT]))
     if key_type == CKK.EC:
         from asn1crypto.keys import ECDomainParameters
 

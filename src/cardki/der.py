@@ -1,7 +1,8 @@
 """The three DER encodings cardki writes for object attributes.
 
 CKA_OBJECT_ID (OBJECT IDENTIFIER), CKA_SERIAL_NUMBER (INTEGER) and
-CKA_EC_POINT (OCTET STRING) are simple enough to write by hand. The PIV token
+CKA_EC_POINT (OCTET STRING) are simple enough to write by hand, and the
+point inside a CKA_EC_POINT simple enough to read back. The PIV token
 uses them when it lists objects and the engine for session certificates; doing so
 keeps asn1crypto (about 12 ms to import) off the path from C_Initialize to the
 first signature. Each has exactly one DER form, so these agree byte for byte
@@ -27,6 +28,22 @@ def der_integer(value: int) -> bytes:
 def der_octet_string(value: bytes) -> bytes:
     """OCTET STRING."""
     return _tlv(0x04, bytes(value))
+
+
+def unwrap_octet_string(value: bytes) -> bytes:
+    """The content of a DER OCTET STRING (CKA_EC_POINT); a value that is not one
+    (some modules give the raw point) comes back unchanged."""
+    value = bytes(value)
+    if len(value) >= 2 and value[0] == 0x04:
+        first = value[1]
+        if first < 0x80:
+            header, length = 2, first
+        else:
+            header = 2 + (first & 0x7F)
+            length = int.from_bytes(value[2:header], "big")
+        if header + length == len(value):
+            return value[header:]
+    return value
 
 
 def der_oid(dotted: str) -> bytes:

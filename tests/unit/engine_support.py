@@ -38,6 +38,11 @@ class EngineRig:
         assert slot is not None
         return slot
 
+    @property
+    def apdus(self) -> int:
+        """APDUs the token has sent so far (to show that a call did not reach the card)."""
+        return self.lib._slots[self.slot_id].token.protocol.apdu_count
+
     def open(self, flags: int = RO) -> int:
         return self.lib.open_session(self.slot_id, flags)
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cardki import (CKA, CKD, CKG, CKK, CKM, CKO, CKU, CKZ, Ecdh1DeriveParams, MechanismSpec, RsaOaepParams,
+from cardki import (CKA, CKD, CKG, CKK, CKM, CKO, CKS, CKU, CKZ, Ecdh1DeriveParams, MechanismSpec, RsaOaepParams,
                     RsaPssParams, errors)
 
 from engine_support import PIN, RO, EngineRig
@@ -134,17 +134,26 @@ def test_init_checks(rig: EngineRig, user: int) -> None:
         rig.lib.sign_final(rig.open(RO))
 
 
-def test_length_query_computes_once_and_buffer_too_small_keeps_the_operation(rig: EngineRig, user: int) -> None:
-    key = rig.private_key(user, b"\x06")  # ECDSA P-384: randomized, so a second card call would differ
+def test_a_signature_length_is_told_without_the_card_and_a_short_buffer_keeps_the_operation(
+        rig: EngineRig, user: int) -> None:
+    key = rig.private_key(user, b"\x06")  # ECDSA P-384: r || s is always 96 bytes
     rig.lib.sign_init(user, CKM.ECDSA_SHA256, key)
-    first = rig.lib.sign(user, MESSAGE, length_only=True)
-    assert len(first) == 96
+    before = rig.apdus
+    assert rig.lib.sign(user, MESSAGE, length_only=True) == 96
     with pytest.raises(errors.BufferTooSmall) as caught:
         rig.lib.sign(user, MESSAGE, max_length=10)
     assert caught.value.required == 96
-    assert rig.lib.sign(user, MESSAGE, max_length=96) == first
+    assert rig.apdus == before  # the length comes from the key
+    signature = rig.lib.sign(user, MESSAGE, max_length=96)
+    r, s = int.from_bytes(signature[:48], "big"), int.from_bytes(signature[48:], "big")
+    rig.keys[0x83].public_key().verify(utils.encode_dss_signature(r, s), MESSAGE, ec.ECDSA(hashes.SHA256()))
     with pytest.raises(errors.OperationNotInitialized):
         rig.lib.sign(user, MESSAGE)
+    for key_id, length in ((b"\x01", 256), (b"\x04", 64)):  # RSA-2048, Ed25519
+        rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS if key_id == b"\x01" else CKM.EDDSA,
+                          rig.private_key(user, key_id))
+        assert rig.lib.sign(user, MESSAGE, length_only=True) == length
+        assert len(rig.lib.sign(user, MESSAGE)) == length
 
 
 def test_card_errors_end_the_operation(rig: EngineRig, user: int) -> None:
@@ -167,7 +176,7 @@ def test_host_encrypt_card_decrypt_round_trip(rig: EngineRig, user: int, mech) -
     ciphertext = rig.lib.encrypt(user, b"secret message")
     assert len(ciphertext) == 256
     rig.lib.decrypt_init(user, mech, rig.private_key(user, b"\x01"))
-    assert rig.lib.decrypt(user, ciphertext, length_only=True) == b"secret message"
+    assert rig.lib.decrypt(user, ciphertext, length_only=True) == len(b"secret message")
     assert rig.lib.decrypt(user, ciphertext, max_length=14) == b"secret message"
 
 
@@ -285,3 +294,149 @@ def test_eddsa_multi_part_signs_the_whole_message(rig: EngineRig, user: int) -> 
     rig.lib.sign_update(user, MESSAGE[5:])
     signature = rig.lib.sign_final(user)
     rig.keys[0x9E].public_key().verify(signature, MESSAGE)
+
+
+# ------------------------------------------------------------------ what a call may follow, what ends an operation
+
+def _secret(rig: EngineRig, session: int) -> int:
+    return rig.lib.create_object(session, {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET,
+                                           CKA.VALUE: b"k" * 20, CKA.PRIVATE: False})
+
+
+def _operations(rig: EngineRig, session: int):
+    """Per kind: (init, single-part call, [update calls], final call), all on one session."""
+    lib = rig.lib
+    ciphertext = rig.keys[0x9A].public_key().encrypt(b"secret", padding.PKCS1v15())
+    secret = _secret(rig, session)
+    return {
+        "sign": (lambda: lib.sign_init(session, CKM.SHA256_RSA_PKCS, rig.private_key(session, b"\x01")),
+                 lambda **o: lib.sign(session, MESSAGE, **o), [lambda: lib.sign_update(session, b"x")],
+                 lambda **o: lib.sign_final(session, **o)),
+        "encrypt": (lambda: lib.encrypt_init(session, CKM.RSA_PKCS, rig.public_key(session, b"\x01")),
+                    lambda **o: lib.encrypt(session, b"plain", **o), [lambda: lib.encrypt_update(session, b"x")],
+                    lambda **o: lib.encrypt_final(session, **o)),
+        "decrypt": (lambda: lib.decrypt_init(session, CKM.RSA_PKCS, rig.private_key(session, b"\x01")),
+                    lambda **o: lib.decrypt(session, ciphertext, **o),
+                    [lambda: lib.decrypt_update(session, ciphertext)], lambda **o: lib.decrypt_final(session, **o)),
+        "digest": (lambda: lib.digest_init(session, CKM.SHA256), lambda **o: lib.digest(session, MESSAGE, **o),
+                   [lambda: lib.digest_update(session, b"x"), lambda: lib.digest_key(session, secret)],
+                   lambda **o: lib.digest_final(session, **o)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["sign", "encrypt", "decrypt", "digest"])
+def test_after_a_single_part_length_query_only_that_call_may_follow(rig: EngineRig, user: int, kind: str) -> None:
+    init, single, updates, final = _operations(rig, user)[kind]
+    init()
+    length = single(length_only=True)
+    for update in updates:  # C_EncryptUpdate used to answer OK here and drop its data
+        with pytest.raises(errors.OperationActive):
+            update()
+    with pytest.raises(errors.OperationActive):
+        final()  # C_DigestFinal used to hand out the one-shot C_Digest's result
+    output = single(max_length=length)
+    assert len(output) <= length
+    with pytest.raises(errors.OperationNotInitialized):
+        single()
+
+
+@pytest.mark.parametrize("kind", ["sign", "encrypt", "decrypt", "digest"])
+def test_after_a_final_length_query_only_the_final_call_may_follow(rig: EngineRig, user: int, kind: str) -> None:
+    init, single, updates, final = _operations(rig, user)[kind]
+    init()
+    updates[0]()
+    length = final(length_only=True)
+    for update in updates:
+        with pytest.raises(errors.OperationActive):
+            update()
+    with pytest.raises(errors.OperationActive):
+        single()  # C_Sign used to return C_SignFinal's signature of other data
+    assert len(final(max_length=length)) <= length
+    with pytest.raises(errors.OperationNotInitialized):
+        final()
+
+
+def test_an_update_length_query_takes_no_data(rig: EngineRig, user: int) -> None:
+    public = rig.public_key(user, b"\x01")
+    rig.lib.encrypt_init(user, CKM.RSA_X_509, public)
+    for part in (b"\x00" * 100, b"\x01" * 156):
+        assert rig.lib.encrypt_update(user, part, length_only=True) == 0  # a C caller's "how long?" first
+        assert rig.lib.encrypt_update(user, part) == b""
+    ciphertext = rig.lib.encrypt_final(user)
+    rig.lib.decrypt_init(user, CKM.RSA_X_509, rig.private_key(user, b"\x01"))
+    assert rig.lib.decrypt(user, ciphertext) == b"\x00" * 100 + b"\x01" * 156
+
+
+def test_a_failed_update_ends_the_operation(rig: EngineRig, user: int) -> None:
+    rig.lib.digest_init(user, CKM.SHA256)
+    with pytest.raises(errors.KeyHandleInvalid):
+        rig.lib.digest_key(user, 987654)
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.digest_final(user)
+
+
+# ------------------------------------------------------------------ CKA_ALWAYS_AUTHENTICATE (9C)
+
+def test_a_wrong_context_pin_does_not_jam_the_session(rig: EngineRig, user: int) -> None:
+    """C_SignInit(9C), C_Login(CONTEXT_SPECIFIC) fails, the application gives up on
+    that key (ssh does): signing with another key in the same session must work."""
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    with pytest.raises(errors.PinIncorrect):
+        rig.lib.login(user, CKU.CONTEXT_SPECIFIC, "000000")
+    signature = sign(rig, user, CKM.SHA256_RSA_PKCS, rig.private_key(user, b"\x01"))
+    rig.keys[0x9A].public_key().verify(signature, MESSAGE, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_an_abandoned_context_login_does_not_jam_the_session(rig: EngineRig, user: int) -> None:
+    """ssh-agent cannot ask for a PIN: C_SignInit(9C), then nothing, then the next key."""
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x06"))
+    signature = rig.lib.sign(user, MESSAGE)
+    rig.lib.verify_init(user, CKM.ECDSA_SHA256, rig.public_key(user, b"\x06"))
+    rig.lib.verify(user, MESSAGE, signature)
+
+
+def test_a_context_login_may_be_retried_after_a_wrong_pin(rig: EngineRig, user: int) -> None:
+    """The spec: a failed re-authentication leaves things "as if C_Login had not been
+    called" (GnuTLS asks again)."""
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    with pytest.raises(errors.PinIncorrect):
+        rig.lib.login(user, CKU.CONTEXT_SPECIFIC, "000000")
+    rig.lib.login(user, CKU.CONTEXT_SPECIFIC, PIN)
+    signature = rig.lib.sign(user, MESSAGE)
+    rig.lib.verify_init(user, CKM.ECDSA_SHA256, rig.public_key(user, b"\x02"))
+    rig.lib.verify(user, MESSAGE, signature)
+
+
+def test_lengths_come_before_the_context_login(rig: EngineRig, user: int) -> None:
+    """pkcs11-tool --test: C_SignInit, C_Sign with a 1-byte buffer, C_Sign with NULL,
+    then C_Login(CONTEXT_SPECIFIC), then C_Sign."""
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    with pytest.raises(errors.BufferTooSmall):
+        rig.lib.sign(user, MESSAGE, max_length=1)
+    assert rig.lib.sign(user, MESSAGE, length_only=True) == 64
+    rig.lib.login(user, CKU.CONTEXT_SPECIFIC, PIN)
+    assert len(rig.lib.sign(user, MESSAGE, max_length=64)) == 64
+
+
+@pytest.mark.parametrize("use", ["sign", "sign_update", "sign_final"])
+def test_using_the_key_without_the_context_login_ends_the_operation(rig: EngineRig, user: int, use: str) -> None:
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    call = {"sign": lambda: rig.lib.sign(user, MESSAGE), "sign_update": lambda: rig.lib.sign_update(user, b"x"),
+            "sign_final": lambda: rig.lib.sign_final(user)}[use]
+    with pytest.raises(errors.UserNotLoggedIn):
+        call()
+    with pytest.raises(errors.OperationNotInitialized):
+        rig.lib.sign_final(user)
+
+
+def test_a_context_login_answered_pin_locked_logs_the_user_out(rig: EngineRig, user: int) -> None:
+    rig.lib.sign_init(user, CKM.ECDSA_SHA256, rig.private_key(user, b"\x02"))
+    for _ in range(3):
+        with pytest.raises(errors.PinIncorrect):
+            rig.lib.login(user, CKU.CONTEXT_SPECIFIC, "000000")
+    with pytest.raises(errors.PinLocked):
+        rig.lib.login(user, CKU.CONTEXT_SPECIFIC, "000000")
+    assert rig.lib.get_session_info(user).state == CKS.RO_PUBLIC_SESSION
+    with pytest.raises(errors.UserNotLoggedIn):
+        rig.lib.sign(user, MESSAGE)

@@ -17,14 +17,16 @@ on to the engine; cardki starts no threads of its own in any case.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, ContextManager, Dict, Optional
 
 from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKR, InitializeFlag
+from cardki.cryptoki.sessions import OperationKind
 
 from .config import ModuleConfig, configure_logging
 from .marshal import Marshaller
@@ -393,28 +395,40 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _data_in_output_out(method: str) -> Callable[..., None]:
+def _operation_call(session: int, kind: Optional[OperationKind]) -> ContextManager[None]:
+    """The engine's operation rules around a whole C call, argument checks included
+    (a NULL pointer ends the operation like any other failure); calls that belong to
+    no operation the engine keeps (C_SignRecover, ...) need none."""
+    if kind is None:
+        return contextlib.nullcontext()
+    return engine().operation_call(int(session), kind)
+
+
+def _data_in_output_out(method: str, kind: Optional[OperationKind]) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
     C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules."""
     def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
-        _M.require(out_length)
-        payload = _M.read_bytes(data, int(data_length))
-        bound = getattr(engine(), method)
-        _M.write_output(out, out_length, lambda **options: bound(int(session), payload, **options))
+        with _operation_call(session, kind):
+            _M.require(out_length)
+            payload = _M.read_bytes(data, int(data_length))
+            bound = getattr(engine(), method)
+            _M.write_output(out, out_length, lambda **options: bound(int(session), payload, **options))
     return call
 
 
-def _final(method: str) -> Callable[..., None]:
+def _final(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, out: Any, out_length: Any) -> None:
-        _M.require(out_length)
-        bound = getattr(engine(), method)
-        _M.write_output(out, out_length, lambda **options: bound(int(session), **options))
+        with _operation_call(session, kind):
+            _M.require(out_length)
+            bound = getattr(engine(), method)
+            _M.write_output(out, out_length, lambda **options: bound(int(session), **options))
     return call
 
 
-def _update(method: str) -> Callable[..., None]:
+def _update(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, part: Any, part_length: int) -> None:
-        getattr(engine(), method)(int(session), _M.read_bytes(part, int(part_length)))
+        with _operation_call(session, kind):
+            getattr(engine(), method)(int(session), _M.read_bytes(part, int(part_length)))
     return call
 
 
@@ -423,19 +437,21 @@ def _register(name: str, implementation: Callable[..., None]) -> None:
     entry_point(implementation)
 
 
+_KINDS = {"encrypt": OperationKind.ENCRYPT, "decrypt": OperationKind.DECRYPT, "sign": OperationKind.SIGN,
+          "verify": OperationKind.VERIFY, "digest": OperationKind.DIGEST}
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"),
                        ("SignRecover", "sign_recover"), ("Verify", "verify"),
                        ("VerifyRecover", "verify_recover")):
     _register(f"C_{_verb}Init", _init(f"{_method}_init"))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest"),
                        ("SignRecover", "sign_recover"), ("VerifyRecover", "verify_recover")):
-    _register(f"C_{_verb}", _data_in_output_out(_method))
+    _register(f"C_{_verb}", _data_in_output_out(_method, _KINDS.get(_method)))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt")):
-    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update"))
+    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update", _KINDS[_method]))
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest")):
-    _register(f"C_{_verb}Final", _final(f"{_method}_final"))
+    _register(f"C_{_verb}Final", _final(f"{_method}_final", _KINDS[_method]))
 for _verb, _method in (("Sign", "sign"), ("Verify", "verify"), ("Digest", "digest")):
-    _register(f"C_{_verb}Update", _update(f"{_method}_update"))
+    _register(f"C_{_verb}Update", _update(f"{_method}_update", _KINDS[_method]))
 
 
 @entry_point
@@ -450,13 +466,15 @@ def C_DigestKey(session: int, key: int) -> None:
 
 @entry_point
 def C_Verify(session: int, data: Any, data_length: int, signature: Any, signature_length: int) -> None:
-    engine().verify(int(session), _M.read_bytes(data, int(data_length)),
-                    _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY):
+        engine().verify(int(session), _M.read_bytes(data, int(data_length)),
+                        _M.read_bytes(signature, int(signature_length)))
 
 
 @entry_point
 def C_VerifyFinal(session: int, signature: Any, signature_length: int) -> None:
-    engine().verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY):
+        engine().verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
 
 
 # --- keys ------------------------------------------------------------------------------------

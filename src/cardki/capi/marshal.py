@@ -5,8 +5,10 @@ pointers and impossible lengths become :class:`errors.ArgumentsBad` before
 anything is dereferenced. Output follows the spec's length convention
 (PKCS#11 2.40 section 5.2): a NULL buffer asks for the length, a short
 buffer gets CKR_BUFFER_TOO_SMALL with the needed length, and the engine's
-``length_only`` / ``max_length`` options keep the operation alive across that
-round trip so the card is asked once.
+``length_only`` (answering the length) / ``max_length`` options keep the
+operation alive across that round trip so the card is asked once. Whether a
+failed call ends its operation is the engine's rule (``operation_call``), for
+the errors found here too.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class Marshaller:
         """The spec's buffer convention around an engine call taking ``**out`` options."""
         self.require(out_length)
         if self.is_null(out):
-            out_length[0] = len(produce(length_only=True))
+            out_length[0] = int(produce(length_only=True))
             return
         try:
             result = produce(max_length=int(out_length[0]))

@@ -37,11 +37,29 @@ Choices where the spec leaves room (so callers know what to expect):
 * Raw single-part mechanisms (RSA_PKCS, RSA_X_509, RSA_PKCS_PSS, ECDSA, EDDSA)
   accept ``sign_update``: the parts are buffered and signed at ``sign_final``.
   RSA encrypt/decrypt ``*_update`` buffer likewise and output nothing.
+* Operation state (the rules live in :mod:`.sessions`, one place for every
+  operation and both APIs): a failed call ends its operation, except
+  BUFFER_TOO_SMALL, a successful length query, and a call refused with
+  OPERATION_ACTIVE because it cannot come now (a single-part call after an
+  ``*_update``; anything but the asking call after a length query or a
+  too-small buffer), which leaves the operation as it was. A NULL pointer the
+  C layer finds (ARGUMENTS_BAD) is a failed call too.
+* Output lengths: a signature's length is fixed by the key, so a length query
+  or a too-small buffer for ``sign``/``sign_final`` is answered without the
+  card; other outputs (a decryption's length is known only afterwards) are
+  computed once and wait in the session for the call that asked.
+  ``length_only=True`` returns the length (an int).
 * A key with CKA_ALWAYS_AUTHENTICATE needs ``login(CKU_CONTEXT_SPECIFIC)``
-  between ``*_init`` and the operation; without it the operation ends with
-  USER_NOT_LOGGED_IN.
-* Calling the single-part function (``sign``, ``digest``, ...) after an
-  ``*_update`` gives OPERATION_ACTIVE and leaves the operation as it was.
+  after ``sign_init``/``decrypt_init``. A call that uses the key before that
+  login succeeded (``sign``, ``sign_update``, ``sign_final``, ``decrypt...``
+  that needs the card) fails with USER_NOT_LOGGED_IN, ending the operation;
+  length questions may come before the login. A failed context login leaves
+  the operation waiting, so it may be retried (the spec: "as if C_Login had
+  not been called"), except PIN_LOCKED, which also logs the user out. Until
+  the login succeeds nothing has reached the card, so a new ``*_init`` of the
+  same kind replaces such an operation rather than answering OPERATION_ACTIVE:
+  ssh-agent, which cannot ask for a PIN, gives up on a 9C key exactly that
+  way and must go on signing with the others.
 * Private keys exist only on the card: a session private key is refused with
   TEMPLATE_INCONSISTENT; verify/encrypt take CKO_PUBLIC_KEY objects.
 """

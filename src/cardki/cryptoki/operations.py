@@ -3,15 +3,20 @@
 Why a part of its own: this is the spec's operation state machine. ``*_init``
 checks the mechanism and the key, ``*_update`` feeds data, and the single-part
 and ``*_final`` calls deliver under the output-length rules (a length query or
-a too-small buffer keeps the operation; anything else ends it). Sign, decrypt
-and the ECDH step run on the card; verify, encrypt, digest and the KDF run on
-the host, whose crypto module is imported at first use.
+a too-small buffer keeps the operation; anything else ends it). Every call on
+an operation goes through :meth:`Operations._step`, which applies the
+sequencing rules of :mod:`.sessions`; the C layer wraps its argument checks in
+:meth:`Operations.operation_call` so that they obey the same rules. Sign,
+decrypt and the ECDH step run on the card; verify, encrypt, digest and the KDF
+run on the host, whose crypto module is imported at first use.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
+from ..der import unwrap_octet_string
 from . import errors
 from .attributes import normalize_template
 from .boundary import api_boundary
@@ -21,7 +26,7 @@ from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFI
                          SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,
                          key_type_for, mechanism_name, new_hash)
 from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
-from .sessions import Operation, OperationKind, SessionRecord
+from .sessions import Call, Operation, OperationKind, SessionRecord
 
 
 def _hostcrypto() -> Any:
@@ -50,25 +55,80 @@ _KIND_KEY_ATTRIBUTE = {
 _CARD_KINDS = (OperationKind.SIGN, OperationKind.DECRYPT)
 
 
+def _signature_length(key: ObjectRecord) -> Optional[int]:
+    """The length of every signature ``key`` makes, from its public parts: the
+    modulus length for RSA, twice the field size for ECDSA (r || s) and EdDSA."""
+    attributes = key.attributes
+    key_type = attributes.get(CKA.KEY_TYPE)
+    if key_type == CKK.RSA and isinstance(attributes.get(CKA.MODULUS), bytes):
+        return len(attributes[CKA.MODULUS])
+    point = attributes.get(CKA.EC_POINT)
+    if not isinstance(point, bytes):
+        return None
+    raw = unwrap_octet_string(point)
+    if key_type == CKK.EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
+        return len(raw) - 1
+    if key_type == CKK.EC_EDWARDS:
+        return 2 * len(raw)
+    return None
+
+
 class Operations(EngineState):
     """Cryptoki mixin: the cryptographic operations and their state machines."""
 
     # ------------------------------------------------------------------ common
 
-    def _deliver(self, record: SessionRecord, kind: OperationKind, operation: Operation,
-                 compute: Callable[[], bytes], length_only: bool, max_length: Optional[int]) -> bytes:
-        """The spec's output rules: compute once; a length query or a too-small
-        buffer keeps the operation; anything else (success or error) ends it."""
-        if operation.result is None:
+    @contextmanager
+    def _step(self, session: int, kind: OperationKind, call: Call) -> Iterator[Tuple[SessionRecord, Operation]]:
+        """One call on the active ``kind`` operation, under the session's sequencing
+        rules: refused (OPERATION_ACTIVE) if it cannot come now, ended if it fails
+        (see :mod:`.sessions`)."""
+        record = self._session(session)
+        operation = record.step(kind, call)
+        try:
+            yield record, operation
+        except BaseException as error:
+            record.failed(kind, error)
+            raise
+
+    @contextmanager
+    def operation_call(self, session: int, kind: OperationKind) -> Iterator[None]:
+        """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
+        checks included. A NULL pointer or an absurd length the C layer finds is a
+        failed call like any other, so it ends the operation by the same rule."""
+        with self._lock:
             try:
-                operation.result = compute()
-            except BaseException:
-                record.end(kind)
+                yield
+            except BaseException as error:
+                record = self._sessions.get(int(session))
+                if record is not None:
+                    record.failed(kind, error)
                 raise
+
+    def _deliver(self, record: SessionRecord, kind: OperationKind, call: Call, operation: Operation,
+                 compute: Callable[[], bytes], length_only: bool, max_length: Optional[int],
+                 known_length: Optional[int] = None) -> Any:
+        """The spec's output rules. ``length_only`` answers the output's length (an
+        int); so does a buffer of ``max_length`` that is too small (BUFFER_TOO_SMALL).
+        Either keeps the operation for ``call`` alone. ``known_length``: the output's
+        length is fixed in advance (a signature's, by the key), so those answers need
+        no computing; otherwise the output is computed once and kept for the next
+        call. Delivering the output ends the operation (a failure does too, in
+        :meth:`_step`)."""
+        if operation.result is None and known_length is not None:
+            if length_only or (max_length is not None and max_length < known_length):
+                operation.answered = call
+                if length_only:
+                    return known_length
+                raise errors.BufferTooSmall(known_length)
+        if operation.result is None:
+            operation.result = compute()
         result = operation.result
         if length_only:
-            return result
+            operation.answered = call
+            return len(result)
         if max_length is not None and len(result) > max_length:
+            operation.answered = call
             raise errors.BufferTooSmall(len(result))
         record.end(kind)
         return result
@@ -134,16 +194,12 @@ class Operations(EngineState):
         else:
             operation.buffer += bytes(data)
 
-    def _single_part(self, record: SessionRecord, kind: OperationKind) -> Operation:
-        operation = record.active(kind)
-        if operation.multipart and operation.result is None:
-            raise errors.OperationActive("a multi-part operation is under way")
-        return operation
-
-    def _require_context_login(self, record: SessionRecord, kind: OperationKind, operation: Operation) -> None:
-        if operation.context_login_pending and operation.result is None:
-            record.end(kind)
-            raise errors.UserNotLoggedIn("this key needs CKU_CONTEXT_SPECIFIC login first")
+    @staticmethod
+    def _require_context_login(operation: Operation) -> None:
+        """CKA_ALWAYS_AUTHENTICATE: a call that uses the key before its context-specific
+        login succeeded fails with USER_NOT_LOGGED_IN (which ends the operation)."""
+        if operation.context_login_pending:
+            raise errors.UserNotLoggedIn("this key needs C_Login(CKU_CONTEXT_SPECIFIC) after C_SignInit/C_DecryptInit")
 
     # ------------------------------------------------------------------ sign
 
@@ -152,36 +208,35 @@ class Operations(EngineState):
         self._init_key_operation(session, OperationKind.SIGN, mech, key)
 
     def _card_sign(self, state: SlotState, operation: Operation, data: Optional[bytes]) -> bytes:
+        self._require_context_login(operation)
         payload = self._signature_input(operation, data)
         base = operation.base_mechanism
         return bytes(self._call(state, state.token.sign, operation.key.token_object, base.type,  # type: ignore[union-attr]
                                 base.parameter, payload))  # type: ignore[union-attr]
 
     @api_boundary
-    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> bytes:
-        record, state = self._session_state(session)
-        operation = self._single_part(record, OperationKind.SIGN)
-        self._require_context_login(record, OperationKind.SIGN, operation)
-        return self._deliver(record, OperationKind.SIGN, operation,
-                             lambda: self._card_sign(state, operation, data), length_only, max_length)
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.SIGN, Call.SINGLE) as (record, operation):
+            state = self._slots[record.slot_id]
+            return self._deliver(record, OperationKind.SIGN, Call.SINGLE, operation,
+                                 lambda: self._card_sign(state, operation, data), length_only, max_length,
+                                 _signature_length(operation.key))
 
     @api_boundary
     def sign_update(self, session: int, data: bytes) -> None:
         """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
         buffer the parts and sign the concatenation at sign_final."""
-        record = self._session(session)
-        operation = record.active(OperationKind.SIGN)
-        if operation.result is not None:
-            raise errors.OperationActive()
-        self._absorb(operation, data)
+        with self._step(session, OperationKind.SIGN, Call.UPDATE) as (_, operation):
+            self._require_context_login(operation)
+            self._absorb(operation, data)
 
     @api_boundary
-    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> bytes:
-        record, state = self._session_state(session)
-        operation = record.active(OperationKind.SIGN)
-        self._require_context_login(record, OperationKind.SIGN, operation)
-        return self._deliver(record, OperationKind.SIGN, operation,
-                             lambda: self._card_sign(state, operation, None), length_only, max_length)
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.SIGN, Call.FINAL) as (record, operation):
+            state = self._slots[record.slot_id]
+            return self._deliver(record, OperationKind.SIGN, Call.FINAL, operation,
+                                 lambda: self._card_sign(state, operation, None), length_only, max_length,
+                                 _signature_length(operation.key))
 
     @api_boundary
     def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
@@ -211,29 +266,26 @@ class Operations(EngineState):
 
     def _host_verify(self, record: SessionRecord, operation: Operation, data: Optional[bytes],
                      signature: bytes) -> None:
-        try:
-            payload = self._signature_input(operation, data)
-            _hostcrypto().verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
-                              payload, bytes(signature))
-        finally:
-            record.end(OperationKind.VERIFY)
+        """Check the signature; valid or not, the verification is over."""
+        payload = self._signature_input(operation, data)
+        _hostcrypto().verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
+                             payload, bytes(signature))
+        record.end(OperationKind.VERIFY)
 
     @api_boundary
     def verify(self, session: int, data: bytes, signature: bytes) -> None:
-        record = self._session(session)
-        operation = self._single_part(record, OperationKind.VERIFY)
-        self._host_verify(record, operation, data, signature)
+        with self._step(session, OperationKind.VERIFY, Call.SINGLE) as (record, operation):
+            self._host_verify(record, operation, data, signature)
 
     @api_boundary
     def verify_update(self, session: int, data: bytes) -> None:
-        record = self._session(session)
-        self._absorb(record.active(OperationKind.VERIFY), data)
+        with self._step(session, OperationKind.VERIFY, Call.UPDATE) as (_, operation):
+            self._absorb(operation, data)
 
     @api_boundary
     def verify_final(self, session: int, signature: bytes) -> None:
-        record = self._session(session)
-        operation = record.active(OperationKind.VERIFY)
-        self._host_verify(record, operation, None, signature)
+        with self._step(session, OperationKind.VERIFY, Call.FINAL) as (record, operation):
+            self._host_verify(record, operation, None, signature)
 
     # ------------------------------------------------------------------ encrypt (host) / decrypt (card)
 
@@ -243,66 +295,69 @@ class Operations(EngineState):
 
     @api_boundary
     def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> bytes:
-        record = self._session(session)
-        operation = self._single_part(record, OperationKind.ENCRYPT)
-        return self._deliver(record, OperationKind.ENCRYPT, operation,
-                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism, bytes(data)),  # type: ignore[arg-type]
-                             length_only, max_length)
+                max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.ENCRYPT, Call.SINGLE) as (record, operation):
+            return self._deliver(record, OperationKind.ENCRYPT, Call.SINGLE, operation,
+                                 lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                                                               bytes(data)),
+                                 length_only, max_length)
+
+    def _buffer_update(self, session: int, kind: OperationKind, data: bytes, length_only: bool) -> Any:
+        """RSA has no streaming form: an update buffers its part and outputs nothing
+        (a length query answers 0 and buffers nothing, so the part is not taken twice)."""
+        with self._step(session, kind, Call.UPDATE) as (_, operation):
+            if kind in _CARD_KINDS:
+                self._require_context_login(operation)
+            if length_only:
+                return 0
+            self._absorb(operation, data)
+            return b""
 
     @api_boundary
     def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> bytes:
-        """RSA has no streaming form: parts are buffered and encrypted at encrypt_final."""
-        record = self._session(session)
-        self._absorb(record.active(OperationKind.ENCRYPT), data)
-        return b""
+                       max_length: Optional[int] = None) -> Any:
+        return self._buffer_update(session, OperationKind.ENCRYPT, data, length_only)
 
     @api_boundary
     def encrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> bytes:
-        record = self._session(session)
-        operation = record.active(OperationKind.ENCRYPT)
-        return self._deliver(record, OperationKind.ENCRYPT, operation,
-                             lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
-                                                        bytes(operation.buffer)),
-                             length_only, max_length)
+                      max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.ENCRYPT, Call.FINAL) as (record, operation):
+            return self._deliver(record, OperationKind.ENCRYPT, Call.FINAL, operation,
+                                 lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                                                               bytes(operation.buffer)),
+                                 length_only, max_length)
 
     @api_boundary
     def decrypt_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.DECRYPT, mech, key)
 
     def _card_decrypt(self, state: SlotState, operation: Operation, data: bytes) -> bytes:
+        self._require_context_login(operation)
         spec = operation.mechanism
         return bytes(self._call(state, state.token.decrypt, operation.key.token_object, spec.type,  # type: ignore[union-attr]
                                 spec.parameter, bytes(data)))  # type: ignore[union-attr]
 
     @api_boundary
     def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> bytes:
-        record, state = self._session_state(session)
-        operation = self._single_part(record, OperationKind.DECRYPT)
-        self._require_context_login(record, OperationKind.DECRYPT, operation)
-        return self._deliver(record, OperationKind.DECRYPT, operation,
-                             lambda: self._card_decrypt(state, operation, data), length_only, max_length)
+                max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.DECRYPT, Call.SINGLE) as (record, operation):
+            state = self._slots[record.slot_id]
+            return self._deliver(record, OperationKind.DECRYPT, Call.SINGLE, operation,
+                                 lambda: self._card_decrypt(state, operation, data), length_only, max_length)
 
     @api_boundary
     def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> bytes:
-        """RSA has no streaming form: parts are buffered and decrypted at decrypt_final."""
-        record = self._session(session)
-        self._absorb(record.active(OperationKind.DECRYPT), data)
-        return b""
+                       max_length: Optional[int] = None) -> Any:
+        return self._buffer_update(session, OperationKind.DECRYPT, data, length_only)
 
     @api_boundary
     def decrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> bytes:
-        record, state = self._session_state(session)
-        operation = record.active(OperationKind.DECRYPT)
-        self._require_context_login(record, OperationKind.DECRYPT, operation)
-        return self._deliver(record, OperationKind.DECRYPT, operation,
-                             lambda: self._card_decrypt(state, operation, bytes(operation.buffer)),
-                             length_only, max_length)
+                      max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.DECRYPT, Call.FINAL) as (record, operation):
+            state = self._slots[record.slot_id]
+            return self._deliver(record, OperationKind.DECRYPT, Call.FINAL, operation,
+                                 lambda: self._card_decrypt(state, operation, bytes(operation.buffer)),
+                                 length_only, max_length)
 
     # ------------------------------------------------------------------ digest (host)
 
@@ -316,42 +371,36 @@ class Operations(EngineState):
 
     @api_boundary
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
-               max_length: Optional[int] = None) -> bytes:
-        record = self._session(session)
-        operation = self._single_part(record, OperationKind.DIGEST)
+               max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.DIGEST, Call.SINGLE) as (record, operation):
 
-        def compute() -> bytes:
-            operation.hash_context.update(bytes(data))
-            return operation.hash_context.finalize()
+            def compute() -> bytes:
+                operation.hash_context.update(bytes(data))
+                return operation.hash_context.finalize()
 
-        return self._deliver(record, OperationKind.DIGEST, operation, compute, length_only, max_length)
+            return self._deliver(record, OperationKind.DIGEST, Call.SINGLE, operation, compute, length_only,
+                                 max_length)
 
     @api_boundary
     def digest_update(self, session: int, data: bytes) -> None:
-        record = self._session(session)
-        operation = record.active(OperationKind.DIGEST)
-        if operation.result is not None:
-            raise errors.OperationActive()
-        self._absorb(operation, data)
+        with self._step(session, OperationKind.DIGEST, Call.UPDATE) as (_, operation):
+            self._absorb(operation, data)
 
     @api_boundary
     def digest_key(self, session: int, key: int) -> None:
-        record, state = self._session_state(session)
-        operation = record.active(OperationKind.DIGEST)
-        target = self._key(state, key)
-        value = target.attributes.get(CKA.VALUE)
-        if target.object_class != CKO.SECRET_KEY or not isinstance(value, bytes):
-            record.end(OperationKind.DIGEST)
-            raise errors.KeyIndigestible()
-        self._absorb(operation, value)
+        with self._step(session, OperationKind.DIGEST, Call.UPDATE) as (record, operation):
+            target = self._key(self._slots[record.slot_id], key)
+            value = target.attributes.get(CKA.VALUE)
+            if target.object_class != CKO.SECRET_KEY or not isinstance(value, bytes):
+                raise errors.KeyIndigestible()
+            self._absorb(operation, value)
 
     @api_boundary
     def digest_final(self, session: int, *, length_only: bool = False,
-                     max_length: Optional[int] = None) -> bytes:
-        record = self._session(session)
-        operation = record.active(OperationKind.DIGEST)
-        return self._deliver(record, OperationKind.DIGEST, operation, operation.hash_context.finalize,
-                             length_only, max_length)
+                     max_length: Optional[int] = None) -> Any:
+        with self._step(session, OperationKind.DIGEST, Call.FINAL) as (record, operation):
+            return self._deliver(record, OperationKind.DIGEST, Call.FINAL, operation,
+                                 operation.hash_context.finalize, length_only, max_length)
 
     # ------------------------------------------------------------------ keys
 

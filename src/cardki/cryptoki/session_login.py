@@ -181,7 +181,14 @@ class SessionLogin(EngineState):
                 raise errors.UserNotLoggedIn()
             if not pending:
                 raise errors.OperationNotInitialized("no operation needs a context-specific login")
-            self._call(state, state.token.login, CKU.CONTEXT_SPECIFIC, pin_bytes)
+            try:
+                self._call(state, state.token.login, CKU.CONTEXT_SPECIFIC, pin_bytes)
+            except errors.PinLocked:
+                # The spec: a re-authentication answered PIN_LOCKED also logs the user out.
+                self._logout_token(state)
+                raise
+            # Any other failure leaves the operation waiting, "as if C_Login had not been
+            # called": the application may try again, or go on and get USER_NOT_LOGGED_IN.
             for op in pending:
                 op.context_login_pending = False
             return

@@ -5,6 +5,24 @@ A session belongs to one slot and holds at most one active operation per kind
 what a multi-part call needs between calls (hash context or buffered data) and
 the *cached result* of a length query, so that a C caller's "how long?" then
 "here is the buffer" pair reaches the card once.
+
+The spec's sequencing rules (PKCS#11 2.40 section 5.2 and the function
+descriptions) live here, in one place, for every operation and for both the
+Python API and the C ABI:
+
+* :meth:`Operation.admit` says which call may come next: a single-part call
+  (``C_Sign``) only before any ``*_Update``; an update only while no length is
+  waiting to be fetched; after a length query or a too-small buffer, only the
+  call that asked. Anything else answers OPERATION_ACTIVE and changes nothing
+  (the call did not run).
+* :func:`ends_operation` says what a failed call does: it ends the operation,
+  except CKR_BUFFER_TOO_SMALL and a refused call (OPERATION_ACTIVE). That
+  includes CKR_ARGUMENTS_BAD for a NULL pointer the C layer found.
+* An operation whose key has CKA_ALWAYS_AUTHENTICATE and whose
+  ``C_Login(CKU_CONTEXT_SPECIFIC)`` has not succeeded has not started: nothing
+  reached the card. A new ``*_Init`` of its kind replaces it (the application
+  gave it up; ssh-agent, which cannot ask for the PIN, does exactly that)
+  instead of answering OPERATION_ACTIVE for good.
 """
 
 from __future__ import annotations
@@ -16,6 +34,21 @@ from typing import Any, Dict, List, Optional
 from . import errors
 from .constants import CKS, CKU, SessionFlag
 from .mechanisms import MechanismSpec
+
+
+class Call(Enum):
+    """How a call takes part in an operation."""
+
+    SINGLE = "single-part"     # C_Sign, C_Verify, C_Encrypt, C_Decrypt, C_Digest
+    UPDATE = "update"          # C_*Update, C_DigestKey
+    FINAL = "final"            # C_*Final
+
+
+def ends_operation(error: BaseException) -> bool:
+    """Whether a call that raised ``error`` ends its operation: every failure does,
+    except BUFFER_TOO_SMALL (the caller retries with a bigger buffer) and a call
+    refused as out of sequence (OPERATION_ACTIVE: it never ran)."""
+    return not isinstance(error, (errors.BufferTooSmall, errors.OperationActive))
 
 
 class OperationKind(Enum):
@@ -42,9 +75,22 @@ class Operation:
     buffer: bytearray = field(default_factory=bytearray)
     multipart: bool = False                # an *_update was called
     result: Optional[bytes] = None         # cached output of a length query
+    answered: Optional[Call] = None        # the call told a length only; its output is still to fetch
     context_login_pending: bool = False    # ALWAYS_AUTHENTICATE key: CKU_CONTEXT_SPECIFIC allowed now
     public_key: Any = None                 # host-side verify/encrypt key
     found: List[int] = field(default_factory=list)   # find: remaining handles
+
+    def admit(self, call: Call) -> None:
+        """OPERATION_ACTIVE (and nothing changes) if ``call`` cannot come now."""
+        if self.answered is not None and call is not self.answered:
+            raise errors.OperationActive(f"the output of a {self.answered.value} call is still to be fetched")
+        if call is Call.SINGLE and self.multipart:
+            raise errors.OperationActive("a multi-part operation is under way")
+
+    @property
+    def replaceable(self) -> bool:
+        """Nothing happened yet: the key awaits its context-specific login."""
+        return self.context_login_pending
 
 
 @dataclass
@@ -72,14 +118,30 @@ class SessionRecord:
 
     def begin(self, operation: Operation) -> Operation:
         """Make ``operation`` active (OPERATION_ACTIVE if one of its kind is)."""
-        if operation.kind in self.operations:
-            raise errors.OperationActive(f"a {operation.kind.value} operation is active")
+        self.check_idle(operation.kind)
         self.operations[operation.kind] = operation
         return operation
 
     def check_idle(self, kind: OperationKind) -> None:
-        if kind in self.operations:
+        """OPERATION_ACTIVE while an operation of ``kind`` is under way; one that
+        never started (see :attr:`Operation.replaceable`) is dropped instead."""
+        active = self.operations.get(kind)
+        if active is None:
+            return
+        if not active.replaceable:
             raise errors.OperationActive(f"a {kind.value} operation is active")
+        self.end(kind)
+
+    def step(self, kind: OperationKind, call: Call) -> Operation:
+        """The active operation of ``kind``, if ``call`` may come now."""
+        operation = self.active(kind)
+        operation.admit(call)
+        return operation
+
+    def failed(self, kind: OperationKind, error: BaseException) -> None:
+        """A call on ``kind``'s operation raised ``error``: end it where the spec says so."""
+        if ends_operation(error):
+            self.end(kind)
 
     def active(self, kind: OperationKind) -> Operation:
         """The active operation of ``kind`` (OPERATION_NOT_INITIALIZED if none)."""
@@ -92,4 +154,4 @@ class SessionRecord:
         self.operations.pop(kind, None)
 
 
-__all__ = ["OperationKind", "Operation", "SessionRecord"]
+__all__ = ["Call", "OperationKind", "Operation", "SessionRecord", "ends_operation"]
