@@ -205,6 +205,19 @@ def test_ecdsa_p256_needs_the_pin_for_each_use(lib: api.Library, keys: Dict[int,
         assert key.public_key().verify(b"message", der)  # DER accepted as well
 
 
+def test_a_wrong_pin_for_a_pin_always_key_leaves_the_session_usable(session: api.Session,
+                                                                   keys: Dict[int, Any]) -> None:
+    always = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x02")
+    with pytest.raises(errors.PinIncorrect):
+        always.sign(b"message", pin="000000")
+    rsa = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x01")
+    keys[0x9A].public_key().verify(rsa.sign(b"message"), b"message", padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(errors.UserNotLoggedIn):
+        always.sign(b"message")
+    raw = always.sign(b"message", pin=PIN)
+    keys[0x9C].public_key().verify(api.ecdsa_raw_to_der(raw), b"message", ec.ECDSA(hashes.SHA256()))
+
+
 def test_ecdsa_p384_with_sha384(session: api.Session, keys: Dict[int, Any]) -> None:
     key = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x06")
     raw = key.sign(b"p384", CKM.ECDSA_SHA384)
