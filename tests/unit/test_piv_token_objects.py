@@ -148,6 +148,25 @@ def test_ec_key_usage_and_names_follow_the_slot(slot, cka_id, label, sign, deriv
     assert a[CKA.ALWAYS_AUTHENTICATE] is (slot == 0x9C)
 
 
+@pytest.mark.parametrize("private_key", [rsa_key(2048), ec.generate_private_key(ec.SECP256R1()),
+                                         ec.generate_private_key(ec.SECP384R1()),
+                                         ed25519.Ed25519PrivateKey.generate(), x25519.X25519PrivateKey.generate()],
+                         ids=["rsa2048", "p256", "p384", "ed25519", "x25519"])
+def test_private_keys_carry_the_public_parts_clients_read(private_key) -> None:
+    """GnuTLS (p11tool --test-sign) and NSS read the public key from the private key
+    object: every public attribute of the public key object is on the private key too."""
+    card = VirtualYubiKey()
+    put_key(card, 0x82, private_key)
+    token, _ = open_piv(card)
+    private = find(token, "private", 0x82).attributes
+    public = find(token, "public", 0x82).attributes
+    parts = [CKA.PUBLIC_KEY_INFO, CKA.KEY_TYPE]
+    parts += [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.MODULUS_BITS] if CKA.MODULUS in public else [CKA.EC_PARAMS,
+                                                                                                CKA.EC_POINT]
+    assert {a: private.get(a) for a in parts} == {a: public[a] for a in parts}
+    assert private[CKA.PUBLIC_KEY_INFO] == spki(private_key)
+
+
 def test_pin_policy_always_makes_always_authenticate() -> None:
     card = VirtualYubiKey()
     put_key(card, 0x9A, ec.generate_private_key(ec.SECP256R1()), pin_policy=POLICY_ALWAYS)

@@ -147,7 +147,8 @@ def _octet_string(value: bytes) -> bytes:
 
 
 def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dict[int, Any]:
-    """Key-type specific public attributes shared by public and private key objects."""
+    """Key-type specific public attributes shared by public and private key objects
+    (the private key carries them all: clients read its public key from it)."""
     spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(algorithm.key_type), CKA.PUBLIC_KEY_INFO: spki}
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -259,9 +260,11 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
         CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
         CKA.ALWAYS_AUTHENTICATE: contents.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
     }
+    # The private key carries the public parts too (CKA_MODULUS/CKA_PUBLIC_EXPONENT,
+    # CKA_EC_PARAMS/CKA_EC_POINT, CKA_PUBLIC_KEY_INFO), as OpenSC and ykcs11 give them:
+    # GnuTLS and NSS read the public key from the private key object (CKA_EC_POINT is
+    # not a private-key attribute in PKCS#11, but clients look for it there).
     sensitive = RSA_PRIVATE_PARTS if algorithm.family == "rsa" else EC_PRIVATE_PARTS
-    if algorithm.family != "rsa":
-        private.pop(CKA.EC_POINT, None)  # not a private-key attribute in PKCS#11
     public = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: templates["public_key"].format(slot=spec.name),
