@@ -49,7 +49,7 @@ def test_length_query_then_sign_costs_one_card_operation(session: tuple, provisi
 
     def c_style() -> None:
         lib.sign_init(handle, CKM.SHA256_RSA_PKCS, private)
-        length = len(lib.sign(handle, b"data", length_only=True))
+        length = lib.sign(handle, b"data", length_only=True)
         with pytest.raises(errors.BufferTooSmall):
             lib.sign(handle, b"data", max_length=length - 1)
         lib.sign(handle, b"data", max_length=length)
