@@ -6,10 +6,10 @@ in the PIV applet's slots. The API is then exercised through APDUs like any
 card. ``provisioned_yubikey()`` returns the card and the host-side private
 keys, so a test can check a signature or an ECDH secret independently.
 
-Slots (CKA_ID, what the profile lets the key do): 9A RSA-2048 (01, sign and
-decrypt, PIN once), 9C P-256 (02, sign, PIN always), 9D P-256 (03, derive),
-9E Ed25519 (04, sign, PIN never), 82 X25519 (05, derive), 83 P-384 (06, sign
-and derive). A test CA signs all the certificates (an X25519 key cannot sign
+Slots (CKA_ID, what the key may do): 9A RSA-2048 (01, sign and decrypt, PIN
+once), 9C P-256 (02, sign, PIN always: no derive), 9D P-256 (03, sign and
+derive), 9E Ed25519 (04, sign, PIN never), 82 X25519 (05, derive), 83 P-384
+(06, sign and derive). A test CA signs all the certificates (an X25519 key cannot sign
 its own).
 """
 

@@ -136,9 +136,13 @@ def test_capability_mixins_follow_the_attributes(session: api.Session) -> None:
     assert ed.key_type == CKK.EC_EDWARDS and hasattr(ed, "sign") and not hasattr(ed, "derive")
     xk = private(b"\x05")
     assert xk.key_type == CKK.EC_MONTGOMERY and hasattr(xk, "derive") and not hasattr(xk, "sign")
-    key_mgmt = private(b"\x03")
-    assert hasattr(key_mgmt, "derive") and not hasattr(key_mgmt, "sign")
-    assert private(b"\x02").always_authenticate and not rsa_key.always_authenticate
+    key_mgmt = private(b"\x03")  # the card signs with 9D too
+    assert hasattr(key_mgmt, "derive") and hasattr(key_mgmt, "sign") and not hasattr(key_mgmt, "decrypt")
+    always = private(b"\x02")  # PIN always: signs, but no C_DeriveKey (it has no *Init for the PIN)
+    assert always.always_authenticate and not rsa_key.always_authenticate
+    assert hasattr(always, "sign") and not hasattr(always, "derive")
+    attestation = private(b"\x19")
+    assert not hasattr(attestation, "sign") and not hasattr(attestation, "decrypt")
     public = session.get_key(object_class=CKO.PUBLIC_KEY, id=b"\x01")
     assert isinstance(public, api.PublicKey)
     assert hasattr(public, "verify") and hasattr(public, "encrypt") and not hasattr(public, "sign")

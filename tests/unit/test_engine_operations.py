@@ -116,13 +116,13 @@ def test_verify_failures_end_the_operation(rig: EngineRig, user: int) -> None:
 
 
 def test_init_checks(rig: EngineRig, user: int) -> None:
-    rsa_key, derive_only = rig.private_key(user, b"\x01"), rig.private_key(user, b"\x03")
+    rsa_key, attestation = rig.private_key(user, b"\x01"), rig.private_key(user, b"\x19")
     with pytest.raises(errors.MechanismInvalid):
         rig.lib.sign_init(user, CKM.SHA256, rsa_key)
     with pytest.raises(errors.KeyTypeInconsistent):
         rig.lib.sign_init(user, CKM.ECDSA, rsa_key)
     with pytest.raises(errors.KeyFunctionNotPermitted):
-        rig.lib.sign_init(user, CKM.ECDSA, derive_only)
+        rig.lib.sign_init(user, CKM.SHA256_RSA_PKCS, attestation)  # it would forge attestations
     with pytest.raises(errors.KeyHandleInvalid):
         rig.lib.sign_init(user, CKM.ECDSA, 987654)
     with pytest.raises(errors.KeyTypeInconsistent):

@@ -24,6 +24,7 @@ from test_piv_token_support import (
 )
 
 from cardki.apdu import Tlv
+from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CKU, TokenFlag
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, open_token
@@ -121,7 +122,7 @@ def test_generated_key_without_certificate_is_visible_through_metadata() -> None
     assert ("private", 0x9D) in refs and ("public", 0x9D) in refs and ("certificate", 0x9D) not in refs
     a = find(token, "private", 0x9D).attributes
     assert a[CKA.KEY_TYPE] == CKK.EC and a[CKA.ID] == b"\x03" and a[CKA.SUBJECT] == b""
-    assert a[CKA.DERIVE] and not a[CKA.SIGN] and not a[CKA.DECRYPT]
+    assert a[CKA.DERIVE] and a[CKA.SIGN] and not a[CKA.DECRYPT]
     assert a[CKA.LOCAL] and a[CKA.NEVER_EXTRACTABLE] and a[CKA.ALWAYS_SENSITIVE]
     assert a[CKA.KEY_GEN_MECHANISM] == CKM.EC_KEY_PAIR_GEN
     assert a[CKA.EC_PARAMS] == P256_OID
@@ -132,8 +133,8 @@ def test_generated_key_without_certificate_is_visible_through_metadata() -> None
 
 
 @pytest.mark.parametrize("slot, cka_id, label, sign, derive", [
-    (0x9C, b"\x02", "Digital Signature", True, False),
-    (0x9E, b"\x04", "Card Authentication", True, False),
+    (0x9C, b"\x02", "Digital Signature", True, False),  # PIN always: no C_DeriveKey (no *Init to log in after)
+    (0x9E, b"\x04", "Card Authentication", True, True),
     (0x82, b"\x05", "Retired Key 1", True, True),
     (0x95, b"\x18", "Retired Key 20", True, True),
 ])
@@ -165,6 +166,70 @@ def test_private_keys_carry_the_public_parts_clients_read(private_key) -> None:
                                                                                                 CKA.EC_POINT]
     assert {a: private.get(a) for a in parts} == {a: public[a] for a in parts}
     assert private[CKA.PUBLIC_KEY_INFO] == spki(private_key)
+
+
+@pytest.mark.parametrize("slot", [0x9A, 0x9C, 0x9D, 0x9E, 0x82])
+@pytest.mark.parametrize("algorithm", ["rsa", "ec"])
+def test_every_key_slot_does_what_the_card_does_with_its_algorithm(slot: int, algorithm: str) -> None:
+    """The card signs and decrypts (RSA) or signs and derives (EC) with a key in any
+    slot, so NSS, ssh and OpenSSL may sign with 9D and decrypt with 9C, as with OpenSC."""
+    card = VirtualYubiKey()
+    key = rsa_key(2048) if algorithm == "rsa" else ec.generate_private_key(ec.SECP256R1())
+    put_key(card, slot, key)
+    put_cert(card, slot, make_cert(key))  # no KeyUsage extension: it narrows nothing
+    token, _ = open_piv(card)
+    a = find(token, "private", slot).attributes
+    public = find(token, "public", slot).attributes
+    always = slot == 0x9C
+    assert a[CKA.ALWAYS_AUTHENTICATE] is always
+    if algorithm == "rsa":
+        assert (a[CKA.SIGN], a[CKA.DECRYPT], a[CKA.UNWRAP], a[CKA.DERIVE]) == (True, True, True, False)
+        assert (public[CKA.VERIFY], public[CKA.ENCRYPT], public[CKA.WRAP]) == (True, True, True)
+    else:
+        assert (a[CKA.SIGN], a[CKA.DECRYPT], a[CKA.DERIVE]) == (True, False, not always)
+        assert (public[CKA.VERIFY], public[CKA.ENCRYPT]) == (True, False)
+
+
+@pytest.mark.parametrize("algorithm, key_usage, sign, manage", [
+    ("rsa", ["key_encipherment"], False, True),
+    ("rsa", ["digital_signature"], True, False),
+    ("rsa", ["content_commitment"], True, False),
+    ("rsa", ["data_encipherment", "key_cert_sign"], True, True),
+    ("ec", ["digital_signature"], True, False),
+    ("ec", ["key_agreement"], False, True),
+    ("ec", ["crl_sign", "key_agreement"], True, True),
+])
+def test_the_certificate_key_usage_narrows_what_the_key_may_do(algorithm: str, key_usage, sign: bool,
+                                                               manage: bool) -> None:
+    key = rsa_key(2048) if algorithm == "rsa" else ec.generate_private_key(ec.SECP256R1())
+    listing_apdus = []
+    for usage in (None, key_usage):
+        card = VirtualYubiKey()
+        put_key(card, 0x9D, key)
+        put_cert(card, 0x9D, make_cert(key, key_usage=usage))
+        token, _ = open_piv(card)
+        before = token.protocol.apdu_count
+        token.objects()
+        listing_apdus.append(token.protocol.apdu_count - before)
+    assert listing_apdus[0] == listing_apdus[1]  # the KeyUsage comes with the certificate, read anyway
+    a = find(token, "private", 0x9D).attributes
+    public = find(token, "public", 0x9D).attributes
+    managing = CKA.DECRYPT if algorithm == "rsa" else CKA.DERIVE
+    assert (a[CKA.SIGN], a[managing]) == (sign, manage)
+    assert public[CKA.VERIFY] is sign
+    assert public[CKA.ENCRYPT] is (manage and algorithm == "rsa")
+
+
+def test_the_attestation_key_never_signs_but_its_public_key_verifies() -> None:
+    """C_Sign with F9 would forge attestations: no usage in the profile, whatever the algorithm."""
+    token, _ = open_piv(VirtualYubiKey())
+    a = find(token, "private", 0xF9).attributes
+    assert (a[CKA.SIGN], a[CKA.DECRYPT], a[CKA.DERIVE], a[CKA.UNWRAP]) == (False, False, False, False)
+    public = find(token, "public", 0xF9).attributes
+    assert public[CKA.VERIFY] and not public[CKA.ENCRYPT]
+    token.login(CKU.USER, PIN)
+    with pytest.raises(errors.KeyFunctionNotPermitted):
+        token.sign(find(token, "private", 0xF9), CKM.RSA_PKCS, None, b"\x00" * 51)
 
 
 def test_pin_policy_always_makes_always_authenticate() -> None:

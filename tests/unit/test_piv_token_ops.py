@@ -162,8 +162,13 @@ def test_ecdh_p384_matches_the_host(ec_card, wrap) -> None:
     assert secret == peer.exchange(ec.ECDH(), p384.public_key())
 
 
-def test_sign_with_a_decrypt_only_key_is_refused(ec_card) -> None:
-    token, _, _, _ = ec_card
+def test_sign_with_a_key_agreement_only_key_is_refused() -> None:
+    card = VirtualYubiKey()
+    key = ec.generate_private_key(ec.SECP256R1())
+    put_key(card, 0x9D, key)
+    put_cert(card, 0x9D, make_cert(key, key_usage=["key_agreement"]))
+    token, _ = open_piv(card)
+    token.login(CKU.USER, PIN)
     with pytest.raises(errors.KeyFunctionNotPermitted):  # type: ignore[attr-defined]
         token.sign(find(token, "private", 0x9D), CKM.ECDSA, None, b"\x00" * 32)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hw-sim"))
 
@@ -48,8 +48,9 @@ def put_key(card: VirtualYubiKey, slot: int, key, *, pin_policy: int = POLICY_DE
     card.piv.keys[slot] = SlotKey(key, algorithm_of(key), policy, 1, origin)
 
 
-def make_cert(key, common_name: str = "cardki test") -> x509.Certificate:
-    """A self-signed certificate for ``key`` (X25519 keys get one signed by a throwaway EC key)."""
+def make_cert(key, common_name: str = "cardki test", key_usage: Optional[Sequence[str]] = None) -> x509.Certificate:
+    """A self-signed certificate for ``key`` (X25519 keys get one signed by a throwaway EC key),
+    with a KeyUsage extension holding the ``key_usage`` bits (cryptography's names) if given."""
     signer = key if not isinstance(key, x25519.X25519PrivateKey) else ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -57,6 +58,11 @@ def make_cert(key, common_name: str = "cardki test") -> x509.Certificate:
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name + " CA")]))
         .public_key(key.public_key()).serial_number(0x1234567890ABCDEF)
         .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365)))
+    if key_usage is not None:
+        bits = {name: name in key_usage for name in (
+            "digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+            "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")}
+        builder = builder.add_extension(x509.KeyUsage(**bits), critical=True)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(signer, algorithm)
 

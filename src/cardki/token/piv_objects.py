@@ -18,7 +18,7 @@ import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -180,19 +180,48 @@ class KeyCapabilities:
     derive: bool
 
 
-def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm) -> KeyCapabilities:
-    """What a private key may do: the slot's usage narrowed by the algorithm.
-    RSA decrypts, EC derives where the slot allows key management, Ed25519
-    only signs and X25519 only derives whatever the slot."""
-    if algorithm.family == "ed25519":
-        return KeyCapabilities(sign=bool(slot.usage), decrypt=False, derive=False)
-    if algorithm.family == "x25519":
-        return KeyCapabilities(sign=False, decrypt=False, derive=bool(slot.usage))
-    sign = "sign" in slot.usage
-    key_management = "decrypt" in slot.usage
-    if algorithm.family == "rsa":
-        return KeyCapabilities(sign=sign, decrypt=key_management, derive=False)
-    return KeyCapabilities(sign=sign, decrypt=False, derive=key_management)
+#: KeyUsage bits that allow each capability (RFC 5280 4.2.1.3).
+_SIGNING_USAGE = ("digital_signature", "content_commitment", "key_cert_sign", "crl_sign")
+_DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
+_AGREEING_USAGE = ("key_agreement",)
+
+
+def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage] = None,
+                     always_authenticate: bool = False) -> KeyCapabilities:
+    """What a private key may do: what the card lets the slot do (the profile's
+    ``usage``: "sign", and "decrypt" for key management), as far as the algorithm
+    allows (RSA signs and decrypts, EC signs and derives, Ed25519 only signs,
+    X25519 only derives), narrowed by the certificate's KeyUsage where there is
+    one. A key that needs the PIN for every use does not derive: C_DeriveKey has
+    no *Init for the context-specific login to follow."""
+    def allowed(bits: Tuple[str, ...]) -> bool:
+        return key_usage is None or any(getattr(key_usage, bit) for bit in bits)
+
+    family = algorithm.family
+    sign = "sign" in slot.usage and family in ("rsa", "ec", "ed25519") and allowed(_SIGNING_USAGE)
+    management = "decrypt" in slot.usage
+    decrypt = management and family == "rsa" and allowed(_DECRYPTING_USAGE)
+    derive = (management and family in ("ec", "x25519") and allowed(_AGREEING_USAGE)
+              and not always_authenticate)
+    return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
+
+
+def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
+    """The certificate's KeyUsage extension, or None when it has none (or an
+    unreadable one: then the certificate narrows nothing)."""
+    from cryptography import x509 as x509_module  # only where a certificate was parsed already
+
+    try:
+        return cert.extensions.get_extension_for_class(x509_module.KeyUsage).value
+    except (x509_module.ExtensionNotFound, ValueError):
+        return None
+
+
+def _verify_allowed(algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage]) -> bool:
+    """Whether the public key may verify: any signing algorithm the certificate does
+    not rule out, whatever the slot (the attestation key's signatures verify too)."""
+    return algorithm.family in ("rsa", "ec", "ed25519") and (
+        key_usage is None or any(getattr(key_usage, bit) for bit in _SIGNING_USAGE))
 
 
 def _keygen_mechanism(algorithm: KeyAlgorithm, local: bool) -> int:
@@ -247,7 +276,8 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
               CKA.DESTROYABLE: contents.destroyable}
     local = contents.origin == 1
-    capabilities = key_capabilities(spec, algorithm)
+    key_usage = certificate_key_usage(cert) if cert is not None else None
+    capabilities = key_capabilities(spec, algorithm, key_usage, contents.always_authenticate)
     key_common = {**public_key_attributes(contents.public_key, algorithm), CKA.LOCAL: local,
                   CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
                   CKA.DERIVE: capabilities.derive}
@@ -268,7 +298,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     public = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: templates["public_key"].format(slot=spec.name),
-        CKA.VERIFY: capabilities.sign, CKA.VERIFY_RECOVER: False,
+        CKA.VERIFY: _verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,
         CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
     }
     public[CKA.DERIVE] = False

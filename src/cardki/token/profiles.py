@@ -59,7 +59,7 @@ class SlotSpec:
     id: int  # CKA_ID (one byte)
     name: str  # "PIV Authentication"
     container: int  # certificate container tag (5FC105, ...)
-    usage: FrozenSet[str]  # subset of {"sign", "decrypt"}
+    usage: FrozenSet[str]  # what the card lets the key do: "sign", "decrypt" (key management)
     pin_policy: str  # "never" | "once" | "always": default when the card cannot say
     requires: Optional[str] = None  # feature flag the slot needs (e.g. "attestation")
 
