@@ -38,6 +38,18 @@ def test_p11tool_lists_everything(card: ModuleCard) -> None:
     assert "Type: Public key" in out
 
 
+@pytest.mark.parametrize("key_id", ["01", "02", "03", "04"])
+def test_p11tool_test_sign_with_every_key(card: ModuleCard, key_id: str) -> None:
+    """GnuTLS signs on the card and checks the signature against the private key's
+    public parts and the token's public key: 9A RSA, 9C P-256 with the
+    context-specific login after C_SignInit, 9D (Key Management) and 9E P-256."""
+    out = run("p11tool", "--provider", card.module, "--batch", "--login", f"--set-pin={PIN}", "--test-sign",
+              f"pkcs11:serial={SERIAL};id=%{key_id};type=private")
+    text = out.stdout + out.stderr
+    assert "Verifying against private key parameters... ok" in text, text
+    assert "Verifying against public key in the token... ok" in text, text
+
+
 def test_ssh_keygen_lists_the_public_keys(card: ModuleCard) -> None:
     out = run("ssh-keygen", "-D", card.module).stdout
     keys = {" ".join(line.split()[:2]) for line in out.splitlines() if line.strip()}
