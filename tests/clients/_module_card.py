@@ -1,10 +1,11 @@
 """Shared setup for the tests that drive the cardki PKCS#11 module with real clients.
 
 A virtual YubiKey (firmware 5.4.3, whose default management key is the TDES
-one yubico-piv-tool 2.2 knows) is provisioned once per test run with
-yubico-piv-tool -- RSA-2048 in 9a, P-256 in 9c, 9d and 9e, each with a
-certificate -- and its state is saved; every test then gets a
-fresh copy of that card in its reader, so tests cannot disturb each other.
+one yubico-piv-tool 2.2 knows) is provisioned once per test run and layout
+with yubico-piv-tool -- by default RSA-2048 in 9a, P-256 in 9c, 9d and 9e; the
+"rsa-9c" layout has RSA-2048 in the PIN-always 9c and in 9d, P-256 in 9a and
+9e -- each key with a certificate, and its state is saved; every test then
+gets a fresh copy of that card in its reader, so tests cannot disturb each other.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FIRMWARE = "5.4.3"
 SERIAL = 7654321
 READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
 KEYS = {"9a": "RSA2048", "9c": "ECCP256", "9d": "ECCP256", "9e": "ECCP256"}
+LAYOUTS = {"default": KEYS, "rsa-9c": {"9a": "ECCP256", "9c": "RSA2048", "9d": "RSA2048", "9e": "ECCP256"}}
 YUBICO_PIV_TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
 
 _provisioned_state: Dict[str, Path] = {}
@@ -89,9 +91,9 @@ def _issue_certificate(public_pem: bytes, common_name: str) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _provision(reader: str, workdir: Path) -> Dict[str, bytes]:
+def _provision(reader: str, workdir: Path, keys: Dict[str, str]) -> Dict[str, bytes]:
     certificates: Dict[str, bytes] = {}
-    for slot, algorithm in KEYS.items():
+    for slot, algorithm in keys.items():
         public = workdir / f"{slot}.pub.pem"
         certificate = workdir / f"{slot}.crt.pem"
         yubico_piv_tool(reader, "-a", "generate", "-s", slot, "-A", algorithm, "-o", str(public))
@@ -101,27 +103,27 @@ def _provision(reader: str, workdir: Path) -> Dict[str, bytes]:
     return certificates
 
 
-_certificates: Dict[str, bytes] = {}
+_certificates: Dict[str, Dict[str, bytes]] = {}
 
 
-def module_card(virtual_card_factory: Callable[..., object]) -> ModuleCard:
-    """A fresh copy of the provisioned card (provisioning happens once per run)."""
+def module_card(virtual_card_factory: Callable[..., object], layout: str = "default") -> ModuleCard:
+    """A fresh copy of the provisioned card (provisioning happens once per run and layout)."""
     if not Path(YUBICO_PIV_TOOL).exists():
         pytest.fail("yubico-piv-tool is not installed")
-    if "state" not in _provisioned_state:
+    if layout not in _provisioned_state:
         card = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL)
         workdir = Path(tempfile.mkdtemp(prefix="cardki-module-card-"))
-        _certificates.update(_provision(card.reader_name, workdir))
+        _certificates[layout] = _provision(card.reader_name, workdir, LAYOUTS[layout])
         saved = workdir / "provisioned-state.json"
         shutil.copyfile(card.state_path, saved)
-        _provisioned_state["state"] = saved
+        _provisioned_state[layout] = saved
         handle = card
     else:
         copy = Path(tempfile.mkdtemp(prefix="cardki-module-card-")) / "state.json"
-        shutil.copyfile(_provisioned_state["state"], copy)
+        shutil.copyfile(_provisioned_state[layout], copy)
         handle = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL, state=str(copy))
     return ModuleCard(handle=handle, reader_name=handle.reader_name, module=module_path(),
-                      certificates=dict(_certificates))
+                      certificates=dict(_certificates[layout]))
 
 
 def slot_id_for(reader_name: str, slot_descriptions: List[tuple]) -> int:

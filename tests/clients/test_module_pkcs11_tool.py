@@ -19,6 +19,12 @@ def card(virtual_card_factory) -> ModuleCard:
     return module_card(virtual_card_factory)
 
 
+@pytest.fixture
+def rsa_9c_card(virtual_card_factory) -> ModuleCard:
+    """RSA-2048 in the PIN-always 9c (and in 9d), P-256 in 9a and 9e."""
+    return module_card(virtual_card_factory, layout="rsa-9c")
+
+
 def public_key(card: ModuleCard, slot: str):
     return x509.load_pem_x509_certificate(card.certificates[slot]).public_key()
 
@@ -123,3 +129,38 @@ def test_pkcs11_tool_self_test(card: ModuleCard) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "No errors" in output, output
+
+
+def test_pkcs11_tool_self_test_with_an_rsa_key_in_9c(rsa_9c_card: ModuleCard) -> None:
+    """pkcs11-tool --test signs with the first RSA key, here the PIN-always 9C one: it asks
+    for the signature's length (a 1-byte buffer, then NULL) before C_Login(CKU_CONTEXT_SPECIFIC)
+    and decrypts with every RSA key, 9C included."""
+    done = rsa_9c_card.pkcs11_tool("--test", "--login", "--pin", PIN, check=False, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "testing key 1 (Private key for Digital Signature) \n  all 4 signature functions seem to work" in output, output
+    assert "all 4 signature functions seem to work" in output, output
+    assert "No errors" in output, output
+
+
+def test_9d_ec_key_signs(card: ModuleCard, tmp_path: Path) -> None:
+    """The card signs with the Key Management key (OpenSC and ykcs11 let it)."""
+    data = b"signed with 9d"
+    raw = sign(card, tmp_path, "ECDSA-SHA256", "03", data)
+    half = len(raw) // 2
+    der = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+    public_key(card, "9d").verify(der, data, ec.ECDSA(hashes.SHA256()))
+
+
+def test_9c_rsa_key_decrypts(rsa_9c_card: ModuleCard, tmp_path: Path) -> None:
+    """The card decrypts with the Digital Signature key; pkcs11-tool does the context-specific
+    login after C_DecryptInit."""
+    secret = b"a secret for the 9c key"
+    key = public_key(rsa_9c_card, "9c")
+    assert isinstance(key, rsa.RSAPublicKey)
+    source = tmp_path / "ciphertext"
+    source.write_bytes(key.encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)))
+    plain = tmp_path / "plain"
+    rsa_9c_card.pkcs11_tool("--login", "--pin", PIN, "--decrypt", "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA256",
+                            "--mgf", "MGF1-SHA256", "--id", "02", "-i", str(source), "-o", str(plain))
+    assert plain.read_bytes() == secret
