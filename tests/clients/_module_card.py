@@ -4,7 +4,7 @@ A virtual YubiKey (firmware 5.4.3, whose default management key is the TDES
 one yubico-piv-tool 2.2 knows) is provisioned once per test run and layout
 with yubico-piv-tool -- by default RSA-2048 in 9a, P-256 in 9c, 9d and 9e; the
 "rsa-9c" layout has RSA-2048 in the PIN-always 9c and in 9d, P-256 in 9a and
-9e -- each key with a certificate, and its state is saved; every test then
+9e -- each key with a certificate from one test CA (``CA_CERTIFICATE``), and its state is saved; every test then
 gets a fresh copy of that card in its reader, so tests cannot disturb each other.
 """
 
@@ -71,22 +71,41 @@ def yubico_piv_tool(reader: str, *args: str) -> str:
     return done.stdout
 
 
+_CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki test CA")])
+_CA_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def _ca_certificate() -> bytes:
+    """The test CA's self-signed certificate (PEM), for clients that build the chain (NSS)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(_CA_NAME).issuer_name(_CA_NAME)
+        .public_key(_CA_KEY.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(_CA_KEY, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+CA_CERTIFICATE = _ca_certificate()
+
+
 def _issue_certificate(public_pem: bytes, common_name: str) -> bytes:
-    """A certificate for the card's key, issued by a throw-away host CA.
+    """A certificate for the card's key, issued by the host's test CA.
 
     (yubico-piv-tool 2.2's selfsign-certificate fails with OpenSSL 3 before it
     reaches the card; the tests only need a certificate that carries the key.)"""
-    issuer_key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki test CA")]))
+        .issuer_name(_CA_NAME)
         .public_key(serialization.load_pem_public_key(public_pem))
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(issuer_key, hashes.SHA256())
+        .sign(_CA_KEY, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
 import pytest
-from _module_card import PIN, SERIAL, ModuleCard, module_env, module_card
+from _module_card import CA_CERTIFICATE, PIN, SERIAL, ModuleCard, module_env, module_card
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -59,7 +60,7 @@ def test_ssh_keygen_lists_the_public_keys(card: ModuleCard) -> None:
         assert openssh in keys, slot
 
 
-def test_openssl_engine_signs_with_a_pkcs11_uri(card: ModuleCard, tmp_path: Path) -> None:
+def openssl_engine_sign(card: ModuleCard, tmp_path: Path, key_id: str, data: bytes) -> bytes:
     config = tmp_path / "openssl.cnf"
     config.write_text(
         "openssl_conf = openssl_init\n"
@@ -67,20 +68,45 @@ def test_openssl_engine_signs_with_a_pkcs11_uri(card: ModuleCard, tmp_path: Path
         "[engine_section]\npkcs11 = pkcs11_section\n"
         f"[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {OPENSSL_ENGINE}\n"
         f"MODULE_PATH = {card.module}\ninit = 0\n")
-    data = tmp_path / "data"
-    data.write_bytes(b"signed by openssl through cardki")
-    signature = tmp_path / "signature"
-    uri = f"pkcs11:serial={SERIAL};id=%01;type=private;pin-value={PIN}"
-    run("openssl", "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri,
-        "-out", str(signature), str(data), env=module_env(OPENSSL_CONF=str(config)))
-    certificate(card, "9a").public_key().verify(signature.read_bytes(), data.read_bytes(), padding.PKCS1v15(),
-                                                hashes.SHA256())
+    source = tmp_path / f"data-{key_id}"
+    source.write_bytes(data)
+    signature = tmp_path / f"signature-{key_id}"
+    uri = f"pkcs11:serial={SERIAL};id=%{key_id};type=private;pin-value={PIN}"
+    # pin-value logs the user in; for a PIN-always key libp11 asks OpenSSL's UI for the PIN again
+    # (the context-specific login), which reads it from stdin in a session without a terminal.
+    command = ["openssl", "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri,
+               "-out", str(signature), str(source)]
+    done = subprocess.run(command, input=f"{PIN}\n", capture_output=True, text=True, timeout=120,
+                          env=module_env(OPENSSL_CONF=str(config)), start_new_session=True)
+    assert done.returncode == 0, f"openssl failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return signature.read_bytes()
 
 
-def test_nss_lists_the_certificates(card: ModuleCard, tmp_path: Path) -> None:
+def test_openssl_engine_signs_with_a_pkcs11_uri(card: ModuleCard, tmp_path: Path) -> None:
+    data = b"signed by openssl through cardki"
+    signature = openssl_engine_sign(card, tmp_path, "01", data)
+    certificate(card, "9a").public_key().verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize("slot, key_id", [("9c", "02"), ("9d", "03")])
+def test_openssl_engine_signs_with_9c_and_9d(card: ModuleCard, tmp_path: Path, slot: str, key_id: str) -> None:
+    """The PIN-always 9C key (libp11 does the context-specific login after C_SignInit),
+    and 9D, which the card signs with like any key."""
+    data = f"signed by openssl with {slot}".encode()
+    signature = openssl_engine_sign(card, tmp_path, key_id, data)
+    certificate(card, slot).public_key().verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+def nss_db(card: ModuleCard, tmp_path: Path) -> str:
+    """An NSS database of our own with the cardki module in it."""
     db = f"sql:{tmp_path}"
     run("certutil", "-N", "-d", db, "--empty-password")
     run("modutil", "-dbdir", db, "-add", "cardki", "-libfile", card.module, "-force")
+    return db
+
+
+def test_nss_lists_the_certificates(card: ModuleCard, tmp_path: Path) -> None:
+    db = nss_db(card, tmp_path)
     # (modutil -list exits non-zero if any slot's token cannot be described, e.g. a card
     # another test run left in the second reader; only our slot matters here)
     listed = subprocess.run(["modutil", "-dbdir", db, "-list", "cardki"], capture_output=True, text=True,
@@ -90,3 +116,39 @@ def test_nss_lists_the_certificates(card: ModuleCard, tmp_path: Path) -> None:
     for label in ("Certificate for PIV Authentication", "Certificate for Digital Signature",
                   "Certificate for Key Management"):
         assert label in out, out
+
+
+@pytest.mark.parametrize("slot, label", [("9a", "PIV Authentication"), ("9c", "Digital Signature"),
+                                         ("9d", "Key Management")])
+def test_nss_cmsutil_signs_with_the_card(card: ModuleCard, tmp_path: Path, slot: str, label: str) -> None:
+    """NSS finds the certificate's private key on the card and makes a detached CMS
+    signature (9C: NSS logs in context-specifically; 9D: the card signs with it)."""
+    db = nss_db(card, tmp_path)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(CA_CERTIFICATE)
+    run("certutil", "-A", "-d", db, "-n", "cardki test CA", "-t", "CT,C,C", "-a", "-i", str(ca))
+    content = tmp_path / "content"
+    content.write_bytes(f"signed by NSS with {slot}".encode())
+    signed = tmp_path / "signed.p7s"
+    run("cmsutil", "-S", "-d", db, "-N", f"YubiKey PIV #{SERIAL}:X.509 Certificate for {label}", "-H", "SHA256",
+        "-T", "-G", "-Y", "NONE", "-p", PIN, "-i", str(content), "-o", str(signed))
+    verify_detached_cms(signed.read_bytes(), content.read_bytes(), certificate(card, slot))
+
+
+def verify_detached_cms(der: bytes, content: bytes, signer: x509.Certificate) -> None:
+    """Check a detached CMS SignedData with cryptography: the message digest of the
+    content, and the signer's signature over the signed attributes."""
+    from asn1crypto import cms
+
+    signed_data = cms.ContentInfo.load(der)["content"]
+    (info,) = signed_data["signer_infos"]
+    attributes = {attribute["type"].native: attribute["values"][0] for attribute in info["signed_attrs"]}
+    assert attributes["message_digest"].native == hashlib.sha256(content).digest()
+    signed_attributes = info["signed_attrs"].untag().dump()  # signed as a SET, not [0] IMPLICIT
+    signature = info["signature"].native
+    key = signer.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, signed_attributes, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(signature, signed_attributes, ec.ECDSA(hashes.SHA256()))
