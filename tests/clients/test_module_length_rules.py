@@ -23,15 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
-SCRIPT = r"""
-import json, sys
-import cffi
-from cardki.capi import cdefs
-from cardki.cryptoki.constants import CKA, CKM, CKO, CKU
-from hwsim.control import CardControl
-
-module, reader, pin, control_path, ciphertext = sys.argv[1:6]
-control = CardControl(control_path)
+#: What both host scripts do first: load the module, find the reader's slot, open a
+#: read/write session and log in (``module``, ``reader`` and ``pin`` come from argv).
+OPEN_SESSION = r"""
 ffi = cffi.FFI()
 ffi.cdef(cdefs.TYPES + cdefs.FUNCTION_LISTS + "CK_RV C_GetFunctionList(void *);")
 lib = ffi.dlopen(module)
@@ -52,6 +46,18 @@ h = ffi.new("CK_SESSION_HANDLE *")
 assert f.C_OpenSession(slot, 4, ffi.NULL, ffi.NULL, h) == 0
 h = h[0]
 assert f.C_Login(h, CKU.USER, pin.encode(), len(pin)) == 0
+"""
+
+SCRIPT = r"""
+import json, sys
+import cffi
+from cardki.capi import cdefs
+from cardki.cryptoki.constants import CKA, CKM, CKO, CKU
+from hwsim.control import CardControl
+
+module, reader, pin, control_path, ciphertext = sys.argv[1:6]
+control = CardControl(control_path)
+{open_session}
 template = ffi.new("CK_ATTRIBUTE[2]")
 cls = ffi.new("CK_ULONG *", CKO.PRIVATE_KEY)
 key_id = ffi.new("CK_BYTE[1]", [1])
@@ -99,7 +105,7 @@ out["decrypt_plain_apdus"], _ = plain(f.C_DecryptInit, f.C_Decrypt, decrypt_mech
 out["decrypt"] = three_calls(f.C_DecryptInit, f.C_Decrypt, decrypt_mech, encrypted)
 f.C_Finalize(ffi.NULL)
 print(json.dumps(out))
-"""
+""".replace("{open_session}", OPEN_SESSION)
 
 CKR_OK = 0
 CKR_OPERATION_NOT_INITIALIZED = 0x91
@@ -144,27 +150,7 @@ from cardki.capi import cdefs
 from cardki.cryptoki.constants import CKA, CKK, CKM, CKO, CKU
 
 module, reader, pin = sys.argv[1:4]
-ffi = cffi.FFI()
-ffi.cdef(cdefs.TYPES + cdefs.FUNCTION_LISTS + "CK_RV C_GetFunctionList(void *);")
-lib = ffi.dlopen(module)
-pf = ffi.new("CK_FUNCTION_LIST **")
-lib.C_GetFunctionList(pf)
-f = pf[0]
-assert f.C_Initialize(ffi.NULL) == 0
-slots = ffi.new("CK_SLOT_ID[8]")
-n = ffi.new("CK_ULONG *", 8)
-assert f.C_GetSlotList(1, slots, n) == 0
-info = ffi.new("CK_SLOT_INFO *")
-slot = None
-for i in range(n[0]):
-    f.C_GetSlotInfo(slots[i], info)
-    if bytes(ffi.buffer(info.slotDescription, 64)).decode().strip() == reader:
-        slot = slots[i]
-h = ffi.new("CK_SESSION_HANDLE *")
-assert f.C_OpenSession(slot, 4, ffi.NULL, ffi.NULL, h) == 0
-h = h[0]
-assert f.C_Login(h, CKU.USER, pin.encode(), len(pin)) == 0
-
+{open_session}
 def find(object_class, key_id):
     template = ffi.new("CK_ATTRIBUTE[2]")
     cls = ffi.new("CK_ULONG *", object_class)
@@ -234,7 +220,7 @@ out["always_authenticate"] = rvs
 out["rsa_signature"] = bytes(ffi.buffer(buf, length[0])).hex()
 f.C_Finalize(ffi.NULL)
 print(json.dumps(out))
-"""
+""".replace("{open_session}", OPEN_SESSION)
 
 CKR_ARGUMENTS_BAD = 0x7
 CKR_PIN_INCORRECT = 0xA0

@@ -78,12 +78,16 @@ def test_rsa_pss_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
                                   hashes.SHA256())
 
 
-def test_ecdsa_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
-    data = b"ecdsa through cardki"
-    raw = sign(card, tmp_path, "ECDSA-SHA256", "02", data)
+def verify_ecdsa(card: ModuleCard, slot: str, raw: bytes, data: bytes) -> None:
+    """Check a PKCS#11 ECDSA signature (r || s) against the slot's certificate."""
     half = len(raw) // 2
     der = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
-    public_key(card, "9c").verify(der, data, ec.ECDSA(hashes.SHA256()))
+    public_key(card, slot).verify(der, data, ec.ECDSA(hashes.SHA256()))
+
+
+def test_ecdsa_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
+    data = b"ecdsa through cardki"
+    verify_ecdsa(card, "9c", sign(card, tmp_path, "ECDSA-SHA256", "02", data), data)
 
 
 @pytest.mark.parametrize("mechanism", ["RSA-PKCS", "RSA-PKCS-OAEP"])
@@ -146,10 +150,7 @@ def test_pkcs11_tool_self_test_with_an_rsa_key_in_9c(rsa_9c_card: ModuleCard) ->
 def test_9d_ec_key_signs(card: ModuleCard, tmp_path: Path) -> None:
     """The card signs with the Key Management key (OpenSC and ykcs11 let it)."""
     data = b"signed with 9d"
-    raw = sign(card, tmp_path, "ECDSA-SHA256", "03", data)
-    half = len(raw) // 2
-    der = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
-    public_key(card, "9d").verify(der, data, ec.ECDSA(hashes.SHA256()))
+    verify_ecdsa(card, "9d", sign(card, tmp_path, "ECDSA-SHA256", "03", data), data)
 
 
 def test_9c_rsa_key_decrypts(rsa_9c_card: ModuleCard, tmp_path: Path) -> None:

@@ -356,6 +356,19 @@ def test_after_a_final_length_query_only_the_final_call_may_follow(rig: EngineRi
         final()
 
 
+@pytest.mark.parametrize("kind", ["sign", "encrypt", "decrypt", "digest"])
+def test_a_single_part_call_after_an_update_is_refused_and_changes_nothing(rig: EngineRig, user: int,
+                                                                           kind: str) -> None:
+    init, single, updates, final = _operations(rig, user)[kind]
+    init()
+    updates[0]()
+    with pytest.raises(errors.OperationActive):
+        single()
+    assert final()
+    with pytest.raises(errors.OperationNotInitialized):
+        final()
+
+
 def test_an_update_length_query_takes_no_data(rig: EngineRig, user: int) -> None:
     public = rig.public_key(user, b"\x01")
     rig.lib.encrypt_init(user, CKM.RSA_X_509, public)
