@@ -4,7 +4,8 @@ A session belongs to one slot and holds at most one active operation per kind
 (find, digest, sign, verify, encrypt, decrypt). An :class:`Operation` keeps
 what a multi-part call needs between calls (hash context or buffered data) and
 the *cached result* of a length query, so that a C caller's "how long?" then
-"here is the buffer" pair reaches the card once.
+"here is the buffer" pair reaches the card once (a signature's length is known
+from the key, so for signing the question needs no result at all).
 
 The spec's sequencing rules (PKCS#11 2.40 section 5.2 and the function
 descriptions) live here, in one place, for every operation and for both the
