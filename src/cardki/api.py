@@ -51,7 +51,6 @@ from .api_objects import (
 )
 from .api_util import (
     Pin,
-    _pin_bytes,
     _name,
     curve_name,
     default_sign_mechanism,
@@ -139,7 +138,7 @@ class Session:
 
     def login(self, pin: Pin, user_type: int = CKU.USER) -> None:
         """C_Login: the PIN for CKU_USER, the management key (hex) for CKU_SO."""
-        self.library.engine.login(self.handle, int(user_type), _pin_bytes(pin))
+        self.library.engine.login(self.handle, int(user_type), pin)  # the engine takes str or bytes
 
     def logout(self) -> None:
         self.library.engine.logout(self.handle)
@@ -159,7 +158,7 @@ class Session:
         chosen = pin if pin is not None else self.context_pin
         if chosen is None:
             return
-        self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, _pin_bytes(chosen))
+        self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, chosen)
 
     # ---------------------------------------------------------------- objects
     def _make_object(self, handle: int) -> Object:

@@ -517,8 +517,6 @@ def C_SeedRandom(session: int, seed: Any, seed_length: int) -> None:
 def C_GenerateRandom(session: int, out: Any, length: int) -> None:
     if int(length) and _M.is_null(out):
         raise errors.ArgumentsBad("NULL output buffer")
-    if int(length) > (1 << 24):
-        raise errors.ArgumentsBad("random length out of range")
     data = engine().generate_random(int(session), int(length))
     _M.write_bytes_exact(out, int(length), data)
 

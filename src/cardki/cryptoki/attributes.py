@@ -95,17 +95,27 @@ def _encode_ulong(attribute_type: int, value: Any) -> bytes:
     raise _invalid(attribute_type, "expected an unsigned long")
 
 
+def _utf8(attribute_type: int, text: str) -> bytes:
+    """``text`` as UTF-8; a str that has none (a lone surrogate, e.g. from an undecodable
+    file name or argv) is an invalid value. The message does not repeat the text."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass  # raised below, outside the handler, without the encoder's error (it quotes the text)
+    raise _invalid(attribute_type, "a string that UTF-8 cannot encode (a lone surrogate)")
+
+
 def _encode_bytes(attribute_type: int, value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _utf8(attribute_type, value)
     raise _invalid(attribute_type, "expected a byte string")
 
 
 def _encode_string(attribute_type: int, value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _utf8(attribute_type, value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise _invalid(attribute_type, "expected a string")

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from . import errors
 from .constants import CKA, CKD, CKK, CKM, CKO, CKZ
+from .limits import check_rsa_public_key
 from .mechanisms import (DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams,
                          RsaPssParams)
 
@@ -79,6 +80,7 @@ def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
             return key
         key_type = attributes.get(CKA.KEY_TYPE)
         if key_type == CKK.RSA:
+            check_rsa_public_key(attributes[CKA.MODULUS], attributes[CKA.PUBLIC_EXPONENT], errors.KeySizeRange)
             n = int.from_bytes(attributes[CKA.MODULUS], "big")
             e = int.from_bytes(attributes[CKA.PUBLIC_EXPONENT], "big")
             return rsa.RSAPublicNumbers(e, n).public_key()
