@@ -436,3 +436,12 @@ def test_session_rsa_public_keys_are_bounded(lib: api.Library, session: api.Sess
     engine.verify_init(session.handle, CKM.RSA_X_509, handle)
     with pytest.raises(errors.SignatureInvalid):
         engine.verify(session.handle, b"data", bytes(limits.RSA_MAX_MODULUS_BITS // 8 - 1) + b"\x02")
+
+
+def test_ec_parameters_longer_than_any_named_curve_are_not_parsed() -> None:
+    from cardki.cryptoki.hostcrypto import curve_from_params
+
+    giant_oid = b"\x06\x83" + (100002).to_bytes(3, "big") + b"\x2a" + b"\xff" * 100000 + b"\x01"
+    with pytest.raises(errors.CurveNotSupported):
+        curve_from_params(giant_oid)
+    assert curve_from_params(bytes.fromhex("06082a8648ce3d030107")).name == "secp256r1"

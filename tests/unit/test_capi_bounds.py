@@ -115,6 +115,13 @@ out["verify_init_largest"] = f.C_VerifyInit(h, mechanism(CKM.RSA_X_509), largest
 signature = bytes(limits.RSA_MAX_MODULUS_BITS // 8 - 1) + b"\x02"
 out["verify_largest"] = f.C_Verify(h, b"data", 4, signature, len(signature))
 
+# an EC key whose CKA_EC_PARAMS is one giant OID (turning it into an integer is quadratic)
+made = ffi.new("CK_OBJECT_HANDLE *")
+giant_oid = b"\x06\x83" + (100002).to_bytes(3, "big") + b"\x2a" + b"\xff" * 100000 + b"\x01"
+attrs = template((CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC), (CKA.VERIFY, True),
+                 (CKA.EC_PARAMS, giant_oid), (CKA.EC_POINT, b"\x04\x41" + peer))
+out["ec_giant_params"] = f.C_CreateObject(h, *attrs, made)
+
 # random lengths
 buffer = ffi.new("CK_BYTE[16]")
 out["random_too_long"] = f.C_GenerateRandom(h, buffer, limits.MAX_RANDOM_LENGTH + 1)
@@ -148,6 +155,8 @@ def test_sizes_and_session_keys_past_the_bounds_get_spec_codes() -> None:
     assert out["rsa_exponent_65_bits"] == CKR_ATTRIBUTE_VALUE_INVALID
     assert (out["rsa_largest"], out["verify_init_largest"], out["verify_largest"]) == (
         CKR_OK, CKR_OK, CKR_SIGNATURE_INVALID)
+
+    assert out["ec_giant_params"] == CKR_ATTRIBUTE_VALUE_INVALID
 
     assert out["random_too_long"] == CKR_ARGUMENTS_BAD
     assert out["random_all_ones"] == CKR_ARGUMENTS_BAD

@@ -40,6 +40,11 @@ MAX_KDF_SHARED_DATA_LENGTH = 4096
 #: C_GenerateRandom (bytes per call): 16 MiB, a few milliseconds of the host's CSPRNG.
 MAX_RANDOM_LENGTH = 1 << 24
 
+#: CKA_EC_PARAMS the host parses (bytes). cardki takes named curves only, whose DER OID
+#: or name is at most ~16 bytes; turning one giant OID arc into an integer is quadratic
+#: (a 400 KB one took 35 s).
+MAX_EC_PARAMS_LENGTH = 128
+
 
 def check_rsa_public_key(modulus: bytes, exponent: bytes, error: Type[errors.CryptokiError]) -> None:
     """Raise ``error`` unless (modulus, exponent) is an RSA public key within the bounds
@@ -57,5 +62,5 @@ def check_rsa_public_key(modulus: bytes, exponent: bytes, error: Type[errors.Cry
 
 __all__ = [
     "RSA_MAX_MODULUS_BITS", "RSA_MAX_PUBLIC_EXPONENT_BITS", "PSS_MAX_SALT_LENGTH", "MAX_DERIVED_KEY_LENGTH",
-    "MAX_KDF_SHARED_DATA_LENGTH", "MAX_RANDOM_LENGTH", "check_rsa_public_key",
+    "MAX_KDF_SHARED_DATA_LENGTH", "MAX_RANDOM_LENGTH", "MAX_EC_PARAMS_LENGTH", "check_rsa_public_key",
 ]
