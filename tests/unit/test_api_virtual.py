@@ -305,6 +305,26 @@ def test_virtual_state_file_persists_the_card(tmp_path: Path) -> None:
     assert saved is not None and saved["piv"]["pin_retries_left"] == 2
 
 
+def test_an_unusable_virtual_state_file_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_text('{"format": 99}')
+    with pytest.raises(api.VirtualStateError) as raised:
+        api.open(virtual_state=str(path))
+    assert str(raised.value) == (f"the virtual card state {path} cannot be used: "
+                                 "its format 99 is newer than this version reads (1)")
+
+
+def test_a_failed_save_of_the_virtual_state_does_not_hide_the_error_of_the_block() -> None:
+    unsavable = "/proc/cardki-no-such-directory/card.json"  # procfs makes no directories
+    with pytest.raises(errors.PinIncorrect) as raised:
+        with api.open(virtual_state=unsavable) as library:
+            library.get_token().open(user_pin="999999")
+    assert raised.value.__notes__ == [f"the virtual card was not saved to {unsavable}: No such file or directory"]
+    with pytest.raises(api.VirtualStateError):
+        with api.open(virtual_state=unsavable):
+            pass
+
+
 def test_generate_keypair_as_so_then_use_as_user() -> None:
     from provisioning import MANAGEMENT_KEY
 
