@@ -122,6 +122,12 @@ attrs = template((CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC), (CKA.VERIF
                  (CKA.EC_PARAMS, giant_oid), (CKA.EC_POINT, b"\x04\x41" + peer))
 out["ec_giant_params"] = f.C_CreateObject(h, *attrs, made)
 
+# a CK_MECHANISM_TYPE array attribute: each entry becomes a Python int
+for entries in (limits.MAX_MECHANISM_LIST_LENGTH, limits.MAX_MECHANISM_LIST_LENGTH + 1):
+    mechanisms = b"".join(int(CKM.ECDSA).to_bytes(8, "little") for _ in range(entries))
+    out[f"find_mechanisms_{entries}"] = f.C_FindObjectsInit(h, *template((CKA.ALLOWED_MECHANISMS, mechanisms)))
+    f.C_FindObjectsFinal(h)
+
 # random lengths
 buffer = ffi.new("CK_BYTE[16]")
 out["random_too_long"] = f.C_GenerateRandom(h, buffer, limits.MAX_RANDOM_LENGTH + 1)
@@ -157,6 +163,8 @@ def test_sizes_and_session_keys_past_the_bounds_get_spec_codes() -> None:
         CKR_OK, CKR_OK, CKR_SIGNATURE_INVALID)
 
     assert out["ec_giant_params"] == CKR_ATTRIBUTE_VALUE_INVALID
+    assert out[f"find_mechanisms_{limits.MAX_MECHANISM_LIST_LENGTH}"] == CKR_OK
+    assert out[f"find_mechanisms_{limits.MAX_MECHANISM_LIST_LENGTH + 1}"] == CKR_ATTRIBUTE_VALUE_INVALID
 
     assert out["random_too_long"] == CKR_ARGUMENTS_BAD
     assert out["random_all_ones"] == CKR_ARGUMENTS_BAD

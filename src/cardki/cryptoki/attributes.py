@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from . import errors
 from .constants import CKA
+from .limits import MAX_MECHANISM_LIST_LENGTH
 
 ULONG_SIZE = 8
 _ULONG = struct.Struct("<Q")
@@ -177,6 +178,8 @@ def _decode_date(attribute_type: int, raw: bytes) -> Any:
 def _decode_mechanisms(attribute_type: int, raw: bytes) -> list:
     if len(raw) % ULONG_SIZE:
         raise _invalid(attribute_type, "length is not a multiple of CK_ULONG")
+    if len(raw) > MAX_MECHANISM_LIST_LENGTH * ULONG_SIZE:
+        raise _invalid(attribute_type, f"more than {MAX_MECHANISM_LIST_LENGTH} mechanisms")
     return [int(m) for (m,) in _ULONG.iter_unpack(raw)]
 
 

@@ -40,6 +40,10 @@ MAX_KDF_SHARED_DATA_LENGTH = 4096
 #: C_GenerateRandom (bytes per call): 16 MiB, a few milliseconds of the host's CSPRNG.
 MAX_RANDOM_LENGTH = 1 << 24
 
+#: Entries of a CK_MECHANISM_TYPE array attribute (CKA_ALLOWED_MECHANISMS). The spec
+#: defines some 400 mechanisms; each entry becomes a Python int (~5x the C size).
+MAX_MECHANISM_LIST_LENGTH = 1024
+
 #: CKA_EC_PARAMS the host parses (bytes). cardki takes named curves only, whose DER OID
 #: or name is at most ~16 bytes; turning one giant OID arc into an integer is quadratic
 #: (a 400 KB one took 35 s).
@@ -62,5 +66,6 @@ def check_rsa_public_key(modulus: bytes, exponent: bytes, error: Type[errors.Cry
 
 __all__ = [
     "RSA_MAX_MODULUS_BITS", "RSA_MAX_PUBLIC_EXPONENT_BITS", "PSS_MAX_SALT_LENGTH", "MAX_DERIVED_KEY_LENGTH",
-    "MAX_KDF_SHARED_DATA_LENGTH", "MAX_RANDOM_LENGTH", "MAX_EC_PARAMS_LENGTH", "check_rsa_public_key",
+    "MAX_KDF_SHARED_DATA_LENGTH", "MAX_RANDOM_LENGTH", "MAX_MECHANISM_LIST_LENGTH",
+    "MAX_EC_PARAMS_LENGTH", "check_rsa_public_key",
 ]
