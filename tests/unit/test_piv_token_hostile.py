@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,11 +23,13 @@ from provisioning import host_keys, provisioned_state
 
 from cardki.apdu import Tlv
 from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKD, CKM, CKR, CKU
+from cardki.cryptoki.constants import CKA, CKD, CKM, CKR, CKU
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, Token, open_token
-from cardki.token.piv_objects import MAX_CERTIFICATE_LENGTH, parse_certificate_container
+from cardki.token.piv_objects import (ALGORITHM_BY_NAME, MAX_CERTIFICATE_LENGTH, SlotContents, key_objects,
+                                      parse_certificate_container)
+from cardki.token.profiles import candidates
 from cardki.token.rsa_padding import digest_info
 
 PIN = b"123456"
@@ -279,3 +281,25 @@ def test_whatever_the_card_answers_only_card_errors_escape(rules: List[Rule], op
         assert error.rv in CARD_CODES, error
         return
     checked(result, operation)
+
+
+def a_certificate() -> bytes:
+    token = hostile_token()
+    return next(obj.attributes[CKA.VALUE] for obj in token.objects_with_id(IDS[0x9A])
+                if obj.ref == ("certificate", 0x9A))
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=3))
+def test_a_damaged_certificate_is_unreadable_rather_than_an_error(changes: List[Any]) -> None:
+    """cryptography parses names, version and key at first access: a certificate with a
+    damaged subject or an unknown key type must be left out when the slot is read, not
+    raise later while its objects are listed."""
+    der = bytearray(a_certificate())
+    for position, value in changes:
+        der[position % len(der)] = value
+    spec = next(s for s in candidates()[0].slots if s.key == 0x9A)
+    contents = PivToken._certificate_only(spec, bytes(der))
+    if contents is not None:
+        key_objects(contents)
+    key_objects(SlotContents(spec, ALGORITHM_BY_NAME["RSA2048"], host_keys()[0x9A].public_key(), bytes(der)))

@@ -57,6 +57,7 @@ from cardki.apdu.errors import (
     ReferenceDataUnusableError,
     WrongLengthError,
 )
+from cardki.certificate import read_certificate
 from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.slot.errors import CardRemovedError, CardResetError, SlotError
@@ -438,12 +439,10 @@ class PivToken(Token):
     @staticmethod
     def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
         """Slot contents known only from the certificate (cards without metadata)."""
-        from cryptography import x509
-
-        try:
-            public_key = x509.load_der_x509_certificate(cert_der).public_key()
-        except ValueError:
+        cert = read_certificate(cert_der)
+        if cert is None:
             return None
+        public_key = cert.public_key()
         algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
         if algorithm is None:
             return None
@@ -740,12 +739,9 @@ class PivToken(Token):
         spec = self.profile.slot_by_id(bytes(cka_id))
         if spec is None:
             raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
-        from cryptography import x509
-
-        try:
-            cert = x509.load_der_x509_certificate(bytes(value))
-        except ValueError:
-            raise errors.AttributeValueInvalid("CKA_VALUE is not a DER certificate") from None
+        cert = read_certificate(bytes(value))
+        if cert is None:
+            raise errors.AttributeValueInvalid("CKA_VALUE is not a readable DER X.509 certificate")
         der = bytes(value)
         self._run(lambda: self.card.put_data(spec.container, certificate_container(der)))
         if self._slots is None:

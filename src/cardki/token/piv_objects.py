@@ -27,6 +27,7 @@ from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_IN
 
 from .base import TokenObject
 from .piv_card import field
+from ..certificate import read_certificate
 from ..der import der_integer, der_octet_string, der_oid
 from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
@@ -265,14 +266,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     ``labels`` are the profile's label templates (``{slot}`` = the slot's name)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
-    cert: Optional[x509.Certificate] = None
-    if contents.certificate is not None:
-        from cryptography.x509 import load_der_x509_certificate  # here: only a certificate needs it
-
-        try:
-            cert = load_der_x509_certificate(contents.certificate)
-        except ValueError:
-            cert = None
+    cert = read_certificate(contents.certificate) if contents.certificate is not None else None
     subject = cert.subject.public_bytes() if cert is not None else b""
     common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
