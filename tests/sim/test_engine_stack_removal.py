@@ -5,46 +5,22 @@ C_Finalize ends a blocked wait."""
 
 from __future__ import annotations
 
+import random
 import threading
-from typing import Any, Iterator, List
+import time
+from collections import Counter
+from typing import Any, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import SessionFlag, SlotFlag, WaitFlag
+from cardki.cryptoki.constants import CKR, SlotFlag, WaitFlag
+from engine_stack import RO, RW, find, reader_slot
 from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim
-
-RO = int(SessionFlag.SERIAL_SESSION)
-RW = int(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
-
-
-@pytest.fixture
-def lib() -> Iterator[Cryptoki]:
-    library = Cryptoki()
-    library.initialize()
-    yield library
-    try:
-        library.finalize()
-    except errors.CryptokiNotInitialized:
-        pass
-
-
-def reader_slot(lib: Cryptoki, reader_name: str) -> int:
-    slots = [s for s in lib.get_slot_list(False) if lib.get_slot_info(s).slot_description == reader_name]
-    assert slots
-    return slots[0]
-
-
-def find(lib: Cryptoki, session: int, template: dict) -> List[int]:
-    lib.find_objects_init(session, template)
-    try:
-        return lib.find_objects(session, 100)
-    finally:
-        lib.find_objects_final(session)
 
 
 def sign_and_check(lib: Cryptoki, session: int) -> int:
@@ -158,3 +134,65 @@ def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, provisioned_card:
     assert lib.get_session_info(session).state == CKS.RO_USER_FUNCTIONS
     assert sign_and_check(lib, session) == key  # the token re-selected and re-verified
     assert find(lib, session, {}) == objects
+
+
+def test_a_card_pulled_while_its_objects_are_read_closes_the_sessions(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    session, bystander = lib.open_session(slot, RO), lib.open_session(slot, RO)
+    lib.login(session, CKU.USER, PIN)
+    provisioned_card.control.remove()  # PC/SC has not noticed yet: the next exchange fails first
+    with pytest.raises(errors.DeviceRemoved):
+        find(lib, session, {CKA.ID: b"\x01"})  # the first find reads the key's slot from the card
+    for handle in (session, bystander):
+        with pytest.raises(errors.SessionHandleInvalid):
+            lib.get_session_info(handle)
+    with pytest.raises(errors.TokenNotPresent):
+        lib.open_session(slot, RO)
+    provisioned_card.insert()
+
+
+#: What a call may answer once the card is pulled: the call that finds out, DEVICE_REMOVED;
+#: a session the removal already closed, SESSION_HANDLE_INVALID; a new session, TOKEN_NOT_PRESENT.
+REMOVAL_CODES = (CKR.DEVICE_REMOVED, CKR.SESSION_HANDLE_INVALID, CKR.TOKEN_NOT_PRESENT)
+
+
+def test_a_card_pulled_at_random_points_of_a_signing_loop_always_reads_as_removed(
+        lib: Cryptoki, provisioned_card: Any) -> None:
+    """Each round pulls the card from another thread after a random delay while this one
+    opens a session, logs in, finds the key and signs, over and over: whatever call is hit,
+    it answers a removal code (never DEVICE_ERROR, GENERAL_ERROR or a hang); right after it,
+    new sessions see no token; and once the card is back a new session signs."""
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    rng = random.Random(20261201)
+    seen: Counter = Counter()
+    for round_number in range(6):
+        puller = threading.Timer(rng.uniform(0.0, 0.03), provisioned_card.control.remove)
+        puller.start()
+        deadline = time.monotonic() + 10
+        session = None
+        try:
+            while True:
+                assert time.monotonic() < deadline, "the card was pulled, yet every call kept working"
+                session = lib.open_session(slot, RO)
+                lib.login(session, CKU.USER, PIN)
+                (key,) = find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
+                lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
+                lib.sign(session, b"signed while the card leaves")
+                lib.close_session(session)
+        except errors.CryptokiError as error:
+            assert error.rv in REMOVAL_CODES, f"round {round_number}: {error.rv_name} ({error})"
+            seen[error.rv_name] += 1
+        finally:
+            puller.join()
+        # At once, not after PC/SC caught up: the slot's sessions are gone and it has no token.
+        if session is not None:
+            with pytest.raises(errors.SessionHandleInvalid):
+                lib.get_session_info(session)
+        with pytest.raises(errors.TokenNotPresent):
+            lib.open_session(slot, RO)
+        assert slot not in lib.get_slot_list(True)
+        provisioned_card.insert()
+    assert seen["CKR_DEVICE_REMOVED"] or seen["CKR_TOKEN_NOT_PRESENT"], seen
+    fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    sign_and_check(lib, fresh)

@@ -230,6 +230,8 @@ class SlotTokens(EngineState):
             state.loaded_ids |= ids
 
     def _call_raw_objects(self, state: SlotState, function: Callable[..., Any], *args: Any) -> List[Any]:
+        """Read the card's objects (no refresh afterwards: that is what the caller does);
+        a vanished card closes the slot's sessions, as in :meth:`_call`."""
         removed, _, slot_error, _ = _slot_errors()
         try:
             return list(function(*args))
@@ -238,6 +240,10 @@ class SlotTokens(EngineState):
             raise errors.DeviceRemoved() from error
         except slot_error as error:
             raise errors.DeviceError(str(error)) from error
+        except errors.CryptokiError as error:
+            if error.rv == CKR.DEVICE_REMOVED and state.token is not None:
+                self._card_gone(state)
+            raise
 
     def _ensure_objects(self, state: SlotState, template: Mapping[int, bytes]) -> None:
         """Register the card objects a find with ``template`` (encoded) can match: with a
