@@ -15,6 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from hwsim import stack
+
 from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
 from cardki.cryptoki.constants import CKR, SlotFlag, WaitFlag
 from engine_stack import RO, RW, find, reader_slot
@@ -194,5 +196,39 @@ def test_a_card_pulled_at_random_points_of_a_signing_loop_always_reads_as_remove
         provisioned_card.insert()
     assert seen["CKR_DEVICE_REMOVED"] or seen["CKR_TOKEN_NOT_PRESENT"], seen
     fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    sign_and_check(lib, fresh)
+
+
+@pytest.mark.parametrize("first", ["operation", "slot list"])
+def test_a_reader_that_vanishes_takes_its_sessions_and_returns_as_a_new_slot(
+        lib: Cryptoki, pcsc_stack: Any, provisioned_card: Any, first: str) -> None:
+    """Stopping pcscd makes every reader vanish, as a USB token pulled out takes its reader
+    with it. Whichever call notices first -- the operation under way (DEVICE_REMOVED) or a
+    listing that lacks the reader -- closes the slot's sessions; the old slot id is then
+    invalid, and the reader comes back under a new id (ids are never reused) that works."""
+    assert pcsc_stack.started_pcscd, "this test stops pcscd: stop the pcscd started outside the test run first"
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    busy, idle = lib.open_session(slot, RO), lib.open_session(slot, RO)
+    lib.login(busy, CKU.USER, PIN)
+    key = sign_and_check(lib, busy)
+    lib.sign_init(busy, CKM.SHA256_RSA_PKCS, key)
+    stack.stop_pcscd()
+    try:
+        if first == "operation":
+            with pytest.raises(errors.DeviceRemoved):
+                lib.sign(busy, b"the reader is gone")
+        assert slot not in lib.get_slot_list(False)
+        for handle in (busy, idle):
+            with pytest.raises(errors.SessionHandleInvalid):
+                lib.get_session_info(handle)
+        with pytest.raises(errors.SlotIdInvalid):
+            lib.open_session(slot, RO)
+    finally:
+        stack.ensure_pcscd()
+        stack.wait_for_card(provisioned_card.reader_name, present=True, timeout=10)
+    back = reader_slot(lib, provisioned_card.reader_name)
+    assert back != slot
+    fresh = lib.open_session(back, RO)
     lib.login(fresh, CKU.USER, PIN)
     sign_and_check(lib, fresh)

@@ -274,13 +274,29 @@ class SlotTokens(EngineState):
             handle = self._register_token_object(state, token_object)
         return handle
 
+    def _forget_vanished_slots(self, entries: List[Any]) -> None:
+        """Close the sessions of slots whose reader went away (a USB token pulled out
+        takes its reader with it; pcscd stopped takes them all). The in-process
+        virtual slot is only listed while no reader has a card: it stays."""
+        listed = {entry.id for entry in entries}
+        _, _, slot_error, _ = _slot_errors()
+        for slot_id, state in list(self._slots.items()):
+            if slot_id in listed or (state.token is None and not state.sessions):
+                continue
+            try:
+                self._slot_manager.slot(slot_id)
+            except slot_error:
+                self._card_gone(state)
+
     @api_boundary
     def get_slot_list(self, token_present: bool) -> List[int]:
         result = []
-        for entry in self._slot_entries():
+        entries = self._slot_entries()
+        for entry in entries:
             self._sync_presence(entry)
             if entry.card_present or not token_present:
                 result.append(int(entry.id))
+        self._forget_vanished_slots(entries)
         return result
 
     @api_boundary
