@@ -27,8 +27,8 @@ from cardki.cryptoki.constants import CKA, CKD, CKM, CKR, CKU
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, Token, open_token
-from cardki.token.piv_objects import (ALGORITHM_BY_NAME, MAX_CERTIFICATE_LENGTH, SlotContents, key_objects,
-                                      parse_certificate_container)
+from cardki.token.piv_objects import (ALGORITHM_BY_NAME, EC_PARAMS, MAX_CERTIFICATE_LENGTH, SlotContents,
+                                      key_objects, parse_certificate_container)
 from cardki.token.profiles import candidates
 from cardki.token.rsa_padding import digest_info
 
@@ -104,6 +104,18 @@ def so_login(token: PivToken) -> None:
     token.login(CKU.SO, MANAGEMENT_KEY)
 
 
+def generate_p256(token: PivToken) -> Any:
+    token.login(CKU.SO, MANAGEMENT_KEY)
+    return token.generate_key_pair(CKM.EC_KEY_PAIR_GEN, {CKA.ID: b"\x01", CKA.EC_PARAMS: EC_PARAMS["secp256r1"]},
+                                   {CKA.ID: b"\x01"})
+
+
+def generate_rsa2048(token: PivToken) -> Any:
+    token.login(CKU.SO, MANAGEMENT_KEY)
+    return token.generate_key_pair(CKM.RSA_PKCS_KEY_PAIR_GEN, {CKA.ID: b"\x01", CKA.MODULUS_BITS: 2048},
+                                   {CKA.ID: b"\x01"})
+
+
 def expect_device_error(open_and_run: Callable[[], Any]) -> errors.CryptokiError:
     with pytest.raises(errors.CryptokiError) as caught:
         open_and_run()
@@ -131,6 +143,12 @@ CASES = {
     "pin-retries-one-byte": ({"ins": 0xF7, "p2": 0x80, "tamper": "one_byte_pin_retries"}, token_info),
     "management-key-metadata-empty": ({"ins": 0xF7, "p2": 0x9B, "data": "0100"}, so_login),
     "management-witness-missing": ({"ins": AUTHENTICATE, "p2": 0x9B, "data": "7C00"}, so_login),
+    # "data" rules answer instead of the card, so the card keeps its keys for the other cases
+    "generated-point-of-one-byte": ({"ins": 0x47, "data": bytes(Tlv(0x7F49, bytes(Tlv(0x86, b"\x04")))).hex()},
+                                    generate_p256),
+    "generated-rsa-2048-key-of-4096-bits": ({"ins": 0x47, "data": bytes(Tlv(0x7F49, bytes(
+        Tlv(0x81, ((1 << 4095) | 1).to_bytes(512, "big")) + Tlv(0x82, b"\x01\x00\x01")))).hex()}, generate_rsa2048),
+    "generate-answer-without-public-key": ({"ins": 0x47, "data": "7F4900"}, generate_rsa2048),
     "sign-answer-not-a-template": ({"ins": AUTHENTICATE, "data": "7D028200"}, sign_rsa),
     "sign-answer-without-result": ({"ins": AUTHENTICATE, "data": "7C03810100"}, sign_rsa),
     "rsa-2048-signature-of-1000-bytes": ({"ins": AUTHENTICATE, "tamper": "signature_1000_bytes"}, sign_rsa),
