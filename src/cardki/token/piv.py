@@ -598,8 +598,9 @@ class PivToken(Token):
         if algorithm.family == "rsa":
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
+            payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
             return card_results.rsa_private_result(contents.public_key, block, result,  # type: ignore[arg-type]
-                                                   "signature")
+                                                   "signature", pkcs1_payload=payload)
         if algorithm.family == "ec":
             if mechanism != CKM.ECDSA:
                 raise errors.MechanismInvalid()
