@@ -57,8 +57,8 @@ def card_left(context: int, reader: str, card: Optional[int] = None, timeout: fl
     another, or the reader or pcscd gone)? ``card`` is our handle, if connected.
 
     Waits, at most ``timeout`` seconds, for pcscd to notice a removal it has not
-    polled yet; answers False as soon as it is sure the card is there (never, while
-    it is: a present card costs the whole wait, on this error path only)."""
+    polled yet. A card that is still there therefore costs the whole wait; only
+    failed exchanges ask, so the common path never does."""
     if card is not None:
         hresult = scard.SCardStatus(card)[0]
         if hresult != scard.SCARD_S_SUCCESS and not isinstance(error_for_pcsc(hresult, "SCardStatus"), CardResetError):
