@@ -17,7 +17,7 @@ C_GetSlotList cheap.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Set, Tuple, Type
 
 from . import errors
 from .boundary import api_boundary
@@ -39,7 +39,7 @@ def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
     return None if value is None else bytes(value)
 
 
-def _slot_errors() -> Tuple[type, type, type, type]:
+def _slot_errors() -> Tuple[Type[Exception], Type[Exception], Type[Exception], Type[Exception]]:
     """(CardRemovedError, CardResetError, SlotError, WaitCancelledError), imported late so
     the engine can run without pyscard when a custom slot manager is used."""
     from ..slot.errors import CardRemovedError, CardResetError, SlotError, WaitCancelledError
