@@ -119,6 +119,27 @@ def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, provisioned_card:
     sign_and_check(lib, fresh)
 
 
+def test_a_card_swapped_for_another_is_a_new_token(lib: Cryptoki, provisioned_card: Any, tmp_path: Any) -> None:
+    """An operation begun on the first card answers DEVICE_REMOVED once another card sits in
+    the reader; new sessions see the new card (its serial, its objects), none of the old one."""
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    session = lib.open_session(slot, RO)
+    lib.login(session, CKU.USER, PIN)
+    key = sign_and_check(lib, session)
+    lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
+    provisioned_card.remove()
+    provisioned_card.control.new_card(serial=4242, state=str(tmp_path / "another-card.json"))
+    provisioned_card.insert()
+    with pytest.raises(errors.DeviceRemoved):
+        lib.sign(session, b"meant for the first card")
+    with pytest.raises(errors.SessionHandleInvalid):
+        lib.get_session_info(session)
+    assert lib.get_token_info(slot).serial_number == "4242"
+    fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    assert find(lib, fresh, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"}) == []  # factory-new: no 9A key
+
+
 def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, provisioned_card: Any) -> None:
     from cardki.slot import PcscTransport
 
