@@ -101,10 +101,7 @@ class PcscTransport(LockedTransactions, CardTransport):
                 self._context, reader, share_mode, PROTOCOLS
             )
             if hresult != scard.SCARD_S_SUCCESS:
-                error = error_for_pcsc(hresult, f"SCardConnect({reader})")
-                if self._may_mean_removal(error) and card_left(self._context, reader):
-                    error = CardRemovedError(error.code, error.operation, "the card left the reader")
-                raise error
+                raise self._removal_or(error_for_pcsc(hresult, f"SCardConnect({reader})"), None)
             self._atr = self._read_atr()
         except BaseException:
             release_context(self._context)
@@ -133,11 +130,15 @@ class PcscTransport(LockedTransactions, CardTransport):
 
     # -- error handling -----------------------------------------------------
 
-    @staticmethod
-    def _may_mean_removal(error: PcscError) -> bool:
-        """Whether a failure could be a card pulled out that pcscd has not noticed yet
-        (every failure but those that say what happened: reset, removed, or held by another)."""
-        return not isinstance(error, (CardResetError, CardRemovedError, SharingViolationError))
+    def _removal_or(self, error: PcscError, card: Optional[int]) -> PcscError:
+        """``error``, or a :class:`CardRemovedError` when the failure may be a card pulled
+        out that pcscd has not noticed yet (any failure but those that say what happened:
+        reset, removed, held by another) and :func:`card_left` confirms it left."""
+        if isinstance(error, (CardResetError, CardRemovedError, SharingViolationError)):
+            return error
+        if card_left(self._context, self._reader, card):
+            return CardRemovedError(error.code, error.operation, "the card left the reader")
+        return error
 
     def _check(self, hresult: int, operation: str) -> None:
         """Raise for a failed call; on a reset by someone else, reconnect first; on a
@@ -147,8 +148,7 @@ class PcscTransport(LockedTransactions, CardTransport):
         error = error_for_pcsc(hresult, operation)
         if isinstance(error, CardResetError):
             self._recover_from_reset()
-        elif self._may_mean_removal(error) and card_left(self._context, self._reader, self._card):
-            error = CardRemovedError(error.code, operation, "the card left the reader")
+        error = self._removal_or(error, self._card)
         if isinstance(error, CardRemovedError):
             self._dead = error
         raise error
@@ -159,9 +159,7 @@ class PcscTransport(LockedTransactions, CardTransport):
             self._card, self._share_mode, PROTOCOLS, scard.SCARD_LEAVE_CARD
         )
         if hresult != scard.SCARD_S_SUCCESS:
-            error = error_for_pcsc(hresult, "SCardReconnect")
-            if self._may_mean_removal(error) and card_left(self._context, self._reader, self._card):
-                error = CardRemovedError(error.code, "SCardReconnect", "the card left the reader")
+            error = self._removal_or(error_for_pcsc(hresult, "SCardReconnect"), self._card)
             if isinstance(error, CardRemovedError):
                 self._dead = error
             raise error
