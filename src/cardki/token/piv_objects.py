@@ -131,8 +131,8 @@ MAX_CERTIFICATE_LENGTH = 32 * 1024
 
 def parse_certificate_container(content: bytes) -> Optional[bytes]:
     """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
-    FE LRC), decompressed when CertInfo says so (gzip, or zlib as some tools write
-    it); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
+    FE LRC), decompressed when CertInfo says so (gzip, or zlib, which OpenSC reads
+    too); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
     from cardki.apdu import tlv_dict  # local import: keeps this module's deps obvious
 
     try:
