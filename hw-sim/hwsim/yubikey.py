@@ -25,6 +25,7 @@ from .iso7816 import (
 )
 from .management import ManagementApplet, OtpApplet
 from .piv import PivApplet
+from .statefile import StateError
 
 STATE_FORMAT = 1
 
@@ -51,8 +52,11 @@ class VirtualYubiKey(VirtualCard):
         state: Optional[Dict[str, Any]] = None,
     ) -> None:
         if state is not None:
-            if state.get("format") != STATE_FORMAT:
-                raise ValueError("unsupported hwsim YubiKey state format")
+            found = state.get("format")
+            if isinstance(found, int) and found > STATE_FORMAT:
+                raise StateError(f"its format {found} is newer than this version reads ({STATE_FORMAT})")
+            if found != STATE_FORMAT:
+                raise StateError(f"no virtual YubiKey state of format {STATE_FORMAT}")
             firmware = tuple(state["firmware"])  # type: ignore[assignment]
             serial = int(state["serial"])
         self.firmware: Tuple[int, int, int] = (int(firmware[0]), int(firmware[1]), int(firmware[2]))

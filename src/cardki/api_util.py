@@ -84,12 +84,6 @@ def mechanism_name(mechanism: int) -> str:
         return f"0x{mechanism:08X}"
 
 
-def _pin_bytes(pin: Optional[Pin]) -> Optional[bytes]:
-    if pin is None:
-        return None
-    return pin.encode("utf-8") if isinstance(pin, str) else bytes(pin)
-
-
 def ecdsa_raw_to_der(signature: bytes) -> bytes:
     """PKCS#11's ECDSA signature (r || s, each the curve's size) -> the DER
     ``ECDSA-Sig-Value`` that X.509, TLS and :mod:`cryptography` expect."""

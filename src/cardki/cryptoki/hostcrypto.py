@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from . import errors
 from .constants import CKA, CKD, CKK, CKM, CKO, CKZ
+from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 from .mechanisms import (DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams,
                          RsaPssParams)
 
@@ -52,6 +53,8 @@ def unwrap_octet_string(value: bytes) -> bytes:
 def curve_from_params(ec_params: bytes) -> Union[ec.EllipticCurve, str]:
     """The curve named by CKA_EC_PARAMS (a DER OID or a PrintableString name);
     ``"ed25519"`` for Edwards25519."""
+    if len(ec_params) > MAX_EC_PARAMS_LENGTH:
+        raise errors.CurveNotSupported(f"CKA_EC_PARAMS longer than any named curve ({len(ec_params)} bytes)")
     try:
         parsed = asn1_core.load(ec_params)
     except ValueError as error:
@@ -79,6 +82,7 @@ def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
             return key
         key_type = attributes.get(CKA.KEY_TYPE)
         if key_type == CKK.RSA:
+            check_rsa_public_key(attributes[CKA.MODULUS], attributes[CKA.PUBLIC_EXPONENT], errors.KeySizeRange)
             n = int.from_bytes(attributes[CKA.MODULUS], "big")
             e = int.from_bytes(attributes[CKA.PUBLIC_EXPONENT], "big")
             return rsa.RSAPublicNumbers(e, n).public_key()

@@ -23,6 +23,7 @@ from ..der import der_integer
 from . import errors
 from .attributes import encode_attribute
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 
 _COMMON = {CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE,
            CKA.UNIQUE_ID}
@@ -161,10 +162,13 @@ def build_session_object(template: Dict[int, Any]) -> tuple:
                       CKA.TRUSTED: False, CKA.ENCRYPT: key_type == CKK.RSA})
         if key_type == CKK.RSA:
             _require(template, CKA.MODULUS, CKA.PUBLIC_EXPONENT)
+            check_rsa_public_key(template[CKA.MODULUS], template[CKA.PUBLIC_EXPONENT], errors.AttributeValueInvalid)
             modulus = template[CKA.MODULUS].lstrip(b"\x00")
             attrs[CKA.MODULUS_BITS] = int.from_bytes(modulus, "big").bit_length()
         elif key_type in (CKK.EC, CKK.EC_EDWARDS):
             _require(template, CKA.EC_PARAMS, CKA.EC_POINT)
+            if len(template[CKA.EC_PARAMS]) > MAX_EC_PARAMS_LENGTH:
+                raise errors.AttributeValueInvalid("CKA_EC_PARAMS longer than any named curve")
         else:
             raise errors.AttributeValueInvalid("unsupported CKA_KEY_TYPE")
     elif object_class == CKO.SECRET_KEY:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from ..der import unwrap_octet_string
-from . import errors
+from . import errors, limits
 from .attributes import normalize_template
 from .boundary import api_boundary
 from .constants import CKA, CKK, CKM, CKO, MechanismFlag
@@ -461,6 +461,8 @@ class Operations(EngineState):
             raise errors.TemplateInconsistent("ECDH derives secret keys")
         key_type = values.get(CKA.KEY_TYPE, CKK.GENERIC_SECRET)
         length = values.get(CKA.VALUE_LEN)
+        if length is not None and not 0 < length <= limits.MAX_DERIVED_KEY_LENGTH:
+            raise errors.AttributeValueInvalid(f"CKA_VALUE_LEN outside 1..{limits.MAX_DERIVED_KEY_LENGTH}")
         if key_type == CKK.AES:
             if length is None:
                 raise errors.TemplateIncomplete("AES keys need CKA_VALUE_LEN")
@@ -497,8 +499,8 @@ class Operations(EngineState):
     @api_boundary
     def generate_random(self, session: int, length: int) -> bytes:
         _, state = self._session_state(session)
-        if length < 0:
-            raise errors.ArgumentsBad()
+        if not 0 <= length <= limits.MAX_RANDOM_LENGTH:
+            raise errors.ArgumentsBad(f"random length outside 0..{limits.MAX_RANDOM_LENGTH}")
         if length == 0:
             return b""
         return bytes(self._call(state, state.token.generate_random, int(length)))

@@ -27,7 +27,11 @@ def _pin_bytes(pin: Any) -> Optional[bytes]:
     if pin is None:
         return None
     if isinstance(pin, str):
-        return pin.encode("utf-8")
+        try:
+            return pin.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # raised below, outside the handler: the encoder's error holds the PIN
+        raise errors.PinInvalid("a PIN that UTF-8 cannot encode (a lone surrogate)")
     if isinstance(pin, (bytes, bytearray, memoryview)):
         return bytes(pin)
     raise errors.ArgumentsBad("a PIN is bytes or str")

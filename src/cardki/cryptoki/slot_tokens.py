@@ -17,7 +17,7 @@ C_GetSlotList cheap.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Set, Tuple, Type
 
 from . import errors
 from .boundary import api_boundary
@@ -39,7 +39,7 @@ def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
     return None if value is None else bytes(value)
 
 
-def _slot_errors() -> Tuple[type, type, type, type]:
+def _slot_errors() -> Tuple[Type[Exception], Type[Exception], Type[Exception], Type[Exception]]:
     """(CardRemovedError, CardResetError, SlotError, WaitCancelledError), imported late so
     the engine can run without pyscard when a custom slot manager is used."""
     from ..slot.errors import CardRemovedError, CardResetError, SlotError, WaitCancelledError
@@ -230,6 +230,8 @@ class SlotTokens(EngineState):
             state.loaded_ids |= ids
 
     def _call_raw_objects(self, state: SlotState, function: Callable[..., Any], *args: Any) -> List[Any]:
+        """Read the card's objects (no refresh afterwards: that is what the caller does);
+        a vanished card closes the slot's sessions, as in :meth:`_call`."""
         removed, _, slot_error, _ = _slot_errors()
         try:
             return list(function(*args))
@@ -238,6 +240,10 @@ class SlotTokens(EngineState):
             raise errors.DeviceRemoved() from error
         except slot_error as error:
             raise errors.DeviceError(str(error)) from error
+        except errors.CryptokiError as error:
+            if error.rv == CKR.DEVICE_REMOVED and state.token is not None:
+                self._card_gone(state)
+            raise
 
     def _ensure_objects(self, state: SlotState, template: Mapping[int, bytes]) -> None:
         """Register the card objects a find with ``template`` (encoded) can match: with a
@@ -268,13 +274,29 @@ class SlotTokens(EngineState):
             handle = self._register_token_object(state, token_object)
         return handle
 
+    def _forget_vanished_slots(self, entries: List[Any]) -> None:
+        """Close the sessions of slots whose reader went away (a USB token pulled out
+        takes its reader with it; pcscd stopped takes them all). The in-process
+        virtual slot is only listed while no reader has a card: it stays."""
+        listed = {entry.id for entry in entries}
+        _, _, slot_error, _ = _slot_errors()
+        for slot_id, state in list(self._slots.items()):
+            if slot_id in listed or (state.token is None and not state.sessions):
+                continue
+            try:
+                self._slot_manager.slot(slot_id)
+            except slot_error:
+                self._card_gone(state)
+
     @api_boundary
     def get_slot_list(self, token_present: bool) -> List[int]:
         result = []
-        for entry in self._slot_entries():
+        entries = self._slot_entries()
+        for entry in entries:
             self._sync_presence(entry)
             if entry.card_present or not token_present:
                 result.append(int(entry.id))
+        self._forget_vanished_slots(entries)
         return result
 
     @api_boundary

@@ -38,8 +38,6 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
 from cardki.apdu import (
     ApduError,
     AuthBlockedError,
@@ -59,12 +57,13 @@ from cardki.apdu.errors import (
     ReferenceDataUnusableError,
     WrongLengthError,
 )
+from cardki.certificate import read_certificate
 from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.slot.errors import CardRemovedError, CardResetError, SlotError
 from cardki.slot.transport import CardTransport
 
-from . import rsa_padding
+from . import card_results, rsa_padding
 from .base import MechanismInfo, Token, TokenInfo, TokenObject
 from .piv_card import ORIGIN_GENERATED, PivCard
 from .piv_mgmt import ManagementKey, parse_management_key
@@ -286,7 +285,10 @@ class PivToken(Token):
             return str(self.serial)
         chuid = self._read_chuid()
         if chuid:
-            fields = tlv_dict(chuid) if chuid else {}
+            try:
+                fields = tlv_dict(chuid)
+            except ValueError:
+                return "0"  # a CHUID that is not TLV names no card: as if there were none
             for tag in (0x34, 0x30):  # GUID, then FASC-N
                 value = fields.get(tag, b"")
                 if value.strip(b"\x00"):
@@ -437,12 +439,10 @@ class PivToken(Token):
     @staticmethod
     def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
         """Slot contents known only from the certificate (cards without metadata)."""
-        from cryptography import x509
-
-        try:
-            public_key = x509.load_der_x509_certificate(cert_der).public_key()
-        except ValueError:
+        cert = read_certificate(cert_der)
+        if cert is None:
             return None
+        public_key = cert.public_key()
         algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
         if algorithm is None:
             return None
@@ -593,25 +593,29 @@ class PivToken(Token):
             raise errors.KeyFunctionNotPermitted()
         algorithm = contents.algorithm
         slot = contents.spec.key
+        # Every result is checked against the public key before it is returned
+        # (card_results): a faulty or hostile card never hands out a bad signature.
         if algorithm.family == "rsa":
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
-            return result.rjust(algorithm.byte_length, b"\x00")
+            payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
+            return card_results.rsa_private_result(contents.public_key, block, result,  # type: ignore[arg-type]
+                                                   "signature", pkcs1_payload=payload)
         if algorithm.family == "ec":
             if mechanism != CKM.ECDSA:
                 raise errors.MechanismInvalid()
             size = algorithm.byte_length
             digest = bytes(data)[:size].rjust(size, b"\x00")
             der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
-            r, s = decode_dss_signature(der)
-            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+            return card_results.ecdsa_signature(contents.public_key, digest, der)  # type: ignore[arg-type]
         if algorithm.family == "ed25519":
             if mechanism != CKM.EDDSA:
                 raise errors.MechanismInvalid()
             if parameter is not None and (getattr(parameter, "phflag", False) or getattr(parameter, "context", b"")):
                 raise errors.MechanismParamInvalid("only pure Ed25519 is supported")
             message = bytes(data)
-            return self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
+            signature = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
+            return card_results.eddsa_signature(contents.public_key, message, signature)  # type: ignore[arg-type]
         raise errors.KeyFunctionNotPermitted()
 
     @staticmethod
@@ -651,8 +655,8 @@ class PivToken(Token):
         if int.from_bytes(data, "big") >= int.from_bytes(_modulus(contents), "big"):
             raise errors.EncryptedDataInvalid()
         algorithm, slot = contents.algorithm, contents.spec.key
-        block = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
-        block = block.rjust(k, b"\x00")
+        answer = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
+        block = card_results.rsa_private_result(contents.public_key, data, answer, "decryption")  # type: ignore[arg-type]
         if mechanism == CKM.RSA_X_509:
             return block
         if mechanism == CKM.RSA_PKCS:
@@ -670,7 +674,8 @@ class PivToken(Token):
             raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")
         point = _peer_point(contents.algorithm, bytes(peer))
         algorithm, slot = contents.algorithm, contents.spec.key
-        return self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
+        secret = self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
+        return card_results.ecdh_secret(secret, algorithm.byte_length)
 
     def generate_random(self, length: int) -> bytes:
         """Host CSPRNG: the PIV applet offers no random numbers to applications."""
@@ -735,12 +740,9 @@ class PivToken(Token):
         spec = self.profile.slot_by_id(bytes(cka_id))
         if spec is None:
             raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
-        from cryptography import x509
-
-        try:
-            cert = x509.load_der_x509_certificate(bytes(value))
-        except ValueError:
-            raise errors.AttributeValueInvalid("CKA_VALUE is not a DER certificate") from None
+        cert = read_certificate(bytes(value))
+        if cert is None:
+            raise errors.AttributeValueInvalid("CKA_VALUE is not a readable DER X.509 certificate")
         der = bytes(value)
         self._run(lambda: self.card.put_data(spec.container, certificate_container(der)))
         if self._slots is None:
