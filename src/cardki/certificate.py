@@ -32,4 +32,6 @@ def read_certificate(der: bytes) -> Optional[x509.Certificate]:
         cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
         return None
+    except Exception:  # noqa: BLE001 - untrusted bytes: cryptography also raises e.g. KeyError on some names
+        return None
     return cert

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from hostile_card import HostileYubiKey, Rule, gzip_bomb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from provisioning import host_keys, provisioned_state
 
@@ -309,6 +309,7 @@ def a_certificate() -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(changes=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=3))
+@example(changes=[(594, 0)])  # cryptography raised KeyError: 0 reading the damaged subject
 def test_a_damaged_certificate_is_unreadable_rather_than_an_error(changes: List[Any]) -> None:
     """cryptography parses names, version and key at first access: a certificate with a
     damaged subject or an unknown key type must be left out when the slot is read, not
