@@ -171,6 +171,7 @@ class PivApplet(Applet):
     aid = PIV_AID
     min_select_length = 5
     name = "PIV"
+    state_key = "piv"
 
     def __init__(self, card: CardServices, state: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(card)
