@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from .cardos import AppletCard, read_state
 from .iso7816 import SW, SwError
-from .management import ManagementApplet, OtpApplet
+from .management import ManagementApplet, OtpApplet, capabilities
 from .piv import PivApplet
 
 # ATRs of real keys: YubiKey 5 series and YubiKey 4 (OpenSC matches on them).
@@ -52,8 +52,8 @@ class VirtualYubiKey(AppletCard):
         self.touch_count = 0  # how many touches were asked for: tests read it
         self._last_touch: Optional[float] = None
         self.piv = PivApplet(self, saved.get(PivApplet.state_key))
-        self.management = ManagementApplet(self)
         self.otp = OtpApplet(self)
+        self.management = ManagementApplet(self, capabilities((self.piv, self.otp)))
         for applet in (self.piv, self.management, self.otp):
             self.install(applet)
 

@@ -139,3 +139,11 @@ def test_a_state_file_written_before_the_card_os_split_still_loads():
     assert 0x9A in card.piv.keys and card.piv.keys[0x9A].algorithm.name == "ECCP256"
     assert card.to_state()["format"] == STATE_FORMAT
     assert card.to_state()["piv"] == VirtualYubiKey(state=card.to_state()).to_state()["piv"]
+
+
+def test_a_yubikey_goes_into_the_yubico_named_reader_other_cards_into_virtual_pcd():
+    from hwsim import stack
+
+    assert stack.default_reader(None) == stack.default_reader("yubikey") == stack.YUBICO_READER
+    assert stack.reader_name(stack.default_reader()) == "Yubico YubiKey CCID (hwsim) 00 00"
+    assert stack.default_reader(f"{__file__}:EchoCard") == 0
