@@ -32,6 +32,7 @@ DEFAULT_CARD = "hwsim.yubikey:VirtualYubiKey"
 
 CARD_KINDS: Dict[str, str] = {
     "yubikey": DEFAULT_CARD,
+    "openpgp": "hwsim.openpgp_card:VirtualOpenPgpCard",
 }
 """Short names for ``--card`` and ``new_card``: the cards this package ships."""
 DEFAULT_FIRMWARE = (5, 7, 2)

@@ -1,6 +1,6 @@
 """A virtual YubiKey: the card OS (:mod:`hwsim.cardos`) with a YubiKey's
-ATR, its touch sensor and its applets (PIV, Management, OTP), as pcscd sees it
-through vpcd.
+ATR, its touch sensor and its applets (PIV, OpenPGP, Management, OTP), as
+pcscd sees it through vpcd.
 
 The YubiKey-specific parts live here: the ATR by firmware, the button that
 touch policies ask for, the answer to a SELECT by file identifier (a YubiKey
@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 from .cardos import AppletCard, read_state
 from .iso7816 import SW, SwError
 from .management import ManagementApplet, OtpApplet, capabilities
+from .openpgp import OpenPgpApplet, yubikey_profile
 from .piv import PivApplet
 
 # ATRs of real keys: YubiKey 5 series and YubiKey 4 (OpenSC matches on them).
@@ -29,7 +30,7 @@ TOUCH_CACHE_SECONDS = 15.0
 
 
 class VirtualYubiKey(AppletCard):
-    """A YubiKey 5 (or an older firmware, selectable) with its PIV applet.
+    """A YubiKey 5 (or an older firmware, selectable) with its PIV and OpenPGP applets.
 
     ``state`` (from ``to_state()``) restores a previous card; its firmware and
     serial then win over the arguments.
@@ -52,9 +53,10 @@ class VirtualYubiKey(AppletCard):
         self.touch_count = 0  # how many touches were asked for: tests read it
         self._last_touch: Optional[float] = None
         self.piv = PivApplet(self, saved.get(PivApplet.state_key))
+        self.openpgp = OpenPgpApplet(self, yubikey_profile(self.firmware), saved.get(OpenPgpApplet.state_key))
         self.otp = OtpApplet(self)
-        self.management = ManagementApplet(self, capabilities((self.piv, self.otp)))
-        for applet in (self.piv, self.management, self.otp):
+        self.management = ManagementApplet(self, capabilities((self.piv, self.openpgp, self.otp)))
+        for applet in (self.piv, self.openpgp, self.management, self.otp):
             self.install(applet)
 
     # ------------------------------------------------------------ VirtualCard

@@ -26,7 +26,7 @@ def test_device_info_reports_only_the_applets_the_card_hosts():
     card = VirtualYubiKey()
     transmit(card, apdu(0, 0xA4, 4, 0, MANAGEMENT_AID))
     tags = parse_tlv_dict(transmit(card, apdu(0, 0x1D, 0, 0))[0][1:])
-    hosted = 0x10 | 0x01  # PIV and the OTP stub; no FIDO, OATH or YubiHSM Auth to fail on
+    hosted = 0x10 | 0x08 | 0x01  # PIV, OpenPGP and the OTP stub; no FIDO, OATH or YubiHSM Auth to fail on
     for tag in (0x01, 0x03, 0x0D, 0x0E):  # USB/NFC supported and enabled
         assert int.from_bytes(tags[tag], "big") == hosted, hex(tag)
 
