@@ -9,6 +9,7 @@ writes pcsc-shared + reader-port and kills both with gpgconf afterwards.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -50,6 +51,8 @@ class Gpg:
             "disable-ccid\n"         # PC/SC only (the virtual reader is a pcscd reader)
             f"reader-port {reader}\n"
             f"log-file {home / 'scdaemon.log'}\n"
+            # HWSIM_GPG_DEBUG=1: the APDUs in the log (shown when a gpg call fails).
+            + ("debug-level guru\ndebug 2048\n" if os.environ.get("HWSIM_GPG_DEBUG") else "")
         )
         (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
 

@@ -6,21 +6,17 @@ own report."""
 from __future__ import annotations
 
 import subprocess
-from typing import Tuple
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import _ykman
+from _openpgp import P256_ECDSA, command, generate_key, openpgp_apdus
 from hwsim import statefile
-from hwsim.iso7816 import parse_tlv_dict, tlv, unwrap
-from hwsim.stack import pcsc_connect
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
 ADMIN = "12345678"
-OPENPGP_AID = list(bytes.fromhex("D27600012401"))
 
 
 @pytest.fixture(params=_ykman.RELEASES, ids=lambda release: f"ykman{release}")
@@ -36,25 +32,6 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
-def card_apdus(reader: str, *apdus: bytes) -> Tuple[Tuple[bytes, int], ...]:
-    """Send APDUs after SELECT of the OpenPGP applet, as any PC/SC client can."""
-    connection = pcsc_connect(reader)
-    try:
-        data, sw1, sw2 = connection.transmit([0, 0xA4, 4, 0, len(OPENPGP_AID)] + OPENPGP_AID)
-        assert (sw1, sw2) == (0x90, 0x00)
-        answers = []
-        for apdu in apdus:
-            data, sw1, sw2 = connection.transmit(list(apdu))
-            answers.append((bytes(data), sw1 << 8 | sw2))
-        return tuple(answers)
-    finally:
-        connection.disconnect()
-
-
-def short(ins: int, p1: int, p2: int, data: bytes = b"") -> bytes:
-    return bytes([0, ins, p1, p2]) + ((bytes([len(data)]) + data) if data else b"")
-
-
 def test_openpgp_info_on_a_fresh_card(release, virtual_card):
     out = words(ykman(release, virtual_card.reader_name, "openpgp", "info").stdout)
     assert "OpenPGP version: 3.4" in out
@@ -66,7 +43,7 @@ def test_openpgp_info_on_a_fresh_card(release, virtual_card):
 def test_set_touch_policy_reaches_the_card(release, virtual_card):
     ykman(release, virtual_card.reader_name, "openpgp", "keys", "set-touch", "sig", "on", "-a", ADMIN, "-f")
     ykman(release, virtual_card.reader_name, "openpgp", "keys", "set-touch", "aut", "cached", "-a", ADMIN, "-f")
-    (sig, sw1), (aut, sw2) = card_apdus(virtual_card.reader_name, short(0xCA, 0, 0xD6), short(0xCA, 0, 0xD8))
+    (sig, sw1), (aut, sw2) = openpgp_apdus(virtual_card.reader_name, command(0xCA, 0, 0xD6), command(0xCA, 0, 0xD8))
     assert (sig, aut, sw1, sw2) == (b"\x01\x20", b"\x03\x20", 0x9000, 0x9000)
 
 
@@ -74,7 +51,7 @@ def test_set_retries(release, virtual_card):
     ykman(release, virtual_card.reader_name, "openpgp", "access", "set-retries", "5", "2", "7", "-a", ADMIN, "-f")
     out = words(ykman(release, virtual_card.reader_name, "openpgp", "info").stdout)
     assert "PIN tries remaining: 5" in out and "Admin PIN tries remaining: 7" in out
-    (status, _), = card_apdus(virtual_card.reader_name, short(0xCA, 0, 0xC4))
+    (status, _), = openpgp_apdus(virtual_card.reader_name, command(0xCA, 0, 0xC4))
     assert status[4:] == bytes([5, 0, 7])  # no resetting code set: its counter stays 0
 
 
@@ -82,7 +59,7 @@ def test_change_pin(virtual_card):
     """ykman 5 only: 4.0.9 has no `openpgp access change-pin`."""
     reader = virtual_card.reader_name
     ykman("5", reader, "openpgp", "access", "change-pin", "-P", "123456", "-n", "654321")
-    (_, old), (_, new) = card_apdus(reader, short(0x20, 0, 0x82, b"123456"), short(0x20, 0, 0x82, b"654321"))
+    (_, old), (_, new) = openpgp_apdus(reader, command(0x20, 0, 0x82, b"123456"), command(0x20, 0, 0x82, b"654321"))
     assert (old, new) == (0x6982, 0x9000)
     wrong = ykman("5", reader, "openpgp", "access", "change-pin", "-P", "111111", "-n", "222222", check=False)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
@@ -90,11 +67,7 @@ def test_change_pin(virtual_card):
 
 def test_attest_a_key_generated_on_the_card_chains_to_the_simulator_root(release, virtual_card, tmp_path):
     reader = virtual_card.reader_name
-    p256 = bytes.fromhex("13" "2A8648CE3D030107")
-    answers = card_apdus(reader, short(0x20, 0, 0x83, ADMIN.encode()), short(0xDA, 0, 0xC1, p256),
-                         short(0x47, 0x80, 0, tlv(0xB6)) + b"\x00")
-    assert [sw for _, sw in answers] == [0x9000] * 3
-    point = parse_tlv_dict(unwrap(0x7F49, answers[2][0]))[0x86]
+    point = generate_key(reader, "sig", P256_ECDSA)[0x86]
     statement_path, att_path = tmp_path / "sig.pem", tmp_path / "att.pem"
     ykman(release, reader, "openpgp", "keys", "attest", "sig", str(statement_path), "-P", "123456")
     ykman(release, reader, "openpgp", "certificates", "export", "att", str(att_path))
@@ -113,6 +86,6 @@ def test_reset_restores_factory_state(release, virtual_card):
     ykman(release, reader, "openpgp", "access", "set-retries", "4", "4", "4", "-a", ADMIN, "-f")
     ykman(release, reader, "openpgp", "keys", "set-touch", "sig", "on", "-a", ADMIN, "-f")
     ykman(release, reader, "openpgp", "reset", "-f")
-    (status, _), (uif, _), (_, pin) = card_apdus(reader, short(0xCA, 0, 0xC4), short(0xCA, 0, 0xD6),
-                                                 short(0x20, 0, 0x82, b"123456"))
+    (status, _), (uif, _), (_, pin) = openpgp_apdus(reader, command(0xCA, 0, 0xC4), command(0xCA, 0, 0xD6),
+                                                 command(0x20, 0, 0x82, b"123456"))
     assert status[4:] == bytes([3, 0, 3]) and uif == b"\x00\x20" and pin == 0x9000
