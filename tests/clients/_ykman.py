@@ -51,3 +51,15 @@ def run(release: str, reader: str, *args: str, check: bool = True, timeout: floa
     if check and result.returncode != 0:
         raise AssertionError(f"ykman {release} {' '.join(args[:3])} failed: {result.stdout}{result.stderr}")
     return result
+
+
+@pytest.fixture(params=RELEASES, ids=lambda release: f"ykman{release}")
+def release(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over ykman 4 and ykman 5 (import it into the test module)."""
+    return str(request.param)
+
+
+def words(text: str) -> str:
+    """``text`` with every run of white space made one blank: the releases
+    align their tables differently (4: "Key: value", 5: "Key:    value")."""
+    return " ".join(text.split())

@@ -7,14 +7,13 @@ from __future__ import annotations
 import pytest
 
 import _ykman
-from _gpg import gpg_home  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
 MGMT = "010203040506070801020304050607080102030405060708"
 
 
-def test_gpg_and_ykman_piv_take_turns_on_one_yubikey(virtual_card, gpg_home, tmp_path):  # noqa: F811
+def test_gpg_and_ykman_piv_take_turns_on_one_yubikey(virtual_card, gpg_home, tmp_path):
     reader = virtual_card.reader_name
     gpg = gpg_home(reader)
     gpg.card_edit(["admin", "key-attr"], pins=["12345678"] * 3, answers={"cardedit.genkeys.algo": "2",

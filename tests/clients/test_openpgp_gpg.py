@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-from _gpg import gpg_home  # noqa: F401 - the fixture
-
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
 PIN, ADMIN = "123456", "12345678"
@@ -26,7 +24,7 @@ def field(status: str, name: str) -> str:
     return match.group(1).strip()
 
 
-def test_card_status_of_the_yubikey_and_the_plain_card(virtual_card, openpgp_card, gpg_home):  # noqa: F811
+def test_card_status_of_the_yubikey_and_the_plain_card(virtual_card, openpgp_card, gpg_home):
     yubikey = gpg_home(virtual_card.reader_name).card_status()
     assert field(yubikey, "Reader") == "Yubico YubiKey CCID (hwsim) 00 00"
     assert field(yubikey, "Application ID") == "D2760001240103040006123456780000"
@@ -42,7 +40,7 @@ def test_card_status_of_the_yubikey_and_the_plain_card(virtual_card, openpgp_car
     assert field(plain, "Application ID") == "D276000124010304FFFF123456780000"
 
 
-def test_rsa2048_keys_made_on_the_card_sign_verify_encrypt_and_decrypt(virtual_card, gpg_home, tmp_path):  # noqa: F811
+def test_rsa2048_keys_made_on_the_card_sign_verify_encrypt_and_decrypt(virtual_card, gpg_home, tmp_path):
     gpg = gpg_home(virtual_card.reader_name)
     status = gpg.card_edit(["admin", "generate"], pins=[PIN, ADMIN, PIN])
     assert any(line.startswith("[GNUPG:] KEY_CREATED B ") for line in status)
@@ -62,7 +60,7 @@ def test_rsa2048_keys_made_on_the_card_sign_verify_encrypt_and_decrypt(virtual_c
     assert int(field(gpg.card_status(), "Signature counter")) == signatures + 1
 
 
-def test_ed25519_and_cv25519_made_on_the_plain_card(openpgp_card, gpg_home, tmp_path):  # noqa: F811
+def test_ed25519_and_cv25519_made_on_the_plain_card(openpgp_card, gpg_home, tmp_path):
     gpg = gpg_home(openpgp_card.reader_name)
     gpg.card_edit(["admin", "key-attr"], pins=[ADMIN] * 3, answers=CURVE25519)
     assert field(gpg.card_status(), "Key attributes") == "ed25519 cv25519 ed25519"
@@ -78,7 +76,7 @@ def test_ed25519_and_cv25519_made_on_the_plain_card(openpgp_card, gpg_home, tmp_
     assert "255-bit ECDH key" in decrypted.stderr.decode()  # cv25519
 
 
-def test_keytocard_moves_a_host_key_to_the_card(virtual_card, gpg_home, tmp_path):  # noqa: F811
+def test_keytocard_moves_a_host_key_to_the_card(virtual_card, gpg_home, tmp_path):
     gpg = gpg_home(virtual_card.reader_name)
     gpg.run("--passphrase", "", "--pinentry-mode", "loopback", "--quick-gen-key", "Host Key <host@example.org>",
             "rsa2048", "sign", "never")
@@ -97,7 +95,7 @@ def test_keytocard_moves_a_host_key_to_the_card(virtual_card, gpg_home, tmp_path
     assert virtual_card.control.status()["apdu_count"] > 0
 
 
-def test_change_pins_then_unblock_a_blocked_pin_with_the_admin_pin(virtual_card, gpg_home):  # noqa: F811
+def test_change_pins_then_unblock_a_blocked_pin_with_the_admin_pin(virtual_card, gpg_home):
     gpg = gpg_home(virtual_card.reader_name)
     gpg.card_edit(["admin", "passwd"], pins=[PIN, "654321", "654321", ADMIN, "87654321", "87654321"],
                   answers={"cardutil.change_pin.menu": ["1", "3", "q"]})
@@ -112,7 +110,7 @@ def test_change_pins_then_unblock_a_blocked_pin_with_the_admin_pin(virtual_card,
     assert "[GNUPG:] SC_OP_FAILURE 2" not in status
 
 
-def test_factory_reset(virtual_card, gpg_home):  # noqa: F811
+def test_factory_reset(virtual_card, gpg_home):
     gpg = gpg_home(virtual_card.reader_name)
     gpg.card_edit(["admin", "name"], pins=[ADMIN], answers={
         "keygen.smartcard.surname": "Doe", "keygen.smartcard.givenname": "Jane"})

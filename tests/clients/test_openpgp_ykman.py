@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import _ykman
+from _ykman import words
 from _openpgp import P256_ECDSA, command, generate_key, openpgp_apdus
 from hwsim import statefile
 
@@ -19,17 +20,8 @@ pytestmark = [pytest.mark.clients, pytest.mark.sim]
 ADMIN = "12345678"
 
 
-@pytest.fixture(params=_ykman.RELEASES, ids=lambda release: f"ykman{release}")
-def release(request) -> str:
-    return request.param
-
-
 def ykman(release: str, reader: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return _ykman.run(release, reader, *args, check=check)
-
-
-def words(text: str) -> str:
-    return " ".join(text.split())
 
 
 def test_openpgp_info_on_a_fresh_card(release, virtual_card):

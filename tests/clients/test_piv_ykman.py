@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import _ykman
+from _ykman import words
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -23,20 +24,8 @@ def card(virtual_card_factory):
     return virtual_card_factory()
 
 
-@pytest.fixture(params=_ykman.RELEASES, ids=lambda release: f"ykman{release}")
-def release(request) -> str:
-    """Each test runs with ykman 4 and ykman 5."""
-    return request.param
-
-
 def ykman(release: str, reader: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return _ykman.run(release, reader, *args, check=check)
-
-
-def words(text: str) -> str:
-    """``text`` with every run of white space made one blank: the releases
-    align their tables differently (4: "Key: value", 5: "Key:    value")."""
-    return " ".join(text.split())
 
 
 def test_ykman_identifies_the_device(release, card):
