@@ -34,6 +34,22 @@ def module_env(*, virtual_only: bool = False, keep_logging: bool = False, **extr
     return env
 
 
+#: The start of a host script for :func:`run_module_script`: ``ffi`` and ``f``, the
+#: module's CK_FUNCTION_LIST from C_GetFunctionList, as a C host holds them.
+CFFI_HOST = r"""
+import json, sys
+import cffi
+from cardki.capi import cdefs
+
+ffi = cffi.FFI()
+ffi.cdef(cdefs.TYPES + cdefs.FUNCTION_LISTS + "CK_RV C_GetFunctionList(void *);")
+lib = ffi.dlopen(sys.argv[1])
+pf = ffi.new("CK_FUNCTION_LIST **")
+assert lib.C_GetFunctionList(pf) == 0
+f = pf[0]
+"""
+
+
 def run_module_script(script: str, *, timeout: float = 120) -> Any:
     """Run a Python host ``script`` (it gets the module's path as argv[1]) against
     the virtual card; it must exit 0 and the module must print nothing on the

@@ -30,6 +30,7 @@ from .iso7816 import (
     parse_command,
     sw_bytes,
 )
+from .statefile import StateError
 
 Firmware = Tuple[int, int, int]
 
@@ -54,15 +55,19 @@ def atr_with_checksum(body: bytes) -> bytes:
 def read_state(state: Optional[Dict[str, Any]], kind: str, firmware: Firmware,
                serial: int) -> Tuple[Firmware, int, Dict[str, Any]]:
     """(firmware, serial, state) to build a card of ``kind`` from: the saved
-    firmware and serial win over the arguments. Raises ValueError for a state
-    of an unknown format or of another kind of card."""
+    firmware and serial win over the arguments. Raises StateError (a
+    ValueError whose message quotes nothing of the state) for a state of an
+    unknown or newer format or of another kind of card."""
     if state is None:
         return firmware, serial, {}
-    if state.get("format") not in READABLE_STATE_FORMATS:
-        raise ValueError(f"unsupported hwsim card state format {state.get('format')!r}")
+    found = state.get("format")
+    if isinstance(found, int) and found > STATE_FORMAT:
+        raise StateError(f"its format {found} is newer than this version reads ({STATE_FORMAT})")
+    if found not in READABLE_STATE_FORMATS:
+        raise StateError(f"no virtual card state of format {'/'.join(map(str, READABLE_STATE_FORMATS))}")
     saved_kind = state.get("kind", "yubikey")
     if saved_kind != kind:
-        raise ValueError(f"the state is of a {saved_kind} card, not a {kind} card")
+        raise StateError(f"the state is of a {saved_kind} card, not a {kind} card")
     saved = state["firmware"]
     return (int(saved[0]), int(saved[1]), int(saved[2])), int(state["serial"]), state
 

@@ -44,11 +44,21 @@ def dumps(state: dict) -> str:
     return json.dumps(_encode(state), indent=1, sort_keys=True)
 
 
+class StateError(ValueError):
+    """A state that is no card state this hwsim can use. The message says why and quotes
+    nothing of the state (it holds the card's keys and PINs)."""
+
+
 def loads(text: str) -> dict:
-    """Parse JSON text written by :func:`dumps`."""
-    state = json.loads(text, object_hook=_decode_object)
+    """Parse JSON text written by :func:`dumps` (StateError if it is not such text)."""
+    try:
+        state = json.loads(text, object_hook=_decode_object)
+    except json.JSONDecodeError as error:
+        raise StateError(f"not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except ValueError:  # a {"$bytes": ...} that is not hex
+        raise StateError("a bytes value is not hex") from None
     if not isinstance(state, dict):
-        raise ValueError("card state file does not hold a JSON object")
+        raise StateError("the file does not hold a JSON object")
     return state
 
 

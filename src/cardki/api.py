@@ -51,7 +51,6 @@ from .api_objects import (
 )
 from .api_util import (
     Pin,
-    _pin_bytes,
     _name,
     curve_name,
     default_sign_mechanism,
@@ -83,7 +82,7 @@ __all__ = [
     "open", "Library", "Slot", "Token", "Session", "MechanismInfo",
     "Object", "Key", "PrivateKey", "PublicKey", "SecretKey", "Certificate", "DataObject",
     "SignMixin", "DecryptMixin", "DeriveMixin", "VerifyMixin", "EncryptMixin",
-    "NoSuchKey", "MultipleObjectsReturned",
+    "NoSuchKey", "MultipleObjectsReturned", "VirtualStateError",
     "ecdsa_raw_to_der", "ecdsa_der_to_raw", "default_sign_mechanism", "parse_mechanism",
     "mechanism_name", "curve_name", "rsa_pss_params", "rsa_oaep_params",
     "CKA", "CKD", "CKG", "CKK", "CKM", "CKO", "CKU", "TokenFlag", "SlotFlag", "MechanismFlag",
@@ -133,13 +132,13 @@ class Session:
             self._closed = True
             try:
                 self.library.engine.close_session(self.handle)
-            except (errors.SessionHandleInvalid, errors.SessionClosed,  # type: ignore[attr-defined]
-                    errors.DeviceRemoved, errors.TokenNotPresent):  # type: ignore[attr-defined]
+            except (errors.SessionHandleInvalid, errors.SessionClosed,
+                    errors.DeviceRemoved, errors.TokenNotPresent):
                 logger.debug("session %d was already closed by the token", self.handle)
 
     def login(self, pin: Pin, user_type: int = CKU.USER) -> None:
         """C_Login: the PIN for CKU_USER, the management key (hex) for CKU_SO."""
-        self.library.engine.login(self.handle, int(user_type), _pin_bytes(pin))
+        self.library.engine.login(self.handle, int(user_type), pin)  # the engine takes str or bytes
 
     def logout(self) -> None:
         self.library.engine.logout(self.handle)
@@ -159,14 +158,14 @@ class Session:
         chosen = pin if pin is not None else self.context_pin
         if chosen is None:
             return
-        self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, _pin_bytes(chosen))
+        self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, chosen)
 
     # ---------------------------------------------------------------- objects
     def _make_object(self, handle: int) -> Object:
         engine = self.library.engine
         try:
             attrs = engine.get_attribute_value(self.handle, handle, list(_SUMMARY_ATTRIBUTES))
-        except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:  # type: ignore[attr-defined]
+        except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:
             attrs = dict(getattr(exc, "partial", {}) or {})
         object_class = attrs.get(CKA.CLASS, -1)
         cls = make_object_type(object_class, attrs)
@@ -269,7 +268,7 @@ class Session:
         public = self._make_object(pub_handle)
         try:
             private = self._make_object(priv_handle)
-        except errors.ObjectHandleInvalid:  # type: ignore[attr-defined]
+        except errors.ObjectHandleInvalid:
             # A private key is CKA_PRIVATE: an SO session cannot see it (the spec's
             # rule); describe it from the template, and use it from a user session.
             described = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: int(key_type)}
@@ -402,7 +401,7 @@ class Token:
             if user_pin is not None:
                 try:
                     session.login(user_pin, CKU.USER)
-                except errors.UserAlreadyLoggedIn:  # type: ignore[attr-defined]
+                except errors.UserAlreadyLoggedIn:
                     # Login state belongs to the application, not the session: another
                     # open session logged in already, so this one is usable as it is.
                     logger.debug("user already logged in; session %d shares that login", handle)
@@ -477,16 +476,14 @@ class Library:
         self._state_keeper: Any = None
         self.virtual_card = virtual_card
         if virtual_state is not None:
-            from hwsim.statefile import StateKeeper, load_state
-            from hwsim.yubikey import VirtualYubiKey
+            from hwsim.statefile import StateKeeper
 
             if virtual_card is not None:
                 raise ValueError("give virtual_card or virtual_state, not both")
             virtual_state = os.path.expanduser(str(virtual_state))
-            state = load_state(virtual_state)
-            self.virtual_card = VirtualYubiKey(state=state)
+            self.virtual_card, loaded = _load_virtual_state(virtual_state)
             self._state_keeper = StateKeeper(virtual_state)
-            if state is not None:
+            if loaded:
                 self._state_keeper.mark_saved(self.virtual_card)
         self._own_slot_manager: Any = None
         if engine is None:
@@ -510,11 +507,19 @@ class Library:
     def __enter__(self) -> "Library":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], traceback: Any) -> None:
+        try:
+            self.close()
+        except VirtualStateError as failed_save:
+            if exc is None:
+                raise
+            # The block's own error goes on (a wrong PIN must not turn into a file error),
+            # carrying the failed save as a note (PEP 678; written by hand before 3.11).
+            exc.__notes__ = [*getattr(exc, "__notes__", ()), str(failed_save)]  # type: ignore[union-attr]
 
     def close(self) -> None:
-        """C_Finalize (idempotent): sessions close, the card is released."""
+        """C_Finalize (idempotent): sessions close, the card is released, and a virtual
+        card kept in a file is saved when it changed (VirtualStateError if it cannot be)."""
         if not self._finalized:
             self._finalized = True
             try:
@@ -523,7 +528,14 @@ class Library:
                 if self._own_slot_manager is not None:
                     self._own_slot_manager.close()
                 if self._state_keeper is not None:
-                    self._state_keeper.save_if_changed(self.virtual_card)
+                    self._save_virtual_state()
+
+    def _save_virtual_state(self) -> None:
+        try:
+            self._state_keeper.save_if_changed(self.virtual_card)
+        except OSError as error:
+            raise VirtualStateError(f"the virtual card was not saved to {self._state_keeper.path}: "
+                                    f"{error.strerror or error}") from error
 
     @property
     def info(self) -> Any:
@@ -549,9 +561,33 @@ class Library:
             if serial is not None and token.serial != serial:
                 continue
             return token
-        raise errors.TokenNotPresent(  # type: ignore[attr-defined]
+        raise errors.TokenNotPresent(
             "no token" + (f" labelled {label!r}" if label else "") +
             (f" with serial {serial}" if serial else ""))
+
+
+class VirtualStateError(Exception):
+    """The file that keeps the virtual card (``virtual_state=``) cannot be read, is not a
+    card this version understands, or cannot be written; the message names the file and
+    says what is wrong (never what the file holds: it has the card's keys and PINs)."""
+
+
+def _load_virtual_state(path: str) -> Tuple[Any, bool]:
+    """The virtual YubiKey kept in ``path`` and whether it came from the file (a missing
+    file is a factory-new card)."""
+    from hwsim.statefile import StateError, load_state
+    from hwsim.yubikey import VirtualYubiKey
+
+    try:
+        state = load_state(path)
+        return VirtualYubiKey(state=state), state is not None
+    except OSError as error:
+        why = f"cannot be read: {error.strerror or error}"
+    except StateError as error:
+        why = f"cannot be used: {error}"
+    except Exception:  # noqa: BLE001 - a field missing or of the wrong kind; its text may quote the file
+        why = "cannot be used: it is not a complete virtual YubiKey state"
+    raise VirtualStateError(f"the virtual card state {path} {why}")
 
 
 def _make_virtual_engine(card_factory: Any) -> Tuple[Any, Any]:

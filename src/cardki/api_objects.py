@@ -61,7 +61,7 @@ class Object:
         """The attribute, or ``default`` when the object has none or it is sensitive."""
         try:
             return self[attribute]
-        except (errors.AttributeTypeInvalid, errors.AttributeSensitive):  # type: ignore[attr-defined]
+        except (errors.AttributeTypeInvalid, errors.AttributeSensitive):
             return default
 
     @property
@@ -224,7 +224,7 @@ class VerifyMixin:
         engine.verify_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
         try:
             engine.verify(session.handle, bytes(data), signature)
-        except (errors.SignatureInvalid, errors.SignatureLenRange):  # type: ignore[attr-defined]
+        except (errors.SignatureInvalid, errors.SignatureLenRange):
             return False
         return True
 

@@ -48,7 +48,7 @@ def default_sign_mechanism(key_type: int) -> int:
     try:
         return _DEFAULT_SIGN[key_type]
     except KeyError:
-        raise errors.MechanismInvalid(  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid(
             f"no default signing mechanism for key type {_name(CKK, key_type)}") from None
 
 
@@ -81,12 +81,6 @@ def mechanism_name(mechanism: int) -> str:
         return "CKM_" + CKM(mechanism).name
     except ValueError:
         return f"0x{mechanism:08X}"
-
-
-def _pin_bytes(pin: Optional[Pin]) -> Optional[bytes]:
-    if pin is None:
-        return None
-    return pin.encode("utf-8") if isinstance(pin, str) else bytes(pin)
 
 
 def ecdsa_raw_to_der(signature: bytes) -> bytes:

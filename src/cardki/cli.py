@@ -6,9 +6,12 @@ in-process virtual YubiKey instead, labelled as such, so a first run works with
 nothing plugged in.
 
 Errors are one line on stderr (``cardki: error: CKR_PIN_INCORRECT: ...``) and
-exit status 1; usage errors exit 2; ``--debug`` shows the traceback. The PIN
-comes from ``--pin``, ``CARDKI_PIN`` or a no-echo prompt and is never printed
-or logged.
+exit status 1; usage errors exit 2 and never repeat a value from the command
+line (a PIN typed in the wrong place must not be echoed): they name the option
+or the position instead. ``--debug`` shows the traceback. Output into a pipe
+that closes early (``cardki | head -3``) ends quietly with status 141, as if
+SIGPIPE had ended the process. The PIN comes from ``--pin``, ``CARDKI_PIN`` or
+a no-echo prompt and is never printed or logged.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import argparse
 import getpass
 import logging
 import os
+import re
+import signal
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Set, TextIO
 
 from . import __version__
 
@@ -30,6 +35,22 @@ class CliError(Exception):
     """A failure worth one line to the user (no traceback)."""
 
 
+class UsageError(Exception):
+    """A command line the parser cannot take; :func:`main` reports it without its values."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error goes to :func:`main` (which knows the command line)
+    instead of being printed here with the offending value quoted."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
 # --------------------------------------------------------------------------- arguments
 
 def _hex_id(text: str) -> bytes:
@@ -39,7 +60,7 @@ def _hex_id(text: str) -> bytes:
     try:
         return bytes.fromhex(cleaned)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a hex key ID: {text!r}") from None
+        raise argparse.ArgumentTypeError("not a hex key ID") from None
 
 
 def _mechanism(text: str) -> int:
@@ -47,12 +68,12 @@ def _mechanism(text: str) -> int:
 
     try:
         return parse_mechanism(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError("unknown mechanism (see `cardki mechanisms`)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cardki",
         description="PKCS#11 for PIV smart cards and YubiKeys. Without a command: "
                     "a report of slots, tokens, objects and mechanisms.")
@@ -66,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show tracebacks for errors (implies --log-level debug)")
 
-    slot_opt = argparse.ArgumentParser(add_help=False)
+    slot_opt = _Parser(add_help=False)
     slot_opt.add_argument("--slot", type=int, metavar="N",
                           help="slot ID (default: the first slot with a token)")
-    pin_opt = argparse.ArgumentParser(add_help=False)
+    pin_opt = _Parser(add_help=False)
     pin_opt.add_argument("--pin", help=f"user PIN (safer: ${PIN_ENV} or the prompt)")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -97,6 +118,43 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("module-path", help="print the path of the PKCS#11 shared library")
     commands.add_parser("p11kit-module", help="print a p11-kit module file for cardki")
     return parser
+
+
+def _vocabulary(parser: argparse.ArgumentParser) -> Set[str]:
+    """Every word the parser itself defines (options, commands, choices): the only
+    command-line words a usage error may repeat."""
+    words: Set[str] = set()
+    for action in parser._actions:
+        words.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                words.add(name)
+                words |= _vocabulary(subparser)
+        elif action.choices:
+            words.update(str(choice) for choice in action.choices)
+    return words
+
+
+def usage_message(message: str, argv: Sequence[str], vocabulary: Set[str]) -> str:
+    """argparse's ``message`` with each value from ``argv`` replaced by its position
+    ("[argument 3]"). argparse quotes values (``invalid choice: '123456'``) except in
+    two lists it prints as typed (unrecognized arguments, an ambiguous option)."""
+    positions: Dict[str, str] = {}
+    for index, word in enumerate(argv, 1):
+        values = [word]
+        if word.startswith("-") and "=" in word:
+            values.append(word.split("=", 1)[1])  # --login=123456: argparse quotes '123456'
+        elif re.match(r"^-[^-]", word) and len(word) > 2:
+            values.append(word[2:])  # -h123456
+        for value in values:
+            if value and value not in vocabulary:
+                positions.setdefault(value, f"[argument {index}]")
+    for value in sorted(positions, key=len, reverse=True):
+        message = message.replace(repr(value), positions[value])
+    head, separator, listed = message.partition(": ")
+    if head in ("unrecognized arguments", "ambiguous option"):
+        message = head + separator + " ".join(positions.get(word, word) for word in listed.split(" "))
+    return message
 
 
 # --------------------------------------------------------------------------- helpers
@@ -386,28 +444,59 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return LIBRARY_COMMANDS[command](lib, args, out)
 
 
+#: Exit status after the reader of stdout went away: what a shell reports for SIGPIPE.
+BROKEN_PIPE_STATUS = 128 + int(signal.SIGPIPE)
+
+
+def _error_line(exc: BaseException) -> str:
+    """One line: the error and what happened after it (a virtual card that was not saved)."""
+    return "; ".join([str(exc), *getattr(exc, "__notes__", ())])
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    try:
+        return parser.parse_args(argv)
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {usage_message(str(exc), argv, _vocabulary(parser))}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout is gone (``cardki | head``): nothing more to say to anyone.
+    stdout goes to /dev/null so that the interpreter's final flush stays quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE_STATUS
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``cardki`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     _configure_logging(args.log_level, args.debug)
-    from .api import MultipleObjectsReturned, NoSuchKey
+    from .api import MultipleObjectsReturned, NoSuchKey, VirtualStateError
     from .cryptoki.errors import CryptokiError
 
     try:
-        return _run(args, sys.stdout)
+        status = _run(args, sys.stdout)
+        sys.stdout.flush()  # here, where a closed pipe is still ours to handle
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         print("cardki: interrupted", file=sys.stderr)
         return 130
-    except (CryptokiError, CliError, NoSuchKey, MultipleObjectsReturned) as exc:
+    except (CryptokiError, CliError, NoSuchKey, MultipleObjectsReturned, VirtualStateError) as exc:
         if args.debug:
             raise
-        print(f"cardki: error: {exc}", file=sys.stderr)
+        print(f"cardki: error: {_error_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # the last line of defence: one line, not a traceback
         if args.debug:
             raise
-        print(f"cardki: error: {type(exc).__name__}: {exc} (run with --debug for details)",
+        print(f"cardki: error: {type(exc).__name__}: {_error_line(exc)} (run with --debug for details)",
               file=sys.stderr)
         return 1
 

@@ -5,46 +5,24 @@ C_Finalize ends a blocked wait."""
 
 from __future__ import annotations
 
+import random
 import threading
-from typing import Any, Iterator, List
+import time
+from collections import Counter
+from typing import Any, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from hwsim import stack
+
 from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import SessionFlag, SlotFlag, WaitFlag
+from cardki.cryptoki.constants import CKR, SlotFlag, WaitFlag
+from engine_stack import RO, RW, find, reader_slot
 from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim
-
-RO = int(SessionFlag.SERIAL_SESSION)
-RW = int(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
-
-
-@pytest.fixture
-def lib() -> Iterator[Cryptoki]:
-    library = Cryptoki()
-    library.initialize()
-    yield library
-    try:
-        library.finalize()
-    except errors.CryptokiNotInitialized:
-        pass
-
-
-def reader_slot(lib: Cryptoki, reader_name: str) -> int:
-    slots = [s for s in lib.get_slot_list(False) if lib.get_slot_info(s).slot_description == reader_name]
-    assert slots
-    return slots[0]
-
-
-def find(lib: Cryptoki, session: int, template: dict) -> List[int]:
-    lib.find_objects_init(session, template)
-    try:
-        return lib.find_objects(session, 100)
-    finally:
-        lib.find_objects_final(session)
 
 
 def sign_and_check(lib: Cryptoki, session: int) -> int:
@@ -141,6 +119,27 @@ def test_a_swapped_card_closes_the_old_sessions(lib: Cryptoki, provisioned_card:
     sign_and_check(lib, fresh)
 
 
+def test_a_card_swapped_for_another_is_a_new_token(lib: Cryptoki, provisioned_card: Any, tmp_path: Any) -> None:
+    """An operation begun on the first card answers DEVICE_REMOVED once another card sits in
+    the reader; new sessions see the new card (its serial, its objects), none of the old one."""
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    session = lib.open_session(slot, RO)
+    lib.login(session, CKU.USER, PIN)
+    key = sign_and_check(lib, session)
+    lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
+    provisioned_card.remove()
+    provisioned_card.control.new_card(serial=4242, state=str(tmp_path / "another-card.json"))
+    provisioned_card.insert()
+    with pytest.raises(errors.DeviceRemoved):
+        lib.sign(session, b"meant for the first card")
+    with pytest.raises(errors.SessionHandleInvalid):
+        lib.get_session_info(session)
+    assert lib.get_token_info(slot).serial_number == "4242"
+    fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    assert find(lib, fresh, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"}) == []  # factory-new: no 9A key
+
+
 def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, provisioned_card: Any) -> None:
     from cardki.slot import PcscTransport
 
@@ -158,3 +157,99 @@ def test_a_reset_by_another_program_is_absorbed(lib: Cryptoki, provisioned_card:
     assert lib.get_session_info(session).state == CKS.RO_USER_FUNCTIONS
     assert sign_and_check(lib, session) == key  # the token re-selected and re-verified
     assert find(lib, session, {}) == objects
+
+
+def test_a_card_pulled_while_its_objects_are_read_closes_the_sessions(lib: Cryptoki, provisioned_card: Any) -> None:
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    session, bystander = lib.open_session(slot, RO), lib.open_session(slot, RO)
+    lib.login(session, CKU.USER, PIN)
+    provisioned_card.control.remove()  # PC/SC has not noticed yet: the next exchange fails first
+    with pytest.raises(errors.DeviceRemoved):
+        find(lib, session, {CKA.ID: b"\x01"})  # the first find reads the key's slot from the card
+    for handle in (session, bystander):
+        with pytest.raises(errors.SessionHandleInvalid):
+            lib.get_session_info(handle)
+    with pytest.raises(errors.TokenNotPresent):
+        lib.open_session(slot, RO)
+    provisioned_card.insert()
+
+
+#: What a call may answer once the card is pulled: the call that finds out, DEVICE_REMOVED;
+#: a session the removal already closed, SESSION_HANDLE_INVALID; a new session, TOKEN_NOT_PRESENT.
+REMOVAL_CODES = (CKR.DEVICE_REMOVED, CKR.SESSION_HANDLE_INVALID, CKR.TOKEN_NOT_PRESENT)
+
+
+def test_a_card_pulled_at_random_points_of_a_signing_loop_always_reads_as_removed(
+        lib: Cryptoki, provisioned_card: Any) -> None:
+    """Each round pulls the card from another thread after a random delay while this one
+    opens a session, logs in, finds the key and signs, over and over: whatever call is hit,
+    it answers a removal code (never DEVICE_ERROR, GENERAL_ERROR or a hang); right after it,
+    new sessions see no token; and once the card is back a new session signs."""
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    rng = random.Random(20261201)
+    seen: Counter = Counter()
+    for round_number in range(6):
+        puller = threading.Timer(rng.uniform(0.0, 0.03), provisioned_card.control.remove)
+        puller.start()
+        deadline = time.monotonic() + 10
+        session = None
+        try:
+            while True:
+                assert time.monotonic() < deadline, "the card was pulled, yet every call kept working"
+                session = lib.open_session(slot, RO)
+                lib.login(session, CKU.USER, PIN)
+                (key,) = find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
+                lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
+                lib.sign(session, b"signed while the card leaves")
+                lib.close_session(session)
+        except errors.CryptokiError as error:
+            assert error.rv in REMOVAL_CODES, f"round {round_number}: {error.rv_name} ({error})"
+            seen[error.rv_name] += 1
+        finally:
+            puller.join()
+        # At once, not after PC/SC caught up: the slot's sessions are gone and it has no token.
+        if session is not None:
+            with pytest.raises(errors.SessionHandleInvalid):
+                lib.get_session_info(session)
+        with pytest.raises(errors.TokenNotPresent):
+            lib.open_session(slot, RO)
+        assert slot not in lib.get_slot_list(True)
+        provisioned_card.insert()
+    assert seen["CKR_DEVICE_REMOVED"] or seen["CKR_TOKEN_NOT_PRESENT"], seen
+    fresh = lib.open_session(slot, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    sign_and_check(lib, fresh)
+
+
+@pytest.mark.parametrize("first", ["operation", "slot list"])
+def test_a_reader_that_vanishes_takes_its_sessions_and_returns_as_a_new_slot(
+        lib: Cryptoki, pcsc_stack: Any, provisioned_card: Any, first: str) -> None:
+    """Stopping pcscd makes every reader vanish, as a USB token pulled out takes its reader
+    with it. Whichever call notices first -- the operation under way (DEVICE_REMOVED) or a
+    listing that lacks the reader -- closes the slot's sessions; the old slot id is then
+    invalid, and the reader comes back under a new id (ids are never reused) that works."""
+    assert pcsc_stack.started_pcscd, "this test stops pcscd: stop the pcscd started outside the test run first"
+    slot = reader_slot(lib, provisioned_card.reader_name)
+    busy, idle = lib.open_session(slot, RO), lib.open_session(slot, RO)
+    lib.login(busy, CKU.USER, PIN)
+    key = sign_and_check(lib, busy)
+    lib.sign_init(busy, CKM.SHA256_RSA_PKCS, key)
+    stack.stop_pcscd()
+    try:
+        if first == "operation":
+            with pytest.raises(errors.DeviceRemoved):
+                lib.sign(busy, b"the reader is gone")
+        assert slot not in lib.get_slot_list(False)
+        for handle in (busy, idle):
+            with pytest.raises(errors.SessionHandleInvalid):
+                lib.get_session_info(handle)
+        with pytest.raises(errors.SlotIdInvalid):
+            lib.open_session(slot, RO)
+    finally:
+        stack.ensure_pcscd()
+        stack.wait_for_card(provisioned_card.reader_name, present=True, timeout=10)
+    back = reader_slot(lib, provisioned_card.reader_name)
+    assert back != slot
+    fresh = lib.open_session(back, RO)
+    lib.login(fresh, CKU.USER, PIN)
+    sign_and_check(lib, fresh)

@@ -3,16 +3,21 @@
 import logging
 
 import pytest
+from hwsim.card import VirtualCard
 
 from cardki.apdu import (
     TRACE,
+    ApduError,
     ApplicationNotFoundError,
+    MalformedResponseError,
     ReplayTransport,
     SecurityStatusError,
     SmartCardProtocol,
     Transcript,
     WrongPinError,
 )
+from cardki.apdu.protocol import MAX_GET_RESPONSES, MAX_RESPONSE_LENGTH
+from cardki.slot.inprocess import InProcessTransport
 
 PIV_AID = bytes.fromhex("A000000308")
 
@@ -192,3 +197,76 @@ def test_a_response_without_status_word_is_an_error():
     transport.transcript.exchanges[0].response.parts = [b"\x90"]
     with pytest.raises(ValueError, match="no status word"):
         SmartCardProtocol(transport).select(PIV_AID)
+
+
+class EndlessCard(VirtualCard):
+    """Answers every APDU with ``answer``; after ``patience`` APDUs it gives up and
+    answers 90 00, so a protocol without bounds ends (and the test fails) instead of hanging."""
+
+    def __init__(self, answer: bytes, patience: int = 4 * MAX_GET_RESPONSES) -> None:
+        self.answer = answer
+        self.patience = patience
+        self.count = 0
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B8080010101")
+
+    def power_on(self) -> None:
+        pass
+
+    def power_off(self) -> None:
+        pass
+
+    def execute(self, apdu: bytes) -> bytes:
+        self.count += 1
+        return self.answer if self.count <= self.patience else b"\x90\x00"
+
+
+@pytest.mark.parametrize("answer", [b"\xA5" * 256 + b"\x61\x00", b"\x61\x01", b"\x61\x00"],
+                         ids=["256-bytes-each", "no-data", "no-data-256"])
+@pytest.mark.parametrize("extended", [False, True])
+def test_a_card_answering_61xx_forever_is_cut_off(answer: bytes, extended: bool):
+    card = EndlessCard(answer)
+    protocol = SmartCardProtocol(InProcessTransport(card), extended=extended)
+    with pytest.raises(MalformedResponseError, match="GET RESPONSE|response bytes"):
+        protocol.send_apdu(0x00, 0xCB, 0x3F, 0xFF, bytes.fromhex("5C017E"), le=0)
+    assert card.count <= MAX_GET_RESPONSES + 1
+
+
+def test_a_card_whose_chain_outgrows_the_cap_is_cut_off_by_length():
+    card = EndlessCard(b"\xA5" * 4096 + b"\x61\x00")  # more per answer than the Le asked for
+    protocol = SmartCardProtocol(InProcessTransport(card))
+    with pytest.raises(MalformedResponseError, match="more than 65536 response bytes"):
+        protocol.send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=0)
+    assert card.count == MAX_RESPONSE_LENGTH // 4096 + 1
+
+
+def test_the_longest_allowed_chain_still_arrives_whole():
+    pieces = MAX_RESPONSE_LENGTH // 256
+    lines = ["> 00 CB 3F FF 00", f"< {'11' * 256} 61 00"]
+    for index in range(1, pieces):
+        lines += ["> 00 C0 00 00 00", f"< {'11' * 256} {'61 00' if index < pieces - 1 else '90 00'}"]
+    transport = replay("\n".join(lines))
+    assert SmartCardProtocol(transport).send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=0) == b"\x11" * MAX_RESPONSE_LENGTH
+    transport.assert_finished()
+
+
+def test_a_card_answering_6cxx_forever_gets_one_resend():
+    card = EndlessCard(b"\x6C\x10")
+    with pytest.raises(ApduError, match="6C10"):
+        SmartCardProtocol(InProcessTransport(card)).send_apdu(0x00, 0xCB, 0x3F, 0xFF, le=0)
+    assert card.count == 2
+
+
+def test_a_card_answering_a_chain_link_with_61xx_forever_is_cut_off():
+    card = EndlessCard(b"\x61\x00")
+    with pytest.raises(MalformedResponseError):
+        SmartCardProtocol(InProcessTransport(card), max_short_chunk=16).send_apdu(0x00, 0xDB, 0x3F, 0xFF, bytes(4000))
+    assert card.count <= MAX_GET_RESPONSES + 1
+
+
+def test_a_one_byte_answer_is_a_malformed_response():
+    card = EndlessCard(b"\x90")
+    with pytest.raises(MalformedResponseError, match="no status word"):
+        SmartCardProtocol(InProcessTransport(card)).select(PIV_AID)

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 
 import cardki
 from cardki import api
-from cardki.api import CKK, CKM, CKO
-from cardki.cryptoki import errors
+from cardki.api import CKA, CKD, CKK, CKM, CKO
+from cardki.cryptoki import errors, limits
 from cardki.cryptoki.constants import CKR
-from provisioning import KEY_IDS, PIN, provisioned_state, provisioned_yubikey
+from provisioning import KEY_IDS, MANAGEMENT_KEY, PIN, provisioned_state, provisioned_yubikey
 
 
 @pytest.fixture
@@ -305,6 +305,26 @@ def test_virtual_state_file_persists_the_card(tmp_path: Path) -> None:
     assert saved is not None and saved["piv"]["pin_retries_left"] == 2
 
 
+def test_an_unusable_virtual_state_file_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_text('{"format": 99}')
+    with pytest.raises(api.VirtualStateError) as raised:
+        api.open(virtual_state=str(path))
+    assert str(raised.value) == (f"the virtual card state {path} cannot be used: "
+                                 "its format 99 is newer than this version reads (2)")
+
+
+def test_a_failed_save_of_the_virtual_state_does_not_hide_the_error_of_the_block() -> None:
+    unsavable = "/proc/cardki-no-such-directory/card.json"  # procfs makes no directories
+    with pytest.raises(errors.PinIncorrect) as raised:
+        with api.open(virtual_state=unsavable) as library:
+            library.get_token().open(user_pin="999999")
+    assert raised.value.__notes__ == [f"the virtual card was not saved to {unsavable}: No such file or directory"]
+    with pytest.raises(api.VirtualStateError):
+        with api.open(virtual_state=unsavable):
+            pass
+
+
 def test_generate_keypair_as_so_then_use_as_user() -> None:
     from provisioning import MANAGEMENT_KEY
 
@@ -334,3 +354,114 @@ def test_a_second_session_shares_the_user_login(lib: api.Library, keys: Dict[int
             signature = second.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x04").sign(b"both")
             keys[0x9E].public_key().verify(signature, b"both")
         assert first.info.state == 1  # closing the second session did not log the first out
+
+
+# ------------------------------------------------------------------ bad arguments, bounds
+# The spec's code, never CKR_GENERAL_ERROR; the host computes only within cardki.cryptoki.limits.
+
+LONE_SURROGATE = "card\udc80ki"  # what os.fsdecode makes of an undecodable byte
+
+
+def test_a_label_that_utf8_cannot_encode_is_an_invalid_attribute_value(lib: api.Library,
+                                                                       session: api.Session) -> None:
+    searches = [lambda: session.keys(label=LONE_SURROGATE), lambda: session.certificates(label=LONE_SURROGATE),
+                lambda: session.objects({CKA.LABEL: LONE_SURROGATE}),
+                lambda: session.objects({CKA.APPLICATION: LONE_SURROGATE}),
+                lambda: session.objects({CKA.ID: LONE_SURROGATE})]  # a byte array given as str
+    for search in searches:
+        with pytest.raises(errors.AttributeValueInvalid) as raised:
+            search()
+        assert "\udc80" not in str(raised.value)
+    with pytest.raises(errors.AttributeValueInvalid):
+        lib.engine.create_object(session.handle, {CKA.CLASS: CKO.DATA, CKA.LABEL: LONE_SURROGATE})
+    assert len(session.private_keys()) > 0, "the session is still usable"
+
+
+def test_a_generated_key_label_that_utf8_cannot_encode_is_an_invalid_attribute_value(lib: api.Library) -> None:
+    with lib.get_token().open(rw=True, so_pin=MANAGEMENT_KEY) as so:
+        with pytest.raises(errors.AttributeValueInvalid):
+            so.generate_keypair(CKK.EC, curve="secp256r1", id=b"\x05", label=LONE_SURROGATE)
+
+
+def test_a_pin_that_utf8_cannot_encode_is_pin_invalid_and_not_quoted(lib: api.Library,
+                                                                     session: api.Session) -> None:
+    token = lib.get_token()
+    session.logout()
+    with pytest.raises(errors.PinInvalid) as raised:
+        token.open(user_pin="12\udc803456")
+    assert "\udc80" not in str(raised.value) and "12" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__context__ is None, "no exception holding the PIN"
+    session.login(PIN)
+    always_pin_key: Any = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x02")
+    with pytest.raises(errors.PinInvalid):
+        always_pin_key.sign(b"data", pin="\udcff" * 6)
+
+
+def test_pss_salt_lengths_beyond_any_key_are_a_mechanism_parameter_error(session: api.Session) -> None:
+    private: Any = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x01")
+    public = private.public_key()
+    signature = private.sign(b"data", CKM.SHA256_RSA_PKCS_PSS)
+    for salt in (2 ** 63, 2 ** 64 - 1, limits.PSS_MAX_SALT_LENGTH + 1):
+        parameter = api.rsa_pss_params(CKM.SHA256, salt_len=salt)
+        with pytest.raises(errors.MechanismParamInvalid):
+            private.sign(b"data", CKM.SHA256_RSA_PKCS_PSS, parameter)
+        with pytest.raises(errors.MechanismParamInvalid):
+            public.verify(b"data", signature, CKM.SHA256_RSA_PKCS_PSS, parameter)
+    assert public.verify(b"data", signature, CKM.SHA256_RSA_PKCS_PSS)
+
+
+def test_derived_key_lengths_are_bounded(session: api.Session) -> None:
+    key: Any = session.get_key(object_class=CKO.PRIVATE_KEY, id=b"\x03")
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
+    for length in (2 ** 37, 256 << 20, limits.MAX_DERIVED_KEY_LENGTH + 1, 0, 2 ** 64 - 1):
+        with pytest.raises(errors.AttributeValueInvalid):
+            key.derive(peer, kdf=CKD.SHA256_KDF, template={CKA.VALUE_LEN: length})
+    longest = key.derive(peer, kdf=CKD.SHA256_KDF, template={CKA.VALUE_LEN: limits.MAX_DERIVED_KEY_LENGTH})
+    assert len(longest) == limits.MAX_DERIVED_KEY_LENGTH
+    with pytest.raises(errors.MechanismParamInvalid):
+        key.derive(peer, kdf=CKD.SHA1_KDF, shared_data=bytes(limits.MAX_KDF_SHARED_DATA_LENGTH + 1))
+    assert len(key.derive(peer, kdf=CKD.SHA1_KDF, shared_data=bytes(limits.MAX_KDF_SHARED_DATA_LENGTH))) == 20
+
+
+def test_random_lengths_are_bounded(session: api.Session) -> None:
+    with pytest.raises(errors.ArgumentsBad):
+        session.generate_random(limits.MAX_RANDOM_LENGTH + 1)
+    with pytest.raises(errors.ArgumentsBad):
+        session.generate_random(2 ** 64)
+    assert len(session.generate_random(limits.MAX_RANDOM_LENGTH)) == limits.MAX_RANDOM_LENGTH
+
+
+def _rsa_public_key(modulus: int, exponent: int) -> Dict[int, Any]:
+    return {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA,
+            CKA.MODULUS: modulus.to_bytes((modulus.bit_length() + 7) // 8, "big"),
+            CKA.PUBLIC_EXPONENT: exponent.to_bytes((exponent.bit_length() + 7) // 8, "big"), CKA.VERIFY: True}
+
+
+def test_session_rsa_public_keys_are_bounded(lib: api.Library, session: api.Session) -> None:
+    engine = lib.engine
+    largest = (1 << (limits.RSA_MAX_MODULUS_BITS - 1)) | 1
+    refused = {
+        "modulus too long": _rsa_public_key((1 << limits.RSA_MAX_MODULUS_BITS) | 1, 65537),
+        "exponent too long": _rsa_public_key(largest, (1 << limits.RSA_MAX_PUBLIC_EXPONENT_BITS) + 1),
+        "huge exponent": _rsa_public_key(largest, (1 << 16000) + 1),
+        "even exponent": _rsa_public_key(largest, 65536),
+        "exponent 1": _rsa_public_key(largest, 1),
+        "even modulus": _rsa_public_key(largest - 1, 65537),
+    }
+    for why, template in refused.items():
+        with pytest.raises(errors.AttributeValueInvalid):
+            engine.create_object(session.handle, template)
+        assert why
+    handle = engine.create_object(session.handle, _rsa_public_key(largest, (1 << limits.RSA_MAX_PUBLIC_EXPONENT_BITS) - 1))
+    engine.verify_init(session.handle, CKM.RSA_X_509, handle)
+    with pytest.raises(errors.SignatureInvalid):
+        engine.verify(session.handle, b"data", bytes(limits.RSA_MAX_MODULUS_BITS // 8 - 1) + b"\x02")
+
+
+def test_ec_parameters_longer_than_any_named_curve_are_not_parsed() -> None:
+    from cardki.cryptoki.hostcrypto import curve_from_params
+
+    giant_oid = b"\x06\x83" + (100002).to_bytes(3, "big") + b"\x2a" + b"\xff" * 100000 + b"\x01"
+    with pytest.raises(errors.CurveNotSupported):
+        curve_from_params(giant_oid)
+    assert curve_from_params(bytes.fromhex("06082a8648ce3d030107")).name == "secp256r1"

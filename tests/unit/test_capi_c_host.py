@@ -9,10 +9,13 @@ Scenarios that need a token use the in-process virtual card alone
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sysconfig
+import tempfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -211,16 +214,79 @@ def test_wait_for_slot_event_works_after_finalize_and_initialize(harness: Path) 
     assert rv(values, "finalize_again") == CKR_OK
 
 
-def test_a_module_whose_python_cannot_start_fails_cleanly(harness: Path, tmp_path: Path) -> None:
-    """If `import cardki` fails inside the library, calls answer CKR_GENERAL_ERROR, silently."""
-    isolated = tmp_path / "lib"
-    isolated.mkdir()
-    module = isolated / Path(module_path()).name
+def test_a_module_whose_package_cannot_be_imported_fails_cleanly(harness: Path, tmp_path: Path) -> None:
+    """If `import cardki` fails inside the library, calls answer CKR_GENERAL_ERROR, silently.
+    The library imports the package it sits in, so a copy of it goes into a broken one."""
+    broken = tmp_path / "site" / "cardki"
+    (broken / "capi").mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('a broken cardki for this test')\n")
+    module = broken / "capi" / Path(module_path()).name
     shutil.copyfile(module_path(), module)
-    shadow = tmp_path / "shadow" / "cardki"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('a broken cardki for this test')\n")
-    values = run(harness, "broken", module=str(module), extra_env={"PYTHONPATH": str(shadow.parent)})
+    values = run(harness, "broken", module=str(module))
     assert values["version"] == "2.40"
     for label in ("init", "get_info", "slot_list", "finalize"):
         assert rv(values, label) == 0x5, label
+
+
+# --- a Python that cannot start ----------------------------------------------------------------
+
+NOBODY = "65534"
+PKCS11_TOOL = "/usr/bin/pkcs11-tool"
+
+
+@pytest.fixture
+def readable_copies(harness: Path) -> Iterator[Path]:
+    """The module, its libpython and the harness in a directory any user can read
+    (pytest's tmp_path is private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="cardki-unprivileged-"))
+    try:
+        directory.chmod(0o755)
+        libpython = Path(sysconfig.get_config_var("LIBDIR") or "") / (sysconfig.get_config_var("INSTSONAME") or "")
+        for source in (Path(module_path()), libpython, harness):
+            if not source.is_file():
+                pytest.fail(f"{source} is missing")
+            shutil.copy2(source, directory / source.name)
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def run_unprivileged_without_stdlib(directory: Path, argv: List[str]) -> subprocess.CompletedProcess:
+    """Run ``argv`` as user nobody, for whom the standard library of the Python the
+    module was built for is an unreadable directory (a private mount namespace puts
+    an empty root-only tmpfs over it), as when a user loads a module whose Python
+    lives in another user's home. libpython itself comes from ``directory``."""
+    for tool in ("unshare", "setpriv", "mount"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed to run a host as another user")
+    stdlib = sysconfig.get_paths()["stdlib"]
+    script = 'mount -t tmpfs -o mode=0700 cardki-hidden-stdlib "$1" && shift && ' \
+             f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- "$@"'
+    env = module_env(virtual_only=True, LD_LIBRARY_PATH=str(directory), HOME=str(directory))
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", stdlib,
+                           *argv], capture_output=True, text=True, env=env, cwd=directory, timeout=120)
+
+
+def test_a_python_that_cannot_start_answers_general_error_and_prints_nothing(readable_copies: Path) -> None:
+    module = readable_copies / Path(module_path()).name
+    done = run_unprivileged_without_stdlib(readable_copies, [str(readable_copies / "capi_harness"), str(module),
+                                                             "broken"])
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr == "", "the module must not print on the host's stderr"
+    values = dict(line.split("=", 1) for line in done.stdout.split())
+    assert values["version"] == "2.40"
+    assert values["survived"] == "1"
+    for label in ("init", "get_info", "slot_list", "finalize"):
+        assert rv(values, label) == 0x5, label
+
+
+def test_pkcs11_tool_survives_a_python_that_cannot_start(readable_copies: Path) -> None:
+    if not Path(PKCS11_TOOL).exists():
+        pytest.fail(f"{PKCS11_TOOL} is not installed")
+    module = readable_copies / Path(module_path()).name
+    done = run_unprivileged_without_stdlib(readable_copies, [PKCS11_TOOL, "--module", str(module), "-L"])
+    # pkcs11-tool's own failure (exit 1 with its message), not an abort inside the module
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert "CKR_GENERAL_ERROR" in done.stderr
+    assert "Python" not in done.stdout + done.stderr
+    assert os.path.exists(module)

@@ -9,20 +9,11 @@ keeps no engine.
 
 from __future__ import annotations
 
-from hosts import run_module_script
+from hosts import CFFI_HOST, run_module_script
 
-SCRIPT = r"""
-import json, sys
-import cffi
-from cardki.capi import cdefs
+SCRIPT = CFFI_HOST + r"""
 from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CK_UNAVAILABLE_INFORMATION
 
-ffi = cffi.FFI()
-ffi.cdef(cdefs.TYPES + cdefs.FUNCTION_LISTS + "CK_RV C_GetFunctionList(void *);")
-lib = ffi.dlopen(sys.argv[1])
-pf = ffi.new("CK_FUNCTION_LIST **")
-assert lib.C_GetFunctionList(pf) == 0
-f = pf[0]
 out = {}
 out["init"] = f.C_Initialize(ffi.NULL)
 count = ffi.new("CK_ULONG *", 16)

@@ -57,7 +57,54 @@ def test_usage_errors_exit_2_without_traceback(args: List[str]) -> None:
 
 def test_unknown_mechanism_is_named_in_the_usage_error() -> None:
     result = run(["sign", "--key-id", "01", "--in", "x", "--out", "y", "--mechanism", "NOPE"])
-    assert "unknown mechanism 'NOPE'" in result.stderr
+    assert "argument --mechanism: unknown mechanism" in result.stderr
+    assert "NOPE" not in result.stderr
+
+
+SECRET = "7654321"  # a PIN, say, typed where it does not belong
+
+
+@pytest.mark.parametrize("args, where", [
+    (["--virtual", "--pin", SECRET, "objects", "--login"], "argument COMMAND: invalid choice: [argument 3]"),
+    (["objects", "--login", SECRET], "unrecognized arguments: [argument 3]"),
+    (["objects", f"--login={SECRET}"], "argument --login: ignored explicit argument [argument 2]"),
+    ([f"--pi={SECRET}", "slots"], "unrecognized arguments: [argument 1]"),
+    (["token", "--slot", SECRET + "x"], "argument --slot: invalid int value: [argument 3]"),
+    (["--log-level", SECRET], "argument --log-level: invalid choice: [argument 2]"),
+    (["sign", "--key-id", SECRET + "zz", "--in", "x", "--out", "y"], "argument --key-id: not a hex key ID"),
+    ([f"-h{SECRET}"], "argument -h/--help: ignored explicit argument [argument 1]"),
+])
+def test_usage_errors_never_repeat_a_value_from_the_command_line(args: List[str], where: str) -> None:
+    result = run(args)
+    assert result.returncode == 2
+    assert SECRET not in result.stdout + result.stderr
+    assert where in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_output_into_a_pipe_that_closed_ends_quietly() -> None:
+    """`cardki --virtual | head -3` with the reader gone before cardki writes: no
+    BrokenPipeError traceback, and the status a shell reports for SIGPIPE."""
+    assert CARDKI is not None
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([CARDKI, "--virtual"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141
+
+
+def test_output_into_head_ends_quietly() -> None:
+    if shutil.which("head") is None:
+        pytest.fail("head is not installed")
+    result = subprocess.run(f"set -o pipefail; {CARDKI} --virtual | head -1", shell=True, executable="/bin/bash",
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("cardki ") and len(result.stdout.splitlines()) == 1
+    assert result.stderr == ""
+    assert result.returncode in (0, 141)
 
 
 def test_module_path_prints_one_line() -> None:

@@ -232,3 +232,39 @@ def test_pin_prompt_on_a_terminal_does_not_echo(state: str) -> None:
     assert os.WEXITSTATUS(status) == 0, output
     assert b"PrivateKey" in output
     assert PIN.encode() not in output
+
+
+@pytest.mark.parametrize("content, what", [
+    ("{broken", "cannot be used: not JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
+    ('{"format": 99}', "cannot be used: its format 99 is newer than this version reads (2)"),
+    ("[1, 2]", "cannot be used: the file does not hold a JSON object"),
+    ('{"format": 1, "piv": {"pin": "123456"}}', "cannot be used: it is not a complete virtual YubiKey state"),
+])
+def test_an_unusable_virtual_state_file_is_one_line_naming_the_file(tmp_path: Path, content: str,
+                                                                    what: str) -> None:
+    path = tmp_path / "card.json"
+    path.write_text(content)
+    line = _one_error_line(run(["--virtual-state", str(path), "slots"]))
+    assert line == f"cardki: error: the virtual card state {path} {what}"
+    assert "123456" not in line
+
+
+def test_a_virtual_state_directory_is_one_line_naming_it(tmp_path: Path) -> None:
+    line = _one_error_line(run(["--virtual-state", str(tmp_path), "slots"]))
+    assert line == f"cardki: error: the virtual card state {tmp_path} cannot be read: Is a directory"
+
+
+UNSAVABLE = "/proc/cardki-no-such-directory/card.json"  # procfs makes no directories
+
+
+def test_a_failed_save_does_not_hide_the_error_of_the_operation() -> None:
+    line = _one_error_line(run(["--virtual-state", UNSAVABLE, "objects", "--login"], env={"CARDKI_PIN": "999999"}))
+    assert line.startswith("cardki: error: CKR_PIN_INCORRECT: ")
+    assert line.endswith(f"; the virtual card was not saved to {UNSAVABLE}: No such file or directory")
+
+
+def test_a_failed_save_after_a_good_operation_is_the_error() -> None:
+    result = run(["--virtual-state", UNSAVABLE, "slots"])
+    assert "cardki virtual card" in result.stdout
+    assert _one_error_line(result) == (f"cardki: error: the virtual card was not saved to {UNSAVABLE}: "
+                                       "No such file or directory")

@@ -12,7 +12,7 @@ import pytest
 from hwsim.applet import Applet, CardServices
 from hwsim.cardos import STATE_FORMAT, AppletCard, atr_with_checksum
 from hwsim.iso7816 import Command
-from hwsim.statefile import load_state
+from hwsim.statefile import StateError, load_state
 from hwsim.yubikey import VirtualYubiKey
 from hwsim_helpers import apdu, select_piv, transmit, verify
 
@@ -121,10 +121,12 @@ def test_state_has_one_section_per_applet_and_round_trips():
 
 def test_a_state_of_another_kind_or_format_is_refused():
     echo_state = EchoCard().to_state()
-    with pytest.raises(ValueError, match="echo-card card, not a yubikey"):
+    with pytest.raises(StateError, match="echo-card card, not a yubikey"):
         VirtualYubiKey(state=echo_state)
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(StateError, match="its format 99 is newer than this version reads"):
         VirtualYubiKey(state={**VirtualYubiKey().to_state(), "format": 99})
+    with pytest.raises(StateError, match="no virtual card state of format 1/2"):
+        VirtualYubiKey(state={**VirtualYubiKey().to_state(), "format": "x"})
 
 
 def test_a_state_file_written_before_the_card_os_split_still_loads():

@@ -12,6 +12,7 @@ from .errors import (
     FunctionNotSupportedError,
     IncorrectParametersError,
     InsNotSupportedError,
+    MalformedResponseError,
     MemoryFailureError,
     NotEnoughMemoryError,
     NotFoundError,

@@ -13,6 +13,15 @@ from typing import Optional, Type
 SW_OK = 0x9000
 
 
+class MalformedResponseError(ValueError):
+    """The card's answer breaks ISO 7816-4 or the command's format: no status word,
+    a response chain that does not end, data that cannot be what was asked for.
+
+    A ``ValueError``, as every parser of card data raises, so the layers above
+    report it as a device error. The message describes the shape of the answer,
+    never its content (it may be a decrypted secret)."""
+
+
 class ApduError(Exception):
     """The card answered with a status word other than 9000."""
 

@@ -10,6 +10,11 @@ The transport only moves raw bytes. On top of it, each concern is one class:
 
 :class:`SmartCardProtocol` stacks them, and turns the final status word into
 an exception from :mod:`cardki.apdu.errors`.
+
+What the card answers is untrusted: every loop here is bounded by the card's
+answers as well as by our own data (one 6Cxx re-send; at most
+:data:`MAX_GET_RESPONSES` GET RESPONSEs and :data:`MAX_RESPONSE_LENGTH` bytes per
+command), and an answer outside them raises :class:`MalformedResponseError`.
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ from typing import Optional, Tuple
 
 from cardki.slot.transport import CardTransport
 
-from .errors import SW_OK, ApplicationNotFoundError, NotFoundError, error_for_sw
+from .errors import SW_OK, ApplicationNotFoundError, MalformedResponseError, NotFoundError, error_for_sw
 from .trace import TRACE, format_command, format_response, logger
 
 INS_SELECT = 0xA4
 INS_GET_RESPONSE = 0xC0
 CLA_CHAINING = 0x10
 SHORT_MAX_LE = 256
+#: The most response data one command may collect, in bytes: what one extended APDU
+#: can ask for (Le = 0000). The largest PIV object is about 12 KB (the facial image),
+#: a certificate a few KB; a card that keeps sending more is broken or hostile.
+MAX_RESPONSE_LENGTH = 65536
+#: The most GET RESPONSEs one command may take: MAX_RESPONSE_LENGTH in 256-byte pieces.
+MAX_GET_RESPONSES = MAX_RESPONSE_LENGTH // SHORT_MAX_LE
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ class ApduFormatter(ApduProcessor):
             apdu, secret=secret, secret_response=command.sensitive_response
         )
         if len(rapdu) < 2:
-            raise ValueError(f"response of {len(rapdu)} bytes has no status word")
+            raise MalformedResponseError(f"response of {len(rapdu)} bytes has no status word")
         if logger.isEnabledFor(TRACE):
             logger.log(TRACE, "%s", format_response(rapdu, command.sensitive_response))
         return Response(bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big"))
@@ -155,7 +166,9 @@ class ChainingProcessor(ApduProcessor):
 
 
 class GetResponseProcessor(ApduProcessor):
-    """Follows 61xx with GET RESPONSE until the card has no more data."""
+    """Follows 61xx with GET RESPONSE until the card has no more data, or until it
+    has sent more than any command may collect (then :class:`MalformedResponseError`:
+    a card answering 61xx forever must not hold the caller, nor fill its memory)."""
 
     def __init__(self, inner: ApduProcessor, get_response_cla: int = 0x00) -> None:
         self.inner = inner
@@ -163,14 +176,21 @@ class GetResponseProcessor(ApduProcessor):
 
     def send(self, command: Command) -> Response:
         response = self.inner.send(command)
-        data = response.data
-        while response.sw1 == 0x61:
+        data = bytearray(response.data)
+        rounds = 0
+        while True:
+            if len(data) > MAX_RESPONSE_LENGTH:
+                raise MalformedResponseError(f"the card sent more than {MAX_RESPONSE_LENGTH} response bytes")
+            if response.sw1 != 0x61:
+                return Response(bytes(data), response.sw)
+            rounds += 1
+            if rounds > MAX_GET_RESPONSES:
+                raise MalformedResponseError(f"the card still had more data after {MAX_GET_RESPONSES} GET RESPONSEs")
             response = self.inner.send(
                 Command(self.get_response_cla, INS_GET_RESPONSE, 0, 0, le=response.sw2 or SHORT_MAX_LE,
                         sensitive_response=command.sensitive_response)
             )
             data += response.data
-        return Response(data, response.sw)
 
 
 class SmartCardProtocol:

@@ -20,7 +20,9 @@ Behaviour a host can rely on:
 * Threads, fork (the child must C_Initialize again), C_Finalize + C_Initialize,
   and dlclose + dlopen (the library is never unmapped) are all supported.
 * Loaded into a running Python (python-pkcs11, PyKCS11), it shares that
-  interpreter; otherwise it starts the interpreter it was built with.
+  interpreter; otherwise it starts the interpreter it was built with, seeing
+  the packages of the environment it is installed in and nothing else. If
+  that interpreter cannot start, every call answers CKR_GENERAL_ERROR.
 
 This package also tells tools where the library is: :func:`module_path` and
 :func:`p11kit_module_file`.

@@ -3,28 +3,41 @@
 Used by setup.py (``cffi_modules``), so ``pip install .`` and ``pip install -e .``
 both build ``cardki/capi/_cardki_pkcs11.*.so`` with no extra step. The library:
 
-* exports every ``C_*`` symbol; the Python-backed ones come from cffi's
-  ``embedding_api`` and start (or join) an interpreter on first call;
+* exports every ``C_*`` symbol. The Python-backed ones are C wrappers around
+  cffi's ``embedding_api`` functions (named by :func:`cdefs.python_symbol`)
+  that first make sure the interpreter runs, and answer CKR_GENERAL_ERROR,
+  printing nothing, when it cannot: the module never ends its host;
+* starts that interpreter itself in a host that is not Python (cffi would call
+  ``Py_InitializeEx``, which prints and exits the process when the standard
+  library cannot be read): the Python it was built for, isolated from the
+  host's ``PYTHON*`` variables and user site, as if it were the interpreter of
+  the environment where the library is installed (that environment's
+  site-packages, and nothing of the environment that built it);
 * answers C_GetFunctionList / C_GetInterfaceList / C_GetInterface and the 3.0
   message functions in C (no interpreter needed to hand out a table);
-* has a load-time constructor that (1) re-opens libpython RTLD_GLOBAL, because
+* has a load-time constructor that re-opens libpython RTLD_GLOBAL, because
   hosts that dlopen us RTLD_LOCAL would otherwise hide libpython's symbols from
-  the extension modules Python imports later, and (2) pins PYTHONHOME to the
-  interpreter the module was built for, so a non-Python host does not pick up
-  some other Python's standard library;
+  the extension modules Python imports later;
 * links with ``-z nodelete`` so dlclose() never unmaps code an interpreter still
   references: p11-kit and NSS unload and reload modules, and a second load then
   finds the same, still initialised instance.
+
+Where the library finds cardki and its dependencies: a directory holding
+``cardki-*.dist-info`` next to the ``cardki`` package is where pip installed
+it (a wheel, into a virtualenv, the base Python, ``--user`` or ``--target``),
+and only that environment serves it. Anything else is a source checkout
+(``pip install -e .``), served by the environment that built it.
 
 Rebuild in place for development with ``pip install -e .``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-import site
 import sys
 import sysconfig
+import tempfile
 
 import cffi
 
@@ -35,8 +48,9 @@ MODULE_NAME = "cardki.capi._cardki_pkcs11"
 
 
 def _c_string(text: str) -> str:
-    """A C string literal for a path (backslashes and quotes escaped)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A C string literal for a path or a piece of Python source."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
 
 
 def _libpython_path() -> str:
@@ -56,12 +70,260 @@ def _libpython_link_name(libpython: str) -> list[str]:
 
 
 def _site_dirs() -> list[str]:
-    """Where this interpreter (venv included) installs packages: cardki's dependencies live there."""
+    """Where the building environment keeps packages: a source checkout (an editable
+    install) finds cardki's dependencies there."""
     paths = sysconfig.get_paths()
-    dirs = [paths["purelib"], paths["platlib"]]
-    if site.ENABLE_USER_SITE and site.getusersitepackages():
-        dirs.append(site.getusersitepackages())
-    return list(dict.fromkeys(dirs))
+    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
+def _prefix_relative(path: str) -> str:
+    """``path`` below ``sys.prefix`` (``lib/python3.11/site-packages``, ``bin``), which
+    is the same below every prefix an installer uses (venvs, --prefix, --user)."""
+    return os.path.relpath(path, sys.prefix)
+
+
+# Run in an interpreter the library started itself, before cffi sets the module up
+# (cffi imports _cffi_backend first, so the site directories must be in place by
+# then). What site processing prints (a broken .pth, say) is kept from the host's
+# streams and goes to CARDKI_LOG_FILE, if one is set.
+_SITE_CODE = """\
+import io, os, site, sys
+captured = io.StringIO()
+saved_streams = sys.stdout, sys.stderr
+sys.stdout = sys.stderr = captured
+try:
+    site.main()
+    for directory in SITE_DIRS.split(os.pathsep):
+        if directory and os.path.isdir(directory) and directory not in sys.path:
+            site.addsitedir(directory)
+except BaseException:
+    import traceback
+    traceback.print_exc()
+"""
+
+# After cffi's own start (its errors were captured too): the streams go back.
+_SITE_DONE_CODE = """\
+sys.stdout, sys.stderr = saved_streams
+if captured.getvalue() and os.environ.get("CARDKI_LOG_FILE"):
+    try:
+        with open(os.environ["CARDKI_LOG_FILE"], "a") as stream:
+            stream.write(captured.getvalue())
+    except OSError:
+        pass
+"""
+
+
+def _baked_paths() -> str:
+    """The build interpreter's facts the library needs at run time, as C constants."""
+    paths = sysconfig.get_paths()
+    constants = {
+        "cardki_python_home": sys.base_prefix,
+        "cardki_stdlib": paths["stdlib"],
+        "cardki_build_executable": sys.executable,
+        "cardki_base_executable": getattr(sys, "_base_executable", None) or sys.executable,
+        "cardki_executable_name": os.path.basename(sys.executable),
+        "cardki_build_site_dirs": os.pathsep.join(_site_dirs()),
+        "cardki_site_suffix": _prefix_relative(paths["platlib"]),
+        "cardki_scripts_suffix": _prefix_relative(paths["scripts"]),
+        "cardki_site_code": _SITE_CODE,
+        "cardki_site_done_code": _SITE_DONE_CODE,
+    }
+    return "\n".join(f"static const char {name}[] = {_c_string(value)};" for name, value in constants.items())
+
+
+# The interpreter start, in C because it must happen before any Python runs.
+_START_C = r"""
+#define CARDKI_PATH_SIZE 4096
+
+static char cardki_module_path[CARDKI_PATH_SIZE];  /* this shared object, symlinks resolved */
+static char cardki_install[CARDKI_PATH_SIZE];      /* the directory that holds the cardki package */
+static int cardki_is_installed;                    /* ... and pip's cardki-*.dist-info beside it */
+static char cardki_interpreter[CARDKI_PATH_SIZE];  /* sys.executable of an interpreter we start */
+static pthread_once_t cardki_located = PTHREAD_ONCE_INIT;
+
+/* Appends one line to $CARDKI_LOG_FILE, if that is set; the host's own streams get nothing. */
+static void cardki_note(const char *what, const char *detail) {
+    const char *log_file = getenv("CARDKI_LOG_FILE");
+    FILE *stream;
+    if (!log_file || !*log_file || !(stream = fopen(log_file, "a"))) return;
+    fprintf(stream, "cardki: %s %s\n", what, detail ? detail : "");
+    fclose(stream);
+}
+
+static int cardki_readable(const char *directory, const char *name) {
+    char path[CARDKI_PATH_SIZE];
+    int fd;
+    if (snprintf(path, sizeof(path), "%s/%s", directory, name) >= (int)sizeof(path)) return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
+static void cardki_strip(char *path, int components) {
+    while (components-- > 0) {
+        char *slash = strrchr(path, '/');
+        if (!slash) return;
+        *slash = 0;
+    }
+}
+
+static int cardki_holds_dist_info(const char *directory) {
+    DIR *listing = opendir(directory);
+    struct dirent *entry;
+    int found = 0;
+    if (!listing) return 0;
+    while (!found && (entry = readdir(listing)) != NULL) {
+        size_t length = strlen(entry->d_name);
+        found = strncmp(entry->d_name, "cardki-", 7) == 0 && length > 17
+                && strcmp(entry->d_name + length - 10, ".dist-info") == 0;
+    }
+    closedir(listing);
+    return found;
+}
+
+/* The interpreter an environment's own Python would be: a venv's bin/python when
+   the install directory is a venv's site-packages (site.py then sees pyvenv.cfg),
+   else the base interpreter. */
+static void cardki_choose_interpreter(void) {
+    size_t install_length = strlen(cardki_install), suffix_length = strlen(cardki_site_suffix);
+    char prefix[CARDKI_PATH_SIZE];
+    if (install_length > suffix_length && cardki_install[install_length - suffix_length - 1] == '/'
+            && strcmp(cardki_install + install_length - suffix_length, cardki_site_suffix) == 0) {
+        memcpy(prefix, cardki_install, install_length - suffix_length - 1);
+        prefix[install_length - suffix_length - 1] = 0;
+        if (cardki_readable(prefix, "pyvenv.cfg")) {
+            int written = snprintf(cardki_interpreter, sizeof(cardki_interpreter), "%s/%s/%s", prefix,
+                                   cardki_scripts_suffix, cardki_executable_name);
+            if (written > 0 && written < (int)sizeof(cardki_interpreter)) return;
+        }
+    }
+    snprintf(cardki_interpreter, sizeof(cardki_interpreter), "%s", cardki_base_executable);
+}
+
+static void cardki_locate(void) {
+    Dl_info info;
+    if (!dladdr((void *)&cardki_locate, &info) || !info.dli_fname) return;
+    if (!realpath(info.dli_fname, cardki_module_path))
+        snprintf(cardki_module_path, sizeof(cardki_module_path), "%s", info.dli_fname);
+    snprintf(cardki_install, sizeof(cardki_install), "%s", cardki_module_path);
+    cardki_strip(cardki_install, 3);  /* .../cardki/capi/_cardki_pkcs11.so -> ... */
+    cardki_is_installed = cardki_holds_dist_info(cardki_install);
+    if (cardki_is_installed) cardki_choose_interpreter();
+    else snprintf(cardki_interpreter, sizeof(cardki_interpreter), "%s", cardki_build_executable);
+}
+
+/* The directory that holds the cardki package (site-packages, or src/ of a checkout). */
+static const char *cardki_install_dir(void) {
+    pthread_once(&cardki_located, cardki_locate);
+    return cardki_install;
+}
+
+/* Directories whose packages serve cardki: where it is installed, else the build environment's. */
+static const char *cardki_site_dirs(void) {
+    pthread_once(&cardki_located, cardki_locate);
+    return cardki_is_installed ? cardki_install : cardki_build_site_dirs;
+}
+
+static int cardki_run(const char *code, PyObject *globals) {
+    PyObject *result = PyRun_String(code, Py_file_input, globals, globals);
+    if (!result) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_DECREF(result);
+    return 1;
+}
+
+/* Starts the interpreter (no host Python runs one), then cffi's module. Nothing here
+   may end the process or print: Py_InitializeEx does both when the standard library
+   cannot be read (e.g. a user who may not read the Python's files loads us). */
+static int cardki_start_interpreter(void) {
+    PyConfig config;
+    PyStatus status;
+    PyObject *globals, *site_dirs;
+    PyGILState_STATE gil;
+    int started;
+
+    pthread_once(&cardki_located, cardki_locate);
+    if (!cardki_readable(cardki_stdlib, "encodings/__init__.py")
+            && !cardki_readable(cardki_stdlib, "encodings/__init__.pyc")) {
+        cardki_note("cannot read the Python standard library in", cardki_stdlib);
+        return -1;
+    }
+    PyConfig_InitIsolatedConfig(&config);  /* no PYTHON* variables, no user site, no argv */
+    config.install_signal_handlers = 0;    /* the host's signals stay the host's */
+    config.site_import = 0;                /* site runs below, with its output captured */
+    status = PyConfig_SetBytesString(&config, &config.home, cardki_python_home);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesString(&config, &config.executable, cardki_interpreter);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesString(&config, &config.program_name, cardki_interpreter);
+    if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+        cardki_note("Python did not start:", status.err_msg);
+        return -1;
+    }
+    /* Py_InitializeFromConfig left us holding the GIL. */
+    globals = PyDict_New();
+    site_dirs = PyUnicode_DecodeFSDefault(cardki_site_dirs());
+    if (!globals || !site_dirs || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0
+            || PyDict_SetItemString(globals, "SITE_DIRS", site_dirs) < 0 || !cardki_run(cardki_site_code, globals)) {
+        PyErr_Clear();
+        Py_XDECREF(site_dirs);
+        Py_XDECREF(globals);
+        globals = NULL;
+    } else {
+        Py_DECREF(site_dirs);
+    }
+    (void)PyEval_SaveThread();  /* cffi expects to take the GIL itself */
+    started = globals ? cffi_start_python() : -1;
+    if (globals) {
+        gil = PyGILState_Ensure();
+        (void)cardki_run(cardki_site_done_code, globals);
+        Py_DECREF(globals);
+        PyGILState_Release(gil);
+    }
+    if (started != 0) cardki_note("the embedded module did not start", "");
+    return started;
+}
+
+/* 0: not yet, 1: Python runs cardki, -1: it cannot (for the life of the process). */
+static int cardki_python_state;
+static pthread_mutex_t cardki_start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int cardki_python_ready(void) {
+    int state = __atomic_load_n(&cardki_python_state, __ATOMIC_ACQUIRE);
+    if (state == 0) {
+        if (Py_IsInitialized()) {
+            /* A Python host (or an interpreter another library started): cffi joins it and
+               keeps its own lock; taking ours could deadlock a caller that holds the GIL. */
+            state = cffi_start_python() == 0 ? 1 : -1;
+        } else {
+            pthread_mutex_lock(&cardki_start_lock);
+            state = cardki_python_state;
+            if (state == 0) state = Py_IsInitialized() ? (cffi_start_python() == 0 ? 1 : -1)
+                                                       : (cardki_start_interpreter() == 0 ? 1 : -1);
+            pthread_mutex_unlock(&cardki_start_lock);
+        }
+        __atomic_store_n(&cardki_python_state, state, __ATOMIC_RELEASE);
+    }
+    return state > 0;
+}
+"""
+
+
+def _python_wrappers() -> str:
+    """The exported C_* functions that Python answers: the gate, then cffi's function."""
+    wrappers = []
+    for name in cdefs.PYTHON_EXPORTS:
+        arguments = ", ".join(cdefs.parameter_names(name))
+        wrappers.append(
+            f"CARDKI_EXPORT CK_RV {name}({cdefs.SIGNATURES[name]}) {{\n"
+            f"    if (!cardki_python_ready()) return CKR_GENERAL_ERROR;\n"
+            f"    return {cdefs.python_symbol(name)}({arguments});\n}}")
+    return "\n".join(wrappers)
 
 
 def _c_source() -> str:
@@ -73,13 +335,19 @@ def _c_source() -> str:
         f"CARDKI_EXPORT CK_RV {name}({cdefs.SIGNATURES[name]}) {{ return CKR_FUNCTION_NOT_SUPPORTED; }}"
         for name in cdefs.C_ONLY_EXPORTS if "Message" in name)
     return f"""
+#include <dirent.h>
 #include <dlfcn.h>
-#include <string.h>
-#include <wchar.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define CARDKI_EXPORT __attribute__((visibility("default")))
 #define CKR_OK 0UL
+#define CKR_GENERAL_ERROR 5UL
 #define CKR_ARGUMENTS_BAD 7UL
 #define CKR_FUNCTION_NOT_SUPPORTED 0x54UL
 #define CKR_BUFFER_TOO_SMALL 0x150UL
@@ -93,35 +361,15 @@ def _c_source() -> str:
 /* Answered in C, below the tables. */
 {c_decls}
 
-static const char cardki_libpython[] = {_c_string(_libpython_path())};
-static const char cardki_python_home[] = {_c_string(sys.base_prefix)};
-static const char cardki_site_dirs[] = {_c_string(os.pathsep.join(_site_dirs()))};
-
-/* Where this shared object was loaded from (so Python can find its package). */
-static const char *cardki_module_file(void) {{
-    Dl_info info;
-    if (dladdr((void *)&cardki_module_file, &info) && info.dli_fname) return info.dli_fname;
-    return "";
-}}
-
-static const char *cardki_build_site_dirs(void) {{ return cardki_site_dirs; }}
+{_baked_paths()}
+{_START_C}
+{_python_wrappers()}
 
 __attribute__((constructor)) static void cardki_on_load(void) {{
-    if (cardki_libpython[0]) {{
-        /* Promote libpython to the global namespace; the handle is kept on purpose. */
-        (void)dlopen(cardki_libpython, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
-    }}
-    if (!Py_IsInitialized() && getenv("PYTHONHOME") == NULL) {{
-        static wchar_t home[4096];
-        size_t n = mbstowcs(home, cardki_python_home, 4095);
-        if (n != (size_t)-1) {{
-            home[n] = 0;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-            Py_SetPythonHome(home);
-#pragma GCC diagnostic pop
-        }}
-    }}
+    /* Promote the libpython we run on to the global namespace (the handle is kept on purpose). */
+    Dl_info info;
+    if (dladdr((void *)&Py_IsInitialized, &info) && info.dli_fname)
+        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
 }}
 
 static CK_FUNCTION_LIST cardki_functions_2_40 = {{
@@ -187,8 +435,8 @@ CARDKI_EXPORT CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags) 
 
 # Only what Python touches: the struct layouts and the two path helpers.
 _PYTHON_CDEF = cdefs.TYPES + """
-const char *cardki_module_file(void);
-const char *cardki_build_site_dirs(void);
+const char *cardki_install_dir(void);
+const char *cardki_site_dirs(void);
 """
 
 _INIT_CODE = f"""
@@ -201,11 +449,13 @@ def _start():
     import os
     import site
     ffi, lib = _module.ffi, _module.lib
-    here = os.path.dirname(os.fsdecode(ffi.string(lib.cardki_module_file())))
-    package_root = os.path.dirname(os.path.dirname(here))  # site-packages, or src/ when editable
-    for directory in os.fsdecode(ffi.string(lib.cardki_build_site_dirs())).split(os.pathsep):
+    # A Python host from another environment needs cardki's dependencies (where it is
+    # installed; for a checkout, in the building environment); an interpreter the
+    # library started has them on sys.path already.
+    for directory in os.fsdecode(ffi.string(lib.cardki_site_dirs())).split(os.pathsep):
         if directory and os.path.isdir(directory) and directory not in sys.path:
             site.addsitedir(directory)
+    package_root = os.fsdecode(ffi.string(lib.cardki_install_dir()))  # site-packages, or src/ when editable
     if "cardki" not in sys.modules and package_root not in sys.path:
         sys.path.insert(0, package_root)
     from cardki.capi import entry
@@ -221,9 +471,23 @@ except BaseException:  # the host must survive: every entry point then answers C
         import traceback
         with open(_log_file, "a") as _stream:
             traceback.print_exc(file=_stream)
-    for _name in {cdefs.PYTHON_EXPORTS!r}:
+    for _name in {[cdefs.python_symbol(name) for name in cdefs.PYTHON_EXPORTS]!r}:
         _module.ffi.def_extern(name=_name, error=5)(lambda *args: 5)
 """
+
+
+# Only the entry points (and the Python module init) leave the library; cffi's
+# extern "Python" functions stay inside, so no caller can get past the C wrappers.
+_EXPORTS_MAP = "{ global: C_*; PyInit_*; local: *; };\n"
+
+
+def _exports_map() -> str:
+    """A linker version script with _EXPORTS_MAP, removed when the build process ends."""
+    handle, path = tempfile.mkstemp(prefix="cardki-exports-", suffix=".map")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(_EXPORTS_MAP)
+    atexit.register(os.unlink, path)
+    return path
 
 
 def make_builder() -> cffi.FFI:
@@ -238,9 +502,9 @@ def make_builder() -> cffi.FFI:
         _c_source(),
         library_dirs=libdirs,
         runtime_library_dirs=libdirs,
-        libraries=["dl"] + _libpython_link_name(libpython),
+        libraries=["dl", "pthread"] + _libpython_link_name(libpython),
         extra_compile_args=["-Wno-unused-parameter"],
-        extra_link_args=["-Wl,-z,nodelete"],
+        extra_link_args=["-Wl,-z,nodelete", f"-Wl,--version-script={_exports_map()}"],
         # Not the stable ABI: the library links one libpython and bakes in its paths.
         py_limited_api=False,
     )

@@ -4,7 +4,8 @@
 ``cdef`` (so Python sees the same struct layouts). ``FUNCTION_LISTS`` holds the
 function-list tables, which only C code and the test harnesses need.
 ``PYTHON_EXPORTS`` lists the entry points implemented in Python (cffi
-``embedding_api``); ``C_ONLY_EXPORTS`` the ones answered in C without Python.
+``embedding_api``, under :func:`python_symbol` names behind C wrappers);
+``C_ONLY_EXPORTS`` the ones answered in C without Python.
 ``FUNCTION_LIST_ORDER`` is the slot order of CK_FUNCTION_LIST (2.40) followed by
 the 3.0 additions, so the C tables and the tests are generated from one list.
 
@@ -344,4 +345,20 @@ def _struct(tag: str, names: list[str]) -> str:
 FUNCTION_LISTS = _struct("CK_FUNCTION_LIST", FUNCTION_LIST_ORDER) + _struct(
     "CK_FUNCTION_LIST_3_0", FUNCTION_LIST_3_0_ORDER)
 
-PYTHON_EXPORT_DECLS = "\n".join(prototype(name) for name in PYTHON_EXPORTS)
+#: cffi's ``extern "Python"`` functions carry this prefix. The exported ``C_*`` symbols are
+#: C wrappers (build.py) that first make sure the interpreter could start, so that a
+#: Python which cannot start means CKR_GENERAL_ERROR instead of the end of the host.
+PYTHON_SYMBOL_PREFIX = "cardki_py_"
+
+
+def python_symbol(name: str) -> str:
+    """The cffi name behind the exported entry point ``name``."""
+    return PYTHON_SYMBOL_PREFIX + name
+
+
+def parameter_names(name: str) -> list[str]:
+    """The parameter names of ``name``, in order (the last word of each declaration)."""
+    return [declaration.split()[-1].lstrip("*") for declaration in SIGNATURES[name].split(",")]
+
+
+PYTHON_EXPORT_DECLS = "\n".join(f"CK_RV {python_symbol(name)}({SIGNATURES[name]});" for name in PYTHON_EXPORTS)

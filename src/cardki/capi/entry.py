@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional
 
@@ -56,6 +57,7 @@ def _create_engine() -> Any:
             configure_logging(config)
             logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s", cardki.__version__,
                          os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only)
+            logger.debug("Python %s (%s), sys.path %s", sys.version.split()[0], sys.executable, sys.path)
             if config.virtual_only:
                 _engine = Cryptoki(slot_manager=_virtual_only_slots())
             else:
@@ -119,11 +121,11 @@ def attach(ffi: Any, lib: Any) -> None:
     _ffi = ffi
     _M = Marshaller(ffi)
     configure_logging(ModuleConfig(log_level=None))
-    from .cdefs import PYTHON_EXPORTS
+    from .cdefs import PYTHON_EXPORTS, python_symbol
 
     for name in PYTHON_EXPORTS:
         implementation = _ENTRIES.get(name) or _not_supported(name)
-        ffi.def_extern(name=name, error=int(CKR.GENERAL_ERROR))(implementation)
+        ffi.def_extern(name=python_symbol(name), error=int(CKR.GENERAL_ERROR))(implementation)
 
 
 def _not_supported(name: str) -> Callable[..., int]:
@@ -515,8 +517,6 @@ def C_SeedRandom(session: int, seed: Any, seed_length: int) -> None:
 def C_GenerateRandom(session: int, out: Any, length: int) -> None:
     if int(length) and _M.is_null(out):
         raise errors.ArgumentsBad("NULL output buffer")
-    if int(length) > (1 << 24):
-        raise errors.ArgumentsBad("random length out of range")
     data = engine().generate_random(int(session), int(length))
     _M.write_bytes_exact(out, int(length), data)
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from . import errors
 from .constants import CKA
+from .limits import MAX_MECHANISM_LIST_LENGTH
 
 ULONG_SIZE = 8
 _ULONG = struct.Struct("<Q")
@@ -76,7 +77,7 @@ def _name(attribute_type: int) -> str:
 
 
 def _invalid(attribute_type: int, why: str) -> errors.CryptokiError:
-    return errors.AttributeValueInvalid(f"{_name(attribute_type)}: {why}")  # type: ignore[attr-defined]
+    return errors.AttributeValueInvalid(f"{_name(attribute_type)}: {why}")
 
 
 def _encode_bool(attribute_type: int, value: Any) -> bytes:
@@ -95,17 +96,27 @@ def _encode_ulong(attribute_type: int, value: Any) -> bytes:
     raise _invalid(attribute_type, "expected an unsigned long")
 
 
+def _utf8(attribute_type: int, text: str) -> bytes:
+    """``text`` as UTF-8; a str that has none (a lone surrogate, e.g. from an undecodable
+    file name or argv) is an invalid value. The message does not repeat the text."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass  # raised below, outside the handler, without the encoder's error (it quotes the text)
+    raise _invalid(attribute_type, "a string that UTF-8 cannot encode (a lone surrogate)")
+
+
 def _encode_bytes(attribute_type: int, value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _utf8(attribute_type, value)
     raise _invalid(attribute_type, "expected a byte string")
 
 
 def _encode_string(attribute_type: int, value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _utf8(attribute_type, value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise _invalid(attribute_type, "expected a string")
@@ -167,6 +178,8 @@ def _decode_date(attribute_type: int, raw: bytes) -> Any:
 def _decode_mechanisms(attribute_type: int, raw: bytes) -> list:
     if len(raw) % ULONG_SIZE:
         raise _invalid(attribute_type, "length is not a multiple of CK_ULONG")
+    if len(raw) > MAX_MECHANISM_LIST_LENGTH * ULONG_SIZE:
+        raise _invalid(attribute_type, f"more than {MAX_MECHANISM_LIST_LENGTH} mechanisms")
     return [int(m) for (m,) in _ULONG.iter_unpack(raw)]
 
 

@@ -35,7 +35,7 @@ def api_boundary(method: Callable) -> Callable:
                 raise
             except Exception as error:  # noqa: BLE001 - the API boundary: report, never leak
                 log.exception("internal error in %s", method.__name__)
-                raise errors.GeneralError(f"internal error in {method.__name__}: "  # type: ignore[attr-defined]
+                raise errors.GeneralError(f"internal error in {method.__name__}: "
                                           f"{type(error).__name__}") from error
 
     return wrapper

@@ -94,7 +94,7 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
             # without touching the card (the parent still uses those connections).
             self._forget_everything()
         if not self._initialized:
-            raise errors.CryptokiNotInitialized()  # type: ignore[attr-defined]
+            raise errors.CryptokiNotInitialized()
 
     def _forget_everything(self) -> None:
         self._initialized = False
@@ -125,7 +125,7 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
             if self._initialized and self._pid != os.getpid():
                 self._forget_everything()
             if self._initialized:
-                raise errors.CryptokiAlreadyInitialized()  # type: ignore[attr-defined]
+                raise errors.CryptokiAlreadyInitialized()
             try:
                 if self._given_slot_manager is not None:
                     self._slot_manager = self._given_slot_manager
@@ -134,7 +134,7 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
             except errors.CryptokiError:
                 raise
             except Exception as error:  # noqa: BLE001 - PC/SC or import trouble at startup
-                raise errors.GeneralError(f"cannot start the slot layer: {error}") from error  # type: ignore[attr-defined]
+                raise errors.GeneralError(f"cannot start the slot layer: {error}") from error
             self._pid = os.getpid()
             self._initialized = True
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from . import errors
 from .constants import CKA, CKD, CKK, CKM, CKO, CKZ
+from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 from .mechanisms import (DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams,
                          RsaPssParams)
 
@@ -52,10 +53,12 @@ def unwrap_octet_string(value: bytes) -> bytes:
 def curve_from_params(ec_params: bytes) -> Union[ec.EllipticCurve, str]:
     """The curve named by CKA_EC_PARAMS (a DER OID or a PrintableString name);
     ``"ed25519"`` for Edwards25519."""
+    if len(ec_params) > MAX_EC_PARAMS_LENGTH:
+        raise errors.CurveNotSupported(f"CKA_EC_PARAMS longer than any named curve ({len(ec_params)} bytes)")
     try:
         parsed = asn1_core.load(ec_params)
     except ValueError as error:
-        raise errors.DomainParamsInvalid("CKA_EC_PARAMS is not DER") from error  # type: ignore[attr-defined]
+        raise errors.DomainParamsInvalid("CKA_EC_PARAMS is not DER") from error
     if isinstance(parsed, asn1_core.ObjectIdentifier):
         dotted = parsed.dotted
         if dotted == _ED25519_OID:
@@ -63,10 +66,10 @@ def curve_from_params(ec_params: bytes) -> Union[ec.EllipticCurve, str]:
         try:
             return ec.get_curve_for_oid(x509.ObjectIdentifier(dotted))()
         except LookupError as error:
-            raise errors.CurveNotSupported(f"curve {dotted}") from error  # type: ignore[attr-defined]
+            raise errors.CurveNotSupported(f"curve {dotted}") from error
     if isinstance(parsed, asn1_core.PrintableString) and parsed.native in ("edwards25519", "Ed25519"):
         return "ed25519"
-    raise errors.CurveNotSupported("unsupported CKA_EC_PARAMS")  # type: ignore[attr-defined]
+    raise errors.CurveNotSupported("unsupported CKA_EC_PARAMS")
 
 
 def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
@@ -75,10 +78,11 @@ def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
         if attributes.get(CKA.CLASS) == CKO.CERTIFICATE:
             key = x509.load_der_x509_certificate(attributes[CKA.VALUE]).public_key()
             if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
-                raise errors.KeyTypeInconsistent("unsupported certificate key")  # type: ignore[attr-defined]
+                raise errors.KeyTypeInconsistent("unsupported certificate key")
             return key
         key_type = attributes.get(CKA.KEY_TYPE)
         if key_type == CKK.RSA:
+            check_rsa_public_key(attributes[CKA.MODULUS], attributes[CKA.PUBLIC_EXPONENT], errors.KeySizeRange)
             n = int.from_bytes(attributes[CKA.MODULUS], "big")
             e = int.from_bytes(attributes[CKA.PUBLIC_EXPONENT], "big")
             return rsa.RSAPublicNumbers(e, n).public_key()
@@ -90,8 +94,8 @@ def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
             assert not isinstance(curve, str)
             return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     except (KeyError, ValueError, UnsupportedAlgorithm) as error:
-        raise errors.KeyTypeInconsistent("the object holds no usable public key") from error  # type: ignore[attr-defined]
-    raise errors.KeyTypeInconsistent("unsupported key type")  # type: ignore[attr-defined]
+        raise errors.KeyTypeInconsistent("the object holds no usable public key") from error
+    raise errors.KeyTypeInconsistent("unsupported key type")
 
 
 def _rsa_raw(key: rsa.RSAPublicKey, data: bytes) -> bytes:
@@ -100,7 +104,7 @@ def _rsa_raw(key: rsa.RSAPublicKey, data: bytes) -> bytes:
     size = (key.key_size + 7) // 8
     value = int.from_bytes(data, "big")
     if len(data) > size or value >= numbers.n:
-        raise errors.DataLenRange("input larger than the modulus")  # type: ignore[attr-defined]
+        raise errors.DataLenRange("input larger than the modulus")
     return pow(value, numbers.e, numbers.n).to_bytes(size, "big")
 
 
@@ -117,7 +121,7 @@ def _ecdsa_prehashed(data: bytes, curve: ec.EllipticCurve) -> tuple:
             return data, algorithm()
         if len(data) < size and size <= max(order_bytes, 20):
             return data.rjust(size, b"\x00"), algorithm()
-    raise errors.DataLenRange("ECDSA input length not supported")  # type: ignore[attr-defined]
+    raise errors.DataLenRange("ECDSA input length not supported")
 
 
 def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: Optional[int], data: bytes,
@@ -129,20 +133,20 @@ def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: Optional[int], 
         if isinstance(key, rsa.RSAPublicKey):
             size = (key.key_size + 7) // 8
             if len(signature) != size:
-                raise errors.SignatureLenRange()  # type: ignore[attr-defined]
+                raise errors.SignatureLenRange()
             if mech == CKM.RSA_X_509:
                 if _rsa_raw(key, signature) != data.rjust(size, b"\x00"):
-                    raise errors.SignatureInvalid()  # type: ignore[attr-defined]
+                    raise errors.SignatureInvalid()
                 return
             if mech == CKM.RSA_PKCS:
                 recovered = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
                 if recovered != data:
-                    raise errors.SignatureInvalid()  # type: ignore[attr-defined]
+                    raise errors.SignatureInvalid()
                 return
             if mech == CKM.RSA_PKCS_PSS:
                 params: RsaPssParams = mechanism.parameter
                 if len(data) != _hash(params.hash_alg).digest_size:
-                    raise errors.DataLenRange("PSS input must be the digest")  # type: ignore[attr-defined]
+                    raise errors.DataLenRange("PSS input must be the digest")
                 key.verify(signature, data,
                            padding.PSS(mgf=padding.MGF1(_hash(MGF_DIGESTS[params.mgf])),
                                        salt_length=params.salt_len),
@@ -151,7 +155,7 @@ def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: Optional[int], 
         elif isinstance(key, ec.EllipticCurvePublicKey) and mech == CKM.ECDSA:
             order_bytes = (key.curve.key_size + 7) // 8
             if len(signature) != 2 * order_bytes:
-                raise errors.SignatureLenRange()  # type: ignore[attr-defined]
+                raise errors.SignatureLenRange()
             r = int.from_bytes(signature[:order_bytes], "big")
             s = int.from_bytes(signature[order_bytes:], "big")
             prepared, algorithm = _ecdsa_prehashed(data, key.curve)
@@ -159,20 +163,20 @@ def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: Optional[int], 
             return
         elif isinstance(key, ed25519.Ed25519PublicKey) and mech == CKM.EDDSA:
             if len(signature) != 64:
-                raise errors.SignatureLenRange()  # type: ignore[attr-defined]
+                raise errors.SignatureLenRange()
             key.verify(signature, data)
             return
     except InvalidSignature as error:
-        raise errors.SignatureInvalid() from error  # type: ignore[attr-defined]
+        raise errors.SignatureInvalid() from error
     except ValueError as error:
-        raise errors.SignatureInvalid(str(error)) from error  # type: ignore[attr-defined]
-    raise errors.KeyTypeInconsistent("key does not fit the mechanism")  # type: ignore[attr-defined]
+        raise errors.SignatureInvalid(str(error)) from error
+    raise errors.KeyTypeInconsistent("key does not fit the mechanism")
 
 
 def encrypt(key: PublicKey, mechanism: MechanismSpec, data: bytes) -> bytes:
     """RSA encryption with a public key (RSA_PKCS, RSA_PKCS_OAEP, RSA_X_509)."""
     if not isinstance(key, rsa.RSAPublicKey):
-        raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
+        raise errors.KeyTypeInconsistent()
     mech = mechanism.type
     try:
         if mech == CKM.RSA_X_509:
@@ -185,8 +189,8 @@ def encrypt(key: PublicKey, mechanism: MechanismSpec, data: bytes) -> bytes:
             return key.encrypt(data, padding.OAEP(mgf=padding.MGF1(_hash(MGF_DIGESTS[params.mgf])),
                                                   algorithm=_hash(params.hash_alg), label=label))
     except ValueError as error:
-        raise errors.DataLenRange(str(error)) from error  # type: ignore[attr-defined]
-    raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+        raise errors.DataLenRange(str(error)) from error
+    raise errors.MechanismInvalid()
 
 
 def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: Optional[int]) -> bytes:
@@ -196,7 +200,7 @@ def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: Optional[int])
         if length is None:
             return secret
         if length > len(secret):
-            raise errors.TemplateInconsistent("CKA_VALUE_LEN exceeds the shared secret")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("CKA_VALUE_LEN exceeds the shared secret")
         return secret[:length]
     algorithm = _hash(KDF_DIGESTS[kdf])
     out_length = algorithm.digest_size if length is None else length

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from cryptography.hazmat.primitives import hashes
 
-from . import errors
+from . import errors, limits
 from .constants import CKD, CKG, CKK, CKM, CKZ
 
 
@@ -73,7 +73,7 @@ def as_spec(mechanism: Any) -> MechanismSpec:
         return MechanismSpec(int(mechanism[0]), mechanism[1])
     if isinstance(mechanism, int):
         return MechanismSpec(int(mechanism), None)
-    raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")  # type: ignore[attr-defined]
+    raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")
 
 
 def mechanism_name(mechanism: int) -> str:
@@ -167,7 +167,7 @@ def new_hash(digest_mechanism: int) -> hashes.Hash:
 
 
 def _param_invalid(spec: MechanismSpec, why: str) -> errors.CryptokiError:
-    return errors.MechanismParamInvalid(f"{mechanism_name(spec.type)}: {why}")  # type: ignore[attr-defined]
+    return errors.MechanismParamInvalid(f"{mechanism_name(spec.type)}: {why}")
 
 
 def check_parameter(spec: MechanismSpec) -> MechanismSpec:
@@ -181,8 +181,8 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
             raise _param_invalid(spec, "unsupported hash or MGF")
         if mech in HASHED_SIGN and HASHED_SIGN[mech][1] != param.hash_alg:
             raise _param_invalid(spec, "hashAlg differs from the mechanism's hash")
-        if param.salt_len < 0:
-            raise _param_invalid(spec, "negative salt length")
+        if not 0 <= param.salt_len <= limits.PSS_MAX_SALT_LENGTH:
+            raise _param_invalid(spec, f"salt length outside 0..{limits.PSS_MAX_SALT_LENGTH}")
         return spec
     if mech == CKM.RSA_PKCS_OAEP:
         if not isinstance(param, RsaOaepParams):
@@ -201,6 +201,8 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
             raise _param_invalid(spec, "unsupported KDF")
         if param.kdf == CKD.NULL and param.shared_data:
             raise _param_invalid(spec, "shared data needs a KDF")
+        if len(param.shared_data) > limits.MAX_KDF_SHARED_DATA_LENGTH:
+            raise _param_invalid(spec, f"shared data above {limits.MAX_KDF_SHARED_DATA_LENGTH} bytes")
         if not param.public_data:
             raise _param_invalid(spec, "no public data")
         return spec

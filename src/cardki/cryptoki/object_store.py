@@ -30,22 +30,22 @@ class ObjectStore(EngineState):
     def _object(self, state: SlotState, handle: int, error: type = None) -> ObjectRecord:  # type: ignore[assignment]
         record = self._objects.get(int(handle)) if isinstance(handle, int) else None
         if record is None or not self._visible(record, state):
-            raise (error or errors.ObjectHandleInvalid)()  # type: ignore[attr-defined]
+            raise (error or errors.ObjectHandleInvalid)()
         return record
 
     def _key(self, state: SlotState, handle: int) -> ObjectRecord:
-        return self._object(state, handle, errors.KeyHandleInvalid)  # type: ignore[attr-defined]
+        return self._object(state, handle, errors.KeyHandleInvalid)
 
     def _check_token_write(self, session: SessionRecord, state: SlotState, attributes: Mapping[int, Any]) -> None:
         if not session.read_write:
-            raise errors.SessionReadOnly()  # type: ignore[attr-defined]
+            raise errors.SessionReadOnly()
         if attributes.get(CKA.PRIVATE) and state.login != CKU.USER:
-            raise errors.UserNotLoggedIn()  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn()
 
     def _add_session_object(self, session: SessionRecord, state: SlotState, attributes: Dict[int, Any],
                             sensitive: Iterable[int]) -> int:
         if attributes.get(CKA.PRIVATE) and state.login != CKU.USER:
-            raise errors.UserNotLoggedIn("private objects need a user login")  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn("private objects need a user login")
         handle = next_handle()
         self._objects[handle] = ObjectRecord(handle, state.slot_id, attributes, frozenset(sensitive),
                                              owner_session=session.handle)
@@ -68,10 +68,10 @@ class ObjectStore(EngineState):
         source = self._object(state, obj)
         values = normalize_template(template)
         if source.is_token_object or not source.attributes.get(CKA.COPYABLE, True):
-            raise errors.ActionProhibited("object is not copyable")  # type: ignore[attr-defined]
+            raise errors.ActionProhibited("object is not copyable")
         for attribute_type in values:
             if attribute_type not in MODIFIABLE_ATTRIBUTES | {CKA.TOKEN, CKA.PRIVATE, CKA.MODIFIABLE}:
-                raise errors.AttributeReadOnly()  # type: ignore[attr-defined]
+                raise errors.AttributeReadOnly()
         attributes = {**source.attributes, **values}
         if attributes.get(CKA.TOKEN):
             self._check_token_write(record, state, attributes)
@@ -84,10 +84,10 @@ class ObjectStore(EngineState):
         record, state = self._session_state(session)
         target = self._object(state, obj)
         if not target.attributes.get(CKA.DESTROYABLE, True):
-            raise errors.ActionProhibited("object is not destroyable")  # type: ignore[attr-defined]
+            raise errors.ActionProhibited("object is not destroyable")
         if target.is_token_object:
             if not record.read_write:
-                raise errors.SessionReadOnly()  # type: ignore[attr-defined]
+                raise errors.SessionReadOnly()
             self._call(state, state.token.destroy_object, target.token_object)
             state.token_handles.pop(target.token_object.ref, None)
             self._objects.pop(target.handle, None)
@@ -141,15 +141,15 @@ class ObjectStore(EngineState):
         values = normalize_template(template)
         if target.is_token_object:
             if not record.read_write:
-                raise errors.SessionReadOnly()  # type: ignore[attr-defined]
-            raise errors.AttributeReadOnly("card objects cannot be modified")  # type: ignore[attr-defined]
+                raise errors.SessionReadOnly()
+            raise errors.AttributeReadOnly("card objects cannot be modified")
         if not target.attributes.get(CKA.MODIFIABLE, True):
-            raise errors.AttributeReadOnly("object is not modifiable")  # type: ignore[attr-defined]
+            raise errors.AttributeReadOnly("object is not modifiable")
         for attribute_type in values:
             if attribute_type not in target.attributes:
-                raise errors.AttributeTypeInvalid()  # type: ignore[attr-defined]
+                raise errors.AttributeTypeInvalid()
             if attribute_type not in MODIFIABLE_ATTRIBUTES:
-                raise errors.AttributeReadOnly()  # type: ignore[attr-defined]
+                raise errors.AttributeReadOnly()
         target.attributes.update(values)
 
     @api_boundary

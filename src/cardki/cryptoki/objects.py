@@ -23,6 +23,7 @@ from ..der import der_integer
 from . import errors
 from .attributes import encode_attribute
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 
 _COMMON = {CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE,
            CKA.UNIQUE_ID}
@@ -109,7 +110,7 @@ class ObjectRecord:
 def _require(template: Dict[int, Any], *types: int) -> None:
     missing = [t for t in types if t not in template]
     if missing:
-        raise errors.TemplateIncomplete(  # type: ignore[attr-defined]
+        raise errors.TemplateIncomplete(
             "missing " + ", ".join("CKA_" + CKA(t).name for t in missing))
 
 
@@ -121,7 +122,7 @@ def _certificate_fields(der: bytes) -> Dict[int, Any]:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as error:
-        raise errors.AttributeValueInvalid("CKA_VALUE is not a DER X.509 certificate") from error  # type: ignore[attr-defined]
+        raise errors.AttributeValueInvalid("CKA_VALUE is not a DER X.509 certificate") from error
     return {CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
             CKA.SERIAL_NUMBER: der_integer(cert.serial_number)}
 
@@ -132,14 +133,14 @@ def build_session_object(template: Dict[int, Any]) -> tuple:
     _require(template, CKA.CLASS)
     object_class = template[CKA.CLASS]
     if object_class == CKO.PRIVATE_KEY:
-        raise errors.TemplateInconsistent(  # type: ignore[attr-defined]
+        raise errors.TemplateInconsistent(
             "private keys live on the card only (CKA_TOKEN=TRUE)")
     allowed = ALLOWED_BY_CLASS.get(object_class)
     if allowed is None:
-        raise errors.AttributeValueInvalid("unsupported CKA_CLASS for a session object")  # type: ignore[attr-defined]
+        raise errors.AttributeValueInvalid("unsupported CKA_CLASS for a session object")
     for attribute_type in template:
         if attribute_type not in allowed:
-            raise errors.AttributeTypeInvalid(f"attribute 0x{attribute_type:X} not valid for this class")  # type: ignore[attr-defined]
+            raise errors.AttributeTypeInvalid(f"attribute 0x{attribute_type:X} not valid for this class")
     attrs: Dict[int, Any] = {CKA.TOKEN: False, CKA.PRIVATE: object_class == CKO.SECRET_KEY,
                              CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True, CKA.LABEL: ""}
     sensitive: Set[int] = set()
@@ -148,7 +149,7 @@ def build_session_object(template: Dict[int, Any]) -> tuple:
     elif object_class == CKO.CERTIFICATE:
         _require(template, CKA.CERTIFICATE_TYPE, CKA.VALUE)
         if template[CKA.CERTIFICATE_TYPE] != CKC.X_509:
-            raise errors.AttributeValueInvalid("only X.509 certificates")  # type: ignore[attr-defined]
+            raise errors.AttributeValueInvalid("only X.509 certificates")
         attrs.update({CKA.TRUSTED: False, CKA.CERTIFICATE_CATEGORY: 0, CKA.ID: b"", CKA.START_DATE: None,
                       CKA.END_DATE: None, CKA.URL: "", CKA.JAVA_MIDP_SECURITY_DOMAIN: 0})
         attrs.update(_certificate_fields(template[CKA.VALUE]))
@@ -161,24 +162,27 @@ def build_session_object(template: Dict[int, Any]) -> tuple:
                       CKA.TRUSTED: False, CKA.ENCRYPT: key_type == CKK.RSA})
         if key_type == CKK.RSA:
             _require(template, CKA.MODULUS, CKA.PUBLIC_EXPONENT)
+            check_rsa_public_key(template[CKA.MODULUS], template[CKA.PUBLIC_EXPONENT], errors.AttributeValueInvalid)
             modulus = template[CKA.MODULUS].lstrip(b"\x00")
             attrs[CKA.MODULUS_BITS] = int.from_bytes(modulus, "big").bit_length()
         elif key_type in (CKK.EC, CKK.EC_EDWARDS):
             _require(template, CKA.EC_PARAMS, CKA.EC_POINT)
+            if len(template[CKA.EC_PARAMS]) > MAX_EC_PARAMS_LENGTH:
+                raise errors.AttributeValueInvalid("CKA_EC_PARAMS longer than any named curve")
         else:
-            raise errors.AttributeValueInvalid("unsupported CKA_KEY_TYPE")  # type: ignore[attr-defined]
+            raise errors.AttributeValueInvalid("unsupported CKA_KEY_TYPE")
     elif object_class == CKO.SECRET_KEY:
         _require(template, CKA.KEY_TYPE, CKA.VALUE)
         if template[CKA.KEY_TYPE] not in (CKK.GENERIC_SECRET, CKK.AES):
-            raise errors.AttributeValueInvalid("unsupported secret key type")  # type: ignore[attr-defined]
+            raise errors.AttributeValueInvalid("unsupported secret key type")
         attrs.update(secret_key_defaults(template[CKA.VALUE], local=False))
     attrs.update(template)
     if object_class == CKO.SECRET_KEY:
         attrs[CKA.VALUE_LEN] = len(attrs[CKA.VALUE])
         if CKA.VALUE_LEN in template and template[CKA.VALUE_LEN] != len(template[CKA.VALUE]):
-            raise errors.TemplateInconsistent("CKA_VALUE_LEN differs from the value")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("CKA_VALUE_LEN differs from the value")
         if attrs[CKA.KEY_TYPE] == CKK.AES and attrs[CKA.VALUE_LEN] not in (16, 24, 32):
-            raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")  # type: ignore[attr-defined]
+            raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")
         # The value passed through the application in plaintext: never "always" anything.
         attrs[CKA.ALWAYS_SENSITIVE] = False
         attrs[CKA.NEVER_EXTRACTABLE] = False

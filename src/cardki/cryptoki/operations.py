@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from . import errors
+from . import errors, limits
 from .attributes import normalize_template
 from .boundary import api_boundary
 from .constants import CKA, CKK, CKM, CKO, MechanismFlag
@@ -78,21 +78,21 @@ class Operations(EngineState):
 
     def _check_mechanism(self, state: SlotState, kind: OperationKind, spec: MechanismSpec) -> MechanismSpec:
         if spec.type not in _KIND_MECHANISMS[kind]:
-            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid(mechanism_name(spec.type))
         if kind in _CARD_KINDS:
             info = self._token_mechanisms(state).get(spec.type)
             if info is None or (info.flags and not info.flags & _KIND_FLAG[kind]):
-                raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")  # type: ignore[attr-defined]
+                raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
         return spec
 
     def _check_key(self, kind: OperationKind, spec: MechanismSpec, key: ObjectRecord) -> None:
         wanted_class = CKO.PRIVATE_KEY if kind in (*_CARD_KINDS,) else CKO.PUBLIC_KEY
         if key.object_class != wanted_class or key.attributes.get(CKA.KEY_TYPE) != key_type_for(spec.type):
-            raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
+            raise errors.KeyTypeInconsistent()
         if kind in _CARD_KINDS and not key.is_token_object:
-            raise errors.KeyTypeInconsistent("private keys live on the card")  # type: ignore[attr-defined]
+            raise errors.KeyTypeInconsistent("private keys live on the card")
         if not key.attributes.get(_KIND_KEY_ATTRIBUTE[kind], False):
-            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            raise errors.KeyFunctionNotPermitted()
 
     def _init_key_operation(self, handle: int, kind: OperationKind, mech: Any, key_handle: int) -> Operation:
         record, state = self._session_state(handle)
@@ -137,13 +137,13 @@ class Operations(EngineState):
     def _single_part(self, record: SessionRecord, kind: OperationKind) -> Operation:
         operation = record.active(kind)
         if operation.multipart and operation.result is None:
-            raise errors.OperationActive("a multi-part operation is under way")  # type: ignore[attr-defined]
+            raise errors.OperationActive("a multi-part operation is under way")
         return operation
 
     def _require_context_login(self, record: SessionRecord, kind: OperationKind, operation: Operation) -> None:
         if operation.context_login_pending and operation.result is None:
             record.end(kind)
-            raise errors.UserNotLoggedIn("this key needs CKU_CONTEXT_SPECIFIC login first")  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn("this key needs CKU_CONTEXT_SPECIFIC login first")
 
     # ------------------------------------------------------------------ sign
 
@@ -172,7 +172,7 @@ class Operations(EngineState):
         record = self._session(session)
         operation = record.active(OperationKind.SIGN)
         if operation.result is not None:
-            raise errors.OperationActive()  # type: ignore[attr-defined]
+            raise errors.OperationActive()
         self._absorb(operation, data)
 
     @api_boundary
@@ -186,22 +186,22 @@ class Operations(EngineState):
     @api_boundary
     def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
         self._session(session)
-        raise errors.MechanismInvalid("no sign-with-recovery mechanism")  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid("no sign-with-recovery mechanism")
 
     @api_boundary
     def sign_recover(self, session: int, data: bytes, **out: Any) -> bytes:
         self._session(session)
-        raise errors.OperationNotInitialized()  # type: ignore[attr-defined]
+        raise errors.OperationNotInitialized()
 
     @api_boundary
     def verify_recover_init(self, session: int, mech: Any, key: int) -> None:
         self._session(session)
-        raise errors.MechanismInvalid("no verify-with-recovery mechanism")  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid("no verify-with-recovery mechanism")
 
     @api_boundary
     def verify_recover(self, session: int, signature: bytes, **out: Any) -> bytes:
         self._session(session)
-        raise errors.OperationNotInitialized()  # type: ignore[attr-defined]
+        raise errors.OperationNotInitialized()
 
     # ------------------------------------------------------------------ verify (host)
 
@@ -331,7 +331,7 @@ class Operations(EngineState):
         record = self._session(session)
         operation = record.active(OperationKind.DIGEST)
         if operation.result is not None:
-            raise errors.OperationActive()  # type: ignore[attr-defined]
+            raise errors.OperationActive()
         self._absorb(operation, data)
 
     @api_boundary
@@ -342,7 +342,7 @@ class Operations(EngineState):
         value = target.attributes.get(CKA.VALUE)
         if target.object_class != CKO.SECRET_KEY or not isinstance(value, bytes):
             record.end(OperationKind.DIGEST)
-            raise errors.KeyIndigestible()  # type: ignore[attr-defined]
+            raise errors.KeyIndigestible()
         self._absorb(operation, value)
 
     @api_boundary
@@ -362,11 +362,11 @@ class Operations(EngineState):
         spec = as_spec(mech)
         info = self._token_mechanisms(state).get(spec.type)
         if info is None or (info.flags and not info.flags & MechanismFlag.GENERATE_KEY_PAIR):
-            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid(mechanism_name(spec.type))
         public_values = normalize_template(public_template)
         private_values = normalize_template(private_template)
         if not record.read_write:
-            raise errors.SessionReadOnly()  # type: ignore[attr-defined]
+            raise errors.SessionReadOnly()
         public, private = self._call(state, state.token.generate_key_pair, spec.type, public_values,
                                      private_values)
         return self._after_token_write(state, public), self._after_token_write(state, private)
@@ -374,18 +374,18 @@ class Operations(EngineState):
     @api_boundary
     def generate_key(self, session: int, mech: Any, template: Mapping[int, Any]) -> int:
         self._session(session)
-        raise errors.MechanismInvalid("no secret-key generation on this token")  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid("no secret-key generation on this token")
 
     @api_boundary
     def wrap_key(self, session: int, mech: Any, wrapping_key: int, key: int, **out: Any) -> bytes:
         self._session(session)
-        raise errors.MechanismInvalid("no key wrapping mechanism")  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid("no key wrapping mechanism")
 
     @api_boundary
     def unwrap_key(self, session: int, mech: Any, unwrapping_key: int, wrapped_key: bytes,
                    template: Mapping[int, Any]) -> int:
         self._session(session)
-        raise errors.MechanismInvalid("no key unwrapping mechanism")  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid("no key unwrapping mechanism")
 
     @api_boundary
     def derive_key(self, session: int, mech: Any, base_key: int, template: Mapping[int, Any]) -> int:
@@ -393,35 +393,37 @@ class Operations(EngineState):
         record, state = self._session_state(session)
         spec = as_spec(mech)
         if spec.type not in DERIVE_MECHANISMS:
-            raise errors.MechanismInvalid(mechanism_name(spec.type))  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid(mechanism_name(spec.type))
         info = self._token_mechanisms(state).get(spec.type)
         if info is None or (info.flags and not info.flags & MechanismFlag.DERIVE):
-            raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
         key = self._key(state, base_key)
         if key.object_class != CKO.PRIVATE_KEY or not key.is_token_object \
                 or key.attributes.get(CKA.KEY_TYPE) not in (CKK.EC, CKK.EC_MONTGOMERY):
-            raise errors.KeyTypeInconsistent()  # type: ignore[attr-defined]
+            raise errors.KeyTypeInconsistent()
         if not key.attributes.get(CKA.DERIVE, False):
-            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            raise errors.KeyFunctionNotPermitted()
         spec = check_parameter(spec)
         params: Ecdh1DeriveParams = spec.parameter
         values = normalize_template(template)
         if values.get(CKA.TOKEN):
-            raise errors.TemplateInconsistent("derived keys are session objects")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("derived keys are session objects")
         if values.get(CKA.CLASS, CKO.SECRET_KEY) != CKO.SECRET_KEY:
-            raise errors.TemplateInconsistent("ECDH derives secret keys")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("ECDH derives secret keys")
         key_type = values.get(CKA.KEY_TYPE, CKK.GENERIC_SECRET)
         length = values.get(CKA.VALUE_LEN)
+        if length is not None and not 0 < length <= limits.MAX_DERIVED_KEY_LENGTH:
+            raise errors.AttributeValueInvalid(f"CKA_VALUE_LEN outside 1..{limits.MAX_DERIVED_KEY_LENGTH}")
         if key_type == CKK.AES:
             if length is None:
-                raise errors.TemplateIncomplete("AES keys need CKA_VALUE_LEN")  # type: ignore[attr-defined]
+                raise errors.TemplateIncomplete("AES keys need CKA_VALUE_LEN")
             if length not in (16, 24, 32):
-                raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")  # type: ignore[attr-defined]
+                raise errors.AttributeValueInvalid("AES keys are 16, 24 or 32 bytes")
         elif key_type != CKK.GENERIC_SECRET:
-            raise errors.TemplateInconsistent("unsupported derived key type")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("unsupported derived key type")
         for attribute_type in values:
             if attribute_type in (CKA.VALUE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.LOCAL):
-                raise errors.TemplateInconsistent()  # type: ignore[attr-defined]
+                raise errors.TemplateInconsistent()
         # The token takes the peer's point raw or DER-wrapped (it knows the curve's point size).
         secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, params))
         value = _hostcrypto().ecdh_kdf(params.kdf, secret, params.shared_data, length)
@@ -443,13 +445,13 @@ class Operations(EngineState):
     @api_boundary
     def seed_random(self, session: int, seed: bytes) -> None:
         self._session(session)
-        raise errors.RandomSeedNotSupported()  # type: ignore[attr-defined]
+        raise errors.RandomSeedNotSupported()
 
     @api_boundary
     def generate_random(self, session: int, length: int) -> bytes:
         _, state = self._session_state(session)
-        if length < 0:
-            raise errors.ArgumentsBad()  # type: ignore[attr-defined]
+        if not 0 <= length <= limits.MAX_RANDOM_LENGTH:
+            raise errors.ArgumentsBad(f"random length outside 0..{limits.MAX_RANDOM_LENGTH}")
         if length == 0:
             return b""
         return bytes(self._call(state, state.token.generate_random, int(length)))

@@ -27,10 +27,14 @@ def _pin_bytes(pin: Any) -> Optional[bytes]:
     if pin is None:
         return None
     if isinstance(pin, str):
-        return pin.encode("utf-8")
+        try:
+            return pin.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # raised below, outside the handler: the encoder's error holds the PIN
+        raise errors.PinInvalid("a PIN that UTF-8 cannot encode (a lone surrogate)")
     if isinstance(pin, (bytes, bytearray, memoryview)):
         return bytes(pin)
-    raise errors.ArgumentsBad("a PIN is bytes or str")  # type: ignore[attr-defined]
+    raise errors.ArgumentsBad("a PIN is bytes or str")
 
 
 class SessionLogin(EngineState):
@@ -41,7 +45,7 @@ class SessionLogin(EngineState):
     def _session(self, handle: int) -> SessionRecord:
         session = self._sessions.get(int(handle)) if isinstance(handle, int) else None
         if session is None:
-            raise errors.SessionHandleInvalid()  # type: ignore[attr-defined]
+            raise errors.SessionHandleInvalid()
         return session
 
     def _session_state(self, handle: int) -> Tuple[SessionRecord, SlotState]:
@@ -51,17 +55,17 @@ class SessionLogin(EngineState):
     @api_boundary
     def open_session(self, slot: int, flags: int, application: Any = None, notify: Any = None) -> int:
         if not flags & SessionFlag.SERIAL_SESSION:
-            raise errors.SessionParallelNotSupported()  # type: ignore[attr-defined]
+            raise errors.SessionParallelNotSupported()
         state = self._present_token(slot)
         read_write = bool(flags & SessionFlag.RW_SESSION)
         if not read_write and state.login == CKU.SO:
-            raise errors.SessionReadWriteSoExists()  # type: ignore[attr-defined]
+            raise errors.SessionReadWriteSoExists()
         if read_write:
             if state.write_protected is None:  # asked once per insertion: info() may cost APDUs
                 state.write_protected = bool(self._call(state, state.token.info).flags
                                              & TokenFlag.WRITE_PROTECTED)
             if state.write_protected:
-                raise errors.TokenWriteProtected()  # type: ignore[attr-defined]
+                raise errors.TokenWriteProtected()
         # No object is read here: the first find reads what it needs (see _ensure_objects).
         handle = next_handle()
         self._sessions[handle] = SessionRecord(handle, state.slot_id,
@@ -136,23 +140,23 @@ class SessionLogin(EngineState):
     @api_boundary
     def get_operation_state(self, session: int) -> bytes:
         self._session(session)
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     @api_boundary
     def set_operation_state(self, session: int, state: bytes, encryption_key: int = 0,
                             authentication_key: int = 0) -> None:
         self._session(session)
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     @api_boundary
     def get_function_status(self, session: int) -> None:
         self._session(session)
-        raise errors.FunctionNotParallel()  # type: ignore[attr-defined]
+        raise errors.FunctionNotParallel()
 
     @api_boundary
     def cancel_function(self, session: int) -> None:
         self._session(session)
-        raise errors.FunctionNotParallel()  # type: ignore[attr-defined]
+        raise errors.FunctionNotParallel()
 
     # ------------------------------------------------------------------ login
 
@@ -169,28 +173,28 @@ class SessionLogin(EngineState):
         session, state = self._session_state(handle)
         pin_bytes = _pin_bytes(pin)
         if user_type not in (CKU.SO, CKU.USER, CKU.CONTEXT_SPECIFIC):
-            raise errors.UserTypeInvalid()  # type: ignore[attr-defined]
+            raise errors.UserTypeInvalid()
         if pin_bytes is None:
             info = self._call(state, state.token.info)
             if not info.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH:
-                raise errors.ArgumentsBad("a PIN is required")  # type: ignore[attr-defined]
+                raise errors.ArgumentsBad("a PIN is required")
             pin_bytes = b""
         if user_type == CKU.CONTEXT_SPECIFIC:
             pending = [op for op in session.operations.values() if op.context_login_pending]
             if state.login != CKU.USER:
-                raise errors.UserNotLoggedIn()  # type: ignore[attr-defined]
+                raise errors.UserNotLoggedIn()
             if not pending:
-                raise errors.OperationNotInitialized("no operation needs a context-specific login")  # type: ignore[attr-defined]
+                raise errors.OperationNotInitialized("no operation needs a context-specific login")
             self._call(state, state.token.login, CKU.CONTEXT_SPECIFIC, pin_bytes)
             for op in pending:
                 op.context_login_pending = False
             return
         if state.login == user_type:
-            raise errors.UserAlreadyLoggedIn()  # type: ignore[attr-defined]
+            raise errors.UserAlreadyLoggedIn()
         if state.login is not None:
-            raise errors.UserAnotherAlreadyLoggedIn()  # type: ignore[attr-defined]
+            raise errors.UserAnotherAlreadyLoggedIn()
         if user_type == CKU.SO and any(not self._sessions[h].read_write for h in state.sessions):
-            raise errors.SessionReadOnlyExists()  # type: ignore[attr-defined]
+            raise errors.SessionReadOnlyExists()
         self._call(state, state.token.login, int(user_type), pin_bytes)
         state.login = int(user_type)
         if user_type == CKU.USER:
@@ -200,7 +204,7 @@ class SessionLogin(EngineState):
     def logout(self, session: int) -> None:
         _, state = self._session_state(session)
         if state.login is None:
-            raise errors.UserNotLoggedIn()  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn()
         state.login = None
         self._forget_private_objects(state)
         self._call(state, state.token.logout)
@@ -209,14 +213,14 @@ class SessionLogin(EngineState):
     def init_pin(self, session: int, pin: Any) -> None:
         _, state = self._session_state(session)
         if state.login != CKU.SO:
-            raise errors.UserNotLoggedIn("C_InitPIN needs the SO")  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn("C_InitPIN needs the SO")
         self._call(state, state.token.init_pin, _pin_bytes(pin) or b"")
 
     @api_boundary
     def set_pin(self, session: int, old_pin: Any, new_pin: Any) -> None:
         record, state = self._session_state(session)
         if not record.read_write:
-            raise errors.SessionReadOnly()  # type: ignore[attr-defined]
+            raise errors.SessionReadOnly()
         user_type = CKU.SO if state.login == CKU.SO else CKU.USER
         self._call(state, state.token.set_pin, int(user_type), _pin_bytes(old_pin) or b"",
                    _pin_bytes(new_pin) or b"")

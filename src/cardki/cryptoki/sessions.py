@@ -73,19 +73,19 @@ class SessionRecord:
     def begin(self, operation: Operation) -> Operation:
         """Make ``operation`` active (OPERATION_ACTIVE if one of its kind is)."""
         if operation.kind in self.operations:
-            raise errors.OperationActive(f"a {operation.kind.value} operation is active")  # type: ignore[attr-defined]
+            raise errors.OperationActive(f"a {operation.kind.value} operation is active")
         self.operations[operation.kind] = operation
         return operation
 
     def check_idle(self, kind: OperationKind) -> None:
         if kind in self.operations:
-            raise errors.OperationActive(f"a {kind.value} operation is active")  # type: ignore[attr-defined]
+            raise errors.OperationActive(f"a {kind.value} operation is active")
 
     def active(self, kind: OperationKind) -> Operation:
         """The active operation of ``kind`` (OPERATION_NOT_INITIALIZED if none)."""
         operation = self.operations.get(kind)
         if operation is None:
-            raise errors.OperationNotInitialized(f"no {kind.value} operation")  # type: ignore[attr-defined]
+            raise errors.OperationNotInitialized(f"no {kind.value} operation")
         return operation
 
     def end(self, kind: OperationKind) -> None:

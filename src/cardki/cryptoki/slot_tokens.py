@@ -17,7 +17,7 @@ C_GetSlotList cheap.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Set, Tuple, Type
 
 from . import errors
 from .boundary import api_boundary
@@ -39,7 +39,7 @@ def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
     return None if value is None else bytes(value)
 
 
-def _slot_errors() -> Tuple[type, type, type, type]:
+def _slot_errors() -> Tuple[Type[Exception], Type[Exception], Type[Exception], Type[Exception]]:
     """(CardRemovedError, CardResetError, SlotError, WaitCancelledError), imported late so
     the engine can run without pyscard when a custom slot manager is used."""
     from ..slot.errors import CardRemovedError, CardResetError, SlotError, WaitCancelledError
@@ -61,7 +61,7 @@ class SlotTokens(EngineState):
         for entry in self._slot_entries():
             if entry.id == slot_id:
                 return entry
-        raise errors.SlotIdInvalid(f"no slot {slot_id}")  # type: ignore[attr-defined]
+        raise errors.SlotIdInvalid(f"no slot {slot_id}")
 
     def _slot_state(self, slot_id: int) -> SlotState:
         state = self._slots.get(slot_id)
@@ -99,7 +99,7 @@ class SlotTokens(EngineState):
         state = self._sync_presence(entry)
         if state.token is None:
             if not entry.card_present:
-                raise errors.TokenNotPresent()  # type: ignore[attr-defined]
+                raise errors.TokenNotPresent()
             self._open_token(state)
         return state
 
@@ -114,23 +114,23 @@ class SlotTokens(EngineState):
         try:
             transport = self._slot_manager.connect(state.slot_id)
         except removed as error:
-            raise errors.TokenNotPresent() from error  # type: ignore[attr-defined]
+            raise errors.TokenNotPresent() from error
         except slot_error as error:
-            raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+            raise errors.DeviceError(str(error)) from error
         try:
             token = self._token_factory(transport)  # type: ignore[misc]
         except removed as error:
             transport.close()
-            raise errors.TokenNotPresent() from error  # type: ignore[attr-defined]
+            raise errors.TokenNotPresent() from error
         except slot_error as error:
             transport.close()
-            raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+            raise errors.DeviceError(str(error)) from error
         except errors.CryptokiError:
             transport.close()
             raise
         if token is None:
             transport.close()
-            raise errors.TokenNotRecognized()  # type: ignore[attr-defined]
+            raise errors.TokenNotRecognized()
         state.token = token
         state.card_generation = generation
         state.generation = token.presence_generation
@@ -171,13 +171,13 @@ class SlotTokens(EngineState):
                 break
             except removed as error:
                 self._card_gone(state)
-                raise errors.DeviceRemoved() from error  # type: ignore[attr-defined]
+                raise errors.DeviceRemoved() from error
             except reset as error:
                 # The token restores itself on reset; if one still escapes, retry once.
                 if attempt == 2:
-                    raise errors.DeviceError("card reset repeatedly") from error  # type: ignore[attr-defined]
+                    raise errors.DeviceError("card reset repeatedly") from error
             except slot_error as error:
-                raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+                raise errors.DeviceError(str(error)) from error
             except errors.CryptokiError as error:
                 if error.rv == CKR.DEVICE_REMOVED and state.token is not None:
                     self._card_gone(state)
@@ -230,14 +230,20 @@ class SlotTokens(EngineState):
             state.loaded_ids |= ids
 
     def _call_raw_objects(self, state: SlotState, function: Callable[..., Any], *args: Any) -> List[Any]:
+        """Read the card's objects (no refresh afterwards: that is what the caller does);
+        a vanished card closes the slot's sessions, as in :meth:`_call`."""
         removed, _, slot_error, _ = _slot_errors()
         try:
             return list(function(*args))
         except removed as error:
             self._card_gone(state)
-            raise errors.DeviceRemoved() from error  # type: ignore[attr-defined]
+            raise errors.DeviceRemoved() from error
         except slot_error as error:
-            raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+            raise errors.DeviceError(str(error)) from error
+        except errors.CryptokiError as error:
+            if error.rv == CKR.DEVICE_REMOVED and state.token is not None:
+                self._card_gone(state)
+            raise
 
     def _ensure_objects(self, state: SlotState, template: Mapping[int, bytes]) -> None:
         """Register the card objects a find with ``template`` (encoded) can match: with a
@@ -268,13 +274,29 @@ class SlotTokens(EngineState):
             handle = self._register_token_object(state, token_object)
         return handle
 
+    def _forget_vanished_slots(self, entries: List[Any]) -> None:
+        """Close the sessions of slots whose reader went away (a USB token pulled out
+        takes its reader with it; pcscd stopped takes them all). The in-process
+        virtual slot is only listed while no reader has a card: it stays."""
+        listed = {entry.id for entry in entries}
+        _, _, slot_error, _ = _slot_errors()
+        for slot_id, state in list(self._slots.items()):
+            if slot_id in listed or (state.token is None and not state.sessions):
+                continue
+            try:
+                self._slot_manager.slot(slot_id)
+            except slot_error:
+                self._card_gone(state)
+
     @api_boundary
     def get_slot_list(self, token_present: bool) -> List[int]:
         result = []
-        for entry in self._slot_entries():
+        entries = self._slot_entries()
+        for entry in entries:
             self._sync_presence(entry)
             if entry.card_present or not token_present:
                 result.append(int(entry.id))
+        self._forget_vanished_slots(entries)
         return result
 
     @api_boundary
@@ -317,17 +339,17 @@ class SlotTokens(EngineState):
             try:
                 slot_id = manager.wait_for_slot_event(block=block, timeout=_WAIT_SLICE if block else None)
             except cancelled as error:
-                raise errors.CryptokiNotInitialized("C_Finalize ended the wait") from error  # type: ignore[attr-defined]
+                raise errors.CryptokiNotInitialized("C_Finalize ended the wait") from error
             except slot_error as error:
-                raise errors.DeviceError(str(error)) from error  # type: ignore[attr-defined]
+                raise errors.DeviceError(str(error)) from error
             with self._lock:
                 if self._epoch != epoch:
-                    raise errors.CryptokiNotInitialized("C_Finalize ended the wait")  # type: ignore[attr-defined]
+                    raise errors.CryptokiNotInitialized("C_Finalize ended the wait")
                 self._check_initialized()
                 if slot_id is None:
                     if block:
                         continue
-                    raise errors.NoEvent()  # type: ignore[attr-defined]
+                    raise errors.NoEvent()
                 for entry in self._slot_entries():
                     if entry.id == slot_id:
                         self._sync_presence(entry)
@@ -344,15 +366,15 @@ class SlotTokens(EngineState):
         mechanisms = self._call(state, state.token.mechanisms)
         info = mechanisms.get(int(mech))
         if info is None:
-            raise errors.MechanismInvalid(mechanism_name(int(mech)))  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid(mechanism_name(int(mech)))
         return info
 
     @api_boundary
     def init_token(self, slot: int, so_pin: Any, label: str) -> None:
         state = self._present_token(slot)
         if state.sessions:
-            raise errors.SessionExists()  # type: ignore[attr-defined]
-        raise errors.FunctionNotSupported("PIV cards are initialized with their own tools")  # type: ignore[attr-defined]
+            raise errors.SessionExists()
+        raise errors.FunctionNotSupported("PIV cards are initialized with their own tools")
 
 
 __all__ = ["SlotTokens"]

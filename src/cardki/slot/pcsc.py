@@ -6,20 +6,37 @@ for multi-APDU operations, or implicitly around a lone :meth:`transmit`.
 When another program resets the card, PC/SC tells us once (SCARD_W_RESET_CARD);
 we reconnect without resetting again and raise :class:`CardResetError` so the
 applet layer restores its state.
+
+A card pulled out makes the next exchange fail, but not always with "removed":
+until pcscd polls the reader, it answers "transaction failed" (or a communication
+error) and still reports the card present. So when an exchange fails for any
+other reason, :func:`card_left` asks PC/SC whether the card is still there,
+waiting up to :data:`REMOVAL_GRACE` for pcscd to make up its mind; a card that
+left raises :class:`CardRemovedError` (CKR_DEVICE_REMOVED), and by then every
+later listing sees the reader empty (CKR_TOKEN_NOT_PRESENT for new sessions).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Optional, Tuple
 
 from smartcard import scard
 
-from .errors import CardRemovedError, CardResetError, PcscError, error_for_pcsc
+from .errors import CardRemovedError, CardResetError, PcscError, SharingViolationError, error_for_pcsc
 from .transport import CardTransport, LockedTransactions
 
 PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: scard.SCARD_PCI_T1}
+
+#: How long a failed exchange waits for PC/SC to say whether the card left (seconds).
+#: pcscd polls readers that do not report card events themselves every 0.4 s
+#: (PCSCLITE_STATUS_POLL_RATE); a loaded machine takes longer. Only failures wait:
+#: a card still present after this long really is, and the failure is reported as it is.
+REMOVAL_GRACE = 2.0
+_GONE_STATES = scard.SCARD_STATE_EMPTY | scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE
+_EVENT_COUNTER_SHIFT = 16  # pcsc-lite counts card insertions/removals in the state's high word
 
 
 def establish_context() -> int:
@@ -33,6 +50,36 @@ def establish_context() -> int:
 
 def release_context(context: int) -> None:
     scard.SCardReleaseContext(context)
+
+
+def card_left(context: int, reader: str, card: Optional[int] = None, timeout: float = REMOVAL_GRACE) -> bool:
+    """After a failed exchange: has the card left ``reader`` (pulled out, swapped for
+    another, or the reader or pcscd gone)? ``card`` is our handle, if connected.
+
+    Waits, at most ``timeout`` seconds, for pcscd to notice a removal it has not
+    polled yet. A card that is still there therefore costs the whole wait; only
+    failed exchanges ask, so the common path never does."""
+    if card is not None:
+        hresult = scard.SCardStatus(card)[0]
+        if hresult != scard.SCARD_S_SUCCESS and not isinstance(error_for_pcsc(hresult, "SCardStatus"), CardResetError):
+            return True  # removed since we connected (or the reader went away)
+    deadline = time.monotonic() + timeout
+    known = scard.SCARD_STATE_UNAWARE
+    while True:
+        wait_ms = 0 if known == scard.SCARD_STATE_UNAWARE else int(max(0.0, deadline - time.monotonic()) * 1000)
+        hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(reader, known)])
+        if hresult == scard.SCARD_E_TIMEOUT:
+            return False
+        if hresult != scard.SCARD_S_SUCCESS:
+            return True  # the reader, or pcscd itself, is gone
+        event_state = states[0][1]
+        if event_state & _GONE_STATES or not event_state & scard.SCARD_STATE_PRESENT:
+            return True
+        if known != scard.SCARD_STATE_UNAWARE and event_state >> _EVENT_COUNTER_SHIFT != known >> _EVENT_COUNTER_SHIFT:
+            return True  # out and in again: another insertion
+        known = event_state & ~scard.SCARD_STATE_CHANGED
+        if time.monotonic() >= deadline:
+            return False
 
 
 class PcscTransport(LockedTransactions, CardTransport):
@@ -54,7 +101,7 @@ class PcscTransport(LockedTransactions, CardTransport):
                 self._context, reader, share_mode, PROTOCOLS
             )
             if hresult != scard.SCARD_S_SUCCESS:
-                raise error_for_pcsc(hresult, f"SCardConnect({reader})")
+                raise self._removal_or(error_for_pcsc(hresult, f"SCardConnect({reader})"), None)
             self._atr = self._read_atr()
         except BaseException:
             release_context(self._context)
@@ -83,14 +130,26 @@ class PcscTransport(LockedTransactions, CardTransport):
 
     # -- error handling -----------------------------------------------------
 
+    def _removal_or(self, error: PcscError, card: Optional[int]) -> PcscError:
+        """``error``, or a :class:`CardRemovedError` when the failure may be a card pulled
+        out that pcscd has not noticed yet (any failure but those that say what happened:
+        reset, removed, held by another) and :func:`card_left` confirms it left."""
+        if isinstance(error, (CardResetError, CardRemovedError, SharingViolationError)):
+            return error
+        if card_left(self._context, self._reader, card):
+            return CardRemovedError(error.code, error.operation, "the card left the reader")
+        return error
+
     def _check(self, hresult: int, operation: str) -> None:
-        """Raise for a failed call; on a reset by someone else, reconnect first."""
+        """Raise for a failed call; on a reset by someone else, reconnect first; on a
+        failure that may be a removal, ask PC/SC (:func:`card_left`)."""
         if hresult == scard.SCARD_S_SUCCESS:
             return
         error = error_for_pcsc(hresult, operation)
         if isinstance(error, CardResetError):
             self._recover_from_reset()
-        elif isinstance(error, CardRemovedError):
+        error = self._removal_or(error, self._card)
+        if isinstance(error, CardRemovedError):
             self._dead = error
         raise error
 
@@ -100,7 +159,7 @@ class PcscTransport(LockedTransactions, CardTransport):
             self._card, self._share_mode, PROTOCOLS, scard.SCARD_LEAVE_CARD
         )
         if hresult != scard.SCARD_S_SUCCESS:
-            error = error_for_pcsc(hresult, "SCardReconnect")
+            error = self._removal_or(error_for_pcsc(hresult, "SCardReconnect"), self._card)
             if isinstance(error, CardRemovedError):
                 self._dead = error
             raise error
@@ -150,6 +209,10 @@ class PcscTransport(LockedTransactions, CardTransport):
     def _transmit(self, apdu: bytes) -> bytes:
         hresult, response = scard.SCardTransmit(self._card, _PCI[self._protocol], list(apdu))
         self._check(hresult, "SCardTransmit")
+        if len(response) < 2 and card_left(self._context, self._reader, self._card):
+            # A reader whose card is pulled mid-exchange can pass on what arrived: nothing.
+            self._dead = CardRemovedError(scard.SCARD_W_REMOVED_CARD, "SCardTransmit", "the card left the reader")
+            raise self._dead
         return bytes(response)
 
     def reconnect(self, *, reset: bool = False) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Dict, List, Optional
 
-from cardki.apdu import ApduError, SmartCardProtocol
+from cardki.apdu import ApduError, MalformedResponseError, SmartCardProtocol
+from cardki.cryptoki import errors
 from cardki.slot.errors import CardResetError, SlotError
 from cardki.slot.transport import CardTransport
 
@@ -32,7 +33,7 @@ def _probe(card: PivCard, profile: Profile) -> Optional[Dict[str, object]]:
     if profile.probe == "get_version":
         try:
             version = card.get_version()
-        except (ApduError, ValueError):
+        except ApduError:
             return None
         facts: Dict[str, object] = {"version": version}
         resolved = profile.for_firmware(version)
@@ -74,7 +75,9 @@ def open_token(transport: CardTransport) -> Optional[Token]:
 
     Costs SELECT plus the winning profile's probe (a YubiKey 5: SELECT, GET
     VERSION, GET SERIAL = 3 APDUs), all in one transaction. Card I/O failures
-    other than "not this applet" propagate as slot-layer exceptions.
+    other than "not this applet" propagate as slot-layer exceptions; an answer
+    that breaks the protocol (no status word, a response chain without end, a
+    short version) raises :class:`errors.DeviceError`.
     """
     for attempt in range(2):
         try:
@@ -86,6 +89,8 @@ def open_token(transport: CardTransport) -> Optional[Token]:
             continue
         except SlotError:
             raise
+        except MalformedResponseError as error:
+            raise errors.DeviceError(str(error)) from None
         if found is None:
             return None
         profile, facts = found

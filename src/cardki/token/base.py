@@ -126,24 +126,24 @@ class Token(ABC):
 
     def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
         """C_SetPIN: change the PIN (user) or management key (SO)."""
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     def init_pin(self, new_pin: bytes) -> None:
         """C_InitPIN by the SO (for PIV: needs the PUK, so usually unsupported)."""
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],
                           private_template: Dict[int, Any]) -> Tuple[TokenObject, TokenObject]:
         """On-card key pair generation (SO/management key on PIV)."""
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     def create_object(self, template: Dict[int, Any]) -> TokenObject:
         """Store a token object (certificate, data object, imported key)."""
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     def destroy_object(self, obj: TokenObject) -> None:
         """Remove a token object from the card."""
-        raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+        raise errors.FunctionNotSupported()
 
     def close(self) -> None:
         """The card left the slot or the library is finalizing: release the connection."""

@@ -38,8 +38,6 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
 from cardki.apdu import (
     ApduError,
     AuthBlockedError,
@@ -59,12 +57,13 @@ from cardki.apdu.errors import (
     ReferenceDataUnusableError,
     WrongLengthError,
 )
+from cardki.certificate import read_certificate
 from cardki.cryptoki import errors
 from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.slot.errors import CardRemovedError, CardResetError, SlotError
 from cardki.slot.transport import CardTransport
 
-from . import rsa_padding
+from . import card_results, rsa_padding
 from .base import MechanismInfo, Token, TokenInfo, TokenObject
 from .piv_card import ORIGIN_GENERATED, PivCard
 from .piv_mgmt import ManagementKey, parse_management_key
@@ -109,24 +108,24 @@ def translate_error(exc: Exception) -> errors.CryptokiError:
     if isinstance(exc, errors.CryptokiError):
         return exc
     if isinstance(exc, CardRemovedError):
-        return errors.DeviceRemoved()  # type: ignore[attr-defined]
+        return errors.DeviceRemoved()
     if isinstance(exc, SlotError):
-        return errors.DeviceError(str(exc))  # type: ignore[attr-defined]
+        return errors.DeviceError(str(exc))
     if isinstance(exc, WrongPinError):
         return errors.PinIncorrect(exc.tries_left)
     if isinstance(exc, AuthBlockedError):
-        return errors.PinLocked()  # type: ignore[attr-defined]
+        return errors.PinLocked()
     if isinstance(exc, SecurityStatusError):
-        return errors.UserNotLoggedIn()  # type: ignore[attr-defined]
+        return errors.UserNotLoggedIn()
     if isinstance(exc, (NotEnoughMemoryError,)):
-        return errors.DeviceMemory()  # type: ignore[attr-defined]
+        return errors.DeviceMemory()
     if isinstance(exc, (IncorrectParametersError, WrongLengthError)):
-        return errors.DataInvalid(str(exc))  # type: ignore[attr-defined]
+        return errors.DataInvalid(str(exc))
     if isinstance(exc, (ConditionsNotSatisfiedError, ReferenceDataUnusableError)):
-        return errors.FunctionFailed(str(exc))  # type: ignore[attr-defined]
+        return errors.FunctionFailed(str(exc))
     if isinstance(exc, (ApduError, ValueError, KeyError)):
-        return errors.DeviceError(str(exc))  # type: ignore[attr-defined]
-    return errors.GeneralError(str(exc))  # type: ignore[attr-defined]
+        return errors.DeviceError(str(exc))
+    return errors.GeneralError(str(exc))
 
 
 class PivToken(Token):
@@ -197,7 +196,7 @@ class PivToken(Token):
             except (WrongPinError, AuthBlockedError):
                 # The PIN changed or was blocked by someone else: we are no longer logged in.
                 self._forget_credentials()
-                raise errors.UserNotLoggedIn("the card no longer accepts this application's PIN") from None  # type: ignore[attr-defined]
+                raise errors.UserNotLoggedIn("the card no longer accepts this application's PIN") from None
         elif self._user == CKU.SO and self._mgmt is not None:
             self._mgmt.authenticate(self.card)
         self._needs_restore = False
@@ -224,7 +223,7 @@ class PivToken(Token):
                         if not (relogin_on_6982 and self._user is not None):
                             raise
                         if touch and self._user == CKU.USER and self._pin_still_verified():
-                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None  # type: ignore[attr-defined]
+                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None
                     self._restore()
                     return operation()
             except CardResetError as exc:  # a second reset in a row: give up for this call
@@ -286,7 +285,10 @@ class PivToken(Token):
             return str(self.serial)
         chuid = self._read_chuid()
         if chuid:
-            fields = tlv_dict(chuid) if chuid else {}
+            try:
+                fields = tlv_dict(chuid)
+            except ValueError:
+                return "0"  # a CHUID that is not TLV names no card: as if there were none
             for tag in (0x34, 0x30):  # GUID, then FASC-N
                 value = fields.get(tag, b"")
                 if value.strip(b"\x00"):
@@ -437,12 +439,10 @@ class PivToken(Token):
     @staticmethod
     def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
         """Slot contents known only from the certificate (cards without metadata)."""
-        from cryptography import x509
-
-        try:
-            public_key = x509.load_der_x509_certificate(cert_der).public_key()
-        except ValueError:
+        cert = read_certificate(cert_der)
+        if cert is None:
             return None
+        public_key = cert.public_key()
         algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
         if algorithm is None:
             return None
@@ -475,7 +475,7 @@ class PivToken(Token):
             self.objects()
         contents = (self._slots or {}).get(slot)
         if contents is None:
-            raise errors.KeyHandleInvalid()  # type: ignore[attr-defined]
+            raise errors.KeyHandleInvalid()
         return contents
 
     # ------------------------------------------------------------- login
@@ -488,9 +488,9 @@ class PivToken(Token):
             self._login_so(pin)
             return
         if user_type not in (CKU.USER, CKU.CONTEXT_SPECIFIC):
-            raise errors.UserTypeInvalid()  # type: ignore[attr-defined]
+            raise errors.UserTypeInvalid()
         if not self.profile.pin_min <= len(pin) <= self.profile.pin_max:
-            raise errors.PinLenRange()  # type: ignore[attr-defined]
+            raise errors.PinLenRange()
         padded = bytearray(pin.ljust(8, bytes([self.profile.pin_pad])))
         try:
             # 6982 here cannot mean "lost login": never re-verify a PIN being checked.
@@ -590,29 +590,33 @@ class PivToken(Token):
     def sign(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
         contents = self._contents(key)
         if not key.attributes.get(CKA.SIGN):
-            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            raise errors.KeyFunctionNotPermitted()
         algorithm = contents.algorithm
         slot = contents.spec.key
+        # Every result is checked against the public key before it is returned
+        # (card_results): a faulty or hostile card never hands out a bad signature.
         if algorithm.family == "rsa":
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
-            return result.rjust(algorithm.byte_length, b"\x00")
+            payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
+            return card_results.rsa_private_result(contents.public_key, block, result,  # type: ignore[arg-type]
+                                                   "signature", pkcs1_payload=payload)
         if algorithm.family == "ec":
             if mechanism != CKM.ECDSA:
-                raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+                raise errors.MechanismInvalid()
             size = algorithm.byte_length
             digest = bytes(data)[:size].rjust(size, b"\x00")
             der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
-            r, s = decode_dss_signature(der)
-            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+            return card_results.ecdsa_signature(contents.public_key, digest, der)  # type: ignore[arg-type]
         if algorithm.family == "ed25519":
             if mechanism != CKM.EDDSA:
-                raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+                raise errors.MechanismInvalid()
             if parameter is not None and (getattr(parameter, "phflag", False) or getattr(parameter, "context", b"")):
-                raise errors.MechanismParamInvalid("only pure Ed25519 is supported")  # type: ignore[attr-defined]
+                raise errors.MechanismParamInvalid("only pure Ed25519 is supported")
             message = bytes(data)
-            return self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
-        raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            signature = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
+            return card_results.eddsa_signature(contents.public_key, message, signature)  # type: ignore[arg-type]
+        raise errors.KeyFunctionNotPermitted()
 
     @staticmethod
     def _rsa_sign_block(contents: SlotContents, mechanism: int, parameter: Any, data: bytes) -> bytes:
@@ -623,36 +627,36 @@ class PivToken(Token):
             return _raw_rsa_input(contents, data)
         if mechanism == CKM.RSA_PKCS_PSS:
             if parameter is None:
-                raise errors.MechanismParamInvalid("RSA_PKCS_PSS needs CK_RSA_PKCS_PSS_PARAMS")  # type: ignore[attr-defined]
+                raise errors.MechanismParamInvalid("RSA_PKCS_PSS needs CK_RSA_PKCS_PSS_PARAMS")
             name = rsa_padding.hash_name(parameter.hash_alg)
             return rsa_padding.pss_encode(data, contents.algorithm.bits, name,
                                           rsa_padding.mgf_hash_name(parameter.mgf), int(parameter.salt_len))
-        raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+        raise errors.MechanismInvalid()
 
     def decrypt(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
         contents = self._contents(key)
         if not key.attributes.get(CKA.DECRYPT) or contents.algorithm.family != "rsa":
-            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            raise errors.KeyFunctionNotPermitted()
         if mechanism not in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP):
-            raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid()
         k = contents.algorithm.byte_length
         data = bytes(data)
         if len(data) != k:
-            raise errors.EncryptedDataLenRange()  # type: ignore[attr-defined]
+            raise errors.EncryptedDataLenRange()
         if mechanism == CKM.RSA_PKCS_OAEP:
             if parameter is None:
-                raise errors.MechanismParamInvalid("RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")  # type: ignore[attr-defined]
+                raise errors.MechanismParamInvalid("RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")
             hash_name = rsa_padding.hash_name(parameter.hash_alg)
             mgf_name = rsa_padding.mgf_hash_name(parameter.mgf)
             source = int(getattr(parameter, "source", 0) or 0)
             if source not in (0, CKZ.DATA_SPECIFIED):
-                raise errors.MechanismParamInvalid("unknown OAEP source")  # type: ignore[attr-defined]
+                raise errors.MechanismParamInvalid("unknown OAEP source")
             label = bytes(getattr(parameter, "source_data", b"") or b"")
         if int.from_bytes(data, "big") >= int.from_bytes(_modulus(contents), "big"):
-            raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+            raise errors.EncryptedDataInvalid()
         algorithm, slot = contents.algorithm, contents.spec.key
-        block = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
-        block = block.rjust(k, b"\x00")
+        answer = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
+        block = card_results.rsa_private_result(contents.public_key, data, answer, "decryption")  # type: ignore[arg-type]
         if mechanism == CKM.RSA_X_509:
             return block
         if mechanism == CKM.RSA_PKCS:
@@ -662,15 +666,16 @@ class PivToken(Token):
     def derive(self, key: TokenObject, mechanism: int, parameter: Any) -> bytes:
         contents = self._contents(key)
         if not key.attributes.get(CKA.DERIVE):
-            raise errors.KeyFunctionNotPermitted()  # type: ignore[attr-defined]
+            raise errors.KeyFunctionNotPermitted()
         if mechanism != CKM.ECDH1_DERIVE:
-            raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+            raise errors.MechanismInvalid()
         peer = getattr(parameter, "public_data", parameter)
         if not isinstance(peer, (bytes, bytearray)) or not peer:
-            raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")  # type: ignore[attr-defined]
+            raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")
         point = _peer_point(contents.algorithm, bytes(peer))
         algorithm, slot = contents.algorithm, contents.spec.key
-        return self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
+        secret = self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
+        return card_results.ecdh_secret(secret, algorithm.byte_length)
 
     def generate_random(self, length: int) -> bytes:
         """Host CSPRNG: the PIV applet offers no random numbers to applications."""
@@ -681,11 +686,11 @@ class PivToken(Token):
         """C_SetPIN for the user PIN (CHANGE REFERENCE DATA). The management key is
         not changeable through here (yet)."""
         if user_type != CKU.USER:
-            raise errors.FunctionNotSupported()  # type: ignore[attr-defined]
+            raise errors.FunctionNotSupported()
         old_pin, new_pin = bytes(old_pin), bytes(new_pin)
         for value in (old_pin, new_pin):
             if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
-                raise errors.PinLenRange()  # type: ignore[attr-defined]
+                raise errors.PinLenRange()
         pad = bytes([self.profile.pin_pad])
         self._run(lambda: self.card.change_pin(old_pin.ljust(8, pad), new_pin.ljust(8, pad)),
                   relogin_on_6982=False)
@@ -695,7 +700,7 @@ class PivToken(Token):
 
     def _require_so(self) -> None:
         if self._user != CKU.SO:
-            raise errors.UserNotLoggedIn("this needs the SO (management key) login")  # type: ignore[attr-defined]
+            raise errors.UserNotLoggedIn("this needs the SO (management key) login")
 
     def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],
                           private_template: Dict[int, Any]) -> Tuple[TokenObject, TokenObject]:
@@ -704,10 +709,10 @@ class PivToken(Token):
         cka_id = private_template.get(CKA.ID, public_template.get(CKA.ID))
         spec = self.profile.slot_by_id(bytes(cka_id)) if cka_id is not None else None
         if spec is None or not spec.usage:
-            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
         algorithm = _generation_algorithm(int(mechanism), public_template)
         if algorithm.name not in self.profile.algorithms:
-            raise errors.KeySizeRange() if algorithm.family == "rsa" else errors.CurveNotSupported()  # type: ignore[attr-defined]
+            raise errors.KeySizeRange() if algorithm.family == "rsa" else errors.CurveNotSupported()
 
         def generate() -> SlotContents:
             fields = self.card.generate(spec.key, algorithm.ident)
@@ -727,20 +732,17 @@ class PivToken(Token):
         """Store an X.509 certificate in the container of the slot named by CKA_ID."""
         self._require_so()
         if template.get(CKA.CLASS) != CKO.CERTIFICATE:
-            raise errors.TemplateInconsistent("only certificates can be stored on a PIV card")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("only certificates can be stored on a PIV card")
         value = template.get(CKA.VALUE)
         cka_id = template.get(CKA.ID)
         if value is None or cka_id is None:
-            raise errors.TemplateIncomplete()  # type: ignore[attr-defined]
+            raise errors.TemplateIncomplete()
         spec = self.profile.slot_by_id(bytes(cka_id))
         if spec is None:
-            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")  # type: ignore[attr-defined]
-        from cryptography import x509
-
-        try:
-            cert = x509.load_der_x509_certificate(bytes(value))
-        except ValueError:
-            raise errors.AttributeValueInvalid("CKA_VALUE is not a DER certificate") from None  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
+        cert = read_certificate(bytes(value))
+        if cert is None:
+            raise errors.AttributeValueInvalid("CKA_VALUE is not a readable DER X.509 certificate")
         der = bytes(value)
         self._run(lambda: self.card.put_data(spec.container, certificate_container(der)))
         if self._slots is None:
@@ -756,7 +758,7 @@ class PivToken(Token):
         for obj in self.objects():
             if obj.ref == ("certificate", spec.key):
                 return obj
-        raise errors.FunctionFailed()  # type: ignore[attr-defined]
+        raise errors.FunctionFailed()
 
     def destroy_object(self, obj: TokenObject) -> None:
         """Delete a certificate (empty PUT DATA) or, on YubiKey 5.7+, a key (MOVE KEY to FF)."""
@@ -784,7 +786,7 @@ class PivToken(Token):
                 self._run(lambda: self.card.put_data(contents.spec.container, b""))
             self._slots.pop(slot, None)
             return
-        raise errors.ActionProhibited()  # type: ignore[attr-defined]
+        raise errors.ActionProhibited()
 
     def close(self) -> None:
         self._forget_credentials()
@@ -803,10 +805,10 @@ def _modulus(contents: SlotContents) -> bytes:
 def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
     k = contents.algorithm.byte_length
     if len(data) > k:
-        raise errors.DataLenRange()  # type: ignore[attr-defined]
+        raise errors.DataLenRange()
     block = data.rjust(k, b"\x00")
     if int.from_bytes(block, "big") >= int.from_bytes(_modulus(contents), "big"):
-        raise errors.DataInvalid("input is not smaller than the modulus")  # type: ignore[attr-defined]
+        raise errors.DataInvalid("input is not smaller than the modulus")
     return block
 
 
@@ -820,7 +822,7 @@ def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
     except (ValueError, TypeError):
         point = b""
     if len(point) != raw_length:
-        raise errors.MechanismParamInvalid("the peer's public point has the wrong size")  # type: ignore[attr-defined]
+        raise errors.MechanismParamInvalid("the peer's public point has the wrong size")
     return point
 
 
@@ -829,10 +831,10 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
         bits = template.get(CKA.MODULUS_BITS)
         algorithm = ALGORITHM_BY_NAME.get(f"RSA{bits}")
         if algorithm is None:
-            raise errors.KeySizeRange()  # type: ignore[attr-defined]
+            raise errors.KeySizeRange()
         exponent = template.get(CKA.PUBLIC_EXPONENT)
         if exponent is not None and int.from_bytes(bytes(exponent), "big") != 65537:
-            raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")
         return algorithm
     if mechanism in (CKM.EC_KEY_PAIR_GEN, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKM.EC_MONTGOMERY_KEY_PAIR_GEN):
         params = template.get(CKA.EC_PARAMS)
@@ -845,13 +847,13 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
                  asn1.PrintableString("curve25519").dump(): "X25519"}
         name = by_params.get(bytes(params or b"")) or names.get(bytes(params or b""))
         if name is None:
-            raise errors.CurveNotSupported()  # type: ignore[attr-defined]
+            raise errors.CurveNotSupported()
         algorithm = ALGORITHM_BY_NAME[name]
         expected = {CKM.EC_KEY_PAIR_GEN: "ec", CKM.EC_EDWARDS_KEY_PAIR_GEN: "ed25519",
                     CKM.EC_MONTGOMERY_KEY_PAIR_GEN: "x25519"}[CKM(mechanism)]
         if algorithm.family != expected:
-            raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit the mechanism")  # type: ignore[attr-defined]
+            raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit the mechanism")
         return algorithm
-    raise errors.MechanismInvalid()  # type: ignore[attr-defined]
+    raise errors.MechanismInvalid()
 
 

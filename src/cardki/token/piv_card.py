@@ -3,7 +3,9 @@
 This module only formats commands and parses answers; it knows nothing of
 Cryptoki, retries or card sharing (that is :mod:`cardki.token.piv`). Every
 method is one exchange (plus chaining/GET RESPONSE done by the protocol) and
-lets :class:`cardki.apdu.ApduError` subclasses through.
+lets :class:`cardki.apdu.ApduError` subclasses through. An answer that cannot be
+what the command asks for (a missing or short field) raises
+:class:`cardki.apdu.MalformedResponseError`, never an IndexError or KeyError.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from cardki.apdu import SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
+from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
 from cardki.apdu.errors import AuthBlockedError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ ORIGIN_GENERATED = 1
 ORIGIN_IMPORTED = 2
 #: GET METADATA PIN policy byte -> name (0 = "default": the slot's default).
 PIN_POLICIES = {1: "never", 2: "once", 3: "always"}
+#: Yubico serial numbers are 32-bit (GET SERIAL answers 4 bytes).
+SERIAL_MAX_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,18 @@ def object_id_bytes(tag: int) -> bytes:
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
 
 
+def field(fields: Dict[int, bytes], tag: int, what: str, *, min_length: int = 0) -> bytes:
+    """The value of ``tag`` in a card's answer, at least ``min_length`` bytes long;
+    :class:`MalformedResponseError` (naming ``what`` was asked) when the card left it
+    out or cut it short."""
+    value = fields.get(tag)
+    if value is None:
+        raise MalformedResponseError(f"{what}: the answer has no tag {tag:02X}")
+    if len(value) < min_length:
+        raise MalformedResponseError(f"{what}: tag {tag:02X} has {len(value)} bytes, expected {min_length}")
+    return value
+
+
 class PivCard:
     """The PIV applet's commands over one :class:`SmartCardProtocol`."""
 
@@ -86,11 +102,14 @@ class PivCard:
     def get_version(self) -> Tuple[int, int, int]:
         data = self.protocol.send_apdu(0x00, INS_GET_VERSION, 0x00, 0x00, le=self.le_max)
         if len(data) < 3:
-            raise ValueError("GET VERSION answered fewer than 3 bytes")
+            raise MalformedResponseError(f"GET VERSION answered {len(data)} bytes, expected 3")
         return (data[0], data[1], data[2])
 
     def get_serial(self) -> int:
-        return int.from_bytes(self.protocol.send_apdu(0x00, INS_GET_SERIAL, 0x00, 0x00, le=self.le_max), "big")
+        data = self.protocol.send_apdu(0x00, INS_GET_SERIAL, 0x00, 0x00, le=self.le_max)
+        if not 1 <= len(data) <= SERIAL_MAX_BYTES:
+            raise MalformedResponseError(f"GET SERIAL answered {len(data)} bytes, expected {SERIAL_MAX_BYTES}")
+        return int.from_bytes(data, "big")
 
     # ---------------------------------------------------------------- data
     def get_data(self, tag: int, *, sensitive: bool = False) -> bytes:
@@ -136,23 +155,26 @@ class PivCard:
 
     def key_metadata(self, slot: int) -> KeyMetadata:
         raw = self.get_metadata(slot)
+        what = f"GET METADATA {slot:02X}"
         policy = raw.get(0x02, b"\x00\x00")
         origin = raw.get(0x03)
+        if not policy:
+            raise MalformedResponseError(f"{what}: the policy field is empty")
         return KeyMetadata(
-            algorithm=raw[0x01][0],
+            algorithm=field(raw, 0x01, what, min_length=1)[0],
             pin_policy=PIN_POLICIES.get(policy[0]),
             touch_policy=policy[1] if len(policy) > 1 else 0,
             origin=origin[0] if origin else None,
-            public_key=tlv_dict(raw.get(0x04, b"")),
+            public_key=tlv_dict(field(raw, 0x04, what)),
         )
 
     def pin_metadata(self) -> PinMetadata:
         raw = self.get_metadata(PIN_REF)
-        retries = raw.get(0x06, b"\x00\x00")
+        retries = field(raw, 0x06, "GET METADATA 80 (PIN)", min_length=2)
         return PinMetadata(default=raw.get(0x05, b"\x00") == b"\x01", total=retries[0], remaining=retries[1])
 
     def management_key_algorithm(self) -> int:
-        return self.get_metadata(MGMT_SLOT)[0x01][0]
+        return field(self.get_metadata(MGMT_SLOT), 0x01, "GET METADATA 9B", min_length=1)[0]
 
     # ------------------------------------------------ GENERAL AUTHENTICATE
     def authenticate(self, algorithm: int, slot: int, payload: bytes, *, secret_result: bool = False) -> bytes:
@@ -162,7 +184,7 @@ class PivCard:
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_RESPONSE)) + payload)
         answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, slot, bytes(template), le=self.le_max,
                                          sensitive_response=secret_result)
-        return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_RESPONSE]
+        return field(tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer)), TAG_RESPONSE, "GENERAL AUTHENTICATE")
 
     def sign_raw(self, algorithm: int, slot: int, data: bytes, *, secret_result: bool = False) -> bytes:
         """The private-key operation on ``data`` (a signature, or with ``secret_result`` a decryption)."""
@@ -175,14 +197,14 @@ class PivCard:
         """Step 1 of mutual authentication: the card's encrypted witness."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_WITNESS)))
         answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=self.le_max)
-        return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_WITNESS]
+        return field(tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer)), TAG_WITNESS, "GENERAL AUTHENTICATE 9B (witness)")
 
     def management_respond(self, algorithm: int, decrypted_witness: bytes, challenge: bytes) -> bytes:
         """Step 2: prove we decrypted the witness and challenge the card back."""
         template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_WITNESS, decrypted_witness)) + bytes(Tlv(TAG_CHALLENGE, challenge)))
         answer = self.protocol.send_apdu(0x00, INS_AUTHENTICATE, algorithm, MGMT_SLOT, bytes(template), le=self.le_max,
                                          sensitive=True)
-        return tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer))[TAG_RESPONSE]
+        return field(tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer)), TAG_RESPONSE, "GENERAL AUTHENTICATE 9B (response)")
 
     # ---------------------------------------------------------- key management
     def generate(self, slot: int, algorithm: int, pin_policy: int = 0, touch_policy: int = 0) -> Dict[int, bytes]:

@@ -56,14 +56,14 @@ class ManagementKey:
         _, block = MANAGEMENT_ALGORITHMS[self.algorithm]
         witness = card.management_witness(self.algorithm)
         if len(witness) != block:
-            raise errors.DeviceError("the card's witness has the wrong size")  # type: ignore[attr-defined]
+            raise errors.DeviceError("the card's witness has the wrong size")
         challenge = os.urandom(block)
         try:
             answer = card.management_respond(self.algorithm, self._decrypt(witness), challenge)
         except (SecurityStatusError, IncorrectParametersError):
             raise errors.PinIncorrect(None, "The management key is incorrect") from None
         if not hmac.compare_digest(answer, self._encrypt(challenge)):
-            raise errors.DeviceError("the card did not prove knowledge of the management key")  # type: ignore[attr-defined]
+            raise errors.DeviceError("the card did not prove knowledge of the management key")
 
     def wipe(self) -> None:
         for index in range(len(self._key)):
@@ -73,14 +73,14 @@ class ManagementKey:
 def parse_management_key(secret: bytes, algorithm: int, allowed: Sequence[int]) -> ManagementKey:
     """The management key from CKU_SO's PIN: hex digits or raw bytes of the right length."""
     if algorithm not in MANAGEMENT_ALGORITHMS or algorithm not in allowed:
-        raise errors.DeviceError(f"unsupported management key algorithm {algorithm:02X}")  # type: ignore[attr-defined]
+        raise errors.DeviceError(f"unsupported management key algorithm {algorithm:02X}")
     key_length, _ = MANAGEMENT_ALGORITHMS[algorithm]
     text = bytes(secret).strip()
     if len(text) == 2 * key_length:
         try:
             return ManagementKey(algorithm, bytes.fromhex(text.decode("ascii")))
         except (UnicodeDecodeError, ValueError):
-            raise errors.PinInvalid("the management key must be hexadecimal") from None  # type: ignore[attr-defined]
+            raise errors.PinInvalid("the management key must be hexadecimal") from None
     if len(secret) == key_length:
         return ManagementKey(algorithm, bytes(secret))
-    raise errors.PinLenRange(f"this management key needs {2 * key_length} hex digits")  # type: ignore[attr-defined]
+    raise errors.PinLenRange(f"this management key needs {2 * key_length} hex digits")

@@ -14,7 +14,6 @@ from the PIN policy "always".
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -23,9 +22,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
+from cardki.apdu.errors import MalformedResponseError
 from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
 from .base import TokenObject
+from .piv_card import field
+from ..certificate import read_certificate
 from ..der import der_integer, der_octet_string, der_oid
 from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
@@ -94,22 +96,43 @@ def algorithm_of(public_key: PublicKey) -> Optional[KeyAlgorithm]:
 
 
 def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> PublicKey:
-    """A public key from the card's encoding (7F49 / metadata 04: 81 n, 82 e, or 86 point)."""
-    if algorithm.family == "rsa":
-        n = int.from_bytes(fields[0x81], "big")
-        e = int.from_bytes(fields[0x82], "big")
-        return rsa.RSAPublicNumbers(e, n).public_key()
-    point = fields[0x86]
-    if algorithm.family == "ec":
-        return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[algorithm.curve](), point)  # type: ignore[index]
-    if algorithm.family == "ed25519":
-        return ed25519.Ed25519PublicKey.from_public_bytes(point)
-    return x25519.X25519PublicKey.from_public_bytes(point)
+    """A public key from the card's encoding (7F49 / metadata 04: 81 n, 82 e, or 86 point).
+
+    The card's bytes are checked against ``algorithm``: an RSA-2048 slot whose
+    modulus has 4096 bits, or a point that is not on the curve, raises
+    :class:`MalformedResponseError` (every later use relies on the key having the
+    size the algorithm says)."""
+    what = f"{algorithm.name} public key"
+    try:
+        if algorithm.family == "rsa":
+            n = int.from_bytes(field(fields, 0x81, what, min_length=1), "big")
+            e = int.from_bytes(field(fields, 0x82, what, min_length=1), "big")
+            if n.bit_length() != algorithm.bits:
+                raise MalformedResponseError(f"{what}: the modulus has {n.bit_length()} bits")
+            return rsa.RSAPublicNumbers(e, n).public_key()
+        point = field(fields, 0x86, what, min_length=1)
+        if algorithm.family == "ec":
+            return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[algorithm.curve](), point)  # type: ignore[index]
+        if algorithm.family == "ed25519":
+            return ed25519.Ed25519PublicKey.from_public_bytes(point)
+        return x25519.X25519PublicKey.from_public_bytes(point)
+    except MalformedResponseError:
+        raise
+    except ValueError as error:  # cryptography refused the numbers or the point
+        raise MalformedResponseError(f"{what}: {error}") from None
+
+
+#: The largest certificate a compressed PIV certificate container may inflate to,
+#: in bytes. A certificate is a few KB (a YubiKey stores at most ~3 KB per
+#: container); 32 KiB leaves room for long chains of names and extensions while a
+#: "gzip bomb" (61 KB inflating to hundreds of MB) stops after 32 KiB of output.
+MAX_CERTIFICATE_LENGTH = 32 * 1024
 
 
 def parse_certificate_container(content: bytes) -> Optional[bytes]:
     """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
-    FE LRC), decompressed when CertInfo says gzip; None if empty or unreadable."""
+    FE LRC), decompressed when CertInfo says so (gzip, or zlib, which OpenSC reads
+    too); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
     from cardki.apdu import tlv_dict  # local import: keeps this module's deps obvious
 
     try:
@@ -120,10 +143,20 @@ def parse_certificate_container(content: bytes) -> Optional[bytes]:
     if not cert:
         return None
     if fields.get(0x71, b"\x00")[:1] == b"\x01":
-        try:
-            cert = gzip.decompress(cert)
-        except (OSError, EOFError, zlib.error):
-            return None
+        return _inflate_certificate(cert)
+    return cert
+
+
+def _inflate_certificate(compressed: bytes) -> Optional[bytes]:
+    """``compressed`` inflated, or None when it is not one complete gzip/zlib stream
+    of at most :data:`MAX_CERTIFICATE_LENGTH` bytes (decompression stops there)."""
+    inflater = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # 32: gzip or zlib header
+    try:
+        cert = inflater.decompress(compressed, MAX_CERTIFICATE_LENGTH)
+    except zlib.error:
+        return None
+    if not inflater.eof:  # truncated, or more than MAX_CERTIFICATE_LENGTH bytes inside
+        return None
     return cert
 
 
@@ -233,14 +266,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     ``labels`` are the profile's label templates (``{slot}`` = the slot's name)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
-    cert: Optional[x509.Certificate] = None
-    if contents.certificate is not None:
-        from cryptography.x509 import load_der_x509_certificate  # here: only a certificate needs it
-
-        try:
-            cert = load_der_x509_certificate(contents.certificate)
-        except ValueError:
-            cert = None
+    cert = read_certificate(contents.certificate) if contents.certificate is not None else None
     subject = cert.subject.public_bytes() if cert is not None else b""
     common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,

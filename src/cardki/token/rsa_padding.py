@@ -54,14 +54,14 @@ def hash_name(mechanism: int) -> str:
     try:
         return HASH_NAMES[CKM(mechanism)]
     except (ValueError, KeyError):
-        raise errors.MechanismParamInvalid("unsupported hash algorithm") from None  # type: ignore[attr-defined]
+        raise errors.MechanismParamInvalid("unsupported hash algorithm") from None
 
 
 def mgf_hash_name(mgf: int) -> str:
     try:
         return MGF_HASH_NAMES[CKG(mgf)]
     except (ValueError, KeyError):
-        raise errors.MechanismParamInvalid("unsupported mask generation function") from None  # type: ignore[attr-defined]
+        raise errors.MechanismParamInvalid("unsupported mask generation function") from None
 
 
 def digest_info(name: str, digest: bytes) -> bytes:
@@ -88,7 +88,7 @@ def pkcs1_v15_sign_pad(data: bytes, k: int) -> bytes:
     """EMSA-PKCS1-v1_5 block type 1 around ``data`` (a DigestInfo, or raw data
     for CKM_RSA_PKCS) for a ``k``-byte modulus: 00 01 FF..FF 00 data."""
     if len(data) > k - 11:
-        raise errors.DataLenRange(f"at most {k - 11} bytes fit a {k * 8}-bit key")  # type: ignore[attr-defined]
+        raise errors.DataLenRange(f"at most {k - 11} bytes fit a {k * 8}-bit key")
     return b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
 
 
@@ -98,11 +98,11 @@ def pss_encode(m_hash: bytes, mod_bits: int, hash_alg: str, mgf_hash: str, salt_
     returned left-padded to the modulus length so it can go to the card."""
     h_len = hashlib.new(hash_alg).digest_size
     if len(m_hash) != h_len:
-        raise errors.DataLenRange(f"PSS expects a {h_len}-byte hash")  # type: ignore[attr-defined]
+        raise errors.DataLenRange(f"PSS expects a {h_len}-byte hash")
     em_bits = mod_bits - 1
     em_len = (em_bits + 7) // 8
     if salt_len < 0 or em_len < h_len + salt_len + 2:
-        raise errors.MechanismParamInvalid("salt too long for this key")  # type: ignore[attr-defined]
+        raise errors.MechanismParamInvalid("salt too long for this key")
     if salt is None:
         salt = os.urandom(salt_len)
     elif len(salt) != salt_len:
@@ -121,7 +121,7 @@ def pkcs1_v15_decrypt_unpad(em: bytes, k: int) -> bytes:
     """Strip EME-PKCS1-v1_5 (block type 2) from a decrypted ``k``-byte block."""
     em = em.rjust(k, b"\x00")
     if len(em) != k or k < 11:
-        raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+        raise errors.EncryptedDataInvalid()
     good = (em[0] == 0) & (em[1] == 2)
     separator = 0
     for index in range(2, k):  # look at every byte: no early exit
@@ -130,7 +130,7 @@ def pkcs1_v15_decrypt_unpad(em: bytes, k: int) -> bytes:
         separator = index if first_zero else separator
     good &= separator >= 10  # at least 8 non-zero padding bytes
     if not good:
-        raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+        raise errors.EncryptedDataInvalid()
     return em[separator + 1:]
 
 
@@ -139,7 +139,7 @@ def oaep_decode(em: bytes, k: int, hash_alg: str, mgf_hash: str, label: bytes = 
     h_len = hashlib.new(hash_alg).digest_size
     em = em.rjust(k, b"\x00")
     if len(em) != k or k < 2 * h_len + 2:
-        raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+        raise errors.EncryptedDataInvalid()
     l_hash = hashlib.new(hash_alg, label).digest()
     y, masked_seed, masked_db = em[0], em[1:1 + h_len], em[1 + h_len:]
     seed = _xor(masked_seed, mgf1(masked_db, h_len, mgf_hash))
@@ -154,6 +154,6 @@ def oaep_decode(em: bytes, k: int, hash_alg: str, mgf_hash: str, label: bytes = 
         invalid_before_separator |= (not found) & (byte not in (0, 1))
     good &= (separator != 0) & (not invalid_before_separator)
     if not good:
-        raise errors.EncryptedDataInvalid()  # type: ignore[attr-defined]
+        raise errors.EncryptedDataInvalid()
     return db[separator + 1:]
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): what checking a card's result against the public key costs.
+
+    python3 tests/bench/card_result_checks.py [--count 2000]
+
+cardki verifies every signature (and RSA decryption, and the ECDH secret's length)
+before returning it (cardki.token.card_results). This times those checks alone,
+on the host, for the key types a PIV card holds, and prints the median and p95 in
+microseconds per result: the cost each C_Sign / C_Decrypt pays on top of the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import time
+from typing import Callable, List
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from cardki.token import card_results, rsa_padding
+
+
+def timed(check: Callable[[], object], count: int) -> List[float]:
+    for _ in range(50):
+        check()
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        check()
+        timings.append((time.perf_counter() - started) * 1e6)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    count = parser.parse_args().count
+    digest = hashlib.sha256(b"benchmark").digest()
+    cases = {}
+    for bits in (2048, 3072, 4096):
+        key = rsa.generate_private_key(65537, bits)
+        k = bits // 8
+        block = rsa_padding.pkcs1_v15_sign_pad(rsa_padding.digest_info("sha256", digest), k)
+        signature = key.sign(b"benchmark", padding.PKCS1v15(), hashes.SHA256())
+        assert pow(int.from_bytes(signature, "big"), 65537, key.public_key().public_numbers().n) == \
+            int.from_bytes(block, "big")
+        payload = rsa_padding.digest_info("sha256", digest)
+        cases[f"RSA-{bits} PKCS#1 v1.5 signature"] = (
+            lambda public=key.public_key(), b=block, s=signature, p=payload:
+            card_results.rsa_private_result(public, b, s, "signature", pkcs1_payload=p))
+        cases[f"RSA-{bits} other (PSS, raw, decrypt)"] = (
+            lambda public=key.public_key(), b=block, s=signature:
+            card_results.rsa_private_result(public, b, s, "signature"))
+    for curve, algorithm in ((ec.SECP256R1(), hashes.SHA256()), (ec.SECP384R1(), hashes.SHA384())):
+        key = ec.generate_private_key(curve)
+        field = hashlib.new(algorithm.name, b"benchmark").digest()
+        der = key.sign(field, ec.ECDSA(Prehashed(algorithm)))
+        cases[f"ECDSA {curve.name} signature"] = (lambda public=key.public_key(), d=field, s=der:
+                                                  card_results.ecdsa_signature(public, d, s))
+    ed = ed25519.Ed25519PrivateKey.generate()
+    cases["Ed25519 signature"] = (lambda public=ed.public_key(), s=ed.sign(b"benchmark"):
+                                  card_results.eddsa_signature(public, b"benchmark", s))
+    print(f"checking a card's result against the public key, {count} times each (microseconds):")
+    print(f"{'result':<36} {'median':>8} {'p95':>8}")
+    for name, check in cases.items():
+        timings = timed(check, count)
+        p95 = statistics.quantiles(timings, n=20)[-1]
+        print(f"{name:<36} {statistics.median(timings):8.1f} {p95:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
