@@ -8,22 +8,32 @@ Fixtures:
     Tears down only what it started. Yields a :class:`PcscStack`.
 
 ``virtual_card_factory`` (function)
-    ``virtual_card_factory(firmware="5.7.2", reader=0, serial=12345678,
+    ``virtual_card_factory(firmware="5.7.2", reader=None, serial=12345678,
     card="hwsim.yubikey:VirtualYubiKey", state=None) -> VirtualCardHandle``:
     a factory-fresh card (or one loaded from ``state``) in that reader, in a
     few milliseconds: the server stays, only the card inside is swapped.
+    ``card`` also takes a short name: "yubikey", "openpgp" (a plain OpenPGP
+    3.4 card). ``reader=None`` is the card's own place (``hwsim.stack.
+    default_reader``): a YubiKey in "Yubico YubiKey CCID (hwsim) 00 00"
+    (reader 2), any other card in "Virtual PCD 00 00" (reader 0);
+    ``$HWSIM_TEST_READER`` overrides it for every card.
 
 ``virtual_card`` (function)
-    ``virtual_card_factory()`` with the defaults: a YubiKey 5.7.2 in reader 0.
+    ``virtual_card_factory()`` with the defaults: a YubiKey 5.7.2 in reader 2.
+
+``openpgp_card`` (function)
+    ``virtual_card_factory(card="openpgp")``: a plain OpenPGP 3.4 card in reader 0.
 
 Readers: 0 and 1 are vpcd's "Virtual PCD 00 00"/"00 01"; 2 (``YUBICO_READER``)
-and 3 are "Yubico YubiKey CCID (hwsim) 00 00"/"00 01", for clients that use only
-YubiKey-named readers (libykcs11). pcscd knows the latter only if it started
-after hw-sim/bootstrap installed them: a pcscd this run started is restarted
-once if needed; any other pcscd without them makes the test fail (an error
-saying how to restart it), never skip. A card in a Yubico-named reader is
-taken out after the test (unless the server was borrowed with it inserted),
-so clients that pick "the first reader with a card" are not steered there.
+and 3 are "Yubico YubiKey CCID (hwsim) 00 00"/"00 01": where a YubiKey sits,
+as a real one on USB does (ykman 5 and libykcs11 use no other reader for it).
+pcscd knows the latter only if it started after hw-sim/bootstrap installed
+them: a pcscd this run started is restarted once if needed; any other pcscd
+without them makes the test fail (an error saying how to restart it), never
+skip. After a test, cards stay in readers 0, 1 and 2 (the next test finds one
+there); a card in reader 3 is taken out (unless the server was borrowed with
+it inserted), so clients that pick "the first Yubico reader with a card" are
+not steered there.
 
 A :class:`VirtualCardHandle` has ``reader`` (index), ``reader_name``
 ("Virtual PCD 00 00"), ``control`` (:class:`hwsim.control.CardControl`),
@@ -52,6 +62,8 @@ YUBICO_READER = stack.YUBICO_READER
 """Reader index of "Yubico YubiKey CCID (hwsim) 00 00" (the reader libykcs11 sees)."""
 DEFAULT_FIRMWARE = "5.7.2"
 DEFAULT_SERIAL = 12345678
+KEEP_INSERTED_READERS = (*stack.CLASSIC_READERS, YUBICO_READER)
+"""Readers whose card stays in after a test: the places cards live by default."""
 STANDIN_CARD = f"{REPO_ROOT / 'tests' / 'sim' / 'stack_standin_card.py'}:StandInCard"
 """A minimal card for tests of the stack itself (not of any card applet)."""
 
@@ -140,13 +152,16 @@ def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Call
     traced_before: Dict[int, bool] = {}
     leave_inserted: Dict[int, bool] = {}
 
-    def make(firmware: str = DEFAULT_FIRMWARE, reader: int = 0, serial: int = DEFAULT_SERIAL,
+    def make(firmware: str = DEFAULT_FIRMWARE, reader: Optional[int] = None, serial: int = DEFAULT_SERIAL,
              card: str = DEFAULT_CARD, state: Optional[Path] = None) -> VirtualCardHandle:
+        if reader is None:
+            override = os.environ.get("HWSIM_TEST_READER")
+            reader = int(override) if override else stack.default_reader(card)
         server = pcsc_stack.server(reader, card=card)
         control = server.control
         if reader not in leave_inserted:
             borrowed_with_card = reader in pcsc_stack.borrowed and control.status()["inserted"]
-            leave_inserted[reader] = reader in stack.CLASSIC_READERS or borrowed_with_card
+            leave_inserted[reader] = reader in KEEP_INSERTED_READERS or borrowed_with_card
         state_path = Path(state) if state is not None else tmp_path / f"reader{reader}-state.json"
         swapped = control.new_card(firmware=firmware, serial=serial, state=state_path, card=card)
         status = control.status()
@@ -183,6 +198,13 @@ def virtual_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> Virt
 
 
 @pytest.fixture
+def openpgp_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> VirtualCardHandle:
+    """A factory-fresh plain OpenPGP 3.4 card (no PIV, no YubiKey parts) in reader 0:
+    PW1 123456, PW3 12345678, no keys."""
+    return virtual_card_factory(card="openpgp")
+
+
+@pytest.fixture
 def standin_card_spec() -> str:
     """The ``card=`` value that serves the stand-in card (for virtual_card_factory)."""
     return STANDIN_CARD
@@ -197,7 +219,7 @@ def standin_card(virtual_card_factory: Callable[..., VirtualCardHandle]) -> Virt
 
 @pytest.fixture
 def provisioned_card(virtual_card_factory: Callable[..., VirtualCardHandle], tmp_path: Path) -> VirtualCardHandle:
-    """A YubiKey 5.7.2 in reader 0 holding the keys and certificates of
+    """A YubiKey 5.7.2 in its reader (2) holding the keys and certificates of
     ``provisioning.provisioned_yubikey()`` (one per key type, see that module)."""
     from hwsim.statefile import save_state
     from provisioning import provisioned_state

@@ -16,7 +16,14 @@ import sys
 from typing import List, Optional
 
 from hwsim.control import CardControl, ControlError
-from hwsim.server import DEFAULT_CARD, DEFAULT_FIRMWARE, DEFAULT_SERIAL, CardServer, parse_firmware
+from hwsim.server import (
+    CARD_KINDS,
+    DEFAULT_CARD,
+    DEFAULT_FIRMWARE,
+    DEFAULT_SERIAL,
+    CardServer,
+    parse_firmware,
+)
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -35,7 +42,8 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     serve.add_argument("--trace", help="append a redacted APDU trace to this file")
     serve.add_argument("--control", help="Unix socket for the JSON-lines control channel")
     serve.add_argument("--card", default=DEFAULT_CARD,
-                       help=f"card class as MODULE:CLASS or FILE.py:CLASS (default {DEFAULT_CARD})")
+                       help=f"card: {', '.join(CARD_KINDS)}, or a class as MODULE:CLASS or FILE.py:CLASS"
+                            f" (default {DEFAULT_CARD})")
     serve.add_argument("--host", default="127.0.0.1", help="vpcd host (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="vpcd port (default 35963 + reader)")
     serve.add_argument("--parent-pid", type=int,

@@ -1,7 +1,7 @@
 """The applet seam: a card hosts applets, each one a table INS -> handler.
 
-An applet never touches sockets, chaining or GET RESPONSE; the card
-(``hwsim.yubikey``) does that and hands the applet one complete command at a
+An applet never touches sockets, chaining or GET RESPONSE; the card OS
+(``hwsim.cardos``) does that and hands the applet one complete command at a
 time. Handlers return response data or raise ``SwError``.
 """
 
@@ -21,6 +21,10 @@ class CardServices(Protocol):
 
     firmware: Tuple[int, int, int]
     serial: int
+
+    @property
+    def has_button(self) -> bool:
+        """Whether ``require_touch`` can ever succeed (a YubiKey's sensor)."""
 
     def mark_changed(self) -> None:
         """Persistent state changed: the card bumps ``state_version``."""
@@ -52,6 +56,8 @@ class Applet:
     aid: bytes = b""
     min_select_length: int = 5
     name: str = "applet"
+    state_key: str = "applet"
+    """The applet's section in the card state (``to_state``)."""
 
     def __init__(self, card: CardServices) -> None:
         self.card = card
@@ -68,6 +74,11 @@ class Applet:
 
     def deselect(self) -> None:
         """Another applet was selected or power went away."""
+
+    def accepts_class(self, cla: int, ins: int) -> bool:
+        """Whether a proprietary class byte (other than 00/10) is valid for
+        ``ins``; the card answers 6E00 for any the applet does not take."""
+        return False
 
     def process(self, cmd: Command) -> bytes:
         """Dispatch one complete command to its handler."""

@@ -1,4 +1,5 @@
-"""PIV attestation as the YubiKey does it (firmware 4.3+).
+"""PIV and OpenPGP attestation as the YubiKey does it (PIV: firmware 4.3+,
+OpenPGP: 5.2+).
 
 The card holds an attestation key in slot F9 and its certificate in object
 5FFF01. Real keys have theirs issued by Yubico's PIV root CA; the simulator
@@ -46,8 +47,19 @@ def make_root_and_device_ca(serial: int) -> Tuple[PrivateKey, bytes, PrivateKey,
 
     Returns (root_key, root_cert_der, f9_key, f9_cert_der).
     """
+    return _root_and_attestation_key("hwsim PIV Root CA", "Yubico PIV Attestation", serial)
+
+
+def make_openpgp_root_and_attestation_key(serial: int) -> Tuple[PrivateKey, bytes, PrivateKey, bytes]:
+    """The OpenPGP applet's own pair (a real YubiKey has a Yubico OpenPGP CA
+    apart from the PIV one): a simulator root CA and the attestation key 81 with
+    its certificate (DO FC). Returns (root_key, root_cert_der, key, cert_der)."""
+    return _root_and_attestation_key("hwsim OpenPGP Root CA", "YubiKey OpenPGP Attestation", serial)
+
+
+def _root_and_attestation_key(root_cn: str, key_cn: str, serial: int) -> Tuple[PrivateKey, bytes, PrivateKey, bytes]:
     root_key = ec.generate_private_key(ec.SECP384R1())
-    root_name = _name("hwsim PIV Root CA")
+    root_name = _name(root_cn)
     root = (
         x509.CertificateBuilder()
         .subject_name(root_name)
@@ -62,12 +74,12 @@ def make_root_and_device_ca(serial: int) -> Tuple[PrivateKey, bytes, PrivateKey,
         )
         .sign(root_key, hashes.SHA384())
     )
-    f9_key = rsa.generate_private_key(65537, 2048)
-    f9 = (
+    key = rsa.generate_private_key(65537, 2048)
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("Yubico PIV Attestation"))
+        .subject_name(_name(key_cn))
         .issuer_name(root_name)
-        .public_key(f9_key.public_key())
+        .public_key(key.public_key())
         .serial_number(serial or x509.random_serial_number())
         .not_valid_before(_NOT_BEFORE)
         .not_valid_after(_NOT_AFTER)
@@ -77,8 +89,8 @@ def make_root_and_device_ca(serial: int) -> Tuple[PrivateKey, bytes, PrivateKey,
     return (
         root_key,
         root.public_bytes(serialization.Encoding.DER),
-        f9_key,
-        f9.public_bytes(serialization.Encoding.DER),
+        key,
+        cert.public_bytes(serialization.Encoding.DER),
     )
 
 
@@ -121,3 +133,67 @@ def attest(
 def _der_integer(value: int) -> bytes:
     body = value.to_bytes(value.bit_length() // 8 + 1, "big")
     return bytes([0x02, len(body)]) + body
+
+
+# ------------------------------------------------------------------- OpenPGP
+
+_OPENPGP_ARC = "1.3.6.1.4.1.41482.5."
+OPENPGP_EXTENSIONS = {
+    "cardholder": _OPENPGP_ARC + "1",
+    "source": _OPENPGP_ARC + "2",
+    "version": _OPENPGP_ARC + "3",
+    "fingerprint": _OPENPGP_ARC + "4",
+    "generation_date": _OPENPGP_ARC + "5",
+    "signature_counter": _OPENPGP_ARC + "6",
+    "serial": _OPENPGP_ARC + "7",
+    "uif": _OPENPGP_ARC + "8",
+    "form_factor": _OPENPGP_ARC + "9",
+}
+"""The extensions Yubico's OpenPGP attestation statements carry (OID arc
+1.3.6.1.4.1.41482.5, docs.yubico.com "OpenPGP attestation" OIDs)."""
+
+
+def attest_openpgp(
+    key_name: str,
+    public_key: PublicKey,
+    *,
+    generated: bool,
+    firmware: Tuple[int, int, int],
+    serial: int,
+    fingerprint: bytes,
+    generation_time: bytes,
+    signature_counter: int,
+    uif: int,
+    cardholder: bytes,
+    signer: PrivateKey,
+    signer_cert_der: bytes,
+) -> bytes:
+    """The DER attestation statement for one OpenPGP key, signed by key 81."""
+    issuer = x509.load_der_x509_certificate(signer_cert_der)
+    values = {
+        "cardholder": cardholder,
+        "source": b"\x01" if generated else b"\x00",
+        "version": bytes(firmware),
+        "fingerprint": fingerprint,
+        "generation_date": generation_time,
+        "serial": _der_integer(serial),
+        "uif": bytes([uif]),
+        "form_factor": bytes([FORM_FACTOR_USB_A_KEYCHAIN]),
+    }
+    if key_name == "SIG":
+        values["signature_counter"] = signature_counter.to_bytes(4, "big")
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"YubiKey OpenPGP Attestation {key_name}"))
+        .issuer_name(issuer.subject)
+        .public_key(public_key)  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(issuer.not_valid_before_utc)
+        .not_valid_after(issuer.not_valid_after_utc)
+    )
+    for name, value in values.items():
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(OPENPGP_EXTENSIONS[name]), value), critical=False
+        )
+    cert = builder.sign(signer, _hash_for(signer))  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.DER)

@@ -1,10 +1,12 @@
 """The YubiKey's Management and OTP applets, just enough for host tools to
 identify the device: ykman reads DEVICE INFO (serial, version, form factor,
-capabilities) from Management; yubico-piv-tool asks the OTP applet for the
-serial on firmware before 5.0.
+capabilities: only the applets the card hosts) from Management;
+yubico-piv-tool asks the OTP applet for the serial on firmware before 5.0.
 """
 
 from __future__ import annotations
+
+from typing import Iterable
 
 from .applet import Applet, CardServices
 from .iso7816 import SW, Command, SwError, tlv
@@ -35,13 +37,17 @@ TAG_NFC_SUPPORTED = 0x0D
 TAG_NFC_ENABLED = 0x0E
 
 
-def capabilities(firmware: tuple) -> int:
-    """What a YubiKey 5 NFC of this firmware offers (YK4: no FIDO2)."""
-    caps = CAP_OTP | CAP_U2F | CAP_OPENPGP | CAP_PIV | CAP_OATH
-    if firmware >= (5, 0, 0):
-        caps |= CAP_FIDO2
-    if firmware >= (5, 4, 3):
-        caps |= CAP_HSMAUTH
+#: Which capability bit each applet stands for (by ``Applet.name``).
+CAPABILITY_OF_APPLET = {"OTP": CAP_OTP, "OpenPGP": CAP_OPENPGP, "PIV": CAP_PIV}
+
+
+def capabilities(applets: Iterable[Applet]) -> int:
+    """The capability bits of the applets a card really hosts: clients skip
+    what is not reported (ykman would otherwise try FIDO2, OATH or YubiHSM
+    Auth on a card that has none of them, and fail)."""
+    caps = 0
+    for applet in applets:
+        caps |= CAPABILITY_OF_APPLET.get(applet.name, 0)
     return caps
 
 
@@ -52,8 +58,10 @@ class ManagementApplet(Applet):
     min_select_length = len(MANAGEMENT_AID)
     name = "Management"
 
-    def __init__(self, card: CardServices) -> None:
+    def __init__(self, card: CardServices, capabilities: int) -> None:
         super().__init__(card)
+        self.capabilities = capabilities
+        """What READ CONFIG reports as supported and enabled, over USB and NFC."""
         if card.firmware >= (4, 1, 0):
             self.handlers = {INS_READ_CONFIG: self._read_config}
 
@@ -62,7 +70,7 @@ class ManagementApplet(Applet):
 
     def _read_config(self, cmd: Command) -> bytes:
         fw = self.card.firmware
-        caps = capabilities(fw).to_bytes(2, "big")
+        caps = self.capabilities.to_bytes(2, "big")
         body = (
             tlv(TAG_USB_SUPPORTED, caps)
             + tlv(TAG_SERIAL, self.card.serial.to_bytes(4, "big"))
@@ -75,8 +83,7 @@ class ManagementApplet(Applet):
             + tlv(TAG_CONFIG_LOCK, b"\x00")
         )
         if fw >= (5, 0, 0):
-            nfc = (capabilities(fw) & ~CAP_HSMAUTH).to_bytes(2, "big")
-            body += tlv(TAG_NFC_SUPPORTED, nfc) + tlv(TAG_NFC_ENABLED, nfc)
+            body += tlv(TAG_NFC_SUPPORTED, caps) + tlv(TAG_NFC_ENABLED, caps)
         return bytes([len(body)]) + body
 
 

@@ -110,7 +110,9 @@ SELECT_RESPONSE = tlv(0x61, tlv(0x4F, PIV_AID[5:]) + tlv(0x79, tlv(0x4F, PIV_AID
 
 
 def _object_id_allowed(object_id: int) -> bool:
-    return 0x5FC101 <= object_id <= 0x5FC123 or 0x5FFF00 <= object_id <= 0x5FFF15
+    """Ids a YubiKey stores: any three-byte 5Fxxxx, not only SP 800-73's
+    5FC101..5FC123 (ykman's own tests write 5F0001; Yubico keeps 5FFFxx)."""
+    return 0x5F0000 <= object_id <= 0x5FFFFF
 
 
 def _default_pin_policy(slot: int) -> int:
@@ -171,6 +173,7 @@ class PivApplet(Applet):
     aid = PIV_AID
     min_select_length = 5
     name = "PIV"
+    state_key = "piv"
 
     def __init__(self, card: CardServices, state: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(card)
@@ -494,7 +497,9 @@ class PivApplet(Applet):
         if slot_key is None:
             raise SwError(SW.FILE_NOT_FOUND)
         if cmd.p1 != slot_key.algorithm.ident:
-            raise SwError(SW.INCORRECT_P1P2)
+            # What a YubiKey answers, and what ykman's key/certificate pairing
+            # check (ykman.piv.check_key) reads as "does not match".
+            raise SwError(SW.INCORRECT_DATA)
         if 0x82 not in template or template[0x82]:
             raise SwError(SW.INCORRECT_DATA)
         self._authorize_key_use(slot_key)
@@ -629,7 +634,9 @@ class PivApplet(Applet):
             self._ensure_attestation()
         slot_key = self.keys.get(ref)
         if slot_key is None:
-            raise SwError(SW.FILE_NOT_FOUND)
+            # An empty slot: 6A88, which ykman's `piv info` expects on every
+            # factory-fresh key (it raises on anything else).
+            raise SwError(SW.REFERENCE_NOT_FOUND)
         return (
             tlv(0x01, bytes([slot_key.algorithm.ident]))
             + tlv(0x02, bytes([slot_key.pin_policy, slot_key.touch_policy]))

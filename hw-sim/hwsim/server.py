@@ -29,6 +29,12 @@ from hwsim.vpcd import DEFAULT_HOST, VpcdBridge, port_for_reader, reader_name
 log = logging.getLogger(__name__)
 
 DEFAULT_CARD = "hwsim.yubikey:VirtualYubiKey"
+
+CARD_KINDS: Dict[str, str] = {
+    "yubikey": DEFAULT_CARD,
+    "openpgp": "hwsim.openpgp_card:VirtualOpenPgpCard",
+}
+"""Short names for ``--card`` and ``new_card``: the cards this package ships."""
 DEFAULT_FIRMWARE = (5, 7, 2)
 DEFAULT_SERIAL = 12345678
 
@@ -51,8 +57,10 @@ def load_card_class(spec: str) -> Callable[..., VirtualCard]:
     """Resolve ``"package.module:Class"`` or ``"path/to/file.py:Class"``.
 
     The file form lets tests serve a stand-in card that lives next to them
-    without making the tests directory importable.
+    without making the tests directory importable. A short name from
+    ``CARD_KINDS`` ("yubikey", ...) stands for the class it names.
     """
+    spec = CARD_KINDS.get(spec, spec)
     module_name, _, class_name = spec.rpartition(":")
     if not module_name or not class_name:
         raise ValueError(f"card must be MODULE:CLASS or FILE.py:CLASS, not {spec!r}")

@@ -73,6 +73,18 @@ inode) is loaded as a separate instance with its own table."""
 YUBICO_READER_CONF = Path("/etc/reader.conf.d/cardki-vpcd-yubico")
 
 
+def default_reader(card: Optional[str] = None) -> int:
+    """Where a card of class ``card`` (a ``--card`` value; None: the YubiKey) goes
+    unless told otherwise: a YubiKey into the Yubico-named reader, as a real key
+    on USB always sits in a "Yubico YubiKey ..." reader (ykman 5 takes the USB
+    product id from that name and cannot open a YubiKey anywhere else); any
+    other card into vpcd's own "Virtual PCD 00 00"."""
+    from hwsim.server import DEFAULT_CARD, load_card_class
+
+    card_class = load_card_class(card or DEFAULT_CARD)
+    return YUBICO_READER if getattr(card_class, "kind", None) == "yubikey" else CLASSIC_READERS[0]
+
+
 def reader_name(reader: int) -> str:
     """The name pcscd gives reader index ``reader`` (0, 1: vpcd's; 2, 3: the Yubico-named pair)."""
     return vpcd_reader_name(reader)

@@ -1,33 +1,24 @@
-"""A virtual YubiKey: the card level that hosts the PIV, Management and OTP
-applets, as pcscd sees it through vpcd.
+"""A virtual YubiKey: the card OS (:mod:`hwsim.cardos`) with a YubiKey's
+ATR, its touch sensor and its applets (PIV, OpenPGP, Management, OTP), as
+pcscd sees it through vpcd.
 
-This module owns everything between the reader and an applet: APDU parsing
-(short and extended), command chaining (CLA bit 0x10), response chaining
-(61xx + GET RESPONSE), SELECT by AID, touch simulation, persistence and trace
-redaction. Applets only see complete commands.
+The YubiKey-specific parts live here: the ATR by firmware, the button that
+touch policies ask for, the answer to a SELECT by file identifier (a YubiKey
+has no file system and answers it 6D00, which is what makes scdaemon probe
+the Management applet and treat the card as a YubiKey) and which applets the
+key carries.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
-from .applet import Applet
-from .card import VirtualCard
-from .iso7816 import (
-    INS_GET_RESPONSE,
-    INS_SELECT,
-    SW,
-    Command,
-    SwError,
-    parse_command,
-    sw_bytes,
-)
-from .management import ManagementApplet, OtpApplet
+from .cardos import AppletCard, read_state
+from .iso7816 import SW, SwError
+from .management import ManagementApplet, OtpApplet, capabilities
+from .openpgp import OpenPgpApplet, yubikey_profile
 from .piv import PivApplet
-from .statefile import StateError
-
-STATE_FORMAT = 1
 
 # ATRs of real keys: YubiKey 5 series and YubiKey 4 (OpenSC matches on them).
 ATR_YUBIKEY5 = bytes.fromhex("3BFD1300008131FE158073C021C057597562694B657940")
@@ -38,12 +29,16 @@ TOUCH_MODES = ("confirm", "timeout")
 TOUCH_CACHE_SECONDS = 15.0
 
 
-class VirtualYubiKey(VirtualCard):
-    """A YubiKey 5 (or an older firmware, selectable) with its PIV applet.
+class VirtualYubiKey(AppletCard):
+    """A YubiKey 5 (or an older firmware, selectable) with its PIV and OpenPGP applets.
 
     ``state`` (from ``to_state()``) restores a previous card; its firmware and
     serial then win over the arguments.
     """
+
+    kind: ClassVar[str] = "yubikey"
+    select_file_sw: ClassVar[int] = SW.INS_NOT_SUPPORTED
+    has_button: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -51,59 +46,29 @@ class VirtualYubiKey(VirtualCard):
         serial: int = 12345678,
         state: Optional[Dict[str, Any]] = None,
     ) -> None:
-        if state is not None:
-            found = state.get("format")
-            if isinstance(found, int) and found > STATE_FORMAT:
-                raise StateError(f"its format {found} is newer than this version reads ({STATE_FORMAT})")
-            if found != STATE_FORMAT:
-                raise StateError(f"no virtual YubiKey state of format {STATE_FORMAT}")
-            firmware = tuple(state["firmware"])  # type: ignore[assignment]
-            serial = int(state["serial"])
-        self.firmware: Tuple[int, int, int] = (int(firmware[0]), int(firmware[1]), int(firmware[2]))
-        self.serial = serial
-        self.state_version = 0
+        firmware, serial, saved = read_state(state, self.kind, firmware, serial)
+        super().__init__(firmware, serial)
         self.touch_mode = "confirm"
         self.touch_delay = 0.0
         self.touch_count = 0  # how many touches were asked for: tests read it
         self._last_touch: Optional[float] = None
-        self.piv = PivApplet(self, state.get("piv") if state else None)
-        self.management = ManagementApplet(self)
+        self.piv = PivApplet(self, saved.get(PivApplet.state_key))
+        self.openpgp = OpenPgpApplet(self, yubikey_profile(self.firmware), saved.get(OpenPgpApplet.state_key))
         self.otp = OtpApplet(self)
-        self.applets: List[Applet] = [self.piv, self.management, self.otp]
-        self._current: Optional[Applet] = None
-        self._pending = b""  # response bytes waiting for GET RESPONSE
-        self._chain: Optional[Tuple[int, int, int, bytearray]] = None
+        self.management = ManagementApplet(self, capabilities((self.piv, self.openpgp, self.otp)))
+        for applet in (self.piv, self.openpgp, self.management, self.otp):
+            self.install(applet)
 
     # ------------------------------------------------------------ VirtualCard
     @property
     def atr(self) -> bytes:
         return ATR_YUBIKEY5 if self.firmware >= (5, 0, 0) else ATR_YUBIKEY4
 
-    def power_on(self) -> None:
-        self._clear_volatile()
-
-    def power_off(self) -> None:
-        self._clear_volatile()
-
     def _clear_volatile(self) -> None:
-        if self._current is not None:
-            self._current.deselect()
-        self._current = None
-        self._pending = b""
-        self._chain = None
+        super()._clear_volatile()
         self._last_touch = None
 
-    def execute(self, apdu: bytes) -> bytes:
-        try:
-            return self._execute(apdu)
-        except SwError as e:
-            self._pending = b""
-            return sw_bytes(e.sw)
-
     # ---------------------------------------------------------- card services
-    def mark_changed(self) -> None:
-        self.state_version += 1
-
     def require_touch(self, cacheable: bool = False) -> None:
         """Simulate the button: "confirm" touches after ``touch_delay`` seconds,
         "timeout" never touches, and the YubiKey then answers 6982."""
@@ -118,92 +83,3 @@ class VirtualYubiKey(VirtualCard):
         if self.touch_mode == "timeout":
             raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
         self._last_touch = time.monotonic()
-
-    # ------------------------------------------------------------ persistence
-    def to_state(self) -> Dict[str, Any]:
-        """Everything a power cycle keeps, JSON-serialisable."""
-        return {
-            "format": STATE_FORMAT,
-            "kind": "yubikey",
-            "firmware": list(self.firmware),
-            "serial": self.serial,
-            "piv": self.piv.to_state(),
-        }
-
-    # -------------------------------------------------------------- redaction
-    # Every applet's rules are applied, not only the selected one's: a trace
-    # must stay clean even for a VERIFY sent before any SELECT, or for a
-    # command the card then refuses.
-    def redact_command(self, apdu: bytes) -> bytes:
-        """``apdu`` with any secret (PIN, PUK, key material) blanked."""
-        for applet in self.applets:
-            apdu = applet.redact_command(apdu)
-        return apdu
-
-    def redact_response(self, apdu: bytes, rapdu: bytes) -> bytes:
-        """``rapdu`` with any secret blanked; ``apdu`` is the command it answers."""
-        for applet in self.applets:
-            rapdu = applet.redact_response(apdu, rapdu)
-        return rapdu
-
-    # ----------------------------------------------------------- the pipeline
-    def _execute(self, apdu: bytes) -> bytes:
-        cmd = parse_command(apdu)
-        if cmd.cla & ~0x10 & 0xFF:
-            self._chain = None
-            raise SwError(SW.CLA_NOT_SUPPORTED)
-        if cmd.ins == INS_GET_RESPONSE and not cmd.chained:
-            return self._get_response(cmd)
-        self._pending = b""
-        cmd = self._reassemble(cmd)
-        if cmd is None:
-            return sw_bytes(SW.OK)
-        if cmd.ins == INS_SELECT and cmd.p1 == 0x04:
-            data = self._select(cmd)
-        elif cmd.ins == INS_SELECT:
-            raise SwError(SW.FILE_NOT_FOUND)  # no file system on a YubiKey
-        elif self._current is None:
-            raise SwError(SW.INS_NOT_SUPPORTED)
-        else:
-            data = self._current.process(cmd)
-        return self._respond(data, cmd.ne)
-
-    def _reassemble(self, cmd: Command) -> Optional[Command]:
-        """Collect CLA|0x10 parts; returns the whole command once the last part
-        arrives, or None while the chain is still open."""
-        if self._chain is not None:
-            ins, p1, p2, buf = self._chain
-            if (cmd.ins, cmd.p1, cmd.p2) != (ins, p1, p2):
-                self._chain = None
-                raise SwError(SW.LAST_COMMAND_EXPECTED)
-            buf += cmd.data
-            if cmd.chained:
-                return None
-            self._chain = None
-            return Command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, bytes(buf), cmd.ne, cmd.extended)
-        if cmd.chained:
-            self._chain = (cmd.ins, cmd.p1, cmd.p2, bytearray(cmd.data))
-            return None
-        return cmd
-
-    def _select(self, cmd: Command) -> bytes:
-        for applet in self.applets:
-            if applet.matches(cmd.data):
-                if self._current is not None:
-                    self._current.deselect()
-                self._current = applet
-                data = applet.select(cmd)
-                return b"" if cmd.p2 & 0x0C == 0x0C else data
-        raise SwError(SW.FILE_NOT_FOUND)
-
-    def _respond(self, data: bytes, ne: int) -> bytes:
-        if len(data) <= ne:
-            return data + sw_bytes(SW.OK)
-        self._pending = data[ne:]
-        return data[:ne] + sw_bytes(SW.MORE_DATA | min(len(self._pending), 256) % 256)
-
-    def _get_response(self, cmd: Command) -> bytes:
-        if not self._pending:
-            raise SwError(SW.CONDITIONS_NOT_SATISFIED)
-        data, self._pending = self._pending, b""
-        return self._respond(data, cmd.ne)

@@ -11,7 +11,6 @@ gets a fresh copy of that card in its reader, so tests cannot disturb each other
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import subprocess
 import tempfile
@@ -31,7 +30,6 @@ from hosts import module_env as hermetic_env
 PIN = "123456"
 FIRMWARE = "5.4.3"
 SERIAL = 7654321
-READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
 KEYS = {"9a": "RSA2048", "9c": "ECCP256", "9d": "ECCP256", "9e": "ECCP256"}
 LAYOUTS = {"default": KEYS, "rsa-9c": {"9a": "ECCP256", "9c": "RSA2048", "9d": "RSA2048", "9e": "ECCP256"}}
 YUBICO_PIV_TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
@@ -130,7 +128,7 @@ def module_card(virtual_card_factory: Callable[..., object], layout: str = "defa
     if not Path(YUBICO_PIV_TOOL).exists():
         pytest.fail("yubico-piv-tool is not installed")
     if layout not in _provisioned_state:
-        card = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL)
+        card = virtual_card_factory(firmware=FIRMWARE, serial=SERIAL)
         workdir = Path(tempfile.mkdtemp(prefix="cardki-module-card-"))
         _certificates[layout] = _provision(card.reader_name, workdir, LAYOUTS[layout])
         saved = workdir / "provisioned-state.json"
@@ -140,7 +138,7 @@ def module_card(virtual_card_factory: Callable[..., object], layout: str = "defa
     else:
         copy = Path(tempfile.mkdtemp(prefix="cardki-module-card-")) / "state.json"
         shutil.copyfile(_provisioned_state[layout], copy)
-        handle = virtual_card_factory(firmware=FIRMWARE, reader=READER, serial=SERIAL, state=str(copy))
+        handle = virtual_card_factory(firmware=FIRMWARE, serial=SERIAL, state=str(copy))
     return ModuleCard(handle=handle, reader_name=handle.reader_name, module=module_path(),
                       certificates=dict(_certificates[layout]))
 

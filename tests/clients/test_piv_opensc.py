@@ -8,7 +8,6 @@ through PKCS#11.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,7 +24,6 @@ MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 PKCS11_TOOL = shutil.which("pkcs11-tool") or "/usr/bin/pkcs11-tool"
 YKMAN = shutil.which("ykman") or "/usr/bin/ykman"
 MGMT = "010203040506070801020304050607080102030405060708"
-READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
 
 
 def pkcs11(reader: str, *args: str) -> subprocess.CompletedProcess:
@@ -36,7 +34,7 @@ def pkcs11(reader: str, *args: str) -> subprocess.CompletedProcess:
 def provisioned(virtual_card_factory, tmp_path):
     """A 5.7.2 card with ECCP256 in 9a, RSA2048 in 9c and ECCP384 in 9d, each
     with a certificate."""
-    card = virtual_card_factory(reader=READER)
+    card = virtual_card_factory()
     for slot, algorithm, cn in (
         ("9a", "ECCP256", "CN=opensc auth"), ("9c", "RSA2048", "CN=opensc sign"), ("9d", "ECCP384", "CN=opensc km"),
     ):

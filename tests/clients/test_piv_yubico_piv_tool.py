@@ -13,7 +13,6 @@ card and verify against a certificate's public key.
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,7 +26,6 @@ pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
 TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
 MGMT = "010203040506070801020304050607080102030405060708"
-READER = int(os.environ.get("HWSIM_TEST_READER", "0"))
 
 
 def piv_tool(reader: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -42,7 +40,7 @@ def piv_tool(reader: str, *args: str, check: bool = True) -> subprocess.Complete
 @pytest.fixture
 def card(virtual_card_factory):
     """A factory-fresh YubiKey 5.4.3 (3DES management key)."""
-    return virtual_card_factory(firmware="5.4.3", reader=READER)
+    return virtual_card_factory(firmware="5.4.3")
 
 
 def certificate_for(public_pem: Path, out: Path) -> x509.Certificate:
@@ -158,14 +156,14 @@ def test_reset_only_after_pin_and_puk_are_blocked(card, tmp_path):
 
 
 def test_aes_default_management_key_on_5_7_is_beyond_this_tool(virtual_card_factory):
-    card = virtual_card_factory(firmware="5.7.2", reader=READER)
+    card = virtual_card_factory(firmware="5.7.2")
     failed = piv_tool(card.reader_name, "-a", "generate", "-s", "9a", "-A", "ECCP256", f"-k{MGMT}", check=False)
     assert failed.returncode != 0
     assert "authentication" in (failed.stdout + failed.stderr).lower()
 
 
 def test_yubikey4_serial_comes_from_the_otp_applet(virtual_card_factory):
-    card = virtual_card_factory(firmware="4.3.7", serial=4433221, reader=READER)
+    card = virtual_card_factory(firmware="4.3.7", serial=4433221)
     out = piv_tool(card.reader_name, "-a", "status").stdout
     assert "Version:\t4.3.7" in out
     assert "Serial Number:\t4433221" in out

@@ -328,7 +328,7 @@ def test_an_unusable_virtual_state_file_is_named_in_the_error(tmp_path: Path) ->
     with pytest.raises(api.VirtualStateError) as raised:
         api.open(virtual_state=str(path))
     assert str(raised.value) == (f"the virtual card state {path} cannot be used: "
-                                 "its format 99 is newer than this version reads (1)")
+                                 "its format 99 is newer than this version reads (2)")
 
 
 def test_a_failed_save_of_the_virtual_state_does_not_hide_the_error_of_the_block() -> None:

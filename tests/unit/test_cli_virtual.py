@@ -236,7 +236,7 @@ def test_pin_prompt_on_a_terminal_does_not_echo(state: str) -> None:
 
 @pytest.mark.parametrize("content, what", [
     ("{broken", "cannot be used: not JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
-    ('{"format": 99}', "cannot be used: its format 99 is newer than this version reads (1)"),
+    ('{"format": 99}', "cannot be used: its format 99 is newer than this version reads (2)"),
     ("[1, 2]", "cannot be used: the file does not hold a JSON object"),
     ('{"format": 1, "piv": {"pin": "123456"}}', "cannot be used: it is not a complete virtual YubiKey state"),
 ])

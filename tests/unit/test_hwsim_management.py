@@ -22,6 +22,15 @@ def test_management_select_answers_version_text_and_device_info():
     assert tags[0x04] == b"\x01"
 
 
+def test_device_info_reports_only_the_applets_the_card_hosts():
+    card = VirtualYubiKey()
+    transmit(card, apdu(0, 0xA4, 4, 0, MANAGEMENT_AID))
+    tags = parse_tlv_dict(transmit(card, apdu(0, 0x1D, 0, 0))[0][1:])
+    hosted = 0x10 | 0x08 | 0x01  # PIV, OpenPGP and the OTP stub; no FIDO, OATH or YubiHSM Auth to fail on
+    for tag in (0x01, 0x03, 0x0D, 0x0E):  # USB/NFC supported and enabled
+        assert int.from_bytes(tags[tag], "big") == hosted, hex(tag)
+
+
 def test_otp_applet_gives_serial_for_old_firmware_tools():
     card = VirtualYubiKey(firmware=(4, 3, 7), serial=99)
     status, sw = transmit(card, apdu(0, 0xA4, 4, 0, OTP_AID + b"\x01"))

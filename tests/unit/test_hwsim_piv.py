@@ -102,7 +102,7 @@ def test_reset_needs_pin_and_puk_blocked_and_restores_defaults():
         assert send(card, 0x2C, 0, 0x80, b"\xff" * 16)[1] in (0x63C2, 0x63C1, 0x63C0)
     assert send(card, 0xFB)[1] == 0x9000
     assert verify(card) == 0x9000
-    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A82
+    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A88
     assert authenticate(card) == 0x9000
 
 
@@ -192,7 +192,7 @@ def test_rsa2048_generate_sign_and_decrypt():
     plain, _ = general_authenticate(card, 0x07, 0x9A, ciphertext)
     assert plain.endswith(b"\x00secret")
     assert general_authenticate(card, 0x07, 0x9A, block[:-1])[1] == 0x6A80
-    assert general_authenticate(card, 0x11, 0x9A, digest)[1] == 0x6A86
+    assert general_authenticate(card, 0x11, 0x9A, digest)[1] == 0x6A80  # wrong algorithm: ykman's "no match"
 
 
 @pytest.mark.parametrize("algorithm, curve, hash_name", [(0x11, ec.SECP256R1(), "sha256"), (0x14, ec.SECP384R1(), "sha384")])
@@ -273,7 +273,7 @@ def test_touch_policy_cached_touches_once():
 
 def test_metadata_for_generated_and_imported_keys():
     card = fresh_card()
-    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A82
+    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A88
     assert authenticate(card) == 0x9000
     pub = generate(card, 0x9A, 0x11, pin_policy=1, touch_policy=3)
     meta = parse_tlv_dict(send(card, 0xF7, 0, 0x9A)[0])
@@ -330,10 +330,10 @@ def test_move_and_delete_key_on_5_7():
     assert authenticate(card) == 0x9000
     pub = generate(card, 0x9A, 0x11)
     assert send(card, 0xF6, 0x85, 0x9A)[1] == 0x9000
-    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A82
+    assert send(card, 0xF7, 0, 0x9A)[1] == 0x6A88
     assert parse_tlv_dict(parse_tlv_dict(send(card, 0xF7, 0, 0x85)[0])[0x04])[0x86] == pub[0x86]
     assert send(card, 0xF6, 0xFF, 0x85)[1] == 0x9000
-    assert send(card, 0xF7, 0, 0x85)[1] == 0x6A82
+    assert send(card, 0xF7, 0, 0x85)[1] == 0x6A88
     old = fresh_card((5, 4, 3))
     assert send(old, 0xF6, 0xFF, 0x9A)[1] == 0x6D00
 
@@ -356,6 +356,17 @@ def test_data_objects_access_rules():
     assert send(card, 0xCB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC109")))[1] == 0x6A82
     too_big = tlv(0x5C, bytes.fromhex("5FC10A")) + tlv(0x53, bytes(4000))
     assert send(card, 0xDB, 0x3F, 0xFF, too_big)[1] == 0x6A84
+
+
+def test_any_5fxxxx_object_is_stored_as_on_a_yubikey():
+    card = fresh_card()
+    assert authenticate(card) == 0x9000
+    for object_id in ("5F0001", "5FFF15", "5FC1FF"):
+        put = tlv(0x5C, bytes.fromhex(object_id)) + tlv(0x53, b"\x00\x1b[31m" + object_id.encode())
+        assert send(card, 0xDB, 0x3F, 0xFF, put)[1] == 0x9000
+        data, sw = send(card, 0xCB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex(object_id)))
+        assert (data, sw) == (tlv(0x53, b"\x00\x1b[31m" + object_id.encode()), 0x9000)
+    assert send(card, 0xDB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("3FFF01")) + tlv(0x53, b"x"))[1] == 0x6A82
 
 
 def test_version_and_serial():
