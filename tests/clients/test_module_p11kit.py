@@ -81,7 +81,8 @@ def test_p11kit_server_serves_the_token_to_p11kit_client(card: ModuleCard, tmp_p
         assert str(SERIAL) in done.stdout, done.stdout
         objects = subprocess.run(["pkcs11-tool", "--module", P11KIT_CLIENT, "-O"], capture_output=True,
                                  text=True, timeout=120, env=client_env)
-        assert "Certificate for PIV Authentication" in objects.stdout, objects.stdout + objects.stderr
+        assert "Certificate Object; type = X.509 cert\n  label:      PIV Authentication\n" in objects.stdout, \
+            objects.stdout + objects.stderr
     finally:
         os.kill(server.pid, signal.SIGTERM)
         try:

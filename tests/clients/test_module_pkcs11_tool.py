@@ -43,16 +43,15 @@ def test_info_slots_tokens_mechanisms(card: ModuleCard) -> None:
 
 def test_objects_listed_without_and_with_login(card: ModuleCard) -> None:
     public = card.pkcs11_tool("-O").stdout
-    for label in ("Certificate for PIV Authentication", "Certificate for Digital Signature",
-                  "Certificate for Key Management"):
-        assert label in public, label
+    for label in ("PIV Authentication", "Digital Signature", "Key Management"):
+        assert f"Certificate Object; type = X.509 cert\n  label:      {label}\n" in public, label
     assert "Public Key Object; RSA 2048" in public
     assert "Public Key Object; EC" in public
     private = card.pkcs11_tool("-O", "--login", "--pin", PIN).stdout
-    for label in ("Private key for PIV Authentication", "Private key for Digital Signature",
-                  "Private key for Key Management"):
-        assert label in private, label
-    assert "Private key for PIV Authentication" not in public
+    for key_type, label in (("RSA", "PIV Authentication"), ("EC", "Digital Signature"), ("EC", "Key Management")):
+        assert f"Private Key Object; {key_type}" in private
+        assert f"  label:      {label}\n" in private, label
+    assert "Private Key Object" not in public
 
 
 def sign(card: ModuleCard, tmp_path: Path, mechanism: str, key_id: str, data: bytes, *extra: str) -> bytes:
@@ -142,7 +141,7 @@ def test_pkcs11_tool_self_test_with_an_rsa_key_in_9c(rsa_9c_card: ModuleCard) ->
     done = rsa_9c_card.pkcs11_tool("--test", "--login", "--pin", PIN, check=False, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "testing key 1 (Private key for Digital Signature) \n  all 4 signature functions seem to work" in output, output
+    assert "testing key 1 (Digital Signature) \n  all 4 signature functions seem to work" in output, output
     assert "all 4 signature functions seem to work" in output, output
     assert "No errors" in output, output
 

@@ -119,7 +119,7 @@ def test_keys_generated_by_yubico_piv_tool_are_visible_with_correct_attributes(p
         assert private[CKA.ID] == public[CKA.ID] == cka_id
         assert public[CKA.PUBLIC_KEY_INFO] == spki(keys[name])
         assert private[CKA.LOCAL] and private[CKA.NEVER_EXTRACTABLE] and not private[CKA.EXTRACTABLE]
-    assert objects[("certificate", 0x9A)][CKA.LABEL] == "X.509 Certificate for PIV Authentication"
+    assert objects[("certificate", 0x9A)][CKA.LABEL] == "PIV Authentication"
     assert ("certificate", 0x9D) not in objects
     assert objects[("private", 0x82)][CKA.MODULUS_BITS] == 2048
 

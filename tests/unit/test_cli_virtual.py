@@ -54,7 +54,7 @@ def test_report_without_arguments_shows_the_virtual_card(state: str) -> None:
     out = result.stdout
     assert "cardki virtual card (in-process)" in out and "[virtual card in this process" in out
     assert "YubiKey PIV #12345678" in out
-    assert "X.509 Certificate for Digital Signature" in out and "subject=CN=cardki test 9C" in out
+    assert "label='Digital Signature'" in out and "subject=CN=cardki test 9C" in out
     assert "CKM_ECDSA_SHA256" in out and "CKM_EDDSA" in out
     assert "private keys are listed with --login" in out
 

@@ -85,12 +85,12 @@ def test_bulk_get_attribute_value_fills_what_it_can(rig: EngineRig) -> None:
     types = [CKA.LABEL, CKA.PRIVATE_EXPONENT, CKA.KEY_TYPE]
     rv, values = rig.lib.get_attribute_value_encoded(session, private, types)
     assert rv == CKR.ATTRIBUTE_SENSITIVE
-    assert values[0] == b"Private key for PIV Authentication"
+    assert values[0] == b"PIV Authentication"
     assert values[1] is None
     assert values[2] == int(CKK.RSA).to_bytes(8, "little")
     with pytest.raises(errors.AttributeSensitive) as caught:
         rig.lib.get_attribute_value(session, private, types)
-    assert caught.value.partial == {CKA.LABEL: "Private key for PIV Authentication", CKA.KEY_TYPE: CKK.RSA}
+    assert caught.value.partial == {CKA.LABEL: "PIV Authentication", CKA.KEY_TYPE: CKK.RSA}
 
     rv, values = rig.lib.get_attribute_value_encoded(session, private, [CKA.CERTIFICATE_TYPE, CKA.ID])
     assert rv == CKR.ATTRIBUTE_TYPE_INVALID and values == [None, b"\x01"]

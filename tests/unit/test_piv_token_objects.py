@@ -85,7 +85,7 @@ def test_rsa_key_with_certificate_has_the_full_attribute_set() -> None:
     private = find(token, "private", 0x9A)
     a = private.attributes
     assert a[CKA.CLASS] == CKO.PRIVATE_KEY and a[CKA.KEY_TYPE] == CKK.RSA
-    assert a[CKA.LABEL] == "Private key for PIV Authentication" and a[CKA.ID] == b"\x01"
+    assert a[CKA.LABEL] == "PIV Authentication" and a[CKA.ID] == b"\x01"
     assert a[CKA.TOKEN] and a[CKA.PRIVATE] and not a[CKA.MODIFIABLE]
     assert a[CKA.SIGN] and a[CKA.DECRYPT] and a[CKA.UNWRAP] and not a[CKA.DERIVE]
     assert a[CKA.SENSITIVE] and not a[CKA.EXTRACTABLE]
@@ -101,12 +101,12 @@ def test_rsa_key_with_certificate_has_the_full_attribute_set() -> None:
 
     public = find(token, "public", 0x9A).attributes
     assert public[CKA.CLASS] == CKO.PUBLIC_KEY and not public[CKA.PRIVATE]
-    assert public[CKA.LABEL] == "Public key for PIV Authentication"
+    assert public[CKA.LABEL] == "PIV Authentication"
     assert public[CKA.VERIFY] and public[CKA.ENCRYPT] and public[CKA.MODULUS] == a[CKA.MODULUS]
 
     c = find(token, "certificate", 0x9A).attributes
     assert c[CKA.CLASS] == CKO.CERTIFICATE and c[CKA.CERTIFICATE_TYPE] == CKC.X_509
-    assert c[CKA.LABEL] == "X.509 Certificate for PIV Authentication" and c[CKA.ID] == b"\x01"
+    assert c[CKA.LABEL] == "PIV Authentication" and c[CKA.ID] == b"\x01"
     assert c[CKA.VALUE] == der and c[CKA.ISSUER] == cert.issuer.public_bytes()
     assert c[CKA.SERIAL_NUMBER] == bytes.fromhex("02081234567890abcdef")
     assert c[CKA.CHECK_VALUE] == hashlib.sha1(der).digest()[:3]
@@ -143,7 +143,7 @@ def test_ec_key_usage_and_names_follow_the_slot(slot, cka_id, label, sign, deriv
     put_key(card, slot, ec.generate_private_key(ec.SECP384R1()))
     token, _ = open_piv(card)
     a = find(token, "private", slot).attributes
-    assert (a[CKA.ID], a[CKA.LABEL]) == (cka_id, f"Private key for {label}")
+    assert (a[CKA.ID], a[CKA.LABEL]) == (cka_id, label)
     assert (a[CKA.SIGN], a[CKA.DERIVE], a[CKA.DECRYPT]) == (sign, derive, False)
     assert a[CKA.EC_PARAMS] == bytes.fromhex("06052b81040022")
     assert a[CKA.ALWAYS_AUTHENTICATE] is (slot == 0x9C)

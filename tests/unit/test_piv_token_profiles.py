@@ -23,8 +23,8 @@ def test_slot_mapping_is_the_ykcs11_one() -> None:
     assert mapping[0x95] == (0x18, "Retired Key 20", 0x5FC120)
     assert mapping[0xF9] == (0x19, "Attestation", 0x5FFF01)
     assert len({s.id for s in profile.slots}) == len(profile.slots) == 25
-    assert profile.object_label("certificate", profile.slot(0x9E)) == "X.509 Certificate for Card Authentication"
-    assert profile.object_label("private_key", profile.slot(0x83)) == "Private key for Retired Key 2"
+    assert profile.object_label("certificate", profile.slot(0x9E)) == "Card Authentication"
+    assert profile.object_label("private_key", profile.slot(0x83)) == "Retired Key 2"
 
 
 @pytest.mark.parametrize("firmware, algorithms, features", [

@@ -5,8 +5,9 @@ GET METADATA answers, data objects) and the profile's slot table, build the
 :class:`TokenObject` list. No card I/O here, so every attribute rule is
 unit-testable on its own.
 
-Attribute choices follow ykcs11 so existing tools see the same objects:
-one CKA_ID byte per slot, labels "Private key for <slot name>" etc., keys
+Attribute choices follow ykcs11 so existing tools find the same objects (one
+CKA_ID byte per slot), except that all objects of a slot share one label, the
+slot's name (see the labels in profiles/generic-piv.toml for why); keys
 SENSITIVE and not EXTRACTABLE, NEVER_EXTRACTABLE/ALWAYS_SENSITIVE/LOCAL only
 for keys the card generated itself (metadata origin), ALWAYS_AUTHENTICATE
 from the PIN policy "always".
@@ -344,7 +345,7 @@ def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -
     return {
         CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
         CKA.COPYABLE: False, CKA.DESTROYABLE: True,
-        CKA.LABEL: f"X.509 Certificate for {spec.name}", CKA.ID: spec.cka_id,
+        CKA.LABEL: spec.name, CKA.ID: spec.cka_id,
         CKA.CERTIFICATE_TYPE: int(CKC.X_509),
         # 1 = token user: the matching private key is on this token.
         CKA.CERTIFICATE_CATEGORY: 1 if spec.usage else 0,

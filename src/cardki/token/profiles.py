@@ -41,9 +41,9 @@ PIV_ALGORITHMS: Dict[str, int] = {
 
 
 DEFAULT_LABELS = {
-    "private_key": "Private key for {slot}",
-    "public_key": "Public key for {slot}",
-    "certificate": "X.509 Certificate for {slot}",
+    "private_key": "{slot}",
+    "public_key": "{slot}",
+    "certificate": "{slot}",
 }
 
 
