@@ -7,10 +7,10 @@
 library -> slots -> token -> session -> keys that sign, decrypt and derive.
 """
 
-from .cryptoki import constants, errors
-from .cryptoki.constants import CKA, CKC, CKD, CKG, CKK, CKM, CKO, CKR, CKS, CKU, CKZ
+from . import constants, errors
+from .constants import CKA, CKC, CKD, CKG, CKK, CKM, CKO, CKR, CKS, CKU, CKZ
 from .cryptoki.engine import Cryptoki, LibraryInfo, SessionInfo, SlotInfo, TokenInfoFull
-from .cryptoki.errors import CryptokiError
+from .errors import CryptokiError
 from .cryptoki.mechanisms import (Ecdh1DeriveParams, EddsaParams, MechanismSpec, RsaOaepParams,
                                   RsaPssParams)
 

@@ -21,7 +21,7 @@ Objects get their methods from their attributes: a private key with
 :meth:`DecryptMixin.decrypt`, and so on, so ``hasattr(key, "sign")`` answers
 "can this key sign?".
 
-Errors are the engine's :class:`~cardki.cryptoki.errors.CryptokiError`
+Errors are the engine's :class:`~cardki.errors.CryptokiError`
 subclasses (each with ``.rv``); this layer adds only :class:`NoSuchKey` and
 :class:`MultipleObjectsReturned` for lookups, which are not Cryptoki failures.
 """
@@ -61,8 +61,8 @@ from .api_util import (
     rsa_oaep_params,
     rsa_pss_params,
 )
-from .cryptoki import errors
-from .cryptoki.constants import (
+from . import errors
+from .constants import (
     CKA,
     CKD,
     CKG,

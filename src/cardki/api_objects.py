@@ -27,8 +27,8 @@ from .api_util import (
     ecdsa_raw_to_der,
     rsa_oaep_params,
 )
-from .cryptoki import errors
-from .cryptoki.constants import CKA, CKD, CKK, CKM, CKO
+from . import errors
+from .constants import CKA, CKD, CKK, CKM, CKO
 from .der import unwrap_octet_string
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from .cryptoki import errors
-from .cryptoki.constants import CKA, CKG, CKK, CKM
+from . import errors
+from .constants import CKA, CKG, CKK, CKM
 from .der import unwrap_octet_string
 
 Pin = Union[str, bytes]
@@ -165,7 +165,7 @@ def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: Optional[int] = None) -
 
 def rsa_oaep_params(hash_alg: int = CKM.SHA256, label: bytes = b"") -> Any:
     """A ``CK_RSA_PKCS_OAEP_PARAMS`` with MGF1 of the same hash and an optional label."""
-    from .cryptoki.constants import CKZ
+    from .constants import CKZ
     from .cryptoki.mechanisms import RsaOaepParams
 
     mgf, _ = _HASH_PARAMS[hash_alg]

@@ -296,7 +296,7 @@ def _print_mechanisms(token: Any, out: TextIO, indent: str = "") -> None:
 def cmd_report(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
     """Everything at once; a token that fails one section gets an inline error
     line and the report goes on (exit status 1 at the end)."""
-    from .cryptoki.errors import CryptokiError
+    from .errors import CryptokiError
 
     info = lib.info
     print(f"cardki {__version__}: {info.library_description.rstrip()} "
@@ -477,7 +477,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     _configure_logging(args.log_level, args.debug)
     from .api import MultipleObjectsReturned, NoSuchKey, VirtualStateError
-    from .cryptoki.errors import CryptokiError
+    from .errors import CryptokiError
 
     try:
         status = _run(args, sys.stdout)

@@ -11,7 +11,21 @@ with asn1crypto's ``dump()`` (the unit tests check that).
 
 from __future__ import annotations
 
-from cardki.apdu.tlv import encode_length
+# ISO 7816-4 allows longer lengths, but 4 length bytes already address 4 GiB:
+# anything above is corrupt data, not a card object.
+MAX_LENGTH_BYTES = 4
+
+
+def encode_length(length: int) -> bytes:
+    """BER definite length: short form below 0x80, else 0x81..0x84 + bytes."""
+    if length < 0:
+        raise ValueError(f"TLV length must not be negative: {length}")
+    if length < 0x80:
+        return bytes([length])
+    n = (length.bit_length() + 7) // 8
+    if n > MAX_LENGTH_BYTES:
+        raise ValueError(f"TLV length too large: {length}")
+    return bytes([0x80 | n]) + length.to_bytes(n, "big")
 
 
 def _tlv(tag: int, content: bytes) -> bytes:

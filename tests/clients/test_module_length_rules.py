@@ -52,7 +52,7 @@ SCRIPT = r"""
 import json, sys
 import cffi
 from cardki.capi import cdefs
-from cardki.cryptoki.constants import CKA, CKM, CKO, CKU
+from cardki.constants import CKA, CKM, CKO, CKU
 from hwsim.control import CardControl
 
 module, reader, pin, control_path, ciphertext = sys.argv[1:6]
@@ -147,7 +147,7 @@ RULES_SCRIPT = r"""
 import json, sys
 import cffi
 from cardki.capi import cdefs
-from cardki.cryptoki.constants import CKA, CKK, CKM, CKO, CKU
+from cardki.constants import CKA, CKK, CKM, CKO, CKU
 
 module, reader, pin = sys.argv[1:4]
 {open_session}

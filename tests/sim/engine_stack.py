@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List
 
 from cardki import Cryptoki
-from cardki.cryptoki.constants import SessionFlag
+from cardki.constants import SessionFlag
 
 RO = int(SessionFlag.SERIAL_SESSION)
 RW = int(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)

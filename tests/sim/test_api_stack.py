@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 
 from cardki import api
 from cardki.api import CKM, CKO
-from cardki.cryptoki import errors
+from cardki import errors
 from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from cardki import CKA, CKM, CKO, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import SessionFlag
+from cardki.constants import SessionFlag
 from provisioning import PIN
 
 pytestmark = pytest.mark.sim

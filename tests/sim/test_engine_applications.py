@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, List
 import pytest
 
 from cardki import CKA, CKO, CKR, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import SessionFlag
+from cardki.constants import SessionFlag
 
 pytestmark = pytest.mark.sim
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cardki import CKA, CKM, CKO, CKU, Cryptoki
-from cardki.cryptoki.constants import SessionFlag
+from cardki.constants import SessionFlag
 from provisioning import PIN
 
 pytestmark = pytest.mark.sim

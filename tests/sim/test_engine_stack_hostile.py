@@ -24,7 +24,7 @@ from hwsim.statefile import save_state
 from provisioning import KEY_IDS, PIN, host_keys, provision, provisioned_state
 
 from cardki import CKA, CKK, CKM, CKO, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import CKD, CKR
+from cardki.constants import CKD, CKR
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from engine_stack import RO, find, reader_slot
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hwsim import stack
 
 from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import CKR, SlotFlag, WaitFlag
+from cardki.constants import CKR, SlotFlag, WaitFlag
 from engine_stack import RO, RW, find, reader_slot
 from provisioning import PIN, host_keys
 

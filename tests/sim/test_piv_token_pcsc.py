@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKA, CKD, CKG, CKM, CKU, TokenFlag
+from cardki import errors
+from cardki.constants import CKA, CKD, CKG, CKM, CKU, TokenFlag
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams, RsaOaepParams, RsaPssParams
 from cardki.slot.errors import CardRemovedError
 from cardki.slot.pcsc import PcscTransport

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List
 
 from cardki import CKA, CKO, Cryptoki
-from cardki.cryptoki.constants import SessionFlag
+from cardki.constants import SessionFlag
 from cardki.slot import InProcessSlot, SlotManager
 
 from provisioning import MANAGEMENT_KEY, PIN, provisioned_yubikey  # noqa: F401  (re-exported)

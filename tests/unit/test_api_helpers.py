@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki import api, api_objects, api_util
 from cardki.api import CKA, CKK, CKM
-from cardki.cryptoki import errors
+from cardki import errors
 from cardki.der import der_octet_string
 
 

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 import cardki
 from cardki import api
 from cardki.api import CKA, CKD, CKK, CKM, CKO
-from cardki.cryptoki import errors, limits
-from cardki.cryptoki.constants import CKR
+from cardki import errors
+from cardki.cryptoki import limits
+from cardki.constants import CKR
 from provisioning import KEY_IDS, MANAGEMENT_KEY, PIN, provisioned_state, provisioned_yubikey
 
 

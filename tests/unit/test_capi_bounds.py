@@ -17,7 +17,7 @@ SCRIPT = CFFI_HOST + r"""
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cardki.cryptoki import limits
-from cardki.cryptoki.constants import CKA, CKD, CKG, CKK, CKM, CKO, CKU
+from cardki.constants import CKA, CKD, CKG, CKK, CKM, CKO, CKU
 
 keep = []
 out = {}

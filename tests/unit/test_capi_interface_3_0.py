@@ -16,7 +16,7 @@ SCRIPT = r"""
 import json, sys
 import cffi
 from cardki.capi import cdefs
-from cardki.cryptoki.constants import CKA, CKM, CKU
+from cardki.constants import CKA, CKM, CKU
 
 ffi = cffi.FFI()
 ffi.cdef(cdefs.TYPES + cdefs.FUNCTION_LISTS + "CK_RV C_GetInterface(CK_UTF8CHAR_PTR, CK_VERSION_PTR, "

@@ -68,7 +68,7 @@ NEEDS_NO_INITIALIZE = {"C_GetFunctionList", "C_GetInterfaceList", "C_GetInterfac
 
 
 def test_null_pointers_and_extreme_numbers_everywhere() -> None:
-    from cardki.cryptoki.constants import CKR
+    from cardki.constants import CKR
 
     results = run_module_script(SCRIPT, timeout=300)
     assert results.pop("finalize") == CKR_OK

@@ -12,7 +12,7 @@ from __future__ import annotations
 from hosts import CFFI_HOST, run_module_script
 
 SCRIPT = CFFI_HOST + r"""
-from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CK_UNAVAILABLE_INFORMATION
+from cardki.constants import CKA, CKM, CKO, CKU, CK_UNAVAILABLE_INFORMATION
 
 out = {}
 out["init"] = f.C_Initialize(ffi.NULL)

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from cardki import CKA, CKO, CKS, CKU, Cryptoki, errors
-from cardki.cryptoki.constants import SessionFlag, SlotFlag, TokenFlag, WaitFlag
+from cardki.constants import SessionFlag, SlotFlag, TokenFlag, WaitFlag
 
 from engine_support import MANAGEMENT_KEY, PIN, RO, RW, EngineRig, make_rig
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import inspect
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKR
+from cardki import errors
+from cardki.constants import CKR
 
 
 def _camel(code: CKR) -> str:

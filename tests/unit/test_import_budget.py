@@ -47,7 +47,7 @@ def test_a_key_without_certificate_is_listed_without_cryptography_x509() -> None
     modules = loaded_after("""
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        from cardki.token.piv_objects import ALGORITHM_BY_NAME, SlotContents, key_objects
+        from cardki.token.piv.objects import ALGORITHM_BY_NAME, SlotContents, key_objects
         from cardki.token.profiles import candidates
 
         spec = next(s for s in candidates()[0].slots if s.key == 0x9A)

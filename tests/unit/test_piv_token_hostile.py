@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from provisioning import host_keys, provisioned_state
 
 from cardki.apdu import Tlv
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKA, CKD, CKM, CKR, CKU
+from cardki import errors
+from cardki.constants import CKA, CKD, CKM, CKR, CKU
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, Token, open_token
-from cardki.token.piv_objects import (ALGORITHM_BY_NAME, EC_PARAMS, MAX_CERTIFICATE_LENGTH, SlotContents,
+from cardki.token.piv.objects import (ALGORITHM_BY_NAME, EC_PARAMS, MAX_CERTIFICATE_LENGTH, SlotContents,
                                       key_objects, parse_certificate_container)
 from cardki.token.profiles import candidates
 from cardki.token.rsa_padding import digest_info

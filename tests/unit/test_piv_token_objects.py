@@ -24,8 +24,8 @@ from test_piv_token_support import (
 )
 
 from cardki.apdu import Tlv
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CKU, TokenFlag
+from cardki import errors
+from cardki.constants import CKA, CKC, CKK, CKM, CKO, CKU, TokenFlag
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, open_token
 

@@ -24,8 +24,8 @@ from test_piv_token_support import (
     rsa_key,
 )
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKA, CKD, CKG, CKM, CKO, CKU, CKZ, TokenFlag
+from cardki import errors
+from cardki.constants import CKA, CKD, CKG, CKM, CKO, CKU, CKZ, TokenFlag
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams, EddsaParams, RsaOaepParams, RsaPssParams
 from cardki.slot.inprocess import InProcessSlot, InProcessTransport
 from cardki.token import open_token, rsa_padding

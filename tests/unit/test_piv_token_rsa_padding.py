@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKG, CKM
+from cardki import errors
+from cardki.constants import CKG, CKM
 from cardki.token import rsa_padding
 
 KEY = rsa.generate_private_key(65537, 1024)

@@ -18,7 +18,7 @@ from test_piv_token_support import (
     rsa_key,
 )
 
-from cardki.cryptoki.constants import CKA, CKM, CKU
+from cardki.constants import CKA, CKM, CKU
 from cardki.slot.inprocess import InProcessSlot
 from cardki.token.base import TokenObject
 

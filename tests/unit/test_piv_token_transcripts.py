@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from test_piv_token_support import PIN, make_cert, put_cert, put_key, rsa_key
 
 from cardki.apdu import RecordingTransport, ReplayTransport
-from cardki.cryptoki.constants import CKA, CKM, CKO, CKU
+from cardki.constants import CKA, CKM, CKO, CKU
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, open_token, rsa_padding
 from hwsim.yubikey import VirtualYubiKey

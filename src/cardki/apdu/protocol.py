@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
-from cardki.slot.transport import CardTransport
+from cardki.transport import CardTransport
 
 from .errors import SW_OK, ApplicationNotFoundError, MalformedResponseError, NotFoundError, error_for_sw
 from .trace import TRACE, format_command, format_response, logger

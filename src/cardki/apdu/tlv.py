@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Optional, Tuple, Union
 
-# ISO 7816-4 allows longer lengths, but 4 length bytes already address 4 GiB:
-# anything above is corrupt data, not a card object.
-_MAX_LENGTH_BYTES = 4
+from ..der import MAX_LENGTH_BYTES as _MAX_LENGTH_BYTES
+from ..der import encode_length
 
 
 def encode_tag(tag: int) -> bytes:
@@ -23,18 +22,6 @@ def encode_tag(tag: int) -> bytes:
     if tag < 0:
         raise ValueError(f"TLV tag must not be negative: {tag}")
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
-
-
-def encode_length(length: int) -> bytes:
-    """BER definite length: short form below 0x80, else 0x81..0x84 + bytes."""
-    if length < 0:
-        raise ValueError(f"TLV length must not be negative: {length}")
-    if length < 0x80:
-        return bytes([length])
-    n = (length.bit_length() + 7) // 8
-    if n > _MAX_LENGTH_BYTES:
-        raise ValueError(f"TLV length too large: {length}")
-    return bytes([0x80 | n]) + length.to_bytes(n, "big")
 
 
 def _read_tag(data: bytes, offset: int) -> Tuple[int, int]:

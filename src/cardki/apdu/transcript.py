@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Optional, Tuple, Union
 
-from cardki.slot.transport import CardTransport
+from cardki.transport import CardTransport
 
 from .trace import (
     COMMAND_PREFIX,

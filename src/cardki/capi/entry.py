@@ -25,8 +25,8 @@ import sys
 import threading
 from typing import Any, Callable, ContextManager, Dict, Optional
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKR, InitializeFlag
+from cardki import errors
+from cardki.constants import CKR, InitializeFlag
 from cardki.cryptoki.sessions import OperationKind
 
 from .config import ModuleConfig, configure_logging

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CK_UNAVAILABLE_INFORMATION, CKM
+from cardki import errors
+from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKM
 
 # Longest single input we accept: a length beyond this is a caller bug (or an
 # uninitialised variable), not data; refusing it beats reading wild memory.

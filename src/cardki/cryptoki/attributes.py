@@ -19,8 +19,8 @@ import struct
 from enum import Enum
 from typing import Any, Callable, Dict, Tuple
 
-from . import errors
-from .constants import CKA
+from .. import errors
+from ..constants import CKA
 from .limits import MAX_MECHANISM_LIST_LENGTH
 
 ULONG_SIZE = 8

@@ -13,7 +13,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import errors
+from .. import errors
 
 if TYPE_CHECKING:
     from .engine import Cryptoki

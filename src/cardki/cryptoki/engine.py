@@ -71,9 +71,9 @@ import os
 import threading
 from typing import Any, Callable, Dict, Optional
 
-from . import errors
+from .. import errors
 from .boundary import api_boundary
-from .constants import CRYPTOKI_VERSION
+from ..constants import CRYPTOKI_VERSION
 from .engine_state import SlotState
 from .info import (LIBRARY_DESCRIPTION, LIBRARY_VERSION, MANUFACTURER_ID, LibraryInfo, SessionInfo, SlotInfo,
                    TokenInfoFull)

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
-from . import errors
-from .constants import CKA, CKD, CKK, CKM, CKO, CKZ
+from .. import errors
+from ..constants import CKA, CKD, CKK, CKM, CKO, CKZ
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 from .mechanisms import (DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams,
                          RsaPssParams)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Type
 
-from . import errors
+from .. import errors
 
 #: RSA public keys the host uses (session keys from C_CreateObject, for C_Verify and
 #: C_Encrypt): OpenSSL's own limits (OPENSSL_RSA_MAX_MODULUS_BITS, and

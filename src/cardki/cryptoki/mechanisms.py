@@ -14,8 +14,10 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from cryptography.hazmat.primitives import hashes
 
-from . import errors, limits
-from .constants import CKD, CKG, CKK, CKM, CKZ
+from .. import errors
+
+from . import limits
+from ..constants import CKD, CKG, CKK, CKM, CKZ
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import errors
+from .. import errors
 from .attributes import decode_attribute, encode_attribute, normalize_template
 from .boundary import api_boundary
-from .constants import CKA, CKR, CKU
+from ..constants import CKA, CKR, CKU
 from .engine_state import EngineState, SlotState
 from .objects import MODIFIABLE_ATTRIBUTES, ObjectRecord, build_session_object, next_handle
 from .sessions import Operation, OperationKind, SessionRecord

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Optional, Set
 
 from ..der import der_integer
-from . import errors
+from .. import errors
 from .attributes import encode_attribute
-from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 
 _COMMON = {CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE,

@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from ..der import unwrap_octet_string
-from . import errors, limits
+from .. import errors
+from . import limits
 from .attributes import normalize_template
 from .boundary import api_boundary
-from .constants import CKA, CKK, CKM, CKO, MechanismFlag
+from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
 from .engine_state import EngineState, SlotState
 from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFIX, DIGESTS, HASHED_SIGN,
                          SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional, Tuple
 
-from . import errors
+from .. import errors
 from .boundary import api_boundary
-from .constants import CKU, SessionFlag, TokenFlag
+from ..constants import CKU, SessionFlag, TokenFlag
 from .engine_state import EngineState, SlotState
 from .info import SessionInfo
 from .objects import next_handle

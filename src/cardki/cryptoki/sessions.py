@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, List, Optional
 
-from . import errors
-from .constants import CKS, CKU, SessionFlag
+from .. import errors
+from ..constants import CKS, CKU, SessionFlag
 from .mechanisms import MechanismSpec
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, List, Mapping, Optional, Set, Tuple, Type
 
-from . import errors
+from .. import errors
 from .boundary import api_boundary
-from .constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CKA, CKR, SlotFlag, WaitFlag
+from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CKA, CKR, SlotFlag, WaitFlag
 from .engine_state import EngineState, SlotState
 from .info import MANUFACTURER_ID, SlotInfo, TokenInfoFull
 from .mechanisms import mechanism_name
@@ -42,7 +42,7 @@ def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
 def _slot_errors() -> Tuple[Type[Exception], Type[Exception], Type[Exception], Type[Exception]]:
     """(CardRemovedError, CardResetError, SlotError, WaitCancelledError), imported late so
     the engine can run without pyscard when a custom slot manager is used."""
-    from ..slot.errors import CardRemovedError, CardResetError, SlotError, WaitCancelledError
+    from ..transport import CardRemovedError, CardResetError, SlotError, WaitCancelledError
     return CardRemovedError, CardResetError, SlotError, WaitCancelledError
 
 

@@ -16,7 +16,7 @@ from .errors import (
 from .inprocess import VIRTUAL_READER_NAME, InProcessSlot, InProcessTransport
 from .manager import PNP_NOTIFICATION, SlotEntry, SlotManager
 from .pcsc import PcscTransport
-from .transport import CardTransport
+from ..transport import CardTransport
 
 __all__ = [
     "CardTransport", "PcscTransport", "InProcessTransport", "InProcessSlot", "SlotManager",

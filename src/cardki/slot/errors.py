@@ -1,60 +1,25 @@
-"""Reader and card errors, mapped from PC/SC return codes in one place.
+"""PC/SC return codes mapped onto the transport's errors, in one place.
 
-Upper layers need to tell three things apart: the card is gone
-(:class:`CardRemovedError`, the token is absent), another program reset it
-(:class:`CardResetError`: we have reconnected, restore applet state and
-retry), and everything else (:class:`PcscError` with the code).
+The error classes live with the card seam (:mod:`cardki.transport`), so layers
+above it need no pyscard; this module holds what only pyscard knows: the
+codes' table and their messages.
 """
 
 from __future__ import annotations
 
-from typing import Optional
-
 from smartcard import scard
 
-
-class SlotError(Exception):
-    """Base of every error from the slot layer."""
-
-
-class PcscError(SlotError):
-    """A PC/SC call failed; ``code`` is the SCARD_E_/SCARD_W_ value."""
-
-    def __init__(self, code: int, operation: str = "PC/SC call", message: Optional[str] = None) -> None:
-        self.code = code & 0xFFFFFFFF
-        self.operation = operation
-        text = message or describe_pcsc_code(self.code)
-        super().__init__(f"{operation} failed: {text} (0x{self.code:08X})")
-
-
-class CardRemovedError(PcscError):
-    """The card was removed (or never present); the connection is dead."""
-
-
-class CardResetError(PcscError):
-    """Another program reset the card. We have reconnected (leaving the card as
-    it is); the caller must re-select its applet, re-verify if it was logged
-    in, and retry the operation."""
-
-
-class NoReaderError(PcscError):
-    """No reader is connected to PC/SC."""
-
-
-class ReaderUnavailableError(PcscError):
-    """The reader is unknown, was unplugged, or its slot id no longer exists."""
-
-
-class SharingViolationError(PcscError):
-    """Another program holds the card exclusively."""
-
-
-class ServiceUnavailableError(PcscError):
-    """The PC/SC service (pcscd) is not running or stopped."""
-
-
-class WaitCancelledError(SlotError):
-    """A blocking wait for slot events was cancelled (C_Finalize)."""
+from ..transport import (
+    CardRemovedError,
+    CardResetError,
+    NoReaderError,
+    PcscError,
+    ReaderUnavailableError,
+    ServiceUnavailableError,
+    SharingViolationError,
+    SlotError,
+    WaitCancelledError,
+)
 
 
 def describe_pcsc_code(code: int) -> str:
@@ -83,4 +48,11 @@ _PCSC_TABLE: dict[int, type[PcscError]] = {
 def error_for_pcsc(code: int, operation: str) -> PcscError:
     """The exception for a failed PC/SC call (returned, not raised)."""
     code &= 0xFFFFFFFF
-    return _PCSC_TABLE.get(code, PcscError)(code, operation)
+    return _PCSC_TABLE.get(code, PcscError)(code, operation, describe_pcsc_code(code))
+
+
+__all__ = [
+    "SlotError", "PcscError", "CardRemovedError", "CardResetError", "NoReaderError", "ReaderUnavailableError",
+    "SharingViolationError", "ServiceUnavailableError", "WaitCancelledError", "describe_pcsc_code",
+    "error_for_pcsc",
+]

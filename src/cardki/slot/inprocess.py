@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 from smartcard import scard
 
 from .errors import CardRemovedError, CardResetError, PcscError
-from .transport import CardTransport, LockedTransactions
+from ..transport import CardTransport, LockedTransactions
 
 if TYPE_CHECKING:  # cardki runs without the simulator installed
     from hwsim.card import VirtualCard

@@ -29,7 +29,7 @@ from .errors import (
 )
 from .inprocess import InProcessSlot, InProcessTransport
 from .pcsc import PcscTransport, establish_context, release_context
-from .transport import CardTransport
+from ..transport import CardTransport
 
 if TYPE_CHECKING:  # cardki runs without the simulator installed
     from hwsim.card import VirtualCard

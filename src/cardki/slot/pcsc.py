@@ -25,7 +25,7 @@ from typing import Optional, Tuple
 from smartcard import scard
 
 from .errors import CardRemovedError, CardResetError, PcscError, SharingViolationError, error_for_pcsc
-from .transport import CardTransport, LockedTransactions
+from ..transport import CardTransport, LockedTransactions
 
 PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: scard.SCARD_PCI_T1}

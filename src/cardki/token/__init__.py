@@ -11,13 +11,13 @@ import logging
 from typing import Dict, List, Optional
 
 from cardki.apdu import ApduError, MalformedResponseError, SmartCardProtocol
-from cardki.cryptoki import errors
-from cardki.slot.errors import CardResetError, SlotError
-from cardki.slot.transport import CardTransport
+from cardki import errors
+from cardki.transport import CardResetError, SlotError
+from cardki.transport import CardTransport
 
 from .base import MechanismInfo, Token, TokenInfo, TokenObject
 from .piv import PivToken
-from .piv_card import PivCard
+from .piv.card import PivCard
 from .profiles import Profile, candidates, load_profile
 
 logger = logging.getLogger(__name__)

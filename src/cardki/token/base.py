@@ -19,8 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
-from ..cryptoki import errors
-from ..cryptoki.constants import CKA
+from .. import errors
+from ..constants import CKA
 
 Version = Tuple[int, int]
 
@@ -72,7 +72,7 @@ class Token(ABC):
 
     Token methods run card I/O inside a PC/SC transaction, restore applet state
     after another program used the card, and raise
-    :class:`cardki.cryptoki.errors.CryptokiError` subclasses with the spec's
+    :class:`cardki.errors.CryptokiError` subclasses with the spec's
     code (PinIncorrect with ``tries_left``, PinLocked, DeviceRemoved,
     KeyFunctionNotPermitted, MechanismInvalid, DataLenRange, ...).
     """

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
-from ..cryptoki import errors
+from .. import errors
 
 #: Group orders of the curves PIV cards sign with (SEC 2), by cryptography's curve name.
 CURVE_ORDERS: Dict[str, int] = {

@@ -21,8 +21,8 @@ import hmac
 import os
 from typing import Optional
 
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKG, CKM
+from cardki import errors
+from cardki.constants import CKG, CKM
 
 #: CKM_ digest mechanism -> hashlib name.
 HASH_NAMES = {

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu.errors import MalformedResponseError
-from cardki.cryptoki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
+from cardki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
-from .base import TokenObject
-from .piv_card import field
-from ..certificate import read_certificate
-from ..der import der_integer, der_octet_string, der_oid
-from .profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
+from ..base import TokenObject
+from .card import field
+from ...certificate import read_certificate
+from ...der import der_integer, der_octet_string, der_oid
+from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509

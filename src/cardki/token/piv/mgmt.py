@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Sequence
 
 from cardki.apdu import SecurityStatusError
 from cardki.apdu.errors import IncorrectParametersError
-from cardki.cryptoki import errors
+from cardki import errors
 
-from .piv_card import PivCard
+from .card import PivCard
 
 if TYPE_CHECKING:  # the cipher module is imported at the first SO login, not at startup
     from cryptography.hazmat.primitives.ciphers import Cipher

@@ -1,9 +1,16 @@
 """The one narrow seam between cardki and a card: ``transmit`` raw APDUs.
 
 Everything above (APDU formatting, chaining, GET RESPONSE, applets, Cryptoki)
-sees only a :class:`CardTransport`. Below it sit PC/SC through pyscard
-(:mod:`cardki.slot.pcsc`) or a virtual card in the same process
-(:mod:`cardki.slot.inprocess`).
+sees only a :class:`CardTransport` and the errors below. Below it sit PC/SC
+through pyscard (:mod:`cardki.slot.pcsc`) or a virtual card in the same process
+(:mod:`cardki.slot.inprocess`). This module imports neither, so the APDU layer,
+the tokens and recorded-transcript replay work without pyscard.
+
+The errors say what upper layers must tell apart: the card is gone
+(:class:`CardRemovedError`, the token is absent), another program reset it
+(:class:`CardResetError`: the transport has reconnected; restore applet state
+and retry), and everything else (:class:`PcscError` with the PC/SC code).
+:func:`cardki.slot.errors.error_for_pcsc` maps PC/SC's codes onto them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,54 @@ import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
+
+
+#: SCARD_E_INVALID_HANDLE: what a closed transport answers (PC/SC's code for it).
+SCARD_E_INVALID_HANDLE = 0x80100003
+
+
+class SlotError(Exception):
+    """Base of every error from the slot layer."""
+
+
+class PcscError(SlotError):
+    """A PC/SC call failed; ``code`` is the SCARD_E_/SCARD_W_ value."""
+
+    def __init__(self, code: int, operation: str = "PC/SC call", message: Optional[str] = None) -> None:
+        self.code = code & 0xFFFFFFFF
+        self.operation = operation
+        text = message or "PC/SC error"
+        super().__init__(f"{operation} failed: {text} (0x{self.code:08X})")
+
+
+class CardRemovedError(PcscError):
+    """The card was removed (or never present); the connection is dead."""
+
+
+class CardResetError(PcscError):
+    """Another program reset the card. We have reconnected (leaving the card as
+    it is); the caller must re-select its applet, re-verify if it was logged
+    in, and retry the operation."""
+
+
+class NoReaderError(PcscError):
+    """No reader is connected to PC/SC."""
+
+
+class ReaderUnavailableError(PcscError):
+    """The reader is unknown, was unplugged, or its slot id no longer exists."""
+
+
+class SharingViolationError(PcscError):
+    """Another program holds the card exclusively."""
+
+
+class ServiceUnavailableError(PcscError):
+    """The PC/SC service (pcscd) is not running or stopped."""
+
+
+class WaitCancelledError(SlotError):
+    """A blocking wait for slot events was cancelled (C_Finalize)."""
 
 
 class CardTransport(ABC):
@@ -31,8 +86,8 @@ class CardTransport(ABC):
     def transmit(self, apdu: bytes) -> bytes:
         """Send one raw C-APDU, return the raw R-APDU (data + SW1 SW2).
 
-        Raises :class:`cardki.slot.errors.CardRemovedError` when the card is
-        gone and :class:`cardki.slot.errors.CardResetError` when another program
+        Raises :class:`CardRemovedError` when the card is
+        gone and :class:`CardResetError` when another program
         reset it since our last exchange (we have reconnected by then; the
         caller must restore its applet state)."""
 

@@ -58,16 +58,16 @@ from cardki.apdu.errors import (
     WrongLengthError,
 )
 from cardki.certificate import read_certificate
-from cardki.cryptoki import errors
-from cardki.cryptoki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
-from cardki.slot.errors import CardRemovedError, CardResetError, SlotError
-from cardki.slot.transport import CardTransport
+from cardki import errors
+from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
+from cardki.transport import CardRemovedError, CardResetError, SlotError
+from cardki.transport import CardTransport
 
-from . import card_results, rsa_padding
-from .base import MechanismInfo, Token, TokenInfo, TokenObject
-from .piv_card import ORIGIN_GENERATED, PivCard
-from .piv_mgmt import ManagementKey, parse_management_key
-from .piv_objects import (
+from .. import card_results, rsa_padding
+from ..base import MechanismInfo, Token, TokenInfo, TokenObject
+from .card import ORIGIN_GENERATED, PivCard
+from .mgmt import ManagementKey, parse_management_key
+from .objects import (
     ALGORITHM_BY_NAME,
     EC_PARAMS,
     KEY_ALGORITHMS,
@@ -81,7 +81,7 @@ from .piv_objects import (
     public_key_from_card,
     raw_ec_point,
 )
-from .profiles import Profile, SlotSpec
+from ..profiles import Profile, SlotSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
