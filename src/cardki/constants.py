@@ -272,6 +272,13 @@ class CKA(IntEnum):
     ALLOWED_MECHANISMS = 0x40000600
     PROFILE_ID = 0x601
     VENDOR_DEFINED = 0x80000000
+    # ykcs11's vendor attributes (yubico-piv-tool's pkcs11y.h: CKA_VENDOR_DEFINED +
+    # 0x59554200 + 1 / + 2), reused so templates written for ykcs11 work unchanged.
+    # A one-byte value (CK_BYTE), the card's policy: PIN 0 default, 1 never, 2 once,
+    # 3 always; touch 0 default, 1 never, 2 always, 3 cached. On a PIV private key,
+    # and in C_GenerateKeyPair / C_CreateObject private-key templates.
+    YUBICO_TOUCH_POLICY = 0xD9554201
+    YUBICO_PIN_POLICY = 0xD9554202
 
 
 class CKM(IntEnum):

@@ -125,11 +125,22 @@ class Token(ABC):
         """Random bytes from the token (or the host CSPRNG if the card has no RNG)."""
 
     def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
-        """C_SetPIN: change the PIN (user) or management key (SO)."""
+        """C_SetPIN: ``user_type`` is CKU_SO when the SO is logged in (its PIN changes:
+        PIV's management key), else CKU_USER (the user's PIN, whether or not the user
+        is logged in; a token may read vendor prefixes in the values, PIV ykcs11's
+        "puk:" for PUK operations)."""
         raise errors.FunctionNotSupported()
 
     def init_pin(self, new_pin: bytes) -> None:
         """C_InitPIN by the SO (for PIV: needs the PUK, so usually unsupported)."""
+        raise errors.FunctionNotSupported()
+
+    def init_token(self, so_pin: bytes, label: str) -> None:
+        """C_InitToken, with no session open (the engine checks): ``so_pin`` is checked
+        against the token's SO PIN (PIV: the management key) before anything changes,
+        the token goes back to its initial state, and the SO PIN is ``so_pin``
+        afterwards. ``label`` is the decoded CK_TOKEN_INFO label (its 32 bytes of blank
+        padding stripped); a token with nowhere to keep it says so in its docs."""
         raise errors.FunctionNotSupported()
 
     def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],

@@ -19,6 +19,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
+from .piv.constants import PinPolicy, PivAlgorithm
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the supported interpreters ship tomllib
@@ -27,23 +29,17 @@ else:  # pragma: no cover - the supported interpreters ship tomllib
 Version = Tuple[int, int, int]
 PROFILE_PACKAGE = "cardki.profiles"
 
-#: PIV algorithm identifiers (SP 800-78-4 table 6-2 plus Yubico's E0/E1).
-PIV_ALGORITHMS: Dict[str, int] = {
-    "RSA1024": 0x06,
-    "RSA2048": 0x07,
-    "RSA3072": 0x05,
-    "RSA4096": 0x16,
-    "ECCP256": 0x11,
-    "ECCP384": 0x14,
-    "ED25519": 0xE0,
-    "X25519": 0xE1,
-}
+#: PIV algorithm identifiers by the names profiles use (SP 800-78-4 table 6-2 plus Yubico's E0/E1).
+PIV_ALGORITHMS: Dict[str, int] = {a.name: int(a) for a in PivAlgorithm}
 
 
 DEFAULT_LABELS = {
     "private_key": "{slot}",
     "public_key": "{slot}",
     "certificate": "{slot}",
+    # Not the slot's name: clients that pair a key with "the" certificate of its
+    # id or label must never take the attestation (yubico-piv-tool#449).
+    "attestation": "Attestation of {slot}",
 }
 
 
@@ -60,7 +56,7 @@ class SlotSpec:
     name: str  # "PIV Authentication"
     container: int  # certificate container tag (5FC105, ...)
     usage: FrozenSet[str]  # what the card lets the key do: "sign", "decrypt" (key management)
-    pin_policy: str  # "never" | "once" | "always": default when the card cannot say
+    pin_policy: PinPolicy  # NEVER / ONCE / ALWAYS: the slot's default, used when the card cannot say
     requires: Optional[str] = None  # feature flag the slot needs (e.g. "attestation")
 
     @property
@@ -76,6 +72,7 @@ class DataObjectSpec:
     tag: int
     oid: str
     private: bool
+    writable: bool = True  # PUT DATA with the management key replaces it (the discovery object: no)
 
 
 @dataclass(frozen=True)
@@ -97,12 +94,15 @@ class Profile:
     reselect_clears_pin: bool
     management_key_default: int
     management_key_algorithms: Tuple[int, ...]
+    management_key_factory: Optional[bytes]  # the factory-default key (after a reset), where known
     algorithms: FrozenSet[str]
     features: Dict[str, Any]
     quirks: Dict[str, Any]
     slots: Tuple[SlotSpec, ...]
     data_objects: Tuple[DataObjectSpec, ...]
     labels: Dict[str, str] = field(default_factory=dict)
+    #: First and last tag PUT DATA writes (with the management key), inclusive.
+    writable_data: Tuple[int, int] = (0x5FC101, 0x5FC123)
     firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
     firmware: Optional[Version] = None
 
@@ -126,6 +126,19 @@ class Profile:
             if spec.key == key:
                 return spec
         return None
+
+    def data_object(self, tag: int) -> Optional[DataObjectSpec]:
+        for spec in self.data_objects:
+            if spec.tag == tag:
+                return spec
+        return None
+
+    def data_object_writable(self, tag: int) -> bool:
+        """Whether PUT DATA (with the management key) may replace object ``tag``: a tag
+        in the card's writable range that the profile does not call read-only."""
+        spec = self.data_object(tag)
+        first, last = self.writable_data
+        return (spec is None or spec.writable) and first <= tag <= last
 
     def slot_by_id(self, cka_id: bytes) -> Optional[SlotSpec]:
         for spec in self.slots:
@@ -201,11 +214,19 @@ def _read_raw(name: str) -> Dict[str, Any]:
     return raw
 
 
+def _pin_policy(text: Any) -> PinPolicy:
+    """A slot's default PIN policy as the profile writes it ("never", "once", "always")."""
+    policy = {"never": PinPolicy.NEVER, "once": PinPolicy.ONCE, "always": PinPolicy.ALWAYS}.get(str(text))
+    if policy is None:
+        raise ValueError(f"unknown PIN policy {text!r}")
+    return policy
+
+
 def _slot(entry: Dict[str, Any]) -> SlotSpec:
     return SlotSpec(
         key=int(entry["key"]), id=int(entry["id"]), name=str(entry["name"]),
         container=int(entry["container"]), usage=frozenset(entry.get("usage", ())),
-        pin_policy=str(entry.get("pin_policy", "once")), requires=entry.get("requires"),
+        pin_policy=_pin_policy(entry.get("pin_policy", "once")), requires=entry.get("requires"),
     )
 
 
@@ -215,7 +236,7 @@ def _retired_slots(rule: Dict[str, Any]) -> List[SlotSpec]:
             key=int(rule["first_key"]) + n, id=int(rule["first_id"]) + n,
             name=str(rule["name"]).format(n=n + 1),
             container=int(rule["first_container"]) + n,
-            usage=frozenset(rule.get("usage", ())), pin_policy=str(rule.get("pin_policy", "once")),
+            usage=frozenset(rule.get("usage", ())), pin_policy=_pin_policy(rule.get("pin_policy", "once")),
         )
         for n in range(int(rule["count"]))
     ]
@@ -245,13 +266,17 @@ def load_profile(name: str) -> Profile:
             reselect_clears_pin=bool(pin.get("reselect_clears_pin", False)),
             management_key_default=int(mgmt.get("default_algorithm", 0x03)),
             management_key_algorithms=tuple(int(a) for a in mgmt.get("algorithms", [0x03])),
+            management_key_factory=bytes.fromhex(mgmt["factory_key"]) if "factory_key" in mgmt else None,
             algorithms=algorithms, features=features, quirks=dict(raw.get("quirks", {})),
             slots=tuple(slots),
             data_objects=tuple(
-                DataObjectSpec(str(d["name"]), int(d["tag"]), str(d["oid"]), bool(d.get("private", False)))
+                DataObjectSpec(str(d["name"]), int(d["tag"]), str(d["oid"]), bool(d.get("private", False)),
+                               bool(d.get("writable", True)))
                 for d in raw.get("data_objects", [])
             ),
             labels={str(k): str(v) for k, v in raw.get("labels", {}).items()},
+            writable_data=(int(raw.get("data_write", {}).get("first", 0x5FC101)),
+                           int(raw.get("data_write", {}).get("last", 0x5FC123))),
             firmware_rules=tuple(raw.get("firmware", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:

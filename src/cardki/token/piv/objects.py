@@ -10,7 +10,14 @@ CKA_ID byte per slot), except that all objects of a slot share one label, the
 slot's name (see the labels in profiles/generic-piv.toml for why); keys
 SENSITIVE and not EXTRACTABLE, NEVER_EXTRACTABLE/ALWAYS_SENSITIVE/LOCAL only
 for keys the card generated itself (metadata origin), ALWAYS_AUTHENTICATE
-from the PIN policy "always".
+from the PIN policy "always". On cards with PIN/touch policies the private key
+also carries ykcs11's vendor attributes CKA_YUBICO_PIN_POLICY and
+CKA_YUBICO_TOUCH_POLICY (one byte each, the card's policy values).
+
+A generated key's attestation certificate (ATTEST) is an object of its own:
+CKA_ID the key's id + :data:`ATTESTATION_ID_OFFSET`, label "Attestation of
+<slot>", CKA_TOKEN false (the card makes it on request, it does not store it),
+so a client that takes "the" certificate of a key's id or label never gets it.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
 from ..base import TokenObject
-from .card import field
+from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
+from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from ...certificate import read_certificate
 from ...der import der_integer, der_octet_string, der_oid
 from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
@@ -51,15 +59,20 @@ CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
 class KeyAlgorithm:
     """A PIV algorithm identifier and what it means for Cryptoki."""
 
-    ident: int
-    name: str  # profile name: RSA2048, ECCP256, ED25519, ...
-    family: str  # "rsa", "ec", "ed25519", "x25519"
+    ident: PivAlgorithm
+    family: KeyFamily
     bits: int
-    curve: Optional[str] = None
+    curve: Optional[str] = None  # the curve's name in EC_PARAMS / cryptography
+
+    @property
+    def name(self) -> str:
+        """The profile's name of the algorithm: RSA2048, ECCP256, ED25519, ..."""
+        return self.ident.name
 
     @property
     def key_type(self) -> int:
-        return {"rsa": CKK.RSA, "ec": CKK.EC, "ed25519": CKK.EC_EDWARDS, "x25519": CKK.EC_MONTGOMERY}[self.family]
+        return {KeyFamily.RSA: CKK.RSA, KeyFamily.EC: CKK.EC, KeyFamily.ED25519: CKK.EC_EDWARDS,
+                KeyFamily.X25519: CKK.EC_MONTGOMERY}[self.family]
 
     @property
     def byte_length(self) -> int:
@@ -69,29 +82,29 @@ class KeyAlgorithm:
 KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
     a.ident: a
     for a in (
-        KeyAlgorithm(0x06, "RSA1024", "rsa", 1024),
-        KeyAlgorithm(0x07, "RSA2048", "rsa", 2048),
-        KeyAlgorithm(0x05, "RSA3072", "rsa", 3072),
-        KeyAlgorithm(0x16, "RSA4096", "rsa", 4096),
-        KeyAlgorithm(0x11, "ECCP256", "ec", 256, "secp256r1"),
-        KeyAlgorithm(0x14, "ECCP384", "ec", 384, "secp384r1"),
-        KeyAlgorithm(0xE0, "ED25519", "ed25519", 256, "ed25519"),
-        KeyAlgorithm(0xE1, "X25519", "x25519", 256, "x25519"),
+        KeyAlgorithm(PivAlgorithm.RSA1024, KeyFamily.RSA, 1024),
+        KeyAlgorithm(PivAlgorithm.RSA2048, KeyFamily.RSA, 2048),
+        KeyAlgorithm(PivAlgorithm.RSA3072, KeyFamily.RSA, 3072),
+        KeyAlgorithm(PivAlgorithm.RSA4096, KeyFamily.RSA, 4096),
+        KeyAlgorithm(PivAlgorithm.ECCP256, KeyFamily.EC, 256, "secp256r1"),
+        KeyAlgorithm(PivAlgorithm.ECCP384, KeyFamily.EC, 384, "secp384r1"),
+        KeyAlgorithm(PivAlgorithm.ED25519, KeyFamily.ED25519, 256, "ed25519"),
+        KeyAlgorithm(PivAlgorithm.X25519, KeyFamily.X25519, 256, "x25519"),
     )
 }
 ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
 
 
-def algorithm_of(public_key: PublicKey) -> Optional[KeyAlgorithm]:
-    """The PIV algorithm a public key belongs to (None if PIV has none)."""
-    if isinstance(public_key, rsa.RSAPublicKey):
+def algorithm_of(public_key: Any) -> Optional[KeyAlgorithm]:
+    """The PIV algorithm a public (or private) key belongs to (None if PIV has none)."""
+    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
         return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
+    if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
         return {"secp256r1": ALGORITHM_BY_NAME["ECCP256"], "secp384r1": ALGORITHM_BY_NAME["ECCP384"]}.get(
             public_key.curve.name)
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
+    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
         return ALGORITHM_BY_NAME["ED25519"]
-    if isinstance(public_key, x25519.X25519PublicKey):
+    if isinstance(public_key, (x25519.X25519PublicKey, x25519.X25519PrivateKey)):
         return ALGORITHM_BY_NAME["X25519"]
     return None
 
@@ -105,67 +118,22 @@ def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> P
     size the algorithm says)."""
     what = f"{algorithm.name} public key"
     try:
-        if algorithm.family == "rsa":
+        if algorithm.family == KeyFamily.RSA:
             n = int.from_bytes(field(fields, 0x81, what, min_length=1), "big")
             e = int.from_bytes(field(fields, 0x82, what, min_length=1), "big")
             if n.bit_length() != algorithm.bits:
                 raise MalformedResponseError(f"{what}: the modulus has {n.bit_length()} bits")
             return rsa.RSAPublicNumbers(e, n).public_key()
         point = field(fields, 0x86, what, min_length=1)
-        if algorithm.family == "ec":
+        if algorithm.family == KeyFamily.EC:
             return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[algorithm.curve](), point)  # type: ignore[index]
-        if algorithm.family == "ed25519":
+        if algorithm.family == KeyFamily.ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(point)
         return x25519.X25519PublicKey.from_public_bytes(point)
     except MalformedResponseError:
         raise
     except ValueError as error:  # cryptography refused the numbers or the point
         raise MalformedResponseError(f"{what}: {error}") from None
-
-
-#: The largest certificate a compressed PIV certificate container may inflate to,
-#: in bytes. A certificate is a few KB (a YubiKey stores at most ~3 KB per
-#: container); 32 KiB leaves room for long chains of names and extensions while a
-#: "gzip bomb" (61 KB inflating to hundreds of MB) stops after 32 KiB of output.
-MAX_CERTIFICATE_LENGTH = 32 * 1024
-
-
-def parse_certificate_container(content: bytes) -> Optional[bytes]:
-    """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
-    FE LRC), decompressed when CertInfo says so (gzip, or zlib, which OpenSC reads
-    too); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
-    from cardki.apdu import tlv_dict  # local import: keeps this module's deps obvious
-
-    try:
-        fields = tlv_dict(content)
-    except ValueError:
-        return None
-    cert = fields.get(0x70)
-    if not cert:
-        return None
-    if fields.get(0x71, b"\x00")[:1] == b"\x01":
-        return _inflate_certificate(cert)
-    return cert
-
-
-def _inflate_certificate(compressed: bytes) -> Optional[bytes]:
-    """``compressed`` inflated, or None when it is not one complete gzip/zlib stream
-    of at most :data:`MAX_CERTIFICATE_LENGTH` bytes (decompression stops there)."""
-    inflater = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # 32: gzip or zlib header
-    try:
-        cert = inflater.decompress(compressed, MAX_CERTIFICATE_LENGTH)
-    except zlib.error:
-        return None
-    if not inflater.eof:  # truncated, or more than MAX_CERTIFICATE_LENGTH bytes inside
-        return None
-    return cert
-
-
-def certificate_container(cert_der: bytes) -> bytes:
-    """Content of a certificate container for PUT DATA (uncompressed)."""
-    from cardki.apdu import Tlv
-
-    return bytes(Tlv(0x70, cert_der)) + bytes(Tlv(0x71, b"\x00")) + bytes(Tlv(0xFE, b""))
 
 
 def oid_der(dotted: str) -> bytes:
@@ -214,6 +182,8 @@ class KeyCapabilities:
     derive: bool
 
 
+#: Key families that sign (X25519 only agrees on keys).
+_SIGNING_FAMILIES = (KeyFamily.RSA, KeyFamily.EC, KeyFamily.ED25519)
 #: KeyUsage bits that allow each capability (RFC 5280 4.2.1.3).
 _SIGNING_USAGE = ("digital_signature", "content_commitment", "key_cert_sign", "crl_sign")
 _DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
@@ -232,10 +202,10 @@ def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optiona
         return key_usage is None or any(getattr(key_usage, bit) for bit in bits)
 
     family = algorithm.family
-    sign = "sign" in slot.usage and family in ("rsa", "ec", "ed25519") and allowed(_SIGNING_USAGE)
+    sign = "sign" in slot.usage and family in _SIGNING_FAMILIES and allowed(_SIGNING_USAGE)
     management = "decrypt" in slot.usage
-    decrypt = management and family == "rsa" and allowed(_DECRYPTING_USAGE)
-    derive = (management and family in ("ec", "x25519") and allowed(_AGREEING_USAGE)
+    decrypt = management and family == KeyFamily.RSA and allowed(_DECRYPTING_USAGE)
+    derive = (management and family in (KeyFamily.EC, KeyFamily.X25519) and allowed(_AGREEING_USAGE)
               and not always_authenticate)
     return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
 
@@ -251,18 +221,22 @@ def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
         return None
 
 
-def _verify_allowed(algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage]) -> bool:
+def verify_allowed(algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage]) -> bool:
     """Whether the public key may verify: any signing algorithm the certificate does
     not rule out, whatever the slot (the attestation key's signatures verify too)."""
-    return algorithm.family in ("rsa", "ec", "ed25519") and (
+    return algorithm.family in _SIGNING_FAMILIES and (
         key_usage is None or any(getattr(key_usage, bit) for bit in _SIGNING_USAGE))
 
 
 def _keygen_mechanism(algorithm: KeyAlgorithm, local: bool) -> int:
     if not local:
         return CK_UNAVAILABLE_INFORMATION
-    return int({"rsa": CKM.RSA_PKCS_KEY_PAIR_GEN, "ec": CKM.EC_KEY_PAIR_GEN,
-                "ed25519": CKM.EC_EDWARDS_KEY_PAIR_GEN, "x25519": CKM.EC_MONTGOMERY_KEY_PAIR_GEN}[algorithm.family])
+    return int(KEYGEN_MECHANISMS[algorithm.family])
+
+
+#: The key pair generation mechanism of each key family.
+KEYGEN_MECHANISMS = {KeyFamily.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, KeyFamily.EC: CKM.EC_KEY_PAIR_GEN,
+                     KeyFamily.ED25519: CKM.EC_EDWARDS_KEY_PAIR_GEN, KeyFamily.X25519: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
 
 
 @dataclass
@@ -273,18 +247,22 @@ class SlotContents:
     algorithm: KeyAlgorithm
     public_key: PublicKey
     certificate: Optional[bytes] = None  # DER
-    pin_policy: Optional[str] = None  # from metadata; None = slot default
-    origin: Optional[int] = None  # 1 generated, 2 imported, None unknown
+    pin_policy: PinPolicy = PinPolicy.DEFAULT  # from metadata or what we set; DEFAULT = the slot's
+    origin: Optional[Origin] = None  # None: unknown (no metadata)
     destroyable: bool = False
-    touch_policy: int = 0  # from metadata: 0 default, 1 never, 2 always, 3 cached
+    touch_policy: TouchPolicy = TouchPolicy.DEFAULT  # from metadata or what we set
 
     @property
     def needs_touch(self) -> bool:
-        return self.touch_policy in (2, 3)
+        return self.touch_policy in (TouchPolicy.ALWAYS, TouchPolicy.CACHED)
+
+    @property
+    def effective_pin_policy(self) -> PinPolicy:
+        return self.pin_policy if self.pin_policy != PinPolicy.DEFAULT else self.spec.pin_policy
 
     @property
     def always_authenticate(self) -> bool:
-        return (self.pin_policy or self.spec.pin_policy) == "always"
+        return self.effective_pin_policy == PinPolicy.ALWAYS
 
 
 RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
@@ -292,9 +270,12 @@ RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, C
 EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
 
 
-def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None) -> List[TokenObject]:
+def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None, *,
+                policies: bool = False) -> List[TokenObject]:
     """Private key, public key and (if present) certificate objects of one slot;
-    ``labels`` are the profile's label templates (``{slot}`` = the slot's name)."""
+    ``labels`` are the profile's label templates (``{slot}`` = the slot's name);
+    ``policies``: the card has PIN/touch policies, so the private key shows them in
+    CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY (as ykcs11 does)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert = read_certificate(contents.certificate) if contents.certificate is not None else None
@@ -302,7 +283,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
               CKA.DESTROYABLE: contents.destroyable}
-    local = contents.origin == 1
+    local = contents.origin == Origin.GENERATED
     key_usage = certificate_key_usage(cert) if cert is not None else None
     capabilities = key_capabilities(spec, algorithm, key_usage, contents.always_authenticate)
     key_common = {**public_key_attributes(contents.public_key, algorithm), CKA.LOCAL: local,
@@ -317,15 +298,20 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
         CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
         CKA.ALWAYS_AUTHENTICATE: contents.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
     }
+    if policies:
+        # One byte each, as ykcs11's CK_BYTE: what the card reports (or what cardki
+        # set); 0 where neither is known.
+        private[CKA.YUBICO_PIN_POLICY] = bytes([contents.pin_policy])
+        private[CKA.YUBICO_TOUCH_POLICY] = bytes([contents.touch_policy])
     # The private key carries the public parts too (CKA_MODULUS/CKA_PUBLIC_EXPONENT,
     # CKA_EC_PARAMS/CKA_EC_POINT, CKA_PUBLIC_KEY_INFO), as OpenSC and ykcs11 give them:
     # GnuTLS and NSS read the public key from the private key object (CKA_EC_POINT is
     # not a private-key attribute in PKCS#11, but clients look for it there).
-    sensitive = RSA_PRIVATE_PARTS if algorithm.family == "rsa" else EC_PRIVATE_PARTS
+    sensitive = RSA_PRIVATE_PARTS if algorithm.family == KeyFamily.RSA else EC_PRIVATE_PARTS
     public = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: templates["public_key"].format(slot=spec.name),
-        CKA.VERIFY: _verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,
+        CKA.VERIFY: verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,
         CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
     }
     public[CKA.DERIVE] = False
@@ -359,9 +345,38 @@ def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -
 
 
 def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:
-    """A PIV data object as CKO_DATA (application "PIV", the SP 800-73 OID)."""
+    """A PIV data object as CKO_DATA (application "PIV", the SP 800-73 OID); the
+    writable ones are destroyable (an empty PUT DATA)."""
     return TokenObject(("data", spec.tag), {
         CKA.CLASS: int(CKO.DATA), CKA.TOKEN: True, CKA.PRIVATE: spec.private, CKA.MODIFIABLE: False,
-        CKA.COPYABLE: False, CKA.DESTROYABLE: False,
-        CKA.LABEL: spec.name, CKA.APPLICATION: "PIV", CKA.OBJECT_ID: oid_der(spec.oid), CKA.VALUE: value,
+        CKA.COPYABLE: False, CKA.DESTROYABLE: spec.writable,
+        CKA.LABEL: spec.name, CKA.APPLICATION: DATA_APPLICATION, CKA.OBJECT_ID: oid_der(spec.oid), CKA.VALUE: value,
     })
+
+
+#: CKA_APPLICATION of every PIV data object.
+DATA_APPLICATION = "PIV"
+#: An attestation certificate's CKA_ID is its key's id plus this (0x65 for 9A's 0x01,
+#: 0x7C for retired key 20's 0x18): one byte, no key slot's id (01..19). A Yubico
+#: maintainer proposed "add, say, 100" for ykcs11 in yubico-piv-tool#449.
+ATTESTATION_ID_OFFSET = 100
+
+
+def attestation_id(spec: SlotSpec) -> bytes:
+    """The CKA_ID of the attestation certificate of the key in ``spec``'s slot."""
+    return bytes([spec.id + ATTESTATION_ID_OFFSET])
+
+
+def attestation_object(spec: SlotSpec, der: bytes, cert: x509.Certificate,
+                       labels: Optional[Dict[str, str]] = None) -> TokenObject:
+    """The attestation certificate of the key in ``spec``'s slot (what ATTEST
+    answered) as a CKO_CERTIFICATE of its own: its own CKA_ID and label, CKA_TOKEN
+    false (made on request, not stored: NSS, which lists token certificates, never
+    offers it), category unspecified, not destroyable."""
+    templates = {**DEFAULT_LABELS, **(labels or {})}
+    attributes = certificate_attributes(spec, der, cert)
+    attributes.update({
+        CKA.ID: attestation_id(spec), CKA.LABEL: templates["attestation"].format(slot=spec.name),
+        CKA.TOKEN: False, CKA.DESTROYABLE: False, CKA.CERTIFICATE_CATEGORY: 0,
+    })
+    return TokenObject(("attestation", spec.key), attributes)

@@ -24,6 +24,27 @@ SO login
     metadata, else the profile's default. Mutual authentication checks the card
     too.
 
+Administration (see the methods for the details)
+    Writing needs the SO: key generation and import (with PIN and touch policy,
+    ykcs11's CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY), certificates, data
+    objects, deletion, a new management key (C_SetPIN as SO), SET PIN RETRIES.
+    The PUK needs no login: C_SetPIN with ykcs11's prefixes -- old "puk:<PUK>" and
+    new "pin:<new PIN>" unblocks the PIN, old "puk:<PUK>" and new "<new PUK>" (or
+    "puk:<new PUK>") changes the PUK -- and the typed :meth:`PivToken.change_puk`
+    / :meth:`PivToken.unblock_pin`. C_InitPIN stays unsupported: on PIV only the
+    PUK resets the PIN, and the SO (the management key) does not know it.
+    C_InitToken checks the SO PIN (the management key), resets the applet as
+    ``ykman piv reset`` does (PIN and PUK blocked first) and sets the management
+    key back to the SO PIN (so the SO PIN is unchanged, as the spec says); the
+    PIN and PUK are then the factory ones. PIV has nowhere to keep a token label:
+    the label is checked and otherwise ignored (CK_TOKEN_INFO keeps the profile's).
+
+Attestation
+    A generated key's attestation certificate (ATTEST) is made only when a find
+    names its CKA_ID (the key's id + 100, :data:`~.objects.ATTESTATION_ID_OFFSET`):
+    SELECT + ATTEST, once per key; it is then listed with the other objects until
+    the key changes. Listing the card never attests.
+
 Random numbers
     PIV has no GET CHALLENGE for applications, so :meth:`generate_random`
     returns the host CSPRNG (``os.urandom``), as ykcs11 does; CKF_RNG is set
@@ -36,6 +57,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 from cardki.apdu import (
@@ -65,23 +87,36 @@ from cardki.transport import CardTransport
 
 from .. import card_results, rsa_padding
 from ..base import MechanismInfo, Token, TokenInfo, TokenObject
-from .card import ORIGIN_GENERATED, PivCard
-from .mgmt import ManagementKey, parse_management_key
+from .card import ManagementKeyMetadata, PinMetadata, PivCard
+from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
+from .keys import (
+    PrivateKey,
+    check_capabilities,
+    curve_of_params,
+    importable_key,
+    key_algorithm,
+    private_key_from_template,
+    requested_policies,
+)
+from .mgmt import ManagementKey, new_management_key, parse_management_key
 from .objects import (
     ALGORITHM_BY_NAME,
-    EC_PARAMS,
     KEY_ALGORITHMS,
     KeyAlgorithm,
     SlotContents,
     algorithm_of,
+    attestation_id,
+    attestation_object,
     certificate_container,
     data_object,
+    key_capabilities,
     key_objects,
     parse_certificate_container,
     public_key_from_card,
     raw_ec_point,
+    verify_allowed,
 )
-from ..profiles import Profile, SlotSpec
+from ..profiles import DataObjectSpec, Profile, SlotSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,6 +163,17 @@ def translate_error(exc: Exception) -> errors.CryptokiError:
     return errors.GeneralError(str(exc))
 
 
+@dataclass(frozen=True)
+class AccessStatus:
+    """PIN, PUK and management key as the card reports them (``cardki piv info``).
+    The metadata parts are None on cards without GET METADATA (before YubiKey 5.3)."""
+
+    pin_tries_left: Optional[int]  # None: unknown (the PIN is verified, no metadata)
+    pin: Optional[PinMetadata]
+    puk: Optional[PinMetadata]
+    management_key: Optional[ManagementKeyMetadata]
+
+
 class PivToken(Token):
     """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`."""
 
@@ -156,6 +202,8 @@ class PivToken(Token):
         self._read_epoch = 0
         self._chuid: Optional[bytes] = None
         self._last_pin_tries: Optional[int] = None
+        # Attestation certificates made so far: key slot -> (read epoch, object).
+        self._attestations: Dict[int, Tuple[int, TokenObject]] = {}
 
     # ----------------------------------------------------------- sharing
     @property
@@ -299,7 +347,7 @@ class PivToken(Token):
         if self._chuid is None:
             def read() -> bytes:
                 try:
-                    return self.card.get_data(0x5FC102)
+                    return self.card.get_data(DataObject.CHUID)
                 except NotFoundError:
                     return b""
             try:
@@ -312,7 +360,7 @@ class PivToken(Token):
     def mechanisms(self) -> Dict[int, MechanismInfo]:
         algorithms = [ALGORITHM_BY_NAME[name] for name in self.profile.algorithms]
         result: Dict[int, MechanismInfo] = {}
-        rsa_bits = [a.bits for a in algorithms if a.family == "rsa"]
+        rsa_bits = [a.bits for a in algorithms if a.family == KeyFamily.RSA]
         if rsa_bits:
             lo, hi = min(rsa_bits), max(rsa_bits)
             sign_verify = _HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
@@ -324,8 +372,8 @@ class PivToken(Token):
             for mech in _HASHED_RSA + _HASHED_PSS:
                 result[mech] = MechanismInfo(lo, hi, int(sign_verify))
             result[CKM.RSA_PKCS_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
-        ec_bits = [a.bits for a in algorithms if a.family == "ec"]
-        derive_bits = list(ec_bits) + [a.bits for a in algorithms if a.family == "x25519"]
+        ec_bits = [a.bits for a in algorithms if a.family == KeyFamily.EC]
+        derive_bits = list(ec_bits) + [a.bits for a in algorithms if a.family == KeyFamily.X25519]
         if ec_bits:
             lo, hi = min(ec_bits), max(ec_bits)
             ecdsa = int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY | _EC_FLAGS)
@@ -352,7 +400,8 @@ class PivToken(Token):
         someone else) and cached: SELECT, one GET DATA per certificate container and
         public data object, and GET METADATA per key slot where the card has
         metadata. PIN-protected data objects are read (and listed) only while the
-        user is logged in."""
+        user is logged in. Attestation certificates are listed once a find by their
+        CKA_ID made them (:meth:`objects_with_id`); listing never attests."""
         with self._lock:
             if self._slots is None or self._public_data is None or self._objects_stale:
                 self._slots, self._public_data = self._run(self._read_all)
@@ -361,19 +410,31 @@ class PivToken(Token):
                 self._private_data = self._run(lambda: self._read_data_objects(private=True))
             result: List[TokenObject] = []
             for contents in self._slots.values():
-                result.extend(key_objects(contents, self.profile.labels))
+                result.extend(self._key_objects(contents))
             result.extend(self._public_data)
             if self._user == CKU.USER and self._private_data:
                 result.extend(self._private_data)
+            for slot, (epoch, attestation) in sorted(self._attestations.items()):
+                if epoch == self._read_epoch and slot in self._slots:
+                    result.append(attestation)
             return result
+
+    def _key_objects(self, contents: SlotContents) -> List[TokenObject]:
+        return key_objects(contents, self.profile.labels, policies=self.profile.feature("policies"))
 
     def objects_with_id(self, cka_id: bytes) -> List[TokenObject]:
         """Exactly the objects of :meth:`objects` whose CKA_ID is ``cka_id``, reading
         only the slot(s) with that id: SELECT (+ VERIFY when logged in), its certificate
         container and GET METADATA (3-4 APDUs instead of 56 on a YubiKey), then cached
-        like the full list. Data objects have no CKA_ID, so they are never among them."""
+        like the full list. Data objects have no CKA_ID, so they are never among them.
+        The CKA_ID of an attestation certificate (a key's id + 100) makes it: SELECT
+        (+ VERIFY when logged in) and ATTEST, or nothing for a key the card did not
+        generate."""
         cka_id = bytes(cka_id)
         specs = [spec for spec in self.profile.slots if bytes(spec.cka_id) == cka_id]
+        attested = [spec for spec in self._attestable_slots() if attestation_id(spec) == cka_id]
+        if attested:
+            return [obj for spec in attested for obj in self._attestation_objects(spec)]
         with self._lock:
             if self._slots is not None and not self._objects_stale:
                 found = [self._slots[spec.key] for spec in specs if spec.key in self._slots]
@@ -396,8 +457,40 @@ class PivToken(Token):
                          if entry is not None]
             result: List[TokenObject] = []
             for contents in found:
-                result.extend(key_objects(contents, self.profile.labels))
+                result.extend(self._key_objects(contents))
             return result
+
+    def _attestable_slots(self) -> List[SlotSpec]:
+        """The key slots whose generated keys ATTEST certifies (not F9 itself)."""
+        if not self.profile.feature("attestation"):
+            return []
+        return [spec for spec in self.profile.slots if spec.usage]
+
+    def _attestation_objects(self, spec: SlotSpec) -> List[TokenObject]:
+        """The attestation certificate object of ``spec``'s key, made at the first ask
+        and kept until the key changes (or another program resets the card)."""
+        with self._lock:
+            cached = self._attestations.get(spec.key)
+            if cached is not None and cached[0] == self._read_epoch:
+                return [cached[1]]
+            epoch = self._read_epoch
+
+            def read() -> Optional[bytes]:
+                self._restore()  # another applet's 6A82 must not read as "no key" (see objects_with_id)
+                try:
+                    return self.card.attest(spec.key)
+                except (IncorrectParametersError, NotFoundError, ReferenceNotFoundError,
+                        ConditionsNotSatisfiedError):
+                    return None  # an imported key, an empty slot, or no attestation key
+
+            der = self._run(read)
+            if der is None:
+                return []
+            cert = read_certificate(der)
+            assert cert is not None  # PivCard.attest answers only readable certificates
+            obj = attestation_object(spec, der, cert, self.profile.labels)
+            self._attestations[spec.key] = (epoch, obj)
+            return [obj]
 
     def _read_all(self) -> Tuple[Dict[int, SlotContents], List[TokenObject]]:
         # Another program may have selected another applet since our last
@@ -461,13 +554,13 @@ class PivToken(Token):
                 if private:
                     raise
                 continue  # a card that PIN-protects more than SP 800-73 says: skip it
-            if spec.tag == 0x5FC102:
+            if spec.tag == DataObject.CHUID:
                 self._chuid = value
             found.append(data_object(spec, value))
         return found
 
     def _contents(self, key: TokenObject) -> SlotContents:
-        kind, slot = key.ref  # type: ignore[misc]
+        kind, slot = _ref_parts(key)
         if self._slots is None:
             single = self._single_slots.get(slot)
             if single is not None and single[1] is not None:
@@ -595,20 +688,20 @@ class PivToken(Token):
         slot = contents.spec.key
         # Every result is checked against the public key before it is returned
         # (card_results): a faulty or hostile card never hands out a bad signature.
-        if algorithm.family == "rsa":
+        if algorithm.family == KeyFamily.RSA:
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
             payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
             return card_results.rsa_private_result(contents.public_key, block, result,  # type: ignore[arg-type]
                                                    "signature", pkcs1_payload=payload)
-        if algorithm.family == "ec":
+        if algorithm.family == KeyFamily.EC:
             if mechanism != CKM.ECDSA:
                 raise errors.MechanismInvalid()
             size = algorithm.byte_length
             digest = bytes(data)[:size].rjust(size, b"\x00")
             der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
             return card_results.ecdsa_signature(contents.public_key, digest, der)  # type: ignore[arg-type]
-        if algorithm.family == "ed25519":
+        if algorithm.family == KeyFamily.ED25519:
             if mechanism != CKM.EDDSA:
                 raise errors.MechanismInvalid()
             if parameter is not None and (getattr(parameter, "phflag", False) or getattr(parameter, "context", b"")):
@@ -635,7 +728,7 @@ class PivToken(Token):
 
     def decrypt(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
         contents = self._contents(key)
-        if not key.attributes.get(CKA.DECRYPT) or contents.algorithm.family != "rsa":
+        if not key.attributes.get(CKA.DECRYPT) or contents.algorithm.family != KeyFamily.RSA:
             raise errors.KeyFunctionNotPermitted()
         if mechanism not in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP):
             raise errors.MechanismInvalid()
@@ -681,58 +774,401 @@ class PivToken(Token):
         """Host CSPRNG: the PIV applet offers no random numbers to applications."""
         return os.urandom(length)
 
-    # ------------------------------------------------------- SO operations
+    # ----------------------------------------------------- PINs and the PUK
+    def _padded(self, value: bytes, what: str) -> bytes:
+        """A PIN or PUK padded for the card; PIN_LEN_RANGE (nothing sent) when its
+        length is outside the profile's limits."""
+        value = bytes(value)
+        if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
+            raise errors.PinLenRange(f"a {what} has {self.profile.pin_min} to {self.profile.pin_max} characters")
+        return value.ljust(8, bytes([self.profile.pin_pad]))
+
     def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
-        """C_SetPIN for the user PIN (CHANGE REFERENCE DATA). The management key is
-        not changeable through here (yet)."""
+        """C_SetPIN.
+
+        CKU_USER (or not logged in): the PIN (CHANGE REFERENCE DATA), or with
+        ykcs11's prefixes the PUK: old ``puk:<PUK>`` and new ``pin:<new PIN>``
+        unblocks the PIN (:meth:`unblock_pin`); old ``puk:<PUK>`` and new ``<new
+        PUK>`` or ``puk:<new PUK>`` changes the PUK (:meth:`change_puk`).
+
+        CKU_SO (logged in as SO): the management key. ``old_pin`` is the current
+        key as at the SO login (checked here, no card I/O); ``new_pin`` is hex, its
+        algorithm the current one unless its length says otherwise
+        (:func:`~.mgmt.new_management_key`); the touch flag is kept."""
+        old_pin = old_pin.encode() if isinstance(old_pin, str) else bytes(old_pin)
+        new_pin = new_pin.encode() if isinstance(new_pin, str) else bytes(new_pin)
+        if user_type == CKU.SO:
+            self._require_so()
+            assert self._mgmt is not None
+            old = parse_management_key(old_pin, self._mgmt.algorithm, self.profile.management_key_algorithms)
+            try:
+                if not old.same_key(self._mgmt):
+                    raise errors.PinIncorrect(None, "the old management key is not the one logged in")
+            finally:
+                old.wipe()
+            self.change_management_key(new_pin)
+            return
         if user_type != CKU.USER:
             raise errors.FunctionNotSupported()
-        old_pin, new_pin = bytes(old_pin), bytes(new_pin)
-        for value in (old_pin, new_pin):
-            if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
-                raise errors.PinLenRange()
-        pad = bytes([self.profile.pin_pad])
-        self._run(lambda: self.card.change_pin(old_pin.ljust(8, pad), new_pin.ljust(8, pad)),
-                  relogin_on_6982=False)
+        if old_pin.startswith(b"puk:"):
+            if new_pin.startswith(b"pin:"):
+                self.unblock_pin(old_pin[4:], new_pin[4:])
+            else:
+                self.change_puk(old_pin[4:], new_pin[4:] if new_pin.startswith(b"puk:") else new_pin)
+            return
+        old_padded, new_padded = self._padded(old_pin, "PIN"), self._padded(new_pin, "PIN")
+        self._run(lambda: self.card.change_pin(old_padded, new_padded), relogin_on_6982=False)
+        self._pin_changed(new_padded)
+
+    def _pin_changed(self, new_padded: bytes) -> None:
+        """The PIN is now ``new_padded``: a logged-in user's kept copy follows, so a later
+        restore after someone else's reset verifies the right PIN (not a wrong try)."""
+        self._last_pin_tries = None
         if self._pin is not None:
             self._wipe(self._pin)
-            self._pin = bytearray(new_pin.ljust(8, pad))
+            self._pin = bytearray(new_padded)
+
+    def change_puk(self, old_puk: bytes, new_puk: bytes) -> None:
+        """Change the PUK (CHANGE REFERENCE DATA 81); no login needed. A wrong PUK raises
+        PinIncorrect with the PUK's tries left, a blocked one PinLocked."""
+        old_padded, new_padded = self._padded(old_puk, "PUK"), self._padded(new_puk, "PUK")
+        self._run(lambda: self.card.change_puk(old_padded, new_padded), relogin_on_6982=False)
+
+    def unblock_pin(self, puk: bytes, new_pin: bytes) -> None:
+        """Set a new PIN with the PUK (RESET RETRY COUNTER), with all its tries again; no
+        login needed. A wrong PUK raises PinIncorrect with the PUK's tries left."""
+        puk_padded, new_padded = self._padded(puk, "PUK"), self._padded(new_pin, "PIN")
+        self._run(lambda: self.card.unblock_pin(puk_padded, new_padded), relogin_on_6982=False)
+        self._pin_changed(new_padded)
+
+    def init_pin(self, new_pin: bytes) -> None:
+        """C_InitPIN: not on PIV. Only the PUK resets the PIN, and the SO (the management
+        key) does not hold it; unblock with C_SetPIN("puk:<PUK>", "pin:<new PIN>")."""
+        raise errors.FunctionNotSupported("PIV resets the PIN with the PUK: C_SetPIN('puk:<PUK>', 'pin:<PIN>')")
 
     def _require_so(self) -> None:
         if self._user != CKU.SO:
             raise errors.UserNotLoggedIn("this needs the SO (management key) login")
 
+    def _require_feature(self, name: str, what: str) -> None:
+        if not self.profile.feature(name):
+            raise errors.FunctionNotSupported(f"this card cannot {what}")
+
+    def access_status(self) -> AccessStatus:
+        """PIN, PUK and management key status (tries, default values, algorithm,
+        touch), from GET METADATA where the card has it (3 APDUs), else the PIN's tries
+        from an empty VERIFY."""
+        if not self.profile.feature("metadata"):
+            tries, _ = self._pin_tries()
+            return AccessStatus(tries, None, None, None)
+
+        def read() -> AccessStatus:
+            pin = self.card.pin_metadata()
+            return AccessStatus(pin.remaining, pin, self.card.puk_metadata(), self.card.management_key_metadata())
+
+        return self._run(read, relogin_on_6982=False)
+
+    def change_management_key(self, new_key: bytes, algorithm: Optional[ManagementKeyAlgorithm] = None,
+                              require_touch: Optional[bool] = None) -> None:
+        """SET MANAGEMENT KEY, as the logged-in SO. ``new_key``: hex digits;
+        ``algorithm``: None keeps the current one unless the length says otherwise;
+        ``require_touch``: None keeps the current key's touch flag. The SO stays
+        logged in with the new key."""
+        self._require_so()
+        self._require_feature("set_management_key", "change its management key")
+        assert self._mgmt is not None
+        key = new_management_key(new_key, self._mgmt.algorithm, self.profile.management_key_algorithms, algorithm)
+
+        def change() -> None:
+            touch = require_touch
+            if touch is None:
+                touch = (self.profile.feature("metadata")
+                         and self.card.management_key_metadata().touch_policy == TouchPolicy.ALWAYS)
+            key.set_on(self.card, require_touch=bool(touch))
+
+        try:
+            self._run(change)
+        except errors.CryptokiError:
+            key.wipe()
+            raise
+        if self._mgmt is not None:
+            self._mgmt.wipe()
+        self._mgmt = key
+
+    def set_pin_retries(self, pin_tries: int, puk_tries: int, pin: bytes) -> None:
+        """SET PIN RETRIES as the logged-in SO, with the PIN (the card needs both). The
+        YubiKey then puts PIN and PUK back to 123456 / 12345678."""
+        self._require_so()
+        self._require_feature("set_pin_retries", "set the PIN and PUK retries")
+        if not (1 <= int(pin_tries) <= 255 and 1 <= int(puk_tries) <= 255):
+            raise errors.ArgumentsBad("PIN and PUK tries are 1 to 255")
+        padded = self._padded(pin, "PIN")
+
+        def change() -> None:
+            self.card.verify_pin(padded)
+            self.card.set_pin_retries(int(pin_tries), int(puk_tries))
+
+        self._run(change, relogin_on_6982=False)
+        self._last_pin_tries = None
+
+    # ---------------------------------------------------------------- reset
+    def factory_reset(self) -> None:
+        """``ykman piv reset``: block the PIN and the PUK (wrong tries until the card says
+        blocked), then RESET. No login needed. Keys, certificates and data objects are
+        gone; PIN 123456, PUK 12345678, the factory management key; F9 stays. A card
+        without RESET raises FunctionNotSupported before anything is spent."""
+        self._require_feature("reset", "be reset (no RESET instruction)")
+        self._forget_credentials()
+        try:
+            self._run(self.card.factory_reset, relogin_on_6982=False)
+        finally:
+            self._after_own_reset()
+
+    def init_token(self, so_pin: bytes, label: str) -> None:
+        """C_InitToken (the engine checks that no session is open): ``so_pin`` is the
+        current management key (hex or raw, as at the SO login), checked first (a
+        wrong one resets nothing). Then :meth:`factory_reset`, and the management key
+        is set back to ``so_pin`` (algorithm and touch flag as before): after
+        C_InitToken the SO PIN is ``so_pin``, as the spec says. ``label`` (at most 32
+        bytes of UTF-8; the C layer has stripped its blank padding) has no place on a
+        PIV card: it is checked and ignored, CK_TOKEN_INFO keeps the profile's label."""
+        if len(str(label).encode("utf-8")) > 32:
+            raise errors.ArgumentsBad("a token label has at most 32 bytes")
+        self._require_feature("reset", "be reset (no RESET instruction)")
+        secret = so_pin.encode() if isinstance(so_pin, str) else bytes(so_pin)
+        factory = self.profile.management_key_factory
+
+        def reinitialize() -> None:
+            algorithm = self.profile.management_key_default
+            if self.profile.feature("metadata"):
+                algorithm = self.card.management_key_algorithm()
+            key = parse_management_key(secret, algorithm, self.profile.management_key_algorithms)
+            try:
+                key.authenticate(self.card)
+                touch = (self.profile.feature("metadata")
+                         and self.card.management_key_metadata().touch_policy == TouchPolicy.ALWAYS)
+                self.card.factory_reset()
+                default_algorithm = self.profile.management_key_default
+                if self.profile.feature("metadata"):
+                    default_algorithm = self.card.management_key_algorithm()
+                if factory is None:
+                    raise errors.FunctionFailed("the card was reset, but its factory management key is unknown")
+                default = ManagementKey(default_algorithm, factory)
+                if not (key.same_key(default) and not touch):
+                    default.authenticate(self.card)
+                    key.set_on(self.card, require_touch=bool(touch))
+            finally:
+                key.wipe()
+
+        self._forget_credentials()
+        try:
+            self._run(reinitialize, relogin_on_6982=False)
+        finally:
+            self._after_own_reset()
+        logger.debug("C_InitToken: the label has no place on a PIV card and is ignored")
+
+    def _after_own_reset(self) -> None:
+        """We reset the applet (or tried to): every cached object and count is stale."""
+        self._forget_credentials()
+        self._generation += 1
+        self._objects_stale = True
+        self._read_epoch += 1
+        self._private_data = None
+        self._chuid = None
+        self._last_pin_tries = None
+        self._attestations.clear()
+
+    # ------------------------------------------------------- key management
+    def _slot_for_key(self, slot: int, *, generate: bool = False) -> SlotSpec:
+        spec = self.profile.slot(slot)
+        if spec is None or (generate and not spec.usage):
+            raise errors.ArgumentsBad(f"{slot:02X} is not a PIV key slot {'for generation' if generate else ''}")
+        return spec
+
+    def _effective_policies(self, spec: SlotSpec, pin_policy: PinPolicy, touch_policy: TouchPolicy,
+                            not_always: bool) -> Tuple[PinPolicy, TouchPolicy, PinPolicy, TouchPolicy]:
+        """(PIN, touch policy to send; PIN, touch policy the key then has). On a card
+        without policies only the slot's own defaults pass; CKA_ALWAYS_AUTHENTICATE
+        FALSE in a slot whose default is "always" (9C) asks for PIN policy once."""
+        pin_policy, touch_policy = PinPolicy(pin_policy), TouchPolicy(touch_policy)
+        if not_always and pin_policy == PinPolicy.DEFAULT and spec.pin_policy == PinPolicy.ALWAYS:
+            pin_policy = PinPolicy.ONCE
+        if not self.profile.feature("policies"):
+            if pin_policy not in (PinPolicy.DEFAULT, spec.pin_policy) or touch_policy != TouchPolicy.DEFAULT:
+                raise errors.AttributeValueInvalid("this card has no PIN or touch policies")
+            return PinPolicy.DEFAULT, TouchPolicy.DEFAULT, PinPolicy.DEFAULT, TouchPolicy.DEFAULT
+        if pin_policy not in (PinPolicy.DEFAULT, PinPolicy.NEVER, PinPolicy.ONCE, PinPolicy.ALWAYS):
+            raise errors.AttributeValueInvalid(f"PIN policy {pin_policy.name} needs a YubiKey Bio")
+        if touch_policy == TouchPolicy.CACHED and not self.profile.feature("touch_cached"):
+            raise errors.AttributeValueInvalid("the touch policy 'cached' needs YubiKey firmware 4.3")
+        return (pin_policy, touch_policy, pin_policy or spec.pin_policy,
+                touch_policy or TouchPolicy.NEVER)
+
+    def _check_algorithm(self, algorithm: KeyAlgorithm) -> None:
+        if algorithm.name not in self.profile.algorithms:
+            raise errors.KeySizeRange() if algorithm.family == KeyFamily.RSA else errors.CurveNotSupported()
+
+    def _check_template_uses(self, spec: SlotSpec, algorithm: KeyAlgorithm, pin_policy: PinPolicy,
+                             private_template: Dict[int, Any], public_template: Optional[Dict[int, Any]]) -> None:
+        capabilities = key_capabilities(spec, algorithm, None, pin_policy == PinPolicy.ALWAYS)
+        check_capabilities(capabilities, verify_allowed(algorithm, None), private_template, public_template,
+                           where=f"a {algorithm.name} key in {spec.name}")
+
+    def _slot_changed(self, slot: int, contents: Optional[SlotContents]) -> None:
+        """Our own write changed ``slot``: the full slot table learns it (read first if
+        needed), single-slot reads and the slot's attestation are dropped."""
+        if self._slots is None:
+            self.objects()
+        assert self._slots is not None
+        if contents is None:
+            self._slots.pop(slot, None)
+        else:
+            self._slots[slot] = contents
+        self._single_slots.clear()
+        self._attestations.pop(slot, None)
+
+    def _key_pair_objects(self, contents: SlotContents) -> Tuple[TokenObject, TokenObject]:
+        objects = {obj.ref: obj for obj in self._key_objects(contents)}
+        return objects[("public", contents.spec.key)], objects[("private", contents.spec.key)]
+
+    def _current_certificate(self, slot: int) -> Optional[bytes]:
+        """The certificate the slot table knows for ``slot`` (a new key does not remove
+        it from the card: the listing shows what the card holds)."""
+        known = (self._slots or {}).get(slot)
+        return known.certificate if known is not None else None
+
     def generate_key_pair(self, mechanism: int, public_template: Dict[int, Any],
                           private_template: Dict[int, Any]) -> Tuple[TokenObject, TokenObject]:
-        """Generate a key pair on the card, in the slot named by CKA_ID (as ykcs11)."""
+        """C_GenerateKeyPair, as the SO, in the slot CKA_ID names (as ykcs11), with
+        CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY / CKA_ALWAYS_AUTHENTICATE from
+        the templates. Usage flags the key will not honour are refused
+        (:func:`~.keys.check_capabilities`)."""
         self._require_so()
         cka_id = private_template.get(CKA.ID, public_template.get(CKA.ID))
         spec = self.profile.slot_by_id(bytes(cka_id)) if cka_id is not None else None
         if spec is None or not spec.usage:
             raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
         algorithm = _generation_algorithm(int(mechanism), public_template)
-        if algorithm.name not in self.profile.algorithms:
-            raise errors.KeySizeRange() if algorithm.family == "rsa" else errors.CurveNotSupported()
+        self._check_algorithm(algorithm)
+        pin_policy, touch_policy = requested_policies(private_template, public_template)
+        not_always = private_template.get(CKA.ALWAYS_AUTHENTICATE) is False
+        return self._generate(spec, algorithm, pin_policy, touch_policy, not_always, private_template,
+                              public_template)
+
+    def generate(self, slot: int, algorithm: PivAlgorithm, pin_policy: PinPolicy = PinPolicy.DEFAULT,
+                 touch_policy: TouchPolicy = TouchPolicy.DEFAULT) -> Tuple[TokenObject, TokenObject]:
+        """Generate a key pair in ``slot`` (a key reference: 0x9A ...) as the SO; returns
+        the (public, private) key objects."""
+        self._require_so()
+        spec = self._slot_for_key(slot, generate=True)
+        chosen = KEY_ALGORITHMS[PivAlgorithm(algorithm)]
+        self._check_algorithm(chosen)
+        return self._generate(spec, chosen, pin_policy, touch_policy, False, {}, None)
+
+    def _generate(self, spec: SlotSpec, algorithm: KeyAlgorithm, pin_policy: PinPolicy, touch_policy: TouchPolicy,
+                  not_always: bool, private_template: Dict[int, Any],
+                  public_template: Optional[Dict[int, Any]]) -> Tuple[TokenObject, TokenObject]:
+        send_pin, send_touch, pin, touch = self._effective_policies(spec, pin_policy, touch_policy, not_always)
+        self._check_template_uses(spec, algorithm, pin, private_template, public_template)
 
         def generate() -> SlotContents:
-            fields = self.card.generate(spec.key, algorithm.ident)
-            return SlotContents(spec, algorithm, public_key_from_card(algorithm, fields), None,
-                                origin=ORIGIN_GENERATED, destroyable=self.profile.feature("move_delete"))
+            fields = self.card.generate(spec.key, algorithm.ident, send_pin, send_touch)
+            return SlotContents(spec, algorithm, public_key_from_card(algorithm, fields),
+                                self._current_certificate(spec.key), pin_policy=pin, origin=Origin.GENERATED,
+                                destroyable=self.profile.feature("move_delete"), touch_policy=touch)
 
         contents = self._run(generate)
-        if self._slots is None:
-            self.objects()
-        assert self._slots is not None
-        self._slots[spec.key] = contents
-        self._single_slots.clear()  # the full table now knows better
-        objects = {obj.ref: obj for obj in key_objects(contents, self.profile.labels)}
-        return objects[("public", spec.key)], objects[("private", spec.key)]
+        self._slot_changed(spec.key, contents)
+        return self._key_pair_objects(contents)
 
-    def create_object(self, template: Dict[int, Any]) -> TokenObject:
-        """Store an X.509 certificate in the container of the slot named by CKA_ID."""
+    def import_key(self, slot: int, key: PrivateKey, pin_policy: PinPolicy = PinPolicy.DEFAULT,
+                   touch_policy: TouchPolicy = TouchPolicy.DEFAULT) -> TokenObject:
+        """Import ``key`` (a ``cryptography`` RSA, P-256/P-384, Ed25519 or X25519
+        private key) into ``slot`` as the SO; returns the private key object."""
         self._require_so()
-        if template.get(CKA.CLASS) != CKO.CERTIFICATE:
-            raise errors.TemplateInconsistent("only certificates can be stored on a PIV card")
+        return self._import(self._slot_for_key(slot), key, pin_policy, touch_policy, False, {})
+
+    def _import(self, spec: SlotSpec, key: PrivateKey, pin_policy: PinPolicy, touch_policy: TouchPolicy,
+                not_always: bool, template: Dict[int, Any]) -> TokenObject:
+        if not self.profile.feature("key_import"):
+            raise errors.TemplateInconsistent("this card imports no private keys")
+        algorithm = key_algorithm(key)
+        self._check_algorithm(algorithm)
+        send_pin, send_touch, pin, touch = self._effective_policies(spec, pin_policy, touch_policy, not_always)
+        if spec.usage:
+            self._check_template_uses(spec, algorithm, pin, template, None)
+        parts = importable_key(key, algorithm)
+        self._run(lambda: self.card.import_key(spec.key, parts, send_pin, send_touch))
+        contents = SlotContents(spec, algorithm, key.public_key(), self._current_certificate(spec.key),
+                                pin_policy=pin, origin=Origin.IMPORTED,
+                                destroyable=self.profile.feature("move_delete") and bool(spec.usage),
+                                touch_policy=touch)
+        self._slot_changed(spec.key, contents)
+        return self._key_pair_objects(contents)[1]
+
+    def move_key(self, source: int, destination: int) -> None:
+        """YubiKey 5.7 MOVE KEY as the SO: the key (not the certificate: containers
+        stay) goes from ``source`` to ``destination``; both slots are re-read."""
+        self._require_so()
+        self._require_feature("move_delete", "move keys (YubiKey 5.7)")
+        specs = [self._slot_for_key(source, generate=True), self._slot_for_key(destination, generate=True)]
+
+        def move() -> List[Tuple[SlotSpec, Optional[SlotContents]]]:
+            self.card.move_key(source, destination)
+            return [(spec, self._read_slot(spec)) for spec in specs]
+
+        for spec, contents in self._run(move):
+            self._slot_changed(spec.key, contents)
+
+    # ------------------------------------------------------------ attestation
+    def attest(self, slot: int) -> bytes:
+        """The DER attestation certificate of the key in ``slot`` (ATTEST). A key the
+        card did not generate raises KeyFunctionNotPermitted, an empty slot
+        KeyHandleInvalid."""
+        self._require_feature("attestation", "attest keys")
+        spec = self._slot_for_key(slot, generate=True)
+
+        def attest() -> bytes:
+            try:
+                return self.card.attest(spec.key)
+            except IncorrectParametersError:
+                raise errors.KeyFunctionNotPermitted("only a key the card generated has an attestation") from None
+            except (NotFoundError, ReferenceNotFoundError):
+                raise errors.KeyHandleInvalid(f"slot {spec.key:02X} holds no key") from None
+
+        return self._run(attest)
+
+    def attestation_certificate(self) -> bytes:
+        """The DER certificate of the attestation key F9 (object 5FFF01), which the
+        attestations chain to (:func:`~.attestation.verify_attestation`)."""
+        self._require_feature("attestation", "attest keys")
+
+        def read() -> Optional[bytes]:
+            try:
+                return self.card.attestation_certificate()
+            except NotFoundError:
+                return None
+
+        der = self._run(read)
+        if der is None:
+            raise errors.FunctionFailed("the card holds no attestation certificate (F9)")
+        return der
+
+    # ----------------------------------------------------------- objects
+    def create_object(self, template: Dict[int, Any]) -> TokenObject:
+        """C_CreateObject as the SO: an X.509 certificate into the container of the slot
+        CKA_ID names; a private key (CKA_KEY_TYPE RSA / EC / EC_EDWARDS / EC_MONTGOMERY
+        with its CKA_ values, :func:`~.keys.private_key_from_template`) imported into
+        that slot, with the policies of the template; a CKO_DATA whose CKA_OBJECT_ID
+        names a writable PIV data object, CKA_VALUE its content."""
+        self._require_so()
+        object_class = template.get(CKA.CLASS)
+        if object_class == CKO.PRIVATE_KEY:
+            return self._create_private_key(template)
+        if object_class == CKO.DATA:
+            return self._create_data_object(template)
+        if object_class != CKO.CERTIFICATE:
+            raise errors.TemplateInconsistent("a PIV card stores certificates, private keys and data objects")
         value = template.get(CKA.VALUE)
         cka_id = template.get(CKA.ID)
         if value is None or cka_id is None:
@@ -760,14 +1196,96 @@ class PivToken(Token):
                 return obj
         raise errors.FunctionFailed()
 
-    def destroy_object(self, obj: TokenObject) -> None:
-        """Delete a certificate (empty PUT DATA) or, on YubiKey 5.7+, a key (MOVE KEY to FF)."""
+    def _create_private_key(self, template: Dict[int, Any]) -> TokenObject:
+        cka_id = template.get(CKA.ID)
+        if cka_id is None:
+            raise errors.TemplateIncomplete("CKA_ID names the PIV slot of the key")
+        spec = self.profile.slot_by_id(bytes(cka_id))
+        if spec is None:
+            raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
+        for attribute, required in ((CKA.SENSITIVE, True), (CKA.EXTRACTABLE, False)):
+            if attribute in template and bool(template[attribute]) != required:
+                raise errors.TemplateInconsistent(f"a key on a PIV card is never extractable (CKA_{attribute.name})")
+        key = private_key_from_template(template)
+        pin_policy, touch_policy = requested_policies(template)
+        not_always = template.get(CKA.ALWAYS_AUTHENTICATE) is False
+        return self._import(spec, key, pin_policy, touch_policy, not_always, template)
+
+    def _create_data_object(self, template: Dict[int, Any]) -> TokenObject:
+        oid = template.get(CKA.OBJECT_ID)
+        if oid is None:
+            raise errors.TemplateIncomplete("CKA_OBJECT_ID names the PIV data object")
+        spec = next((d for d in self.profile.data_objects if data_object(d, b"").attributes[CKA.OBJECT_ID]
+                     == bytes(oid)), None)
+        if spec is None:
+            raise errors.TemplateInconsistent("CKA_OBJECT_ID names no PIV data object of this card")
+        value = template.get(CKA.VALUE)
+        if not isinstance(value, (bytes, bytearray)) or not value:
+            raise errors.TemplateIncomplete("CKA_VALUE holds the data object's content")
+        if CKA.PRIVATE in template and bool(template[CKA.PRIVATE]) != spec.private:
+            raise errors.TemplateInconsistent(
+                f"the card {'protects' if spec.private else 'does not protect'} {spec.name} with the PIN")
+        application = template.get(CKA.APPLICATION)
+        if application not in (None, "PIV", b"PIV"):
+            raise errors.TemplateInconsistent("CKA_APPLICATION of a PIV data object is 'PIV'")
+        written = self.write_data_object(spec.tag, bytes(value))
+        assert written is not None
+        return written
+
+    def _data_spec_writable(self, tag: int) -> Optional[DataObjectSpec]:
+        if any(tag == slot.container for slot in self.profile.slots):
+            raise errors.ArgumentsBad("certificate containers are written as certificates")
+        if not self.profile.data_object_writable(tag):
+            raise errors.ActionProhibited(f"data object {tag:X} is not writable on this card")
+        return self.profile.data_object(tag)
+
+    def write_data_object(self, tag: int, value: bytes) -> Optional[TokenObject]:
+        """PUT DATA ``value`` into data object ``tag`` as the SO, where the card lets the
+        management key write it (the profile's writable range, not the read-only ones);
+        returns the CKO_DATA object when the profile lists the tag, else None."""
         self._require_so()
-        kind, slot = obj.ref  # type: ignore[misc]
+        spec = self._data_spec_writable(int(tag))
+        value = bytes(value)
+        secret = (spec is not None and spec.private) or tag == DataObject.PRINTED_INFORMATION
+        self._run(lambda: self.card.put_data(int(tag), value, sensitive=secret))
+        return self._data_changed(int(tag), spec, value)
+
+    def delete_data_object(self, tag: int) -> None:
+        """Empty PUT DATA for ``tag`` (which deletes it on a YubiKey), as the SO."""
+        self._require_so()
+        spec = self._data_spec_writable(int(tag))
+        self._run(lambda: self.card.put_data(int(tag), b""))
+        self._data_changed(int(tag), spec, None)
+
+    def _data_changed(self, tag: int, spec: Optional[DataObjectSpec], value: Optional[bytes]) -> Optional[TokenObject]:
+        if tag == DataObject.CHUID:
+            self._chuid = value or b""
+        if spec is None:
+            return None
+        obj = data_object(spec, value) if value else None
+        table = self._private_data if spec.private else self._public_data
+        if table is not None:
+            table[:] = [entry for entry in table if entry.ref != ("data", tag)] + ([obj] if obj else [])
+        return obj
+
+    def destroy_object(self, obj: TokenObject) -> None:
+        """As the SO: a certificate (empty PUT DATA), a writable data object (empty PUT
+        DATA), or on YubiKey 5.7+ a key (MOVE KEY to FF, with the slot's certificate).
+        Attestation certificates are made, not stored: ActionProhibited."""
+        self._require_so()
+        kind, slot = _ref_parts(obj)
+        if kind == "attestation":
+            raise errors.ActionProhibited("an attestation certificate is made by the card, not stored")
+        if kind == "data":
+            if not obj.attributes.get(CKA.DESTROYABLE):
+                raise errors.ActionProhibited()
+            self.delete_data_object(slot)
+            return
         if self._slots is None:
             self.objects()  # the slot table below is the full one
         contents = self._contents(obj)
         self._single_slots.pop(slot, None)  # changed below: only the card knows now
+        self._attestations.pop(slot, None)
         if kind == "certificate":
             self._run(lambda: self.card.put_data(contents.spec.container, b""))
             contents.certificate = None
@@ -797,6 +1315,14 @@ class PivToken(Token):
 
 
 # ----------------------------------------------------------------- helpers
+def _ref_parts(obj: TokenObject) -> Tuple[str, int]:
+    """(kind, key slot or data object tag) of one of this token's objects."""
+    ref = obj.ref
+    if not isinstance(ref, tuple) or len(ref) != 2:
+        raise errors.ObjectHandleInvalid("not an object of this token")
+    return str(ref[0]), int(ref[1])
+
+
 def _modulus(contents: SlotContents) -> bytes:
     numbers = contents.public_key.public_numbers()  # type: ignore[union-attr]
     return numbers.n.to_bytes(contents.algorithm.byte_length, "big")
@@ -814,7 +1340,7 @@ def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
 
 def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
     """The peer's point from Ecdh1DeriveParams.public_data, raw or DER OCTET STRING."""
-    raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == "ec" else 32
+    raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == KeyFamily.EC else 32
     if len(peer) == raw_length:
         return peer
     try:
@@ -836,24 +1362,16 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
         if exponent is not None and int.from_bytes(bytes(exponent), "big") != 65537:
             raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")
         return algorithm
-    if mechanism in (CKM.EC_KEY_PAIR_GEN, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKM.EC_MONTGOMERY_KEY_PAIR_GEN):
-        params = template.get(CKA.EC_PARAMS)
-        by_params = {EC_PARAMS["secp256r1"]: "ECCP256", EC_PARAMS["secp384r1"]: "ECCP384",
-                     EC_PARAMS["ed25519"]: "ED25519", EC_PARAMS["x25519"]: "X25519"}
-        # PKCS#11 3.0 also allows the curve as a PrintableString name for 25519.
-        from asn1crypto import core as asn1  # here: key generation is rare, startup is not
-
-        names = {asn1.PrintableString("edwards25519").dump(): "ED25519",
-                 asn1.PrintableString("curve25519").dump(): "X25519"}
-        name = by_params.get(bytes(params or b"")) or names.get(bytes(params or b""))
-        if name is None:
+    if mechanism in _FAMILY_OF_MECHANISM:
+        curve = curve_of_params(template.get(CKA.EC_PARAMS))
+        if curve is None:
             raise errors.CurveNotSupported()
-        algorithm = ALGORITHM_BY_NAME[name]
-        expected = {CKM.EC_KEY_PAIR_GEN: "ec", CKM.EC_EDWARDS_KEY_PAIR_GEN: "ed25519",
-                    CKM.EC_MONTGOMERY_KEY_PAIR_GEN: "x25519"}[CKM(mechanism)]
-        if algorithm.family != expected:
+        algorithm = next(a for a in KEY_ALGORITHMS.values() if a.curve == curve)
+        if algorithm.family != _FAMILY_OF_MECHANISM[mechanism]:
             raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit the mechanism")
         return algorithm
     raise errors.MechanismInvalid()
 
 
+_FAMILY_OF_MECHANISM: Dict[int, KeyFamily] = {CKM.EC_KEY_PAIR_GEN: KeyFamily.EC, CKM.EC_EDWARDS_KEY_PAIR_GEN: KeyFamily.ED25519,
+                        CKM.EC_MONTGOMERY_KEY_PAIR_GEN: KeyFamily.X25519}

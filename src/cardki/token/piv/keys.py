@@ -1,0 +1,288 @@
+"""Keys and key templates from outside the card: Cryptoki templates for key
+generation and import, checked before anything is sent.
+
+Pure functions over the caller's values (no card I/O): a template that cannot
+become a PIV key raises the Cryptoki error the spec names (TEMPLATE_INCOMPLETE,
+TEMPLATE_INCONSISTENT, ATTRIBUTE_VALUE_INVALID, KEY_SIZE_RANGE,
+CURVE_NOT_SUPPORTED), never a ValueError; no message holds a key value.
+
+- :func:`private_key_from_template`: CKA_ values of a private key (RSA: the
+  primes and optionally the rest, EC: CKA_EC_PARAMS + CKA_VALUE, Ed25519/X25519:
+  CKA_EC_PARAMS + the 32-byte CKA_VALUE) as a ``cryptography`` key, every given
+  part checked against the others.
+- :func:`importable_key`: a ``cryptography`` private key as IMPORT ASYMMETRIC
+  KEY's components (Yubico's tags 01-08, each padded to its fixed length).
+- :func:`requested_policies`: the PIN and touch policy a template asks for
+  (ykcs11's CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY, one byte or an int,
+  and CKA_ALWAYS_AUTHENTICATE TRUE, which means PIN policy always).
+- :func:`check_capabilities`: PIV stores no usage flags (a key's CKA_SIGN /
+  DECRYPT / DERIVE follow from its slot, algorithm and PIN policy), so a template
+  that asks for a use the key will not have, or withholds one it will have, is
+  refused rather than silently not honoured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+
+from cardki import errors
+from cardki.constants import CKA, CKK
+
+from .card import ImportableKey
+from .constants import ImportTag, KeyFamily, PinPolicy, TouchPolicy
+from .objects import CURVES, EC_PARAMS, KeyAlgorithm, KeyCapabilities, algorithm_of, raw_ec_point
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                   x25519.X25519PrivateKey]
+
+#: The only RSA public exponent a YubiKey takes (and generates).
+RSA_EXPONENT = 65537
+
+#: CKA_EC_PARAMS -> curve name, also PKCS#11 3.0's PrintableString names for 25519.
+_PARAMS_BY_CURVE = {
+    EC_PARAMS["secp256r1"]: "secp256r1", EC_PARAMS["secp384r1"]: "secp384r1",
+    EC_PARAMS["ed25519"]: "ed25519", EC_PARAMS["x25519"]: "x25519",
+    b"\x13\x0cedwards25519": "ed25519", b"\x13\x0acurve25519": "x25519",
+}
+_FAMILY_OF_KEY_TYPE: Dict[int, KeyFamily] = {CKK.RSA: KeyFamily.RSA, CKK.EC: KeyFamily.EC, CKK.EC_EDWARDS: KeyFamily.ED25519,
+                       CKK.EC_MONTGOMERY: KeyFamily.X25519}
+_CURVE_FAMILY = {"secp256r1": KeyFamily.EC, "secp384r1": KeyFamily.EC, "ed25519": KeyFamily.ED25519,
+                 "x25519": KeyFamily.X25519}
+
+
+def curve_of_params(params: Any) -> Optional[str]:
+    """The curve CKA_EC_PARAMS names (a DER OID, or a PrintableString for 25519), or None."""
+    if not isinstance(params, (bytes, bytearray)):
+        return None
+    return _PARAMS_BY_CURVE.get(bytes(params))
+
+
+def _bytes(template: Mapping[int, Any], attribute: CKA) -> Optional[bytes]:
+    value = template.get(attribute)
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise errors.AttributeValueInvalid(f"CKA_{attribute.name} must be a byte array")
+
+
+def _integer(template: Mapping[int, Any], attribute: CKA) -> Optional[int]:
+    value = _bytes(template, attribute)
+    return None if value is None else int.from_bytes(value, "big")
+
+
+def _key_family(template: Mapping[int, Any]) -> KeyFamily:
+    key_type = template.get(CKA.KEY_TYPE)
+    if key_type is None:
+        raise errors.TemplateIncomplete("a private key needs CKA_KEY_TYPE")
+    if isinstance(key_type, (bytes, bytearray)):
+        key_type = int.from_bytes(bytes(key_type), "little")
+    family = _FAMILY_OF_KEY_TYPE.get(key_type) if isinstance(key_type, int) else None
+    if family is None:
+        raise errors.TemplateInconsistent("a PIV card holds RSA, EC, Ed25519 and X25519 keys")
+    return family
+
+
+def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
+    """The private key a C_CreateObject template describes (see the module doc)."""
+    family = _key_family(template)
+    if family == KeyFamily.RSA:
+        return _rsa_key(template)
+    curve = curve_of_params(template.get(CKA.EC_PARAMS))
+    if template.get(CKA.EC_PARAMS) is None:
+        raise errors.TemplateIncomplete("CKA_EC_PARAMS is missing")
+    if curve is None:
+        raise errors.CurveNotSupported()
+    if _CURVE_FAMILY[curve] != family:
+        raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit CKA_KEY_TYPE")
+    value = _bytes(template, CKA.VALUE)
+    if value is None:
+        raise errors.TemplateIncomplete("CKA_VALUE (the private key) is missing")
+    try:
+        key: PrivateKey
+        if family == KeyFamily.EC:
+            curve_class = CURVES[curve]
+            if not value or len(value) > (curve_class().key_size + 7) // 8:
+                raise errors.AttributeValueInvalid("CKA_VALUE is not a private scalar of this curve")
+            key = ec.derive_private_key(int.from_bytes(value, "big"), curve_class())
+        elif len(value) != 32:
+            raise errors.AttributeValueInvalid("an Ed25519 or X25519 CKA_VALUE has 32 bytes")
+        elif family == KeyFamily.ED25519:
+            key = ed25519.Ed25519PrivateKey.from_private_bytes(value)
+        else:
+            key = x25519.X25519PrivateKey.from_private_bytes(value)
+    except ValueError:
+        raise errors.AttributeValueInvalid("CKA_VALUE is not a private key of this curve") from None
+    _check_point(template, key)
+    return key
+
+
+def _check_point(template: Mapping[int, Any], key: PrivateKey) -> None:
+    """A CKA_EC_POINT given with the private key must be its public point."""
+    given = template.get(CKA.EC_POINT)
+    if given is None:
+        return
+    public = key.public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        point = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    given = bytes(given)
+    try:
+        inner = raw_ec_point(given)
+    except (ValueError, TypeError):
+        inner = b""
+    if point not in (given, inner):
+        raise errors.TemplateInconsistent("CKA_EC_POINT is not the public point of CKA_VALUE")
+
+
+def _rsa_key(template: Mapping[int, Any]) -> rsa.RSAPrivateKey:
+    p, q = _integer(template, CKA.PRIME_1), _integer(template, CKA.PRIME_2)
+    if p is None or q is None:
+        raise errors.TemplateIncomplete("a PIV card imports RSA keys from CKA_PRIME_1 and CKA_PRIME_2")
+    e = _integer(template, CKA.PUBLIC_EXPONENT)
+    if e is None:
+        e = RSA_EXPONENT
+    if e != RSA_EXPONENT:
+        raise errors.TemplateInconsistent("PIV cards take RSA keys with e = 65537 only")
+    if p < 3 or q < 3 or p == q:
+        raise errors.AttributeValueInvalid("CKA_PRIME_1 and CKA_PRIME_2 are not the primes of an RSA key")
+    n = p * q
+    modulus = _integer(template, CKA.MODULUS)
+    if modulus is not None and modulus != n:
+        raise errors.TemplateInconsistent("CKA_MODULUS is not CKA_PRIME_1 x CKA_PRIME_2")
+    try:
+        d = pow(e, -1, (p - 1) * (q - 1) // _gcd(p - 1, q - 1))
+        dp, dq, qinv = d % (p - 1), d % (q - 1), pow(q, -1, p)
+    except ValueError:  # e has no inverse: p or q is not a prime of such a key
+        raise errors.AttributeValueInvalid("CKA_PRIME_1 and CKA_PRIME_2 are not the primes of an RSA key") from None
+    given_d = _integer(template, CKA.PRIVATE_EXPONENT)
+    if given_d is not None and pow(pow(2, e, n), given_d, n) != 2:
+        raise errors.TemplateInconsistent("CKA_PRIVATE_EXPONENT does not belong to these primes")
+    for attribute, expected in ((CKA.EXPONENT_1, dp), (CKA.EXPONENT_2, dq), (CKA.COEFFICIENT, qinv)):
+        value = _integer(template, attribute)
+        if value is not None and value != expected:
+            raise errors.TemplateInconsistent(f"CKA_{attribute.name} does not belong to these primes")
+    try:
+        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qinv, rsa.RSAPublicNumbers(e, n)).private_key()
+    except ValueError:
+        raise errors.AttributeValueInvalid("these values are not an RSA private key") from None
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def importable_key(key: PrivateKey, algorithm: KeyAlgorithm) -> ImportableKey:
+    """``key`` as IMPORT ASYMMETRIC KEY's components, each padded to its fixed length
+    (RSA: p, q, dp, dq, qinv of half the modulus; EC: the scalar of the curve's size)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        numbers = key.private_numbers()
+        half = algorithm.byte_length // 2
+        values = (numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
+        tags = (ImportTag.PRIME_P, ImportTag.PRIME_Q, ImportTag.EXPONENT_P, ImportTag.EXPONENT_Q,
+                ImportTag.COEFFICIENT)
+        parts: Tuple[Tuple[ImportTag, bytes], ...] = tuple(
+            (tag, value.to_bytes(half, "big")) for tag, value in zip(tags, values))
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        scalar = key.private_numbers().private_value.to_bytes(algorithm.byte_length, "big")
+        parts = ((ImportTag.EC_SCALAR, scalar),)
+    else:
+        raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                serialization.NoEncryption())
+        tag = ImportTag.ED25519_SEED if isinstance(key, ed25519.Ed25519PrivateKey) else ImportTag.X25519_SCALAR
+        parts = ((tag, raw),)
+    return ImportableKey(algorithm.ident, parts)
+
+
+def key_algorithm(key: PrivateKey) -> KeyAlgorithm:
+    """The PIV algorithm of ``key``; KEY_SIZE_RANGE / CURVE_NOT_SUPPORTED when PIV has none."""
+    algorithm = algorithm_of(key)
+    if algorithm is None:
+        if isinstance(key, rsa.RSAPrivateKey):
+            raise errors.KeySizeRange(f"PIV has no RSA-{key.key_size}")
+        raise errors.CurveNotSupported()
+    return algorithm
+
+
+def _policy_value(value: Any, name: str) -> int:
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) != 1:
+            raise errors.AttributeValueInvalid(f"{name} is one byte")
+        return value[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise errors.AttributeValueInvalid(f"{name} is one byte")
+
+
+def requested_policies(*templates: Mapping[int, Any]) -> Tuple[PinPolicy, TouchPolicy]:
+    """The PIN and touch policy the templates ask for (DEFAULT where none does):
+    CKA_YUBICO_PIN_POLICY, CKA_YUBICO_TOUCH_POLICY and CKA_ALWAYS_AUTHENTICATE (TRUE
+    = PIN policy always; FALSE with a policy "always" is inconsistent), as ykcs11
+    reads them. Two templates that disagree are inconsistent."""
+    pin, touch = PinPolicy.DEFAULT, TouchPolicy.DEFAULT
+    for template in templates:
+        if CKA.YUBICO_PIN_POLICY in template:
+            value = _policy_value(template[CKA.YUBICO_PIN_POLICY], "CKA_YUBICO_PIN_POLICY")
+            if value not in (PinPolicy.DEFAULT, PinPolicy.NEVER, PinPolicy.ONCE, PinPolicy.ALWAYS):
+                raise errors.AttributeValueInvalid("CKA_YUBICO_PIN_POLICY is 0 (default), 1 never, 2 once, 3 always")
+            if value and pin and value != pin:
+                raise errors.TemplateInconsistent("the templates ask for two PIN policies")
+            pin = PinPolicy(value or pin)
+        if CKA.YUBICO_TOUCH_POLICY in template:
+            value = _policy_value(template[CKA.YUBICO_TOUCH_POLICY], "CKA_YUBICO_TOUCH_POLICY")
+            if value not in TouchPolicy._value2member_map_:
+                raise errors.AttributeValueInvalid(
+                    "CKA_YUBICO_TOUCH_POLICY is 0 (default), 1 never, 2 always, 3 cached")
+            if value and touch and value != touch:
+                raise errors.TemplateInconsistent("the templates ask for two touch policies")
+            touch = TouchPolicy(value or touch)
+    for template in templates:
+        always = template.get(CKA.ALWAYS_AUTHENTICATE)
+        if always is None:
+            continue
+        if not isinstance(always, bool):
+            raise errors.AttributeValueInvalid("CKA_ALWAYS_AUTHENTICATE is a CK_BBOOL")
+        if always and pin not in (PinPolicy.DEFAULT, PinPolicy.ALWAYS):
+            raise errors.TemplateInconsistent("CKA_ALWAYS_AUTHENTICATE TRUE needs PIN policy always")
+        if always:
+            pin = PinPolicy.ALWAYS
+        elif pin == PinPolicy.ALWAYS:
+            raise errors.TemplateInconsistent("CKA_ALWAYS_AUTHENTICATE FALSE with PIN policy always")
+    return pin, touch
+
+
+#: Private-key attribute -> the capability that decides it.
+_PRIVATE_USES: Dict[CKA, str] = {CKA.SIGN: "sign", CKA.DECRYPT: "decrypt", CKA.UNWRAP: "decrypt",
+                                 CKA.DERIVE: "derive"}
+#: Public-key attribute -> the capability; only a TRUE request is checked (pkcs11-tool
+#: asks for a public CKA_DERIVE along with an EC key, which no public key does).
+_PUBLIC_USES: Dict[CKA, str] = {CKA.ENCRYPT: "decrypt", CKA.WRAP: "decrypt"}
+
+
+def check_capabilities(capabilities: KeyCapabilities, verify: bool, private_template: Mapping[int, Any],
+                       public_template: Optional[Mapping[int, Any]] = None, *, where: str = "") -> None:
+    """TEMPLATE_INCONSISTENT when the private template asks for a use the new key will
+    not have (or withholds one it will have: the card cannot restrict it), or the
+    public template asks for one its public key will not have. ``where`` names the
+    key in the message ("a P-256 key in Digital Signature")."""
+    for attribute, use in _PRIVATE_USES.items():
+        wanted = private_template.get(attribute)
+        if wanted is None:
+            continue
+        has = bool(getattr(capabilities, use))
+        if bool(wanted) != has:
+            verb = "cannot" if wanted else "always may"
+            raise errors.TemplateInconsistent(
+                f"CKA_{attribute.name}: {where or 'this key'} {verb} {use} (PIV stores no usage flags)")
+    for attribute, use in (*_PUBLIC_USES.items(), (CKA.VERIFY, "verify")):
+        wanted = (public_template or {}).get(attribute)
+        has = verify if use == "verify" else bool(getattr(capabilities, use))
+        if wanted and not has:
+            raise errors.TemplateInconsistent(f"CKA_{attribute.name}: the public key of {where or 'this key'} "
+                                              f"cannot {'verify' if use == 'verify' else 'encrypt'}")
