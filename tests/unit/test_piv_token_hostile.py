@@ -116,6 +116,18 @@ def generate_rsa2048(token: PivToken) -> Any:
                                    {CKA.ID: b"\x01"})
 
 
+def find_attestation(token: PivToken) -> Any:
+    return token.objects_with_id(b"\x65")  # 9A's attestation: SELECT and ATTEST
+
+
+def access_status(token: PivToken) -> Any:
+    return token.access_status()  # GET METADATA 80, 81 and 9B
+
+
+def factory_reset(token: PivToken) -> None:
+    token.factory_reset()
+
+
 def expect_device_error(open_and_run: Callable[[], Any]) -> errors.CryptokiError:
     with pytest.raises(errors.CryptokiError) as caught:
         open_and_run()
@@ -165,6 +177,15 @@ CASES = {
     "rsa-decryption-of-1000-bytes": ({"ins": AUTHENTICATE, "tamper": "signature_1000_bytes"}, decrypt_rsa),
     "ecdh-secret-cut-short": ({"ins": AUTHENTICATE, "tamper": "half_result"}, derive_p256),
     "ecdh-secret-of-1000-bytes": ({"ins": AUTHENTICATE, "tamper": "signature_1000_bytes"}, derive_p256),
+    "attest-answer-not-a-certificate": ({"ins": 0xF9, "data": "3003020100"}, find_attestation),
+    "attest-answer-empty": ({"ins": 0xF9, "data": ""}, find_attestation),
+    "puk-retries-one-byte": ({"ins": 0xF7, "p2": 0x81, "data": "01ff0501000601" "03"}, access_status),
+    "management-key-of-unknown-algorithm": ({"ins": 0xF7, "p2": 0x9B, "data": "0101ff02020000050101"},
+                                            access_status),
+    "management-key-metadata-without-policy": ({"ins": 0xF7, "p2": 0x9B, "data": "01010a050101"}, access_status),
+    # every VERIFY answered "wrong, 3 tries left" (the card is never reached): the
+    # reset's PIN blocking ends with DEVICE_ERROR, not a loop
+    "pin-that-never-blocks": ({"ins": 0x20, "answer": "63C3"}, factory_reset),
 }
 
 
@@ -191,6 +212,8 @@ def test_the_honest_card_passes_every_operation_above() -> None:
     assert decrypt_rsa(token) == b"secret"
     assert len(derive_p256(token)) == 32
     assert token.info().serial_number == "12345678"
+    assert find_attestation(token) == []  # the provisioned keys were imported
+    assert access_status(token).puk.remaining == 3
     so_login(token)
 
 
@@ -239,6 +262,7 @@ TARGETS: List[Rule] = [
     {"ins": 0xCB, "data_prefix": "5C035FC107"}, {"ins": 0xCB, "data_prefix": "5C035FFF01"},
     {"ins": AUTHENTICATE, "p2": 0x9A}, {"ins": AUTHENTICATE, "p2": 0x9C}, {"ins": AUTHENTICATE, "p2": 0x9D},
     {"ins": AUTHENTICATE, "p2": 0x9E}, {"ins": AUTHENTICATE, "p2": 0x82}, {"ins": AUTHENTICATE, "p2": 0x9B},
+    {"ins": 0xF9}, {"ins": 0xF7, "p2": 0x81},
 ]
 #: Tags that appear in the answers above, so generated TLVs reach the parsers' inner checks.
 TAGS = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x30, 0x34, 0x53, 0x70, 0x71, 0x7C, 0x80, 0x81, 0x82, 0x86,
@@ -263,7 +287,8 @@ ANSWERS = st.one_of(
 RULES = st.builds(lambda target, kind, answer, count: {**target, kind: answer, **({"count": count} if count else {})},
                   st.sampled_from(TARGETS), st.sampled_from(["answer", "data"]), ANSWERS,
                   st.sampled_from([None, 1, 2]))
-OPERATIONS = [sign_rsa, sign_p256, sign_ed25519, decrypt_rsa, derive_p256, list_objects, token_info, so_login]
+OPERATIONS = [sign_rsa, sign_p256, sign_ed25519, decrypt_rsa, derive_p256, list_objects, token_info, so_login,
+              find_attestation, access_status]
 
 #: What a card's answer may lead to: DEVICE_ERROR for nonsense, else the code its status word means.
 CARD_CODES = {CKR.DEVICE_ERROR, CKR.PIN_INCORRECT, CKR.PIN_LOCKED, CKR.USER_NOT_LOGGED_IN, CKR.FUNCTION_FAILED,
