@@ -24,28 +24,13 @@ from cryptography.x509.oid import NameOID
 from cardki import errors
 from cardki.constants import CKA, CKD, CKG, CKM, CKU, TokenFlag
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams, RsaOaepParams, RsaPssParams
-from cardki.slot.errors import CardRemovedError
-from cardki.slot.pcsc import PcscTransport
 from cardki.token import PivToken, open_token, rsa_padding
+from piv_pcsc import connect
 
 pytestmark = pytest.mark.sim
 
 FIRMWARE = "5.4.3"
 PIN = b"123456"
-
-
-def connect(reader: str, timeout: float = 5.0) -> PcscTransport:
-    """PcscTransport to a freshly swapped card. Works around a stack race (reported
-    to the stack helper): right after virtual_card_factory swaps the card behind a
-    reader that ykman used, the first SCardConnect can fail with "card is unpowered"."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return PcscTransport(reader)
-        except CardRemovedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def piv_tool(reader: str, *args: str, stdin: str = "") -> str:
