@@ -1219,6 +1219,8 @@ class PivToken(Token):
                      == bytes(oid)), None)
         if spec is None:
             raise errors.TemplateInconsistent("CKA_OBJECT_ID names no PIV data object of this card")
+        if not self.profile.data_object_writable(spec.tag):
+            raise errors.TemplateInconsistent(f"{spec.name} is read-only on this card")
         value = template.get(CKA.VALUE)
         if not isinstance(value, (bytes, bytearray)) or not value:
             raise errors.TemplateIncomplete("CKA_VALUE holds the data object's content")
