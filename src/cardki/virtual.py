@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from .cryptoki.ports import SlotSource
@@ -76,7 +76,7 @@ class VirtualCardFile:
 
 
 def slot_source_factory(mode: VirtualMode,
-                        card_factory: Optional[Callable[[], Any]] = None) -> Callable[[], SlotSource]:
+                        card_factory: Callable[[], Any] | None = None) -> Callable[[], SlotSource]:
     """What the engine calls at each C_Initialize to get its slots under ``mode``;
     ``card_factory`` makes the virtual card (by default a factory-fresh YubiKey)."""
     make_card = card_factory or new_virtual_card

@@ -13,7 +13,6 @@ from typing import Any, Dict, List
 from cardki import CKA, CKO, Cryptoki
 from cardki.constants import SessionFlag
 from cardki.slot import InProcessSlot, SlotManager
-
 from provisioning import MANAGEMENT_KEY, PIN, provisioned_yubikey  # noqa: F401  (re-exported)
 
 RO = SessionFlag.SERIAL_SESSION

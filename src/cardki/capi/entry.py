@@ -21,9 +21,8 @@ import contextlib
 import functools
 import logging
 import os
-import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
 
 from cardki import errors
 from cardki.constants import CKR, InitializeFlag
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("cardki.capi")
 
 _engine_lock = threading.Lock()
-_engine: Optional[Cryptoki] = None
+_engine: Cryptoki | None = None
 _M: Marshaller  # bound in attach()
 _ffi: Any = None
 
@@ -74,7 +73,7 @@ def _create_engine() -> Cryptoki:
 _ENTRIES: Dict[str, Callable[..., int]] = {}
 
 
-def entry_point(function: Callable[..., Optional[int]]) -> Callable[..., Optional[int]]:
+def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
     """Register a ``C_*`` implementation (named after the function) behind the guard."""
     name = function.__name__
 
@@ -390,7 +389,7 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _operation_call(session: int, kind: Optional[OperationKind]) -> ContextManager[None]:
+def _operation_call(session: int, kind: OperationKind | None) -> ContextManager[None]:
     """The engine's operation rules around a whole C call, argument checks included
     (a NULL pointer ends the operation like any other failure); calls that belong to
     no operation the engine keeps (C_SignRecover, ...) need none."""
@@ -399,7 +398,7 @@ def _operation_call(session: int, kind: Optional[OperationKind]) -> ContextManag
     return engine().operation_call(int(session), kind)
 
 
-def _data_in_output_out(method: str, kind: Optional[OperationKind]) -> Callable[..., None]:
+def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
     C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules."""
     def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:

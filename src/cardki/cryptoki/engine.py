@@ -71,13 +71,20 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
 from .boundary import api_boundary
-from .info import (LIBRARY_DESCRIPTION, LIBRARY_VERSION, MANUFACTURER_ID, LibraryInfo, SessionInfo, SlotInfo,
-                   TokenInfoFull)
+from .info import (
+    LIBRARY_DESCRIPTION,
+    LIBRARY_VERSION,
+    MANUFACTURER_ID,
+    LibraryInfo,
+    SessionInfo,
+    SlotInfo,
+    TokenInfoFull,
+)
 from .object_table import ObjectTable
 from .operations import OperationRunner
 from .ports import SlotSource, TokenFactory
@@ -108,14 +115,14 @@ class Cryptoki:
     token (by default :func:`cardki.token.open_token`, imported at the first card).
     """
 
-    def __init__(self, *, slot_manager: Optional[SlotSource] = None,
-                 slot_source_factory: Optional[Callable[[], SlotSource]] = None,
-                 token_factory: Optional[TokenFactory] = None) -> None:
+    def __init__(self, *, slot_manager: SlotSource | None = None,
+                 slot_source_factory: Callable[[], SlotSource] | None = None,
+                 token_factory: TokenFactory | None = None) -> None:
         self._lock = threading.RLock()
         self._given_source = slot_manager
         self._source_factory = slot_source_factory or pcsc_slot_source
         self._initialized = False
-        self._pid: Optional[int] = None
+        self._pid: int | None = None
         self._slots = SlotTable(self._lock, token_factory)
         self._objects = ObjectTable(self._slots)
         self._sessions = SessionTable(self._slots, self._objects)
@@ -307,7 +314,7 @@ class Cryptoki:
 
     @api_boundary
     def get_attribute_value_encoded(self, session: int, obj: int,
-                                    types: Sequence[int]) -> Tuple[int, List[Optional[bytes]]]:
+                                    types: Sequence[int]) -> Tuple[int, List[bytes | None]]:
         """For the C ABI: (rv, encoded value or None per type); rv is OK,
         ATTRIBUTE_SENSITIVE or ATTRIBUTE_TYPE_INVALID (the first problem met)."""
         return self._objects.lookup(self._sessions.context(session), obj, types)
@@ -353,7 +360,7 @@ class Cryptoki:
         self._operations.sign_init(session, mech, key)
 
     @api_boundary
-    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
         return self._operations.sign(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
@@ -363,7 +370,7 @@ class Cryptoki:
         self._operations.sign_update(session, data)
 
     @api_boundary
-    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: int | None = None) -> Any:
         return self._operations.sign_final(session, length_only=length_only, max_length=max_length)
 
     @api_boundary
@@ -404,17 +411,17 @@ class Cryptoki:
 
     @api_boundary
     def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
+                max_length: int | None = None) -> Any:
         return self._operations.encrypt(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
     def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._operations.encrypt_update(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
     def encrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
+                      max_length: int | None = None) -> Any:
         return self._operations.encrypt_final(session, length_only=length_only, max_length=max_length)
 
     @api_boundary
@@ -423,17 +430,17 @@ class Cryptoki:
 
     @api_boundary
     def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
+                max_length: int | None = None) -> Any:
         return self._operations.decrypt(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
     def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._operations.decrypt_update(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
     def decrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
+                      max_length: int | None = None) -> Any:
         return self._operations.decrypt_final(session, length_only=length_only, max_length=max_length)
 
     @api_boundary
@@ -442,7 +449,7 @@ class Cryptoki:
 
     @api_boundary
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
-               max_length: Optional[int] = None) -> Any:
+               max_length: int | None = None) -> Any:
         return self._operations.digest(session, data, length_only=length_only, max_length=max_length)
 
     @api_boundary
@@ -455,7 +462,7 @@ class Cryptoki:
 
     @api_boundary
     def digest_final(self, session: int, *, length_only: bool = False,
-                     max_length: Optional[int] = None) -> Any:
+                     max_length: int | None = None) -> Any:
         return self._operations.digest_final(session, length_only=length_only, max_length=max_length)
 
     @api_boundary

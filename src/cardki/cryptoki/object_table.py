@@ -17,7 +17,20 @@ stays in (across resets by other programs); a new insertion gets new handles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Type
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+)
 
 from .. import errors
 from ..constants import CKA, CKR, CKU
@@ -30,7 +43,7 @@ if TYPE_CHECKING:
     from .slots import SlotState, SlotTable
 
 
-def _cka_id(attributes: Mapping[int, Any]) -> Optional[bytes]:
+def _cka_id(attributes: Mapping[int, Any]) -> bytes | None:
     """An object's CKA_ID as bytes (None without one, as for PIV data objects)."""
     value = attributes.get(CKA.ID)
     return None if value is None else bytes(value)
@@ -71,7 +84,7 @@ class ObjectTable:
     # ------------------------------------------------------------------ visibility
 
     @staticmethod
-    def _visible(record: ObjectRecord, slot_id: int, login: Optional[int]) -> bool:
+    def _visible(record: ObjectRecord, slot_id: int, login: int | None) -> bool:
         return record.slot_id == slot_id and (not record.is_private or login == CKU.USER)
 
     def get(self, context: SessionContext, handle: int,
@@ -136,7 +149,7 @@ class ObjectTable:
         elif card.loaded_ids:
             self.load(state, frozenset(card.loaded_ids))
 
-    def load(self, state: SlotState, ids: Optional[FrozenSet[bytes]] = None) -> None:
+    def load(self, state: SlotState, ids: FrozenSet[bytes] | None = None) -> None:
         """(Re)read the card's objects -- all of them, or only those whose CKA_ID is in
         ``ids`` -- keeping the handles of objects that still exist."""
         if ids is None:
@@ -248,12 +261,12 @@ class ObjectTable:
         return self.get(context, handle).size()
 
     def lookup(self, context: SessionContext, handle: int,
-               types: Sequence[int]) -> Tuple[int, List[Optional[bytes]]]:
+               types: Sequence[int]) -> Tuple[int, List[bytes | None]]:
         """(rv, encoded value or None per type): rv is OK, ATTRIBUTE_SENSITIVE or
         ATTRIBUTE_TYPE_INVALID (the first problem met), as C_GetAttributeValue answers."""
         record = self.get(context, handle)
         rv = CKR.OK
-        values: List[Optional[bytes]] = []
+        values: List[bytes | None] = []
         for attribute_type in types:
             status, encoded = record.lookup(int(attribute_type))
             values.append(encoded)
@@ -267,7 +280,7 @@ class ObjectTable:
         """Values of ``types``; if any is unavailable, raises the spec's error with
         ``.partial`` holding the available ones."""
         rv, encoded = self.lookup(context, handle, types)
-        result = {int(t): decode_attribute(int(t), v) for t, v in zip(types, encoded) if v is not None}
+        result = {int(t): decode_attribute(int(t), v) for t, v in zip(types, encoded, strict=True) if v is not None}
         if rv != CKR.OK:
             error = errors.error_class(rv)()
             error.partial = result  # type: ignore[attr-defined]  # documented extra of this one error

@@ -17,12 +17,12 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Set, Tuple
 
-from ..der import der_integer
 from .. import errors
-from .attributes import encode_attribute
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+from ..der import der_integer
+from .attributes import encode_attribute
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ class ObjectRecord:
     slot_id: int
     attributes: Dict[int, Any]
     sensitive: FrozenSet[int] = frozenset()
-    token_object: Optional[TokenObject] = None  # the card's own object (None for session objects)
-    owner_session: Optional[int] = None         # session handle for session objects
+    token_object: TokenObject | None = None  # the card's own object (None for session objects)
+    owner_session: int | None = None         # session handle for session objects
 
     @property
     def is_token_object(self) -> bool:
@@ -86,10 +86,10 @@ class ObjectRecord:
         return bool(self.attributes.get(CKA.PRIVATE, False))
 
     @property
-    def object_class(self) -> Optional[int]:
+    def object_class(self) -> int | None:
         return self.attributes.get(CKA.CLASS)
 
-    def lookup(self, attribute_type: int) -> Tuple[str, Optional[bytes]]:
+    def lookup(self, attribute_type: int) -> Tuple[str, bytes | None]:
         """(status, encoded value): status is 'ok', 'sensitive' or 'invalid'."""
         attribute_type = int(attribute_type)
         if attribute_type in self.sensitive:

@@ -15,16 +15,28 @@ operations live in their session, keys in the object table.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Tuple
 
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
 from ..der import unwrap_octet_string
 from . import limits
 from .attributes import normalize_template
-from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFIX, DIGESTS, HASHED_SIGN,
-                         SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,
-                         key_type_for, mechanism_name, new_hash)
+from .mechanisms import (
+    CIPHER_MECHANISMS,
+    DERIVE_MECHANISMS,
+    DIGEST_INFO_PREFIX,
+    DIGESTS,
+    HASHED_SIGN,
+    SIGN_MECHANISMS,
+    Ecdh1DeriveParams,
+    MechanismSpec,
+    as_spec,
+    check_parameter,
+    key_type_for,
+    mechanism_name,
+    new_hash,
+)
 from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
 from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
 
@@ -87,7 +99,7 @@ def _hash_context(operation: Operation) -> Hash:
     return operation.hash_context
 
 
-def _signature_length(key: Optional[ObjectRecord]) -> Optional[int]:
+def _signature_length(key: ObjectRecord | None) -> int | None:
     """The length of every signature ``key`` makes, from its public parts: the
     modulus length for RSA, twice the field size for ECDSA (r || s) and EdDSA."""
     if key is None:
@@ -140,8 +152,8 @@ class OperationRunner:
             record.failed(kind, error)
 
     def _deliver(self, record: SessionRecord, kind: OperationKind, call: Call, operation: Operation,
-                 compute: Callable[[], bytes], length_only: bool, max_length: Optional[int],
-                 known_length: Optional[int] = None) -> Any:
+                 compute: Callable[[], bytes], length_only: bool, max_length: int | None,
+                 known_length: int | None = None) -> Any:
         """The spec's output rules. ``length_only`` answers the output's length (an
         int); so does a buffer of ``max_length`` that is too small (BUFFER_TOO_SMALL).
         Either keeps the operation for ``call`` alone. ``known_length``: the output's
@@ -207,7 +219,7 @@ class OperationRunner:
             operation.context_login_pending = True
         return record.begin(operation)
 
-    def _signature_input(self, operation: Operation, data: Optional[bytes]) -> bytes:
+    def _signature_input(self, operation: Operation, data: bytes | None) -> bytes:
         """What the base mechanism gets: DigestInfo for RSA_PKCS, the digest for
         PSS/ECDSA, the data itself for raw mechanisms."""
         if operation.digest_mechanism is None:
@@ -239,13 +251,13 @@ class OperationRunner:
     def sign_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.SIGN, mech, key)
 
-    def _card_sign(self, state: SlotState, operation: Operation, data: Optional[bytes]) -> bytes:
+    def _card_sign(self, state: SlotState, operation: Operation, data: bytes | None) -> bytes:
         self._require_context_login(operation)
         payload = self._signature_input(operation, data)
         key, base = _card_key(operation), _base(operation)
         return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
-    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.SIGN, Call.SINGLE) as (context, operation):
             return self._deliver(context.record, OperationKind.SIGN, Call.SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
@@ -258,7 +270,7 @@ class OperationRunner:
             self._require_context_login(operation)
             self._absorb(operation, data)
 
-    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.SIGN, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.SIGN, Call.FINAL, operation,
                                  lambda: self._card_sign(context.slot, operation, None), length_only, max_length,
@@ -285,7 +297,7 @@ class OperationRunner:
     def verify_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.VERIFY, mech, key)
 
-    def _host_verify(self, record: SessionRecord, operation: Operation, data: Optional[bytes],
+    def _host_verify(self, record: SessionRecord, operation: Operation, data: bytes | None,
                      signature: bytes) -> None:
         """Check the signature; valid or not, the verification is over."""
         payload = self._signature_input(operation, data)
@@ -311,7 +323,7 @@ class OperationRunner:
         self._init_key_operation(session, OperationKind.ENCRYPT, mech, key)
 
     def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
+                max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.ENCRYPT, Call.SINGLE) as (context, operation):
             return self._deliver(context.record, OperationKind.ENCRYPT, Call.SINGLE, operation,
                                  lambda: _hostcrypto().encrypt(operation.public_key, _mechanism(operation),
@@ -330,11 +342,11 @@ class OperationRunner:
             return b""
 
     def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._buffer_update(session, OperationKind.ENCRYPT, data, length_only)
 
     def encrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
+                      max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.ENCRYPT, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.ENCRYPT, Call.FINAL, operation,
                                  lambda: _hostcrypto().encrypt(operation.public_key, _mechanism(operation),
@@ -350,17 +362,17 @@ class OperationRunner:
         return bytes(self._slots.call(state, lambda token: token.decrypt(key, spec.type, spec.parameter, ciphertext)))
 
     def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
+                max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.DECRYPT, Call.SINGLE) as (context, operation):
             return self._deliver(context.record, OperationKind.DECRYPT, Call.SINGLE, operation,
                                  lambda: self._card_decrypt(context.slot, operation, data), length_only, max_length)
 
     def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._buffer_update(session, OperationKind.DECRYPT, data, length_only)
 
     def decrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
+                      max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.DECRYPT, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.DECRYPT, Call.FINAL, operation,
                                  lambda: self._card_decrypt(context.slot, operation, bytes(operation.buffer)),
@@ -377,7 +389,7 @@ class OperationRunner:
                                hash_context=new_hash(spec.type)))
 
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
-               max_length: Optional[int] = None) -> Any:
+               max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.DIGEST, Call.SINGLE) as (context, operation):
             hash_context = _hash_context(operation)
 
@@ -401,7 +413,7 @@ class OperationRunner:
             self._absorb(operation, value)
 
     def digest_final(self, session: int, *, length_only: bool = False,
-                     max_length: Optional[int] = None) -> Any:
+                     max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.DIGEST, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.DIGEST, Call.FINAL, operation,
                                  _hash_context(operation).finalize, length_only, max_length)

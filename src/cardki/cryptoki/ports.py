@@ -50,7 +50,7 @@ class SlotSource(Protocol):
     def card_generation(self, slot_id: int) -> int:
         """Changes whenever a card is inserted into the slot (tells one insertion from the next)."""
 
-    def wait_for_slot_event(self, block: bool = True, timeout: Optional[float] = None) -> Optional[int]:
+    def wait_for_slot_event(self, block: bool = True, timeout: float | None = None) -> int | None:
         """The id of a slot whose presence changed, or None (no event within ``timeout``)."""
 
     def cancel(self) -> None:

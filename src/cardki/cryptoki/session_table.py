@@ -11,7 +11,7 @@ tells the object table what a session's end or a logout invalidates.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from .. import errors
 from ..constants import CKU, SessionFlag, TokenFlag
@@ -24,7 +24,7 @@ from .slots import SlotState, SlotTable
 log = logging.getLogger(__name__)
 
 
-def pin_bytes(pin: Any) -> Optional[bytes]:
+def pin_bytes(pin: Any) -> bytes | None:
     """A PIN as the card gets it: bytes as given, str as UTF-8 (PIN_INVALID if it cannot be)."""
     if pin is None:
         return None
@@ -62,11 +62,11 @@ class SessionTable:
             raise errors.SessionHandleInvalid()
         return session
 
-    def find(self, handle: int) -> Optional[SessionRecord]:
+    def find(self, handle: int) -> SessionRecord | None:
         """The session, or None (no error: for calls that clean up after a failure)."""
         return self._sessions.get(int(handle)) if isinstance(handle, int) else None
 
-    def login_of(self, slot_id: int) -> Optional[int]:
+    def login_of(self, slot_id: int) -> int | None:
         return self._login.get(slot_id)
 
     def context(self, handle: int) -> SessionContext:

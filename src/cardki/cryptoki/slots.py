@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, TypeVar
 
 from .. import errors
 from ..constants import CKR, SlotFlag, TokenFlag, WaitFlag
@@ -41,10 +41,10 @@ class SlotState:
     """What the engine knows of one slot: the token of the card now in it."""
 
     slot_id: int
-    token: Optional[Token] = None
-    token_generation: Optional[int] = None    # token.presence_generation when last seen
-    card_generation: Optional[int] = None     # the slot source's insertion count at opening
-    write_protected: Optional[bool] = None    # asked once per insertion
+    token: Token | None = None
+    token_generation: int | None = None    # token.presence_generation when last seen
+    card_generation: int | None = None     # the slot source's insertion count at opening
+    write_protected: bool | None = None    # asked once per insertion
 
 
 def _default_token_factory() -> TokenFactory:
@@ -55,10 +55,10 @@ def _default_token_factory() -> TokenFactory:
 class SlotTable:
     """The slots, their tokens, and the one path every token call takes."""
 
-    def __init__(self, lock: threading.RLock, token_factory: Optional[TokenFactory] = None) -> None:
+    def __init__(self, lock: threading.RLock, token_factory: TokenFactory | None = None) -> None:
         self._lock = lock
         self._token_factory = token_factory
-        self._source: Optional[SlotSource] = None
+        self._source: SlotSource | None = None
         self._owns_source = False
         self._states: Dict[int, SlotState] = {}
         self._epoch = 0  # bumped by detach(): waits that began before it end
@@ -117,7 +117,7 @@ class SlotTable:
     def states(self) -> List[SlotState]:
         return list(self._states.values())
 
-    def _card_generation(self, slot_id: int) -> Optional[int]:
+    def _card_generation(self, slot_id: int) -> int | None:
         try:
             return int(self.source.card_generation(slot_id))
         except SlotError:

@@ -11,12 +11,12 @@ so those paths can be tested without the full stack.
 from __future__ import annotations
 
 import threading
-from typing import Optional, Protocol
+from typing import Protocol
 
 from smartcard import scard
 
-from .errors import CardRemovedError, CardResetError, PcscError
 from ..transport import CardTransport, LockedTransactions
+from .errors import CardRemovedError, CardResetError, PcscError
 
 
 class EmulatedCard(Protocol):
@@ -51,7 +51,7 @@ class InProcessSlot:
         self.apdu_count = 0  # APDUs the card answered (as a card server counts them)
         self.insert()
 
-    def insert(self, card: Optional[EmulatedCard] = None) -> None:
+    def insert(self, card: EmulatedCard | None = None) -> None:
         """Insert (a possibly different) card: power on, new generation."""
         with self.lock:
             if card is not None:
@@ -77,7 +77,7 @@ class InProcessSlot:
     def atr(self) -> bytes:
         return self.card.atr if self.present else b""
 
-    def connect(self) -> "InProcessTransport":
+    def connect(self) -> InProcessTransport:
         return InProcessTransport(self)
 
 
@@ -87,7 +87,7 @@ class InProcessTransport(LockedTransactions, CardTransport):
     Given a bare card it makes a private slot, which powers the card on.
     """
 
-    def __init__(self, card: "EmulatedCard | InProcessSlot") -> None:
+    def __init__(self, card: EmulatedCard | InProcessSlot) -> None:
         self.slot = card if isinstance(card, InProcessSlot) else InProcessSlot(card)
         with self.slot.lock:
             if not self.slot.present:

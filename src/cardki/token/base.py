@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from enum import StrEnum
+from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKA
@@ -50,7 +50,7 @@ class MechanismInfo:
     flags: int
 
 
-class ObjectKind(str, Enum):
+class ObjectKind(StrEnum):
     """What a card-side thing is, as the token's :class:`ObjectRef` names it."""
 
     PRIVATE_KEY = "private"
@@ -168,11 +168,11 @@ class Token(ABC):
         """Remove a token object from the card."""
         raise errors.FunctionNotSupported()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most tokens have nothing to release
         """The card left the slot or the library is finalizing: release the connection."""
 
     @property
-    def presence_generation(self) -> Optional[int]:
+    def presence_generation(self) -> int | None:
         """Changes whenever the card was replaced or reset by someone else, so the
         engine knows its object handles may need refreshing."""
         return None

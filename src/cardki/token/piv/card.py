@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
 from cardki.apdu.errors import AuthBlockedError
@@ -56,9 +56,9 @@ class KeyMetadata:
     """GET METADATA for a key slot (YubiKey 5.3+)."""
 
     algorithm: int
-    pin_policy: Optional[str]  # None = the slot default
+    pin_policy: str | None  # None = the slot default
     touch_policy: int
-    origin: Optional[int]
+    origin: int | None
     public_key: Dict[int, bytes]  # 81/82 for RSA, 86 for EC and 25519
 
 
@@ -131,7 +131,7 @@ class PivCard:
         """VERIFY the PIN (already padded to 8 bytes); raises WrongPinError / AuthBlockedError."""
         self.protocol.send_apdu(0x00, INS_VERIFY, 0x00, PIN_REF, padded_pin, sensitive=True)
 
-    def pin_status(self) -> Optional[int]:
+    def pin_status(self) -> int | None:
         """Empty VERIFY: None when the PIN is verified, else the tries left (0 = blocked)."""
         try:
             self.protocol.send_apdu(0x00, INS_VERIFY, 0x00, PIN_REF)

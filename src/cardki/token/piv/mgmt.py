@@ -13,9 +13,9 @@ import hmac
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from cardki import errors
 from cardki.apdu import SecurityStatusError
 from cardki.apdu.errors import IncorrectParametersError
-from cardki import errors
 
 from .card import PivCard
 

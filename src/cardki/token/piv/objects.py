@@ -18,24 +18,24 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu.errors import MalformedResponseError
-from cardki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
+from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 
-from ..base import ObjectKind, ObjectRef, TokenObject
-from .card import field
 from ...certificate import read_certificate
 from ...der import der_integer, der_octet_string, der_oid
+from ..base import ObjectKind, ObjectRef, TokenObject
 from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
+from .card import field
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 #: DER OIDs for CKA_EC_PARAMS (PKCS#11 3.0 uses the RFC 8410 OIDs for 25519).
 EC_PARAMS = {
@@ -55,7 +55,7 @@ class KeyAlgorithm:
     name: str  # profile name: RSA2048, ECCP256, ED25519, ...
     family: str  # "rsa", "ec", "ed25519", "x25519"
     bits: int
-    curve: Optional[str] = None
+    curve: str | None = None
 
     @property
     def key_type(self) -> int:
@@ -82,7 +82,7 @@ KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
 ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
 
 
-def algorithm_of(public_key: PublicKey) -> Optional[KeyAlgorithm]:
+def algorithm_of(public_key: PublicKey) -> KeyAlgorithm | None:
     """The PIV algorithm a public key belongs to (None if PIV has none)."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
@@ -130,7 +130,7 @@ def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> P
 MAX_CERTIFICATE_LENGTH = 32 * 1024
 
 
-def parse_certificate_container(content: bytes) -> Optional[bytes]:
+def parse_certificate_container(content: bytes) -> bytes | None:
     """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
     FE LRC), decompressed when CertInfo says so (gzip, or zlib, which OpenSC reads
     too); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
@@ -148,7 +148,7 @@ def parse_certificate_container(content: bytes) -> Optional[bytes]:
     return cert
 
 
-def _inflate_certificate(compressed: bytes) -> Optional[bytes]:
+def _inflate_certificate(compressed: bytes) -> bytes | None:
     """``compressed`` inflated, or None when it is not one complete gzip/zlib stream
     of at most :data:`MAX_CERTIFICATE_LENGTH` bytes (decompression stops there)."""
     inflater = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # 32: gzip or zlib header
@@ -220,7 +220,7 @@ _DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
 _AGREEING_USAGE = ("key_agreement",)
 
 
-def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage] = None,
+def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None = None,
                      always_authenticate: bool = False) -> KeyCapabilities:
     """What a private key may do: what the card lets the slot do (the profile's
     ``usage``: "sign", and "decrypt" for key management), as far as the algorithm
@@ -240,7 +240,7 @@ def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optiona
     return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
 
 
-def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
+def certificate_key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
     """The certificate's KeyUsage extension, or None when it has none (or an
     unreadable one: then the certificate narrows nothing)."""
     from cryptography import x509 as x509_module  # only where a certificate was parsed already
@@ -251,7 +251,7 @@ def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
         return None
 
 
-def _verify_allowed(algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage]) -> bool:
+def _verify_allowed(algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None) -> bool:
     """Whether the public key may verify: any signing algorithm the certificate does
     not rule out, whatever the slot (the attestation key's signatures verify too)."""
     return algorithm.family in ("rsa", "ec", "ed25519") and (
@@ -272,9 +272,9 @@ class SlotContents:
     spec: SlotSpec
     algorithm: KeyAlgorithm
     public_key: PublicKey
-    certificate: Optional[bytes] = None  # DER
-    pin_policy: Optional[str] = None  # from metadata; None = slot default
-    origin: Optional[int] = None  # 1 generated, 2 imported, None unknown
+    certificate: bytes | None = None  # DER
+    pin_policy: str | None = None  # from metadata; None = slot default
+    origin: int | None = None  # 1 generated, 2 imported, None unknown
     destroyable: bool = False
     touch_policy: int = 0  # from metadata: 0 default, 1 never, 2 always, 3 cached
 
@@ -292,14 +292,14 @@ RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, C
 EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
 
 
-def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None) -> List[TokenObject]:
+def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None) -> List[TokenObject]:
     """Private key, public key and (if present) certificate objects of one slot;
     ``labels`` are the profile's label templates (``{slot}`` = the slot's name)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert = read_certificate(contents.certificate) if contents.certificate is not None else None
     subject = cert.subject.public_bytes() if cert is not None else b""
-    common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
+    common: Dict[int, Any] = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
               CKA.DESTROYABLE: contents.destroyable}
     local = contents.origin == 1
@@ -309,7 +309,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
                   CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
                   CKA.DERIVE: capabilities.derive}
 
-    private = {
+    private: Dict[int, Any] = {
         **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
         CKA.LABEL: templates["private_key"].format(slot=spec.name),
         CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: local,
@@ -322,7 +322,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     # GnuTLS and NSS read the public key from the private key object (CKA_EC_POINT is
     # not a private-key attribute in PKCS#11, but clients look for it there).
     sensitive = RSA_PRIVATE_PARTS if algorithm.family == "rsa" else EC_PRIVATE_PARTS
-    public = {
+    public: Dict[int, Any] = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: templates["public_key"].format(slot=spec.name),
         CKA.VERIFY: _verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,

@@ -36,8 +36,11 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Tuple, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from cardki import errors
 from cardki.apdu import (
     ApduError,
     AuthBlockedError,
@@ -58,13 +61,12 @@ from cardki.apdu.errors import (
     WrongLengthError,
 )
 from cardki.certificate import read_certificate
-from cardki import errors
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
-from cardki.transport import CardRemovedError, CardResetError, SlotError
-from cardki.transport import CardTransport
+from cardki.transport import CardRemovedError, CardResetError, CardTransport, SlotError
 
 from .. import card_results, rsa_padding
 from ..base import MechanismInfo, ObjectKind, ObjectRef, Token, TokenInfo, TokenObject
+from ..profiles import Profile, SlotSpec
 from .card import ORIGIN_GENERATED, PivCard
 from .mgmt import ManagementKey, parse_management_key
 from .objects import (
@@ -81,7 +83,6 @@ from .objects import (
     public_key_from_card,
     raw_ec_point,
 )
-from ..profiles import Profile, SlotSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +133,7 @@ class PivToken(Token):
     """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`."""
 
     def __init__(self, transport: CardTransport, profile: Profile, *,
-                 version: Optional[Tuple[int, int, int]] = None, serial: Optional[int] = None) -> None:
+                 version: Tuple[int, int, int] | None = None, serial: int | None = None) -> None:
         self.transport = transport
         self.profile = profile
         self.version = version
@@ -142,24 +143,24 @@ class PivToken(Token):
         self._lock = threading.RLock()
         self._generation = 0
         self._needs_restore = False
-        self._user: Optional[int] = None  # CKU.USER or CKU.SO while logged in
-        self._pin: Optional[bytearray] = None  # padded PIN, only while the user is logged in
-        self._mgmt: Optional[ManagementKey] = None  # only while the SO is logged in
+        self._user: int | None = None  # CKU.USER or CKU.SO while logged in
+        self._pin: bytearray | None = None  # padded PIN, only while the user is logged in
+        self._mgmt: ManagementKey | None = None  # only while the SO is logged in
         self._context_pending = False  # a CKU_CONTEXT_SPECIFIC login awaits its one use
-        self._slots: Optional[Dict[int, SlotContents]] = None
-        self._public_data: Optional[List[TokenObject]] = None
-        self._private_data: Optional[List[TokenObject]] = None
+        self._slots: Dict[int, SlotContents] | None = None
+        self._public_data: List[TokenObject] | None = None
+        self._private_data: List[TokenObject] | None = None
         self._objects_stale = False
         # Slots read one at a time by objects_with_id(): key -> (read epoch, contents or None).
         # An entry is current while its epoch equals _read_epoch (bumped by a reset).
-        self._single_slots: Dict[int, Tuple[int, Optional[SlotContents]]] = {}
+        self._single_slots: Dict[int, Tuple[int, SlotContents | None]] = {}
         self._read_epoch = 0
-        self._chuid: Optional[bytes] = None
-        self._last_pin_tries: Optional[int] = None
+        self._chuid: bytes | None = None
+        self._last_pin_tries: int | None = None
 
     # ----------------------------------------------------------- sharing
     @property
-    def presence_generation(self) -> Optional[int]:
+    def presence_generation(self) -> int | None:
         return self._generation
 
     def _on_reset(self) -> None:
@@ -264,7 +265,7 @@ class PivToken(Token):
             firmware_version=(version[0], min(255, version[1] * 10 + version[2])),
         )
 
-    def _pin_tries(self) -> Tuple[Optional[int], Optional[int]]:
+    def _pin_tries(self) -> Tuple[int | None, int | None]:
         """(tries left, total) from GET METADATA 80 where supported, else an empty VERIFY
         (which cannot tell while the PIN is verified: then the last known count is kept)."""
         if self.profile.feature("metadata"):
@@ -295,7 +296,7 @@ class PivToken(Token):
                     return value.hex().upper()[:16]
         return "0"
 
-    def _read_chuid(self) -> Optional[bytes]:
+    def _read_chuid(self) -> bytes | None:
         if self._chuid is None:
             def read() -> bytes:
                 try:
@@ -383,7 +384,7 @@ class PivToken(Token):
                 if missing:
                     epoch = self._read_epoch
 
-                    def read() -> List[Tuple[SlotSpec, Optional[SlotContents]]]:
+                    def read() -> List[Tuple[SlotSpec, SlotContents | None]]:
                         # SELECT as _read_all does (another program may have selected another
                         # applet, whose 6A82 would read as an empty slot); a SELECT drops the
                         # PIN status, so a logged-in user's is restored at once (VERIFY).
@@ -410,12 +411,12 @@ class PivToken(Token):
                 slots[spec.key] = contents
         return slots, self._read_data_objects(private=False)
 
-    def _read_slot(self, spec: SlotSpec) -> Optional[SlotContents]:
+    def _read_slot(self, spec: SlotSpec) -> SlotContents | None:
         """One key slot: its certificate container, plus GET METADATA where the card
         has it (for keys without a certificate it is the only way to see them; for
         keys with one it tells PIN policy and origin, so ALWAYS_AUTHENTICATE, LOCAL
         and NEVER_EXTRACTABLE are right: one APDU per populated slot)."""
-        cert_der: Optional[bytes] = None
+        cert_der: bytes | None = None
         try:
             cert_der = parse_certificate_container(self.card.get_data(spec.container))
         except NotFoundError:
@@ -437,7 +438,7 @@ class PivToken(Token):
         return self._certificate_only(spec, cert_der, destroyable)
 
     @staticmethod
-    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
+    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> SlotContents | None:
         """Slot contents known only from the certificate (cards without metadata)."""
         cert = read_certificate(cert_der)
         if cert is None:
@@ -799,8 +800,9 @@ class PivToken(Token):
 
 # ----------------------------------------------------------------- helpers
 def _modulus(contents: SlotContents) -> bytes:
-    numbers = contents.public_key.public_numbers()  # type: ignore[union-attr]
-    return numbers.n.to_bytes(contents.algorithm.byte_length, "big")
+    key = contents.public_key
+    assert isinstance(key, rsa.RSAPublicKey), "only RSA slots have a modulus"
+    return key.public_numbers().n.to_bytes(contents.algorithm.byte_length, "big")
 
 
 def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
