@@ -16,7 +16,8 @@ too long (YubiKey 5), and historical bytes that GnuPG would only warn about.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
@@ -49,6 +50,10 @@ SIGNATURE_COUNTER_LENGTH = 3
 #: The most bytes RFC 4880's iterated and salted S2K can be told to hash (its
 #: largest coded count). A card asking for more is broken or wants to stall us.
 MAX_KDF_ITERATION_COUNT = 65011712
+#: What ykman writes (about 8 MB hashed per PIN).
+DEFAULT_KDF_ITERATION_COUNT = 0x780000
+#: The spec's factory PINs: a KDF-DO carries their hashes as the new PW1 and PW3.
+DEFAULT_PW1, DEFAULT_PW3 = b"123456", b"12345678"
 #: RSA moduli and public exponents cardki accepts from algorithm attributes;
 #: outside them the attributes are "unknown" (the key is not offered).
 RSA_MODULUS_BITS = range(1024, 16384 + 1)
@@ -725,6 +730,16 @@ class Kdf:
             raise MalformedResponseError(f"{what}: an empty salt")
         return cls(KdfAlgorithm.ITERSALTED_S2K, hash_algorithm, iterations, salt,
                    fields.get(0x85), fields.get(0x86), fields.get(0x87), fields.get(0x88))
+
+    @classmethod
+    def iterated_salted_s2k(cls, hash_algorithm: KdfHash = KdfHash.SHA256,
+                            iteration_count: int = DEFAULT_KDF_ITERATION_COUNT) -> "Kdf":
+        """A new KDF-DO with fresh 8-byte salts and the initial hashes of the default
+        PINs, which the card takes as PW1 and PW3 when it is written (as ykman sets it)."""
+        bare = cls(KdfAlgorithm.ITERSALTED_S2K, hash_algorithm, iteration_count, os.urandom(8), os.urandom(8),
+                   os.urandom(8))
+        return replace(bare, initial_hash_pw1=bare.derive(Password.USER, DEFAULT_PW1),
+                       initial_hash_pw3=bare.derive(Password.ADMIN, DEFAULT_PW3))
 
     @property
     def active(self) -> bool:
