@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 from cryptography import x509
@@ -56,7 +56,6 @@ from cardki.token.openpgp import (
     Uif,
     UnknownAttributes,
     attributes_for_private_key,
-    parse_algorithm_attributes,
 )
 from cardki.token.openpgp.data import historical_bytes_from_atr
 from cardki.token.openpgp.keys import import_template, point_bytes
@@ -811,8 +810,42 @@ def test_secrets_never_reach_a_recording() -> None:
     driver.verify(Pw.PW1, b"S3cretPin")
     secret_message = b"the session key 0123456789abcdef"
     assert driver.decipher(key.public_key().encrypt(secret_message, padding.PKCS1v15())) == secret_message
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    imported(driver, KeyRef.DEC, ec_key)
+    driver.verify(Pw.PW1, b"S3cretPin")
+    peer = ec.generate_private_key(ec.SECP256R1())
+    shared = driver.ecdh(point_bytes(peer.public_key()))
+    assert shared == peer.exchange(ec.ECDH(), ec_key.public_key())
     text = recorder.text().replace(" ", "").upper()
     p = key.private_numbers().p.to_bytes(128, "big")
-    for secret in (PW1, PW3, b"R3setC0de", b"S3cretPin", secret_message, p[:16]):
+    scalar = ec_key.private_numbers().private_value.to_bytes(32, "big")
+    for secret in (PW1, PW3, b"R3setC0de", b"S3cretPin", secret_message, p[:16], scalar[:16], shared[:16]):
         assert secret.hex().upper() not in text
     assert "REDACTED" in text
+
+
+def test_apdu_counts() -> None:
+    """What each step costs a token, in APDUs (extended APDUs, as both cards announce):
+    opening a YubiKey (SELECT, GET VERSION, GET DATA 6E), the first signature (VERIFY
+    81, PSO:CDS), a certificate (SELECT DATA, GET DATA), an attestation (ATTEST + 2)."""
+    card = VirtualYubiKey()
+    driver, _ = connect(card)
+    driver.application_related_data()
+    assert driver.protocol.apdu_count == 3
+    admin(driver)
+    attributes = EcAttributes.for_key(KeyRef.SIG, curve("secp256r1"))
+    driver.set_algorithm_attributes(KeyRef.SIG, attributes)
+    driver.generate_key(KeyRef.SIG, attributes)
+    driver.put_certificate(KeyRef.AUT, os.urandom(2048))
+    assert cost_of(driver, lambda: (driver.verify(Pw.PW1_SIGN, PW1), driver.sign(bytes(32)))) == 2
+    assert cost_of(driver, lambda: driver.certificate(KeyRef.AUT)) == 2
+    assert cost_of(driver, lambda: driver.attest(KeyRef.SIG)) == 3
+    short = OpenPgpCard(SmartCardProtocol(InProcessTransport(card)))  # short APDUs only
+    short.select()
+    assert cost_of(short, lambda: short.certificate(KeyRef.AUT)) == 2 + 7  # 2048 bytes: 256 + 7 GET RESPONSEs
+
+
+def cost_of(driver: OpenPgpCard, step: Any) -> int:
+    before = driver.protocol.apdu_count
+    step()
+    return driver.protocol.apdu_count - before
