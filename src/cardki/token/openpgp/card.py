@@ -181,8 +181,8 @@ class OpenPgpCard:
 
     # --------------------------------------------------------- selection, life
     def select(self) -> None:
-        """SELECT the application by its RID + application byte (no FCI is asked
-        for: GnuPG notes cards that cannot cope with P2 = 0C)."""
+        """SELECT the application by its RID + application byte, P2 = 00 and no Le, as
+        GnuPG sends it (a YubiKey answers no FCI). Drops every password's verified state."""
         try:
             self._command(INS_SELECT, 0x04, 0x00, OPENPGP_AID)
         except NotFoundError as exc:
