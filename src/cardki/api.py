@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from .api_objects import (
     Certificate,
@@ -62,6 +62,7 @@ from .api_util import (
     rsa_pss_params,
 )
 from . import errors
+from .virtual import VirtualCardFile, VirtualMode, VirtualStateError, new_virtual_card, slot_source_factory
 from .constants import (
     CKA,
     CKD,
@@ -75,6 +76,9 @@ from .constants import (
     SlotFlag,
     TokenFlag,
 )
+
+if TYPE_CHECKING:
+    from .cryptoki.engine import Cryptoki
 
 logger = logging.getLogger(__name__)
 
@@ -442,10 +446,9 @@ class Slot:
 
     @property
     def is_virtual(self) -> bool:
-        """True for cardki's in-process virtual card (not a reader)."""
-        from .slot import VIRTUAL_READER_NAME
-
-        return self.description.startswith(VIRTUAL_READER_NAME)
+        """True for cardki's in-process virtual card (not a reader): the one slot
+        without CKF_HW_SLOT."""
+        return not self.info.flags & SlotFlag.HW_SLOT
 
     @property
     def token(self) -> Token:
@@ -472,34 +475,26 @@ class Library:
 
     def __init__(self, *, virtual: bool = False, virtual_fallback: bool = True,
                  virtual_card: Any = None, virtual_state: Optional[str] = None,
-                 engine: Any = None) -> None:
-        self._state_keeper: Any = None
+                 engine: Optional[Cryptoki] = None) -> None:
+        self._state_file: Optional[VirtualCardFile] = None
         self.virtual_card = virtual_card
         if virtual_state is not None:
-            from hwsim.statefile import StateKeeper
-
             if virtual_card is not None:
                 raise ValueError("give virtual_card or virtual_state, not both")
-            virtual_state = os.path.expanduser(str(virtual_state))
-            self.virtual_card, loaded = _load_virtual_state(virtual_state)
-            self._state_keeper = StateKeeper(virtual_state)
-            if loaded:
-                self._state_keeper.mark_saved(self.virtual_card)
-        self._own_slot_manager: Any = None
+            self._state_file = VirtualCardFile(virtual_state)
+            self.virtual_card = self._state_file.card
         if engine is None:
+            from .cryptoki.engine import Cryptoki
+
             if self.virtual_card is not None or virtual:
+                if self.virtual_card is None:
+                    self.virtual_card = new_virtual_card()
                 card = self.virtual_card
-                if card is None:
-                    from hwsim.yubikey import VirtualYubiKey
-
-                    card = VirtualYubiKey()
-                    self.virtual_card = card
-                engine, self._own_slot_manager = _make_virtual_engine(lambda: card)
+                engine = Cryptoki(slot_source_factory=slot_source_factory(VirtualMode.ONLY, lambda: card))
             else:
-                from .cryptoki.engine import Cryptoki
-
-                engine = Cryptoki(virtual_fallback=virtual_fallback)
-        self.engine = engine
+                mode = VirtualMode.FALLBACK if virtual_fallback else VirtualMode.OFF
+                engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
+        self.engine: Cryptoki = engine
         self.virtual = virtual or self.virtual_card is not None
         engine.initialize()
         self._finalized = False
@@ -525,17 +520,8 @@ class Library:
             try:
                 self.engine.finalize()
             finally:
-                if self._own_slot_manager is not None:
-                    self._own_slot_manager.close()
-                if self._state_keeper is not None:
-                    self._save_virtual_state()
-
-    def _save_virtual_state(self) -> None:
-        try:
-            self._state_keeper.save_if_changed(self.virtual_card)
-        except OSError as error:
-            raise VirtualStateError(f"the virtual card was not saved to {self._state_keeper.path}: "
-                                    f"{error.strerror or error}") from error
+                if self._state_file is not None:
+                    self._state_file.save_if_changed()
 
     @property
     def info(self) -> Any:
@@ -564,42 +550,6 @@ class Library:
         raise errors.TokenNotPresent(
             "no token" + (f" labelled {label!r}" if label else "") +
             (f" with serial {serial}" if serial else ""))
-
-
-class VirtualStateError(Exception):
-    """The file that keeps the virtual card (``virtual_state=``) cannot be read, is not a
-    card this version understands, or cannot be written; the message names the file and
-    says what is wrong (never what the file holds: it has the card's keys and PINs)."""
-
-
-def _load_virtual_state(path: str) -> Tuple[Any, bool]:
-    """The virtual YubiKey kept in ``path`` and whether it came from the file (a missing
-    file is a factory-new card)."""
-    from hwsim.statefile import StateError, load_state
-    from hwsim.yubikey import VirtualYubiKey
-
-    try:
-        state = load_state(path)
-        return VirtualYubiKey(state=state), state is not None
-    except OSError as error:
-        why = f"cannot be read: {error.strerror or error}"
-    except StateError as error:
-        why = f"cannot be used: {error}"
-    except Exception:  # noqa: BLE001 - a field missing or of the wrong kind; its text may quote the file
-        why = "cannot be used: it is not a complete virtual YubiKey state"
-    raise VirtualStateError(f"the virtual card state {path} {why}")
-
-
-def _make_virtual_engine(card_factory: Any) -> Tuple[Any, Any]:
-    """An engine whose only slot is the in-process virtual card (for
-    ``virtual=True``: demos and tests that must not touch a card in a reader),
-    and its slot manager, which the engine does not close because it did not
-    make it."""
-    from .cryptoki.engine import Cryptoki
-    from .slot import SlotManager
-
-    manager = SlotManager(virtual_fallback=card_factory, use_pcsc=False)
-    return Cryptoki(slot_manager=manager), manager
 
 
 def open(*, virtual: bool = False, virtual_fallback: bool = True, virtual_card: Any = None,  # noqa: A001

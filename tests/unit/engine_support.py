@@ -40,8 +40,8 @@ class EngineRig:
 
     @property
     def apdus(self) -> int:
-        """APDUs the token has sent so far (to show that a call did not reach the card)."""
-        return self.lib._slots[self.slot_id].token.protocol.apdu_count
+        """APDUs the card has answered so far (to show that a call did not reach the card)."""
+        return self.reader.apdu_count
 
     def open(self, flags: int = RO) -> int:
         return self.lib.open_session(self.slot_id, flags)

@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Callable, ContextManager, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Optional
 
 from cardki import errors
 from cardki.constants import CKR, InitializeFlag
@@ -32,48 +32,41 @@ from cardki.cryptoki.sessions import OperationKind
 from .config import ModuleConfig, configure_logging
 from .marshal import Marshaller
 
+if TYPE_CHECKING:
+    from cardki.cryptoki.engine import Cryptoki
+
 logger = logging.getLogger("cardki.capi")
 
 _engine_lock = threading.Lock()
-_engine: Optional[Any] = None
+_engine: Optional[Cryptoki] = None
 _M: Marshaller  # bound in attach()
 _ffi: Any = None
 
 
-def engine() -> Any:
+def engine() -> Cryptoki:
     """The engine, or CRYPTOKI_NOT_INITIALIZED if C_Initialize never ran in this process."""
     if _engine is None:
         raise errors.CryptokiNotInitialized()
     return _engine
 
 
-def _create_engine() -> Any:
+def _create_engine() -> Cryptoki:
     """Build the engine once per process; later C_Initialize calls reuse it."""
     global _engine
     with _engine_lock:
         if _engine is None:
             import cardki
             from cardki.cryptoki.engine import Cryptoki
+            from cardki.virtual import VirtualMode, slot_source_factory
 
             config = ModuleConfig.from_environment()
             configure_logging(config)
             logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s", cardki.__version__,
                          os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only)
-            logger.debug("Python %s (%s), sys.path %s", sys.version.split()[0], sys.executable, sys.path)
-            if config.virtual_only:
-                _engine = Cryptoki(slot_manager=_virtual_only_slots())
-            else:
-                _engine = Cryptoki(virtual_fallback=config.virtual_fallback)
+            mode = (VirtualMode.ONLY if config.virtual_only else
+                    VirtualMode.FALLBACK if config.virtual_fallback else VirtualMode.OFF)
+            _engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
         return _engine
-
-
-def _virtual_only_slots() -> Any:
-    """A slot manager with the in-process virtual YubiKey and no PC/SC (CARDKI_VIRTUAL=only)."""
-    from hwsim.yubikey import VirtualYubiKey
-
-    from cardki.slot.manager import SlotManager
-
-    return SlotManager(virtual_fallback=VirtualYubiKey, use_pcsc=False)
 
 
 # --- the guard -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 from smartcard import scard
 
@@ -27,12 +27,9 @@ from .errors import (
     WaitCancelledError,
     error_for_pcsc,
 )
-from .inprocess import InProcessSlot, InProcessTransport
+from .inprocess import EmulatedCard, InProcessSlot, InProcessTransport
 from .pcsc import PcscTransport, establish_context, release_context
 from ..transport import CardTransport
-
-if TYPE_CHECKING:  # cardki runs without the simulator installed
-    from hwsim.card import VirtualCard
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
@@ -73,7 +70,7 @@ class SlotManager:
 
     def __init__(
         self,
-        virtual_fallback: Optional[Callable[[], VirtualCard]] = None,
+        virtual_fallback: Optional[Callable[[], EmulatedCard]] = None,
         *,
         use_pcsc: bool = True,
     ) -> None:

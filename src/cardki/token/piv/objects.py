@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
 
-from ..base import TokenObject
+from ..base import ObjectKind, ObjectRef, TokenObject
 from .card import field
 from ...certificate import read_certificate
 from ...der import der_integer, der_octet_string, der_oid
@@ -330,13 +330,13 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None)
     }
     public[CKA.DERIVE] = False
     objects = [
-        TokenObject(("private", spec.key), private, frozenset(int(a) for a in sensitive)),
-        TokenObject(("public", spec.key), public),
+        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, spec.key), private, frozenset(int(a) for a in sensitive)),
+        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, spec.key), public),
     ]
     if cert is not None and contents.certificate is not None:
         attributes = certificate_attributes(spec, contents.certificate, cert)
         attributes[CKA.LABEL] = templates["certificate"].format(slot=spec.name)
-        objects.append(TokenObject(("certificate", spec.key), attributes))
+        objects.append(TokenObject(ObjectRef(ObjectKind.CERTIFICATE, spec.key), attributes))
     return objects
 
 
@@ -360,7 +360,7 @@ def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -
 
 def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:
     """A PIV data object as CKO_DATA (application "PIV", the SP 800-73 OID)."""
-    return TokenObject(("data", spec.tag), {
+    return TokenObject(ObjectRef(ObjectKind.DATA, spec.tag), {
         CKA.CLASS: int(CKO.DATA), CKA.TOKEN: True, CKA.PRIVATE: spec.private, CKA.MODIFIABLE: False,
         CKA.COPYABLE: False, CKA.DESTROYABLE: False,
         CKA.LABEL: spec.name, CKA.APPLICATION: "PIV", CKA.OBJECT_ID: oid_der(spec.oid), CKA.VALUE: value,

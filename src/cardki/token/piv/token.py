@@ -64,7 +64,7 @@ from cardki.transport import CardRemovedError, CardResetError, SlotError
 from cardki.transport import CardTransport
 
 from .. import card_results, rsa_padding
-from ..base import MechanismInfo, Token, TokenInfo, TokenObject
+from ..base import MechanismInfo, ObjectKind, ObjectRef, Token, TokenInfo, TokenObject
 from .card import ORIGIN_GENERATED, PivCard
 from .mgmt import ManagementKey, parse_management_key
 from .objects import (
@@ -467,7 +467,7 @@ class PivToken(Token):
         return found
 
     def _contents(self, key: TokenObject) -> SlotContents:
-        kind, slot = key.ref  # type: ignore[misc]
+        kind, slot = key.ref
         if self._slots is None:
             single = self._single_slots.get(slot)
             if single is not None and single[1] is not None:
@@ -726,7 +726,8 @@ class PivToken(Token):
         self._slots[spec.key] = contents
         self._single_slots.clear()  # the full table now knows better
         objects = {obj.ref: obj for obj in key_objects(contents, self.profile.labels)}
-        return objects[("public", spec.key)], objects[("private", spec.key)]
+        return (objects[ObjectRef(ObjectKind.PUBLIC_KEY, spec.key)],
+                objects[ObjectRef(ObjectKind.PRIVATE_KEY, spec.key)])
 
     def create_object(self, template: Dict[int, Any]) -> TokenObject:
         """Store an X.509 certificate in the container of the slot named by CKA_ID."""
@@ -756,19 +757,19 @@ class PivToken(Token):
         elif algorithm is not None:
             self._slots[spec.key] = SlotContents(spec, algorithm, cert.public_key(), der)  # type: ignore[arg-type]
         for obj in self.objects():
-            if obj.ref == ("certificate", spec.key):
+            if obj.ref == ObjectRef(ObjectKind.CERTIFICATE, spec.key):
                 return obj
         raise errors.FunctionFailed()
 
     def destroy_object(self, obj: TokenObject) -> None:
         """Delete a certificate (empty PUT DATA) or, on YubiKey 5.7+, a key (MOVE KEY to FF)."""
         self._require_so()
-        kind, slot = obj.ref  # type: ignore[misc]
+        kind, slot = obj.ref
         if self._slots is None:
             self.objects()  # the slot table below is the full one
         contents = self._contents(obj)
         self._single_slots.pop(slot, None)  # changed below: only the card knows now
-        if kind == "certificate":
+        if kind is ObjectKind.CERTIFICATE:
             self._run(lambda: self.card.put_data(contents.spec.container, b""))
             contents.certificate = None
             if self.profile.feature("metadata"):
@@ -779,7 +780,7 @@ class PivToken(Token):
                 else:
                     self._slots[slot] = refreshed
             return
-        if kind in ("private", "public") and contents.destroyable:
+        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and contents.destroyable:
             self._run(lambda: self.card.delete_key(slot))
             assert self._slots is not None
             if contents.certificate is not None:
