@@ -47,7 +47,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator
 
 import pytest
 
@@ -152,8 +152,8 @@ def virtual_card_factory(pcsc_stack: PcscStack, tmp_path: Path) -> Iterator[Call
     traced_before: Dict[int, bool] = {}
     leave_inserted: Dict[int, bool] = {}
 
-    def make(firmware: str = DEFAULT_FIRMWARE, reader: Optional[int] = None, serial: int = DEFAULT_SERIAL,
-             card: str = DEFAULT_CARD, state: Optional[Path] = None) -> VirtualCardHandle:
+    def make(firmware: str = DEFAULT_FIRMWARE, reader: int | None = None, serial: int = DEFAULT_SERIAL,
+             card: str = DEFAULT_CARD, state: Path | None = None) -> VirtualCardHandle:
         if reader is None:
             override = os.environ.get("HWSIM_TEST_READER")
             reader = int(override) if override else stack.default_reader(card)

@@ -25,7 +25,7 @@ it to a card server). A rule names the commands it takes -- ``ins`` and optional
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -116,7 +116,7 @@ class _Rules:
     def __init__(self, rules: List[Rule]) -> None:
         self.rules = [dict(rule) for rule in rules]
 
-    def take(self, cmd: Command, kinds: Tuple[str, ...]) -> Optional[Rule]:
+    def take(self, cmd: Command, kinds: Tuple[str, ...]) -> Rule | None:
         for rule in self.rules:
             if any(kind in rule for kind in kinds) and _matches(rule, cmd):
                 if "count" in rule:
@@ -130,7 +130,7 @@ class _Rules:
 class HostilePiv(PivApplet):
     """The PIV applet, with the rules that change its response data applied."""
 
-    def __init__(self, card: Any, state: Optional[Dict[str, Any]], rules: _Rules) -> None:
+    def __init__(self, card: Any, state: Dict[str, Any] | None, rules: _Rules) -> None:
         super().__init__(card, state)
         self.rules = rules
 
@@ -146,7 +146,7 @@ class HostileYubiKey(VirtualYubiKey):
     """A YubiKey 5 that breaks the rules in its state's ``"hostile"`` list (see the module doc)."""
 
     def __init__(self, firmware: Tuple[int, int, int] = (5, 7, 2), serial: int = 12345678,
-                 state: Optional[Dict[str, Any]] = None) -> None:
+                 state: Dict[str, Any] | None = None) -> None:
         state = dict(state or {})
         self.hostile: List[Rule] = list(state.pop("hostile", []))
         piv_state = state.pop("piv", None)

@@ -56,7 +56,7 @@ def host_keys() -> Dict[int, Any]:
 def _certificate(slot: int, private_key: Any) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"cardki test {slot:02X}")])
     issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki test CA")])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer)
             .public_key(private_key.public_key()).serial_number(slot)
             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))

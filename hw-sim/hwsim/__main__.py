@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from typing import List, Optional
+from typing import List
 
 from hwsim.control import CardControl, ControlError
 from hwsim.server import (
@@ -26,7 +26,7 @@ from hwsim.server import (
 )
 
 
-def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def _parse_args(argv: List[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hwsim", description="Virtual smart cards for vpcd.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -103,7 +103,7 @@ def _control(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str] | None = None) -> int:
     args = _parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -7,7 +7,7 @@ time. Handlers return response data or raise ``SwError``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Protocol, Tuple
 
 from .iso7816 import SW, Command, SwError, body_offset
 
@@ -95,5 +95,5 @@ class Applet:
         return rapdu
 
     # Persistence: applets with persistent state override both.
-    def to_state(self) -> Optional[Dict[str, Any]]:
+    def to_state(self) -> Dict[str, Any] | None:
         return None

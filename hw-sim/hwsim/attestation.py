@@ -30,15 +30,15 @@ OID_FORM_FACTOR = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.9")
 
 FORM_FACTOR_USB_A_KEYCHAIN = 0x01
 
-_NOT_BEFORE = datetime.datetime(2016, 3, 14, tzinfo=datetime.timezone.utc)
-_NOT_AFTER = datetime.datetime(2052, 4, 17, tzinfo=datetime.timezone.utc)
+_NOT_BEFORE = datetime.datetime(2016, 3, 14, tzinfo=datetime.UTC)
+_NOT_AFTER = datetime.datetime(2052, 4, 17, tzinfo=datetime.UTC)
 
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _hash_for(signer: PrivateKey):
+def _hash_for(signer: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
@@ -110,7 +110,7 @@ def attest(
         x509.CertificateBuilder()
         .subject_name(_name(f"YubiKey PIV Attestation {slot:02x}"))
         .issuer_name(issuer.subject)
-        .public_key(public_key)  # type: ignore[arg-type]
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(issuer.not_valid_before_utc)
         .not_valid_after(issuer.not_valid_after_utc)
@@ -186,7 +186,7 @@ def attest_openpgp(
         x509.CertificateBuilder()
         .subject_name(_name(f"YubiKey OpenPGP Attestation {key_name}"))
         .issuer_name(issuer.subject)
-        .public_key(public_key)  # type: ignore[arg-type]
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(issuer.not_valid_before_utc)
         .not_valid_after(issuer.not_valid_after_utc)

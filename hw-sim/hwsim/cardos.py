@@ -17,7 +17,7 @@ same layout with only a ``piv`` section; it still loads.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Tuple
 
 from .applet import Applet
 from .card import VirtualCard
@@ -52,7 +52,7 @@ def atr_with_checksum(body: bytes) -> bytes:
     return body + bytes([check])
 
 
-def read_state(state: Optional[Dict[str, Any]], kind: str, firmware: Firmware,
+def read_state(state: Dict[str, Any] | None, kind: str, firmware: Firmware,
                serial: int) -> Tuple[Firmware, int, Dict[str, Any]]:
     """(firmware, serial, state) to build a card of ``kind`` from: the saved
     firmware and serial win over the arguments. Raises StateError (a
@@ -89,9 +89,9 @@ class AppletCard(VirtualCard):
         self.state_version = 0
         """+1 on every persistent change: a keeper saves the card when it moves."""
         self.applets: List[Applet] = []
-        self._current: Optional[Applet] = None
+        self._current: Applet | None = None
         self._pending = b""  # response bytes waiting for GET RESPONSE
-        self._chain: Optional[Tuple[int, int, int, bytearray]] = None
+        self._chain: Tuple[int, int, int, bytearray] | None = None
 
     def install(self, applet: Applet) -> Applet:
         """Host ``applet``; SELECT tries applets in the order they were installed."""
@@ -117,7 +117,7 @@ class AppletCard(VirtualCard):
         self._chain = None
 
     @property
-    def selected(self) -> Optional[Applet]:
+    def selected(self) -> Applet | None:
         """The applet the last successful SELECT chose (None after power on)."""
         return self._current
 
@@ -195,7 +195,7 @@ class AppletCard(VirtualCard):
         takes that instruction with them (Yubico's OpenPGP ATTEST is CLA 80)."""
         return self._current is not None and self._current.accepts_class(cmd.cla & ~0x10 & 0xFF, cmd.ins)
 
-    def _reassemble(self, cmd: Command) -> Optional[Command]:
+    def _reassemble(self, cmd: Command) -> Command | None:
         """Collect CLA|0x10 parts; returns the whole command once the last part
         arrives, or None while the chain is still open."""
         if self._chain is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict
 
 
 class ControlError(Exception):
@@ -28,7 +28,7 @@ class ControlError(Exception):
 class CardControl:
     """Steers one card server. Every method is one request/reply."""
 
-    def __init__(self, path: Union[str, Path], timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
         self.path = str(path)
         self.timeout = timeout
 
@@ -73,7 +73,7 @@ class CardControl:
         """Put the card back (reconnect to vpcd; the card is powered on)."""
         self.request("insert")
 
-    def inject_sw(self, sw: int, count: int = 1, ins: Optional[int] = None) -> None:
+    def inject_sw(self, sw: int, count: int = 1, ins: int | None = None) -> None:
         """Answer the next ``count`` APDUs (only those with ``ins``, if given)
         with status word ``sw``; the card does not see them."""
         self.request("inject_sw", sw=sw, count=count, ins=ins)
@@ -90,12 +90,12 @@ class CardControl:
         """Switch off every injected fault."""
         self.request("clear_faults")
 
-    def touch(self, mode: Optional[str] = None, delay: Optional[float] = None) -> Dict[str, Any]:
+    def touch(self, mode: str | None = None, delay: float | None = None) -> Dict[str, Any]:
         """Set the touch sensor: mode "confirm" (touched after ``delay`` s) or
         "timeout" (never touched); returns the resulting settings."""
         return self.request("touch", mode=mode, delay=delay)
 
-    def trace(self, on: bool = True, path: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+    def trace(self, on: bool = True, path: str | Path | None = None) -> Dict[str, Any]:
         """Start (to ``path``, or the previous file) or stop the redacted APDU trace."""
         return self.request("trace", on=on, path=None if path is None else str(path))
 
@@ -106,9 +106,9 @@ class CardControl:
     def reset_count(self) -> None:
         self.request("reset_count")
 
-    def new_card(self, firmware: Optional[str] = None, serial: Optional[int] = None,
-                 state: Optional[Union[str, Path]] = None,
-                 card: Optional[str] = None) -> Dict[str, Any]:
+    def new_card(self, firmware: str | None = None, serial: int | None = None,
+                 state: str | Path | None = None,
+                 card: str | None = None) -> Dict[str, Any]:
         """Swap in another card without leaving the reader: factory-new when
         ``state`` does not exist yet, else loaded from it. Clears faults and
         the APDU count. Returns ``{"atr_changed": bool, "atr": hex}``."""

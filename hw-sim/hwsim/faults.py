@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 
 @dataclass
@@ -20,7 +20,7 @@ class InjectedStatus:
     """Answer ``count`` APDUs with ``sw`` instead of letting the card run them."""
     sw: int
     count: int
-    ins: Optional[int] = None
+    ins: int | None = None
     """Only APDUs with this INS are answered (and counted); None = any APDU."""
 
 
@@ -35,7 +35,7 @@ class Truncation:
 class FaultPlan:
     statuses: list = field(default_factory=list)
     delay_seconds: float = 0.0
-    truncation: Optional[Truncation] = None
+    truncation: Truncation | None = None
 
 
 class FaultInjector:
@@ -46,7 +46,7 @@ class FaultInjector:
         self._plan = FaultPlan()
         self._sleep = sleep
 
-    def inject_status(self, sw: int, count: int = 1, ins: Optional[int] = None) -> None:
+    def inject_status(self, sw: int, count: int = 1, ins: int | None = None) -> None:
         if not 0 <= sw <= 0xFFFF:
             raise ValueError("sw must be a 16-bit status word")
         if count < 1:
@@ -76,7 +76,7 @@ class FaultInjector:
         with self._lock:
             return asdict(self._plan)
 
-    def _take_status(self, apdu: bytes) -> Optional[int]:
+    def _take_status(self, apdu: bytes) -> int | None:
         ins = apdu[1] if len(apdu) > 1 else None
         for status in self._plan.statuses:
             if status.ins is None or status.ins == ins:
@@ -86,7 +86,7 @@ class FaultInjector:
                 return status.sw
         return None
 
-    def _take_truncation(self) -> Optional[int]:
+    def _take_truncation(self) -> int | None:
         truncation = self._plan.truncation
         if truncation is None:
             return None

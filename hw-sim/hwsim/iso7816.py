@@ -9,7 +9,7 @@ too because both the card level and the applets need them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 
 class SW:
@@ -210,7 +210,7 @@ def unwrap(tag: int, buf: bytes) -> bytes:
     return items[0][1]
 
 
-def find_value(tag: int, buf: bytes) -> Optional[bytes]:
+def find_value(tag: int, buf: bytes) -> bytes | None:
     """The value of the first top-level TLV with ``tag`` in ``buf``, or None."""
     for found, value in parse_tlvs(buf):
         if found == tag:

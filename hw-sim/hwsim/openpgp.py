@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from cryptography import x509
 
@@ -162,7 +162,7 @@ class OpenPgpProfile:
     pw1_status_factory: int
     """C4[0] after a reset: 01 (a VERIFY 81 is good for many signatures), or FF
     as some YubiKey 5 units report (any non-zero means "many")."""
-    empty_verify_sw: Optional[int]
+    empty_verify_sw: int | None
     """VERIFY with no data: None is the spec's status check (9000 / 63Cx); a
     YubiKey 5.4.3 answers 6A80 instead (OpenSC issue 2565)."""
     select_data_length_byte: bool
@@ -245,7 +245,7 @@ def plain_profile(historical_bytes: bytes) -> OpenPgpProfile:
 class Password:
     """PW1, PW3 or the resetting code: its value (None: not set) and tries."""
 
-    value: Optional[bytes]
+    value: bytes | None
     total: int
     left: int
 
@@ -257,7 +257,7 @@ class Password:
         return {"value": None if self.value is None else self.value.hex(), "total": self.total, "left": self.left}
 
     @classmethod
-    def from_state(cls, data: Dict[str, Any]) -> "Password":
+    def from_state(cls, data: Dict[str, Any]) -> Password:
         value = data["value"]
         return cls(None if value is None else bytes.fromhex(value), int(data["total"]), int(data["left"]))
 
@@ -267,7 +267,7 @@ class KeySlot:
     """One key reference: what it may hold (attributes) and what it holds."""
 
     attributes: Attributes
-    key: Optional[PrivateKey] = None
+    key: PrivateKey | None = None
     status: int = KEY_STATUS_NONE
     uif: int = Uif.OFF
 
@@ -286,7 +286,7 @@ class OpenPgpApplet(Applet):
     state_key = "openpgp"
 
     def __init__(self, card: CardServices, profile: OpenPgpProfile,
-                 state: Optional[Dict[str, Any]] = None) -> None:
+                 state: Dict[str, Any] | None = None) -> None:
         super().__init__(card)
         self.profile = profile
         self.aid = (AID_PREFIX + SPEC_VERSION + profile.manufacturer.to_bytes(2, "big")
@@ -313,8 +313,8 @@ class OpenPgpApplet(Applet):
             self.handlers[Ins.SET_PIN_RETRIES] = self._set_pin_retries
         if profile.attestation:
             self.handlers[Ins.ATTEST] = self._attest
-        self.attestation_root_der: Optional[bytes] = None
-        self._attestation_root_key: Optional[str] = None
+        self.attestation_root_der: bytes | None = None
+        self._attestation_root_key: str | None = None
         self._factory_reset()
         if state is not None:
             self._load_state(state)
@@ -518,7 +518,7 @@ class OpenPgpApplet(Applet):
         self._require(Pw.PW3)
         if len(cmd.data) != 3 or not all(1 <= tries <= 99 for tries in cmd.data):
             raise SwError(SW.INCORRECT_DATA)
-        for password, tries in zip((self.pw1, self.rc, self.pw3), cmd.data):
+        for password, tries in zip((self.pw1, self.rc, self.pw3), cmd.data, strict=True):
             password.total = tries
             password.left = tries if password.value is not None else 0
         self._changed()
@@ -608,7 +608,7 @@ class OpenPgpApplet(Applet):
 
     # --------------------------------------------------------- attestation
     @property
-    def attestation_root(self) -> Optional[x509.Certificate]:
+    def attestation_root(self) -> x509.Certificate | None:
         """The simulator's root CA that the attestation key's certificate (FC) chains to."""
         self._ensure_attestation()
         if self.attestation_root_der is None:

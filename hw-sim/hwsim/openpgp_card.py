@@ -4,7 +4,7 @@ Management applet, no Yubico instructions or quirks)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Tuple
 
 from .cardos import AppletCard, atr_with_checksum, read_state
 from .openpgp import OpenPgpApplet, plain_profile
@@ -29,7 +29,7 @@ class VirtualOpenPgpCard(AppletCard):
         self,
         firmware: Tuple[int, int, int] = (3, 4, 0),
         serial: int = 12345678,
-        state: Optional[Dict[str, Any]] = None,
+        state: Dict[str, Any] | None = None,
     ) -> None:
         firmware, serial, saved = read_state(state, self.kind, firmware, serial)
         super().__init__(firmware, serial)

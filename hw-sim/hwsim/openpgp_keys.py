@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Type
+from typing import Dict, Tuple, Type
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -52,7 +52,7 @@ class Curve:
     oid: bytes  # DER contents, no tag/length
     size: int  # field bytes: scalar and coordinate length
     kind: str  # "weierstrass", "ed25519", "x25519"
-    ec_curve: Optional[Type[ec.EllipticCurve]] = None
+    ec_curve: Type[ec.EllipticCurve] | None = None
 
 
 CURVES: Tuple[Curve, ...] = (
@@ -81,15 +81,15 @@ class Attributes:
     rsa_bits: int = 0
     rsa_e_bits: int = RSA_EXPONENT_BITS
     rsa_format: int = 0  # 00 standard (e, p, q), 01 +n, 02 CRT, 03 CRT +n
-    curve: Optional[Curve] = None
+    curve: Curve | None = None
     import_with_public: bool = False
 
     @classmethod
-    def rsa(cls, bits: int) -> "Attributes":
+    def rsa(cls, bits: int) -> Attributes:
         return cls(AlgorithmId.RSA, rsa_bits=bits)
 
     @classmethod
-    def ec(cls, algorithm: AlgorithmId, curve_name: str) -> "Attributes":
+    def ec(cls, algorithm: AlgorithmId, curve_name: str) -> Attributes:
         return cls(algorithm, curve=CURVE_BY_NAME[curve_name])
 
     def encode(self, trailing_zero: bool = False) -> bytes:
@@ -105,7 +105,7 @@ class Attributes:
         return value + (b"\x00" if trailing_zero else b"")
 
     @classmethod
-    def parse(cls, value: bytes) -> "Attributes":
+    def parse(cls, value: bytes) -> Attributes:
         """Attributes from a PUT DATA value; SwError(6A80) for anything unknown."""
         if not value:
             raise SwError(SW.INCORRECT_DATA)
@@ -155,7 +155,7 @@ def attributes_of(key: PrivateKey, ref: KeyRef) -> Attributes:
     if isinstance(key, x25519.X25519PrivateKey):
         return Attributes.ec(AlgorithmId.ECDH, "cv25519")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    curve = next(c for c in CURVES if c.ec_curve is not None and c.ec_curve.name == key.curve.name)
+    curve = next(c for c in CURVES if c.ec_curve is not None and isinstance(key.curve, c.ec_curve))
     return Attributes.ec(AlgorithmId.ECDH if ref == KeyRef.DEC else AlgorithmId.ECDSA, curve.name)
 
 

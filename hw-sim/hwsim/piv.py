@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from cryptography import x509
 
@@ -149,7 +149,7 @@ class SlotKey:
         }
 
     @classmethod
-    def from_state(cls, data: Dict[str, Any]) -> "SlotKey":
+    def from_state(cls, data: Dict[str, Any]) -> SlotKey:
         key = load_private(data["private_key"])
         return cls(key, algorithm_of(key), int(data["pin_policy"]), int(data["touch_policy"]), int(data["origin"]))
 
@@ -175,7 +175,7 @@ class PivApplet(Applet):
     name = "PIV"
     state_key = "piv"
 
-    def __init__(self, card: CardServices, state: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, card: CardServices, state: Dict[str, Any] | None = None) -> None:
         super().__init__(card)
         self.handlers = {
             INS_VERIFY: self._verify,
@@ -205,12 +205,12 @@ class PivApplet(Applet):
         self.objects: Dict[int, bytes] = {}
         self._clear_session()
         self._factory_reset(keep_attestation=False)
-        self.attestation_root_der: Optional[bytes] = None
-        self._attestation_root_key: Optional[str] = None
+        self.attestation_root_der: bytes | None = None
+        self._attestation_root_key: str | None = None
         if state is not None:
             self._load_state(state)
         self._last_response_secret = False
-        self._secret_chain_ins: Optional[int] = None
+        self._secret_chain_ins: int | None = None
 
     # ---------------------------------------------------------------- state
     def _factory_reset(self, keep_attestation: bool) -> None:
@@ -270,7 +270,7 @@ class PivApplet(Applet):
         self.card.mark_changed()
 
     @property
-    def attestation_root(self) -> Optional[x509.Certificate]:
+    def attestation_root(self) -> x509.Certificate | None:
         """The simulator's root CA that the F9 certificate chains to."""
         self._ensure_attestation()
         if self.attestation_root_der is None:
@@ -300,8 +300,8 @@ class PivApplet(Applet):
         self.pin_verified = False
         self.pin_always_ok = False  # one use of a PIN-always key after VERIFY
         self.mgmt_authenticated = False
-        self._witness: Optional[bytes] = None
-        self._challenge: Optional[bytes] = None
+        self._witness: bytes | None = None
+        self._challenge: bytes | None = None
 
     def select(self, cmd: Command) -> bytes:
         self._clear_session()

@@ -9,7 +9,7 @@ reads as cryptography; the applet never touches ``cryptography`` directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Tuple
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -18,10 +18,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .iso7816 import SW, SwError, tlv
 
-PrivateKey = Union[
-    rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, x25519.X25519PrivateKey
-]
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 
 @dataclass(frozen=True)
@@ -246,5 +244,5 @@ def public_key_of(key: PrivateKey) -> PublicKey:
     return key.public_key()
 
 
-def optional_private(hex_der: Optional[str]) -> Optional[PrivateKey]:
+def optional_private(hex_der: str | None) -> PrivateKey | None:
     return None if hex_der is None else load_private(hex_der)

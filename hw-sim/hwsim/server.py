@@ -18,7 +18,7 @@ import os
 import socketserver
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 from hwsim import statefile
 from hwsim.card import VirtualCard
@@ -46,7 +46,7 @@ def parse_firmware(text: str) -> Firmware:
     parts = tuple(int(part) for part in str(text).split("."))
     if len(parts) != 3 or any(part < 0 or part > 255 for part in parts):
         raise ValueError(f"firmware must look like 5.7.2, not {text!r}")
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 def format_firmware(firmware: Firmware) -> str:
@@ -77,7 +77,7 @@ def load_card_class(spec: str) -> Callable[..., VirtualCard]:
     return getattr(module, class_name)
 
 
-def make_card(spec: str, firmware: Firmware, serial: int, state: Optional[dict]) -> VirtualCard:
+def make_card(spec: str, firmware: Firmware, serial: int, state: dict | None) -> VirtualCard:
     """Build a card from its class spec; every card type takes these three arguments."""
     return load_card_class(spec)(firmware=firmware, serial=serial, state=state)
 
@@ -157,7 +157,7 @@ class ServedCard(VirtualCard):
 class _ControlHandler(socketserver.StreamRequestHandler):
     """One client connection: JSON requests in, JSON replies out, one per line."""
 
-    server: "_ControlSocketServer"
+    server: _ControlSocketServer
 
     def handle(self) -> None:
         for line in self.rfile:
@@ -177,7 +177,7 @@ class _ControlHandler(socketserver.StreamRequestHandler):
 class _ControlSocketServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, card_server: "CardServer") -> None:
+    def __init__(self, path: str, card_server: CardServer) -> None:
         self.card_server = card_server
         super().__init__(path, _ControlHandler)
 
@@ -191,11 +191,11 @@ class CardServer:
         card_spec: str = DEFAULT_CARD,
         firmware: Firmware = DEFAULT_FIRMWARE,
         serial: int = DEFAULT_SERIAL,
-        state_path: Optional[str] = None,
-        trace_path: Optional[str] = None,
-        control_path: Optional[str] = None,
+        state_path: str | None = None,
+        trace_path: str | None = None,
+        control_path: str | None = None,
         host: str = DEFAULT_HOST,
-        port: Optional[int] = None,
+        port: int | None = None,
         low_latency: bool = True,
     ) -> None:
         self.reader = reader
@@ -210,7 +210,7 @@ class CardServer:
         self.bridge = VpcdBridge(self.served, port if port is not None else port_for_reader(reader),
                                  host, low_latency=low_latency)
         self._threads: list = []
-        self._control: Optional[_ControlSocketServer] = None
+        self._control: _ControlSocketServer | None = None
         self.stop_requested = threading.Event()
         """Set by the ``shutdown`` command or a signal; the process's main loop then calls stop()."""
         self._stop_lock = threading.Lock()
@@ -233,7 +233,7 @@ class CardServer:
 
     @staticmethod
     def _build_card(spec: str, firmware: Firmware, serial: int,
-                    state_path: Optional[str]) -> Tuple[VirtualCard, statefile.StateKeeper]:
+                    state_path: str | None) -> Tuple[VirtualCard, statefile.StateKeeper]:
         """A card from its saved state (or factory-new), with the keeper for that file."""
         state = statefile.load_state(state_path) if state_path else None
         card = make_card(spec, firmware, serial, state)
@@ -357,11 +357,11 @@ class CardServer:
                 raise ValueError("touch mode must be 'confirm' or 'timeout'")
             if not hasattr(card, "touch_mode"):
                 raise ValueError("this card has no touch sensor")
-            card.touch_mode = request["mode"]  # type: ignore[attr-defined]
+            card.touch_mode = request["mode"]
         if "delay" in request and request["delay"] is not None:
             if not hasattr(card, "touch_delay"):
                 raise ValueError("this card has no touch sensor")
-            card.touch_delay = float(request["delay"])  # type: ignore[attr-defined]
+            card.touch_delay = float(request["delay"])
         return {"touch_mode": getattr(card, "touch_mode", None),
                 "touch_delay": getattr(card, "touch_delay", None)}
 

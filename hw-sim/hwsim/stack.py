@@ -22,7 +22,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, List, Sequence
 
 from hwsim.control import CardControl, ControlError
 from hwsim.vpcd import BASE_PORT, YUBICO_FRIENDLY_NAME, port_for_reader
@@ -73,7 +73,7 @@ inode) is loaded as a separate instance with its own table."""
 YUBICO_READER_CONF = Path("/etc/reader.conf.d/cardki-vpcd-yubico")
 
 
-def default_reader(card: Optional[str] = None) -> int:
+def default_reader(card: str | None = None) -> int:
     """Where a card of class ``card`` (a ``--card`` value; None: the YubiKey) goes
     unless told otherwise: a YubiKey into the Yubico-named reader, as a real key
     on USB always sits in a "Yubico YubiKey ..." reader (ykman 5 takes the USB
@@ -152,7 +152,7 @@ def run_dir() -> Path:
 
 
 @contextmanager
-def exclusive_stack(timeout: float = 1800.0, on_wait: Optional[Callable[[], None]] = None) -> Iterator[None]:
+def exclusive_stack(timeout: float = 1800.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the machine's PC/SC stack alone (an flock on ``STACK_LOCK``).
 
     There is one pcscd and one vpcd reader pair per machine, whichever checkout
@@ -228,14 +228,14 @@ def _is_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _read_pid(pid_file: Path) -> Optional[int]:
+def _read_pid(pid_file: Path) -> int | None:
     try:
         return int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
 
 
-def _pid_if_running(pid_file: Path, program_marker: str) -> Optional[int]:
+def _pid_if_running(pid_file: Path, program_marker: str) -> int | None:
     """The pid in ``pid_file`` when it still runs ``program_marker``; removes stale files."""
     pid = _read_pid(pid_file)
     if pid is not None and _is_alive(pid) and any(program_marker in part for part in _cmdline(pid)):
@@ -274,7 +274,7 @@ def _reap(pid: int) -> None:
 # -- pcscd ----------------------------------------------------------------------------------------
 
 
-def running_pcscd() -> Optional[int]:
+def running_pcscd() -> int | None:
     """The pid of a running pcscd, whoever started it."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -383,7 +383,7 @@ def restart_pcscd() -> None:
 # -- PC/SC view (what a real client sees) ----------------------------------------------------------
 
 
-def _scard():  # -> the smartcard.scard module
+def _scard() -> Any:  # the smartcard.scard module
     """pyscard's low-level API; a clear hint when it is not installed yet."""
     try:
         from smartcard import scard
@@ -406,7 +406,7 @@ def pcsc_readers() -> List[str]:
         scard.SCardReleaseContext(context)
 
 
-def card_present(reader: str) -> Optional[bytes]:
+def card_present(reader: str) -> bytes | None:
     """The ATR when PC/SC sees a card in ``reader``, else None."""
     scard = _scard()
 
@@ -424,7 +424,7 @@ def card_present(reader: str) -> Optional[bytes]:
         scard.SCardReleaseContext(context)
 
 
-def pcsc_connect(reader: str):  # -> smartcard.CardConnection (pyscard is imported lazily)
+def pcsc_connect(reader: str) -> Any:  # a smartcard.CardConnection (pyscard is imported lazily)
     """A plain pyscard connection (shared mode, T=0 or T=1) to the card in ``reader``:
     what any PC/SC client gets. The caller disconnects it."""
     from smartcard.System import readers
@@ -437,7 +437,7 @@ def pcsc_connect(reader: str):  # -> smartcard.CardConnection (pyscard is import
     return connection
 
 
-def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> Optional[bytes]:
+def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> bytes | None:
     """Block until PC/SC sees the card in ``reader`` present (or absent).
 
     Uses SCardGetStatusChange, so it wakes as soon as pcscd notices (pcscd
@@ -539,7 +539,7 @@ def control_path(reader: int) -> Path:
     return run_dir() / f"reader{reader}.sock"
 
 
-def running_server(reader: int) -> Optional[ServerInfo]:
+def running_server(reader: int) -> ServerInfo | None:
     """The server we started for ``reader``, if it still runs."""
     pid = _pid_if_running(server_pid_file(reader), "hwsim")
     if pid is None:
@@ -547,7 +547,7 @@ def running_server(reader: int) -> Optional[ServerInfo]:
     return ServerInfo(reader, pid, control_path(reader), run_dir() / f"reader{reader}.log")
 
 
-def foreign_server(reader: int) -> Optional[ServerInfo]:
+def foreign_server(reader: int) -> ServerInfo | None:
     """An hwsim card server from another checkout that holds ``reader`` and
     answers on its control socket (found through its command line), if any."""
     for pid in vpcd_clients(reader):
@@ -564,12 +564,12 @@ def foreign_server(reader: int) -> Optional[ServerInfo]:
 
 def start_server(
     reader: int = 0,
-    state: Optional[os.PathLike] = None,
-    firmware: Optional[str] = None,
-    serial: Optional[int] = None,
-    trace: Optional[os.PathLike] = None,
-    card: Optional[str] = None,
-    parent_pid: Optional[int] = None,
+    state: os.PathLike | None = None,
+    firmware: str | None = None,
+    serial: int | None = None,
+    trace: os.PathLike | None = None,
+    card: str | None = None,
+    parent_pid: int | None = None,
     timeout: float = 10.0,
     extra_args: Sequence[str] = (),
 ) -> ServerInfo:

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -62,7 +62,7 @@ def loads(text: str) -> dict:
     return state
 
 
-def load_state(path: PathLike) -> Optional[dict]:
+def load_state(path: PathLike) -> dict | None:
     """The saved state, or None when the file does not exist (a factory-new card)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -103,9 +103,9 @@ class StateKeeper:
     persistent state and are never written.
     """
 
-    def __init__(self, path: Optional[PathLike]) -> None:
-        self.path: Optional[Path] = Path(path) if path is not None else None
-        self._saved_version: Optional[int] = None
+    def __init__(self, path: PathLike | None) -> None:
+        self.path: Path | None = Path(path) if path is not None else None
+        self._saved_version: int | None = None
         self.saves = 0
 
     def mark_saved(self, card: object) -> None:
@@ -119,7 +119,7 @@ class StateKeeper:
         version = getattr(card, "state_version", None)
         if version is not None and version == self._saved_version:
             return False
-        save_state(self.path, card.to_state())  # type: ignore[attr-defined]
+        save_state(self.path, card.to_state())
         self._saved_version = version
         self.saves += 1
         return True

@@ -18,9 +18,9 @@ import datetime
 import logging
 import threading
 from pathlib import Path
-from typing import IO, Callable, Optional, Union
+from typing import IO, Callable
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def hex_bytes(data: bytes) -> str:
 
 
 def _timestamp() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def redacted_command(card: object, apdu: bytes) -> str:
     """The command as it may be written down: through the card's redaction."""
-    redact: Optional[Callable[[bytes], bytes]] = getattr(card, "redact_command", None)
+    redact: Callable[[bytes], bytes] | None = getattr(card, "redact_command", None)
     if redact is None:
         return _header_only(apdu)
     try:
@@ -48,7 +48,7 @@ def redacted_command(card: object, apdu: bytes) -> str:
 
 def redacted_response(card: object, apdu: bytes, rapdu: bytes) -> str:
     """The response as it may be written down: through the card's redaction."""
-    redact: Optional[Callable[[bytes, bytes], bytes]] = getattr(card, "redact_response", None)
+    redact: Callable[[bytes, bytes], bytes] | None = getattr(card, "redact_response", None)
     if redact is None:
         return _status_only(rapdu)
     try:
@@ -71,10 +71,10 @@ def _status_only(rapdu: bytes) -> str:
 class ApduTrace:
     """Appends redacted exchanges to a file while enabled; thread-safe."""
 
-    def __init__(self, path: Optional[PathLike] = None) -> None:
+    def __init__(self, path: PathLike | None = None) -> None:
         self._lock = threading.Lock()
-        self._file: Optional[IO[str]] = None
-        self.path: Optional[Path] = None
+        self._file: IO[str] | None = None
+        self.path: Path | None = None
         if path is not None:
             self.start(path)
 
@@ -82,7 +82,7 @@ class ApduTrace:
     def enabled(self) -> bool:
         return self._file is not None
 
-    def start(self, path: Optional[PathLike] = None) -> None:
+    def start(self, path: PathLike | None = None) -> None:
         """Begin tracing to ``path`` (or the previous path) in append mode.
 
         A new ``path`` while tracing is already on switches files: the caller

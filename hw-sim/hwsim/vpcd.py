@@ -18,7 +18,6 @@ import logging
 import socket
 import struct
 import threading
-from typing import Optional
 
 from hwsim.card import VirtualCard
 
@@ -78,7 +77,7 @@ class VpcdConnection:
 
     @classmethod
     def open(cls, host: str, port: int, timeout: float = 2.0,
-             low_latency: bool = True) -> "VpcdConnection":
+             low_latency: bool = True) -> VpcdConnection:
         """Connect to vpcd; raises OSError when nothing listens (pcscd not running).
 
         ``low_latency=False`` leaves Nagle and delayed ACKs on: only for
@@ -122,7 +121,7 @@ class VpcdConnection:
         self._sock.close()
 
 
-def answer(card: VirtualCard, payload: bytes) -> Optional[bytes]:
+def answer(card: VirtualCard, payload: bytes) -> bytes | None:
     """What the card replies to one vpcd message, or None when vpcd expects no reply."""
     if len(payload) == 1:
         code = payload[0]
@@ -167,7 +166,7 @@ class VpcdBridge:
         self._lock = threading.Condition()
         self._inserted = True
         self._stopping = False
-        self._connection: Optional[VpcdConnection] = None
+        self._connection: VpcdConnection | None = None
         self.connects = 0
         """How many times we connected to vpcd (tests see reconnects here)."""
 
@@ -205,12 +204,12 @@ class VpcdBridge:
         if connection is not None:
             connection.shutdown()
 
-    def _wait(self, seconds: Optional[float]) -> None:
+    def _wait(self, seconds: float | None) -> None:
         """Sleep, but wake at once on stop/insert/remove."""
         with self._lock:
             self._lock.wait(seconds)
 
-    def _connect(self) -> Optional[VpcdConnection]:
+    def _connect(self) -> VpcdConnection | None:
         """Connect with exponential backoff; None when stopped or removed meanwhile."""
         backoff = self._min_backoff
         while True:

@@ -12,7 +12,7 @@ key carries.
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Tuple
 
 from .cardos import AppletCard, read_state
 from .iso7816 import SW, SwError
@@ -44,14 +44,14 @@ class VirtualYubiKey(AppletCard):
         self,
         firmware: Tuple[int, int, int] = (5, 7, 2),
         serial: int = 12345678,
-        state: Optional[Dict[str, Any]] = None,
+        state: Dict[str, Any] | None = None,
     ) -> None:
         firmware, serial, saved = read_state(state, self.kind, firmware, serial)
         super().__init__(firmware, serial)
         self.touch_mode = "confirm"
         self.touch_delay = 0.0
         self.touch_count = 0  # how many touches were asked for: tests read it
-        self._last_touch: Optional[float] = None
+        self._last_touch: float | None = None
         self.piv = PivApplet(self, saved.get(PivApplet.state_key))
         self.openpgp = OpenPgpApplet(self, yubikey_profile(self.firmware), saved.get(OpenPgpApplet.state_key))
         self.otp = OtpApplet(self)

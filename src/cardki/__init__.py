@@ -10,9 +10,8 @@ library -> slots -> token -> session -> keys that sign, decrypt and derive.
 from . import constants, errors
 from .constants import CKA, CKC, CKD, CKG, CKK, CKM, CKO, CKR, CKS, CKU, CKZ
 from .cryptoki.engine import Cryptoki, LibraryInfo, SessionInfo, SlotInfo, TokenInfoFull
+from .cryptoki.mechanisms import Ecdh1DeriveParams, EddsaParams, MechanismSpec, RsaOaepParams, RsaPssParams
 from .errors import CryptokiError
-from .cryptoki.mechanisms import (Ecdh1DeriveParams, EddsaParams, MechanismSpec, RsaOaepParams,
-                                  RsaPssParams)
 
 __version__ = "0.1.0"
 

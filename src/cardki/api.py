@@ -29,11 +29,12 @@ subclasses (each with ``.rv``); this layer adds only :class:`NoSuchKey` and
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
 
+from . import errors
 from .api_objects import (
+    _SUMMARY_ATTRIBUTES,
     Certificate,
     DataObject,
     DecryptMixin,
@@ -46,7 +47,6 @@ from .api_objects import (
     SecretKey,
     SignMixin,
     VerifyMixin,
-    _SUMMARY_ATTRIBUTES,
     make_object_type,
 )
 from .api_util import (
@@ -61,7 +61,6 @@ from .api_util import (
     rsa_oaep_params,
     rsa_pss_params,
 )
-from . import errors
 from .constants import (
     CKA,
     CKD,
@@ -75,6 +74,10 @@ from .constants import (
     SlotFlag,
     TokenFlag,
 )
+from .virtual import VirtualCardFile, VirtualMode, VirtualStateError, new_virtual_card, slot_source_factory
+
+if TYPE_CHECKING:
+    from .cryptoki.engine import Cryptoki
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +111,8 @@ class Session:
     (``CKA_ALWAYS_AUTHENTICATE``) when the call itself gives no ``pin``.
     """
 
-    def __init__(self, token: "Token", handle: int, *, rw: bool,
-                 context_pin: Optional[Pin] = None) -> None:
+    def __init__(self, token: Token, handle: int, *, rw: bool,
+                 context_pin: Pin | None = None) -> None:
         self.token = token
         self.library = token.library
         self.handle = handle
@@ -118,7 +121,7 @@ class Session:
         self._closed = False
 
     # ---------------------------------------------------------------- life cycle
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -148,7 +151,7 @@ class Session:
         """``CK_SESSION_INFO`` (slot_id, state, flags, device_error)."""
         return self.library.engine.get_session_info(self.handle)
 
-    def _context_login(self, key: Object, pin: Optional[Pin]) -> None:
+    def _context_login(self, key: Object, pin: Pin | None) -> None:
         """Log in CKU_CONTEXT_SPECIFIC when the key asks for it (after *_Init,
         as the spec orders it; derive has no init, so before C_DeriveKey).
         Without a PIN the operation goes ahead and the engine reports what the
@@ -171,7 +174,7 @@ class Session:
         cls = make_object_type(object_class, attrs)
         return cls(self, handle, attrs)
 
-    def objects(self, template: Optional[Mapping[int, Any]] = None) -> List[Object]:
+    def objects(self, template: Mapping[int, Any] | None = None) -> List[Object]:
         """Every object matching ``template`` (all objects when it is empty).
 
         The search is finished before this returns, so the session is free for
@@ -189,8 +192,8 @@ class Session:
             engine.find_objects_final(self.handle)
         return [self._make_object(handle) for handle in handles]
 
-    def keys(self, object_class: Optional[int] = None, key_type: Optional[int] = None,
-             id: Optional[bytes] = None, label: Optional[str] = None) -> List[Key]:
+    def keys(self, object_class: int | None = None, key_type: int | None = None,
+             id: bytes | None = None, label: str | None = None) -> List[Key]:
         """Keys (private, public and secret unless ``object_class`` says which)."""
         template: Dict[int, Any] = {}
         if object_class is not None:
@@ -212,7 +215,7 @@ class Session:
     def public_keys(self, **search: Any) -> List[PublicKey]:
         return self.keys(object_class=CKO.PUBLIC_KEY, **search)  # type: ignore[return-value]
 
-    def certificates(self, id: Optional[bytes] = None, label: Optional[str] = None) -> List[Certificate]:
+    def certificates(self, id: bytes | None = None, label: str | None = None) -> List[Certificate]:
         template: Dict[int, Any] = {CKA.CLASS: CKO.CERTIFICATE}
         if id is not None:
             template[CKA.ID] = bytes(id)
@@ -220,8 +223,8 @@ class Session:
             template[CKA.LABEL] = label
         return self.objects(template)  # type: ignore[return-value]
 
-    def get_key(self, object_class: Optional[int] = None, key_type: Optional[int] = None,
-                id: Optional[bytes] = None, label: Optional[str] = None) -> Key:
+    def get_key(self, object_class: int | None = None, key_type: int | None = None,
+                id: bytes | None = None, label: str | None = None) -> Key:
         """The one key matching the search; :class:`NoSuchKey` or
         :class:`MultipleObjectsReturned` otherwise."""
         found = self.keys(object_class=object_class, key_type=key_type, id=id, label=label)
@@ -241,11 +244,11 @@ class Session:
         engine.digest_init(self.handle, int(mechanism))
         return engine.digest(self.handle, bytes(data))
 
-    def generate_keypair(self, key_type: int, key_length: Optional[int] = None, *,
-                         curve: Optional[str] = None, id: Optional[bytes] = None,
-                         label: Optional[str] = None,
-                         public_template: Optional[Mapping[int, Any]] = None,
-                         private_template: Optional[Mapping[int, Any]] = None
+    def generate_keypair(self, key_type: int, key_length: int | None = None, *,
+                         curve: str | None = None, id: bytes | None = None,
+                         label: str | None = None,
+                         public_template: Mapping[int, Any] | None = None,
+                         private_template: Mapping[int, Any] | None = None
                          ) -> Tuple[PublicKey, PrivateKey]:
         """Generate a key pair on the card (PIV: needs a read/write session
         logged in as SO with the management key). ``id`` picks the PIV slot
@@ -291,7 +294,7 @@ _ED25519_OID = "1.3.101.112"
 _X25519_OID = "1.3.101.110"
 
 
-def _keygen_templates(key_type: int, key_length: Optional[int], curve: Optional[str]
+def _keygen_templates(key_type: int, key_length: int | None, curve: str | None
                       ) -> Tuple[int, Dict[int, Any], Dict[int, Any]]:
     from asn1crypto.core import ObjectIdentifier
 
@@ -310,8 +313,8 @@ def _keygen_templates(key_type: int, key_length: Optional[int], curve: Optional[
     raise ValueError(f"cannot generate keys of type {_name(CKK, key_type)}")
 
 
-def _describe_search(object_class: Optional[int], key_type: Optional[int], id: Optional[bytes],
-                     label: Optional[str]) -> str:
+def _describe_search(object_class: int | None, key_type: int | None, id: bytes | None,
+                     label: str | None) -> str:
     parts = []
     if object_class is not None:
         parts.append(f"class {_name(CKO, object_class)}")
@@ -343,7 +346,7 @@ class MechanismInfo:
 class Token:
     """The token in a slot; a snapshot of ``CK_TOKEN_INFO`` taken when read."""
 
-    def __init__(self, slot: "Slot", info: Any) -> None:
+    def __init__(self, slot: Slot, info: Any) -> None:
         self.slot = slot
         self.library = slot.library
         self.info = info
@@ -383,8 +386,8 @@ class Token:
                                         MechanismFlag(info.flags))
         return result
 
-    def open(self, user_pin: Optional[Pin] = None, rw: bool = False, so_pin: Optional[Pin] = None,
-             context_pin: Optional[Pin] = None) -> Session:
+    def open(self, user_pin: Pin | None = None, rw: bool = False, so_pin: Pin | None = None,
+             context_pin: Pin | None = None) -> Session:
         """Open a session, logged in as user (``user_pin``) or SO (``so_pin``:
         for PIV the management key, hex) when given. Use it in ``with``.
 
@@ -419,7 +422,7 @@ class Token:
 class Slot:
     """A reader (or the in-process virtual card)."""
 
-    def __init__(self, library: "Library", slot_id: int, info: Any) -> None:
+    def __init__(self, library: Library, slot_id: int, info: Any) -> None:
         self.library = library
         self.slot_id = slot_id
         self.info = info
@@ -442,10 +445,9 @@ class Slot:
 
     @property
     def is_virtual(self) -> bool:
-        """True for cardki's in-process virtual card (not a reader)."""
-        from .slot import VIRTUAL_READER_NAME
-
-        return self.description.startswith(VIRTUAL_READER_NAME)
+        """True for cardki's in-process virtual card (not a reader): the one slot
+        without CKF_HW_SLOT."""
+        return not self.info.flags & SlotFlag.HW_SLOT
 
     @property
     def token(self) -> Token:
@@ -471,51 +473,43 @@ class Library:
     """
 
     def __init__(self, *, virtual: bool = False, virtual_fallback: bool = True,
-                 virtual_card: Any = None, virtual_state: Optional[str] = None,
-                 engine: Any = None) -> None:
-        self._state_keeper: Any = None
+                 virtual_card: Any = None, virtual_state: str | None = None,
+                 engine: Cryptoki | None = None) -> None:
+        self._state_file: VirtualCardFile | None = None
         self.virtual_card = virtual_card
         if virtual_state is not None:
-            from hwsim.statefile import StateKeeper
-
             if virtual_card is not None:
                 raise ValueError("give virtual_card or virtual_state, not both")
-            virtual_state = os.path.expanduser(str(virtual_state))
-            self.virtual_card, loaded = _load_virtual_state(virtual_state)
-            self._state_keeper = StateKeeper(virtual_state)
-            if loaded:
-                self._state_keeper.mark_saved(self.virtual_card)
-        self._own_slot_manager: Any = None
+            self._state_file = VirtualCardFile(virtual_state)
+            self.virtual_card = self._state_file.card
         if engine is None:
+            from .cryptoki.engine import Cryptoki
+
             if self.virtual_card is not None or virtual:
+                if self.virtual_card is None:
+                    self.virtual_card = new_virtual_card()
                 card = self.virtual_card
-                if card is None:
-                    from hwsim.yubikey import VirtualYubiKey
-
-                    card = VirtualYubiKey()
-                    self.virtual_card = card
-                engine, self._own_slot_manager = _make_virtual_engine(lambda: card)
+                engine = Cryptoki(slot_source_factory=slot_source_factory(VirtualMode.ONLY, lambda: card))
             else:
-                from .cryptoki.engine import Cryptoki
-
-                engine = Cryptoki(virtual_fallback=virtual_fallback)
-        self.engine = engine
+                mode = VirtualMode.FALLBACK if virtual_fallback else VirtualMode.OFF
+                engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
+        self.engine: Cryptoki = engine
         self.virtual = virtual or self.virtual_card is not None
         engine.initialize()
         self._finalized = False
 
-    def __enter__(self) -> "Library":
+    def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], traceback: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
         try:
             self.close()
         except VirtualStateError as failed_save:
             if exc is None:
                 raise
             # The block's own error goes on (a wrong PIN must not turn into a file error),
-            # carrying the failed save as a note (PEP 678; written by hand before 3.11).
-            exc.__notes__ = [*getattr(exc, "__notes__", ()), str(failed_save)]  # type: ignore[union-attr]
+            # carrying the failed save as a note (PEP 678).
+            exc.add_note(str(failed_save))
 
     def close(self) -> None:
         """C_Finalize (idempotent): sessions close, the card is released, and a virtual
@@ -525,17 +519,8 @@ class Library:
             try:
                 self.engine.finalize()
             finally:
-                if self._own_slot_manager is not None:
-                    self._own_slot_manager.close()
-                if self._state_keeper is not None:
-                    self._save_virtual_state()
-
-    def _save_virtual_state(self) -> None:
-        try:
-            self._state_keeper.save_if_changed(self.virtual_card)
-        except OSError as error:
-            raise VirtualStateError(f"the virtual card was not saved to {self._state_keeper.path}: "
-                                    f"{error.strerror or error}") from error
+                if self._state_file is not None:
+                    self._state_file.save_if_changed()
 
     @property
     def info(self) -> Any:
@@ -552,7 +537,7 @@ class Library:
     def tokens(self) -> List[Token]:
         return [slot.token for slot in self.slots(token_present=True)]
 
-    def get_token(self, label: Optional[str] = None, serial: Optional[str] = None) -> Token:
+    def get_token(self, label: str | None = None, serial: str | None = None) -> Token:
         """The first token matching ``label``/``serial`` (the first token when neither is given);
         ``TokenNotPresent`` when there is none."""
         for token in self.tokens():
@@ -566,44 +551,8 @@ class Library:
             (f" with serial {serial}" if serial else ""))
 
 
-class VirtualStateError(Exception):
-    """The file that keeps the virtual card (``virtual_state=``) cannot be read, is not a
-    card this version understands, or cannot be written; the message names the file and
-    says what is wrong (never what the file holds: it has the card's keys and PINs)."""
-
-
-def _load_virtual_state(path: str) -> Tuple[Any, bool]:
-    """The virtual YubiKey kept in ``path`` and whether it came from the file (a missing
-    file is a factory-new card)."""
-    from hwsim.statefile import StateError, load_state
-    from hwsim.yubikey import VirtualYubiKey
-
-    try:
-        state = load_state(path)
-        return VirtualYubiKey(state=state), state is not None
-    except OSError as error:
-        why = f"cannot be read: {error.strerror or error}"
-    except StateError as error:
-        why = f"cannot be used: {error}"
-    except Exception:  # noqa: BLE001 - a field missing or of the wrong kind; its text may quote the file
-        why = "cannot be used: it is not a complete virtual YubiKey state"
-    raise VirtualStateError(f"the virtual card state {path} {why}")
-
-
-def _make_virtual_engine(card_factory: Any) -> Tuple[Any, Any]:
-    """An engine whose only slot is the in-process virtual card (for
-    ``virtual=True``: demos and tests that must not touch a card in a reader),
-    and its slot manager, which the engine does not close because it did not
-    make it."""
-    from .cryptoki.engine import Cryptoki
-    from .slot import SlotManager
-
-    manager = SlotManager(virtual_fallback=card_factory, use_pcsc=False)
-    return Cryptoki(slot_manager=manager), manager
-
-
 def open(*, virtual: bool = False, virtual_fallback: bool = True, virtual_card: Any = None,  # noqa: A001
-         virtual_state: Optional[str] = None) -> Library:
+         virtual_state: str | None = None) -> Library:
     """The everyday entry point: ``with cardki.open() as lib: ...`` (see :class:`Library`)."""
     return Library(virtual=virtual, virtual_fallback=virtual_fallback, virtual_card=virtual_card,
                    virtual_state=virtual_state)

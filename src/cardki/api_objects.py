@@ -10,8 +10,9 @@ on demand (and fail with the engine's error once the session is closed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple, Type
 
+from . import errors
 from .api_util import (
     _ECDSA_MECHANISMS,
     _PSS_HASH,
@@ -27,7 +28,6 @@ from .api_util import (
     ecdsa_raw_to_der,
     rsa_oaep_params,
 )
-from . import errors
 from .constants import CKA, CKD, CKK, CKM, CKO
 from .der import unwrap_octet_string
 
@@ -45,7 +45,7 @@ class Object:
 
     object_class: int = -1
 
-    def __init__(self, session: "Session", handle: int, attributes: Mapping[int, Any]) -> None:
+    def __init__(self, session: Session, handle: int, attributes: Mapping[int, Any]) -> None:
         self.session = session
         self.handle = handle
         self.attributes: Dict[int, Any] = dict(attributes)
@@ -96,7 +96,7 @@ class Key(Object):
             return value
 
     @property
-    def key_length(self) -> Optional[int]:
+    def key_length(self) -> int | None:
         """Bits: the modulus size for RSA, the curve size for EC, 255 for Ed25519/X25519."""
         if self.key_type == CKK.RSA:
             bits = self.get(CKA.MODULUS_BITS)
@@ -120,8 +120,8 @@ class Key(Object):
 class SignMixin:
     """Keys with ``CKA_SIGN``."""
 
-    def sign(self: Any, data: bytes, mechanism: Optional[int] = None, mechanism_param: Any = None,
-             *, pin: Optional[Pin] = None, to_der: bool = False) -> bytes:
+    def sign(self: Any, data: bytes, mechanism: int | None = None, mechanism_param: Any = None,
+             *, pin: Pin | None = None, to_der: bool = False) -> bytes:
         """Sign ``data`` on the card.
 
         ``mechanism`` defaults by key type (see :func:`default_sign_mechanism`);
@@ -157,7 +157,7 @@ class DecryptMixin:
     """Keys with ``CKA_DECRYPT``."""
 
     def decrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS, mechanism_param: Any = None,
-                *, pin: Optional[Pin] = None) -> bytes:
+                *, pin: Pin | None = None) -> bytes:
         """Decrypt on the card; for ``CKM_RSA_PKCS_OAEP`` without a parameter,
         SHA-256 with MGF1-SHA-256 and no label is used (see :func:`rsa_oaep_params`)."""
         session: Session = self.session
@@ -171,8 +171,8 @@ class DeriveMixin:
     """Keys with ``CKA_DERIVE`` (ECDH on P-256/P-384, X25519)."""
 
     def derive(self: Any, peer_public_key: Any, *, kdf: int = CKD.NULL, shared_data: bytes = b"",
-               as_object: bool = False, template: Optional[Mapping[int, Any]] = None,
-               pin: Optional[Pin] = None) -> Union[bytes, "SecretKey"]:
+               as_object: bool = False, template: Mapping[int, Any] | None = None,
+               pin: Pin | None = None) -> bytes | SecretKey:
         """ECDH with the card's private key and ``peer_public_key`` (bytes, a
         :class:`PublicKey` or a cryptography EC/X25519 key).
 
@@ -204,7 +204,7 @@ class DeriveMixin:
 class VerifyMixin:
     """Keys with ``CKA_VERIFY``; the engine verifies on the host."""
 
-    def verify(self: Any, data: bytes, signature: bytes, mechanism: Optional[int] = None,
+    def verify(self: Any, data: bytes, signature: bytes, mechanism: int | None = None,
                mechanism_param: Any = None) -> bool:
         """True when ``signature`` is valid for ``data``; False when it is not.
         ECDSA signatures may be raw (r || s) or DER."""
@@ -250,7 +250,7 @@ class PrivateKey(Key):
         """True when every use needs the PIN again (PIV slot 9C)."""
         return bool(self.get(CKA.ALWAYS_AUTHENTICATE, False))
 
-    def public_key(self) -> "PublicKey":
+    def public_key(self) -> PublicKey:
         """The public key with the same ``CKA_ID`` and key type."""
         return self.session.get_key(object_class=CKO.PUBLIC_KEY, id=self.id,
                                     key_type=self.key_type)  # type: ignore[return-value]
@@ -271,7 +271,7 @@ class PublicKey(Key):
         return _public_key_from_attributes(attrs)
 
     @property
-    def curve(self) -> Optional[str]:
+    def curve(self) -> str | None:
         return curve_name(self.get(CKA.EC_PARAMS))
 
 

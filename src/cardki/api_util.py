@@ -6,14 +6,14 @@ Nothing here talks to a card, so each rule is testable on its own.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple
 
 from . import errors
 from .constants import CKA, CKG, CKK, CKM
 from .der import unwrap_octet_string
 
-Pin = Union[str, bytes]
-MechanismArg = Union[int, Tuple[int, Any], None]
+Pin = str | bytes
+MechanismArg = int | Tuple[int, Any] | None
 
 #: Hash mechanism -> (MGF1 generator, digest length): the usual PSS/OAEP pairing.
 _HASH_PARAMS: Dict[int, Tuple[int, int]] = {
@@ -155,7 +155,7 @@ def _default_pss_params(mechanism: int) -> Any:
     return RsaPssParams(hash_alg=hash_alg, mgf=mgf, salt_len=length)
 
 
-def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: Optional[int] = None) -> Any:
+def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: int | None = None) -> Any:
     """A ``CK_RSA_PKCS_PSS_PARAMS`` with MGF1 of the same hash; salt defaults to the hash length."""
     from .cryptoki.mechanisms import RsaPssParams
 
@@ -175,7 +175,7 @@ def rsa_oaep_params(hash_alg: int = CKM.SHA256, label: bytes = b"") -> Any:
 _CURVE_BITS = {"secp256r1": 256, "secp384r1": 384, "secp521r1": 521, "secp224r1": 224}
 
 
-def _curve_bits(ec_params: Optional[bytes]) -> Optional[int]:
+def _curve_bits(ec_params: bytes | None) -> int | None:
     if not ec_params:
         return None
     from asn1crypto.keys import ECDomainParameters
@@ -187,7 +187,7 @@ def _curve_bits(ec_params: Optional[bytes]) -> Optional[int]:
         return None
 
 
-def curve_name(ec_params: Optional[bytes]) -> Optional[str]:
+def curve_name(ec_params: bytes | None) -> str | None:
     """CKA_EC_PARAMS -> ``"secp256r1"`` (None when it is not a named curve)."""
     if not ec_params:
         return None

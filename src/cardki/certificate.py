@@ -10,13 +10,13 @@ use, and one it refuses is simply unreadable.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # cryptography.x509 costs ~30 ms to import: only a certificate needs it
     from cryptography import x509
 
 
-def read_certificate(der: bytes) -> Optional[x509.Certificate]:
+def read_certificate(der: bytes) -> x509.Certificate | None:
     """``der`` as a certificate whose version, serial number, names and public key
     all parse; None when any of them does not (or when ``der`` is no certificate)."""
     from cryptography import x509

@@ -17,13 +17,14 @@ a no-echo prompt and is never printed or logged.
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import logging
 import os
 import re
 import signal
 import sys
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Set, TextIO
+from typing import Any, Callable, Dict, List, NoReturn, Sequence, Set, TextIO
 
 from . import __version__
 
@@ -159,7 +160,7 @@ def usage_message(message: str, argv: Sequence[str], vocabulary: Set[str]) -> st
 
 # --------------------------------------------------------------------------- helpers
 
-def _configure_logging(level_name: Optional[str], debug: bool) -> None:
+def _configure_logging(level_name: str | None, debug: bool) -> None:
     """Logging is off unless asked for: a PKCS#11 tool's stderr is for errors."""
     from .apdu.trace import TRACE
 
@@ -186,7 +187,7 @@ def _read_pin(args: argparse.Namespace) -> str:
     raise CliError(f"a PIN is needed: give --pin, set {PIN_ENV}, or run on a terminal")
 
 
-def _choose_slot(lib: Any, slot_id: Optional[int]) -> Any:
+def _choose_slot(lib: Any, slot_id: int | None) -> Any:
     if slot_id is not None:
         return lib.slot(slot_id)
     for slot in lib.slots(token_present=True):
@@ -281,7 +282,7 @@ def _print_objects(session: Any, out: TextIO, indent: str = "") -> None:
 
 
 def _print_mechanisms(token: Any, out: TextIO, indent: str = "") -> None:
-    for mech, info in sorted(token.mechanisms.items(), key=lambda item: int(item[0])):
+    for _mechanism, info in sorted(token.mechanisms.items(), key=lambda item: int(item[0])):
         if not info.max_key_size:
             sizes = "-"
         elif info.min_key_size == info.max_key_size:
@@ -307,9 +308,9 @@ def cmd_report(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
     for slot in slots:
         print(file=out)
         sections: List[Any] = [
-            ("", lambda: _print_token(slot, out)),
-            ("  objects:", lambda: _report_objects(lib, slot, args, out)),
-            ("  mechanisms:", lambda: _print_mechanisms(slot.token, out, indent="    ")),
+            ("", functools.partial(_print_token, slot, out)),
+            ("  objects:", functools.partial(_report_objects, lib, slot, args, out)),
+            ("  mechanisms:", lambda slot=slot: _print_mechanisms(slot.token, out, indent="    ")),
         ]
         for heading, section in sections:
             if heading:
@@ -471,7 +472,7 @@ def _quiet_broken_pipe() -> int:
     return BROKEN_PIPE_STATUS
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cardki`` console script; returns the exit status."""
     parser = build_parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))

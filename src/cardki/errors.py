@@ -9,7 +9,7 @@ reads like the spec. Messages never carry a PIN, a key or a management key.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Type
 
 from .constants import CKR
 
@@ -19,7 +19,7 @@ class CryptokiError(Exception):
 
     rv: int = CKR.GENERAL_ERROR
 
-    def __init__(self, message: Optional[str] = None) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.__doc__ or CKR(self.rv).name)
 
     @property
@@ -279,7 +279,7 @@ class PinIncorrect(CryptokiError):
 
     rv = CKR.PIN_INCORRECT
 
-    def __init__(self, tries_left: Optional[int] = None, message: Optional[str] = None) -> None:
+    def __init__(self, tries_left: int | None = None, message: str | None = None) -> None:
         self.tries_left = tries_left
         if message is None:
             message = "The PIN is incorrect" + (
@@ -516,7 +516,7 @@ class BufferTooSmall(CryptokiError):
 
     rv = CKR.BUFFER_TOO_SMALL
 
-    def __init__(self, required: int, message: Optional[str] = None) -> None:
+    def __init__(self, required: int, message: str | None = None) -> None:
         self.required = required
         super().__init__(message or f"The output needs {required} bytes")
 
@@ -647,7 +647,7 @@ def error_class(rv: int) -> Type[CryptokiError]:
     return type(f"VendorError_{int(rv):08X}", (CryptokiError,), {"rv": int(rv)})
 
 
-def raise_for_rv(rv: int, message: Optional[str] = None) -> None:
+def raise_for_rv(rv: int, message: str | None = None) -> None:
     """Raise the exception for ``rv`` unless it is CKR_OK."""
     if rv != CKR.OK:
         raise error_class(rv)(message)

@@ -18,8 +18,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Iterator, Optional, Tuple
-
+from typing import Iterator, Tuple
 
 #: SCARD_E_INVALID_HANDLE: what a closed transport answers (PC/SC's code for it).
 SCARD_E_INVALID_HANDLE = 0x80100003
@@ -32,7 +31,7 @@ class SlotError(Exception):
 class PcscError(SlotError):
     """A PC/SC call failed; ``code`` is the SCARD_E_/SCARD_W_ value."""
 
-    def __init__(self, code: int, operation: str = "PC/SC call", message: Optional[str] = None) -> None:
+    def __init__(self, code: int, operation: str = "PC/SC call", message: str | None = None) -> None:
         self.code = code & 0xFFFFFFFF
         self.operation = operation
         text = message or "PC/SC error"
@@ -95,7 +94,7 @@ class CardTransport(ABC):
         self,
         apdu: bytes,
         *,
-        secret: Optional[Tuple[int, int]] = None,
+        secret: Tuple[int, int] | None = None,
         secret_response: bool = False,
     ) -> bytes:
         """:meth:`transmit`, told which bytes are secret.
@@ -119,7 +118,7 @@ class CardTransport(ABC):
         """Disconnect, leaving the card as it is."""
 
     @contextmanager
-    def transaction(self) -> Iterator["CardTransport"]:
+    def transaction(self) -> Iterator[CardTransport]:
         """Every multi-APDU card operation runs inside one of these, so another
         program cannot interleave its APDUs with ours."""
         self.begin_transaction()
@@ -141,7 +140,7 @@ class LockedTransactions:
     and ``_depth = 0`` and defines :meth:`_check_usable`.
     """
 
-    _lock: "threading.RLock"
+    _lock: threading.RLock
     _depth: int
 
     @property

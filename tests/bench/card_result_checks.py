@@ -12,6 +12,7 @@ microseconds per result: the cost each C_Sign / C_Decrypt pays on top of the car
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import statistics
 import time
@@ -49,21 +50,19 @@ def main() -> int:
         assert pow(int.from_bytes(signature, "big"), 65537, key.public_key().public_numbers().n) == \
             int.from_bytes(block, "big")
         payload = rsa_padding.digest_info("sha256", digest)
-        cases[f"RSA-{bits} PKCS#1 v1.5 signature"] = (
-            lambda public=key.public_key(), b=block, s=signature, p=payload:
-            card_results.rsa_private_result(public, b, s, "signature", pkcs1_payload=p))
-        cases[f"RSA-{bits} other (PSS, raw, decrypt)"] = (
-            lambda public=key.public_key(), b=block, s=signature:
-            card_results.rsa_private_result(public, b, s, "signature"))
+        cases[f"RSA-{bits} PKCS#1 v1.5 signature"] = functools.partial(
+            card_results.rsa_private_result, key.public_key(), block, signature, "signature", pkcs1_payload=payload)
+        cases[f"RSA-{bits} other (PSS, raw, decrypt)"] = functools.partial(
+            card_results.rsa_private_result, key.public_key(), block, signature, "signature")
     for curve, algorithm in ((ec.SECP256R1(), hashes.SHA256()), (ec.SECP384R1(), hashes.SHA384())):
         key = ec.generate_private_key(curve)
         field = hashlib.new(algorithm.name, b"benchmark").digest()
         der = key.sign(field, ec.ECDSA(Prehashed(algorithm)))
-        cases[f"ECDSA {curve.name} signature"] = (lambda public=key.public_key(), d=field, s=der:
-                                                  card_results.ecdsa_signature(public, d, s))
+        cases[f"ECDSA {curve.name} signature"] = functools.partial(
+            card_results.ecdsa_signature, key.public_key(), field, der)
     ed = ed25519.Ed25519PrivateKey.generate()
-    cases["Ed25519 signature"] = (lambda public=ed.public_key(), s=ed.sign(b"benchmark"):
-                                  card_results.eddsa_signature(public, b"benchmark", s))
+    cases["Ed25519 signature"] = functools.partial(
+        card_results.eddsa_signature, ed.public_key(), b"benchmark", ed.sign(b"benchmark"))
     print(f"checking a card's result against the public key, {count} times each (microseconds):")
     print(f"{'result':<36} {'median':>8} {'p95':>8}")
     for name, check in cases.items():

@@ -43,7 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hw-sim"))
@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
+
 from hwsim import stack  # noqa: E402
 from hwsim.control import CardControl  # noqa: E402
 from hwsim.server import DEFAULT_CARD  # noqa: E402
@@ -114,7 +115,7 @@ print(json.dumps({"first": first, "per_second": count / elapsed, "apdus_per_sign
                   "setup_apdus": setup_apdus, "first_signature": first_signature.hex()}))
 """
 
-Row = Tuple[Scenario, str, Union[None, str, Dict[str, float]]]
+Row = Tuple[Scenario, str, None | str | Dict[str, float]]
 """(scenario, module, result): None = module not installed, str = why there is no result."""
 
 
@@ -129,7 +130,7 @@ def module_environment() -> Dict[str, str]:
 def certificate_for(public_pem: bytes) -> bytes:
     """A certificate carrying the card's key, from a throw-away host CA (key-holder proof is not needed)."""
     issuer = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki bench 9a")]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki bench CA")]))
@@ -243,7 +244,7 @@ def markdown(rows: List[Row]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signatures", type=int, default=200, help="signatures per client run after the first")
     parser.add_argument("--rounds", type=int, default=3, help="client runs per module and key (best is reported)")

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Sequence
 
 import pytest
 
@@ -56,8 +56,8 @@ class Gpg:
         )
         (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
 
-    def run(self, *args: str, pin: Optional[str] = None, check: bool = True,
-            input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+    def run(self, *args: str, pin: str | None = None, check: bool = True,
+            input: bytes | None = None) -> subprocess.CompletedProcess:
         """One batch gpg command; ``pin`` answers the card's PIN prompt (loopback)."""
         argv = [GPG, "--homedir", str(self.home), "--batch", "--no-tty", "--trust-model", "always"]
         if pin is not None:
@@ -72,14 +72,14 @@ class Gpg:
         return self.run("--card-status").stdout.decode()
 
     def card_edit(self, commands: Sequence[str], pins: Iterable[str] = (),
-                  answers: Optional[Dict[str, Union[str, List[str]]]] = None, edit: str = "--card-edit",
+                  answers: Dict[str, str | List[str]] | None = None, edit: str = "--card-edit",
                   extra: Sequence[str] = ()) -> List[str]:
         """Drive an interactive menu (--card-edit, or --edit-key KEY): each
         ``cardedit.prompt``/``keyedit.prompt`` takes the next command ("quit" at the
         end), each PIN prompt the next of ``pins``, other prompts ``answers`` (over
         DEFAULT_ANSWERS; a list answers the same prompt in turn). Returns gpg's
         status lines; an unexpected prompt fails."""
-        table: Dict[str, Union[str, List[str]]] = {**DEFAULT_ANSWERS, **(answers or {})}
+        table: Dict[str, str | List[str]] = {**DEFAULT_ANSWERS, **(answers or {})}
         queue, pin_queue = list(commands), list(pins)
         argv = [GPG, "--homedir", str(self.home), "--no-tty", "--command-fd", "0", "--status-fd", "1",
                 "--pinentry-mode", "loopback", *extra, *edit.split()]

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import pytest
 from cryptography import x509
@@ -46,7 +46,7 @@ class ModuleCard:
     module: str
     certificates: Dict[str, bytes]  # PIV slot -> certificate PEM
 
-    def pkcs11_tool(self, *args: str, check: bool = True, env: Optional[Dict[str, str]] = None,
+    def pkcs11_tool(self, *args: str, check: bool = True, env: Dict[str, str] | None = None,
                     timeout: float = 120) -> subprocess.CompletedProcess:
         """pkcs11-tool on this card's slot through the cardki module."""
         command = ["pkcs11-tool", "--module", self.module, "--slot-description", self.reader_name, *args]
@@ -75,7 +75,7 @@ _CA_KEY = ec.generate_private_key(ec.SECP256R1())
 
 def _ca_certificate() -> bytes:
     """The test CA's self-signed certificate (PEM), for clients that build the chain (NSS)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(_CA_NAME).issuer_name(_CA_NAME)
         .public_key(_CA_KEY.public_key()).serial_number(x509.random_serial_number())
@@ -94,7 +94,7 @@ def _issue_certificate(public_pem: bytes, common_name: str) -> bytes:
 
     (yubico-piv-tool 2.2's selfsign-certificate fails with OpenSSL 3 before it
     reaches the card; the tests only need a certificate that carries the key.)"""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _module_card import PIN, ModuleCard, module_env, module_card
+from _module_card import PIN, ModuleCard, module_card, module_env
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding

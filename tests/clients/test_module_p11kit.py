@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _module_card import SERIAL, ModuleCard, module_env, module_card
+from _module_card import SERIAL, ModuleCard, module_card, module_env
 
 from cardki.capi import module_path, p11kit_module_file
 

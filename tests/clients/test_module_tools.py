@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _module_card import CA_CERTIFICATE, PIN, SERIAL, ModuleCard, module_env, module_card
+from _module_card import CA_CERTIFICATE, PIN, SERIAL, ModuleCard, module_card, module_env
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa

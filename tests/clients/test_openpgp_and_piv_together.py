@@ -4,9 +4,8 @@ client must keep working after the other has selected its own applet."""
 
 from __future__ import annotations
 
-import pytest
-
 import _ykman
+import pytest
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

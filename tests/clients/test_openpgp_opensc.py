@@ -13,13 +13,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import pytest
+from _openpgp import generate_key
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-from _openpgp import generate_key
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -29,7 +28,7 @@ SIGNATURE_TOKEN = "OpenPGP card (User PIN (sig))"
 """OpenSC makes one slot per PIN; the signature key (PW1 for signing) is in this one."""
 
 
-def pkcs11(*args: str, env: Optional[Dict[str, str]] = None) -> str:
+def pkcs11(*args: str, env: Dict[str, str] | None = None) -> str:
     for path in (PKCS11_TOOL, MODULE):
         if not Path(path).exists():
             pytest.fail(f"{path} is not installed (apt-get install opensc opensc-pkcs11)")
@@ -46,7 +45,7 @@ def openpgp_driver_only(tmp_path: Path) -> Dict[str, str]:
     return {**os.environ, "OPENSC_CONF": str(conf)}
 
 
-def signature_slot(reader: str, env: Optional[Dict[str, str]] = None) -> str:
+def signature_slot(reader: str, env: Dict[str, str] | None = None) -> str:
     """The slot id of the card's signature-PIN token in ``reader``: each OpenPGP
     card in any reader has a token of that label, so the label alone is not enough."""
     listing = pkcs11("-L", env=env)
@@ -57,7 +56,7 @@ def signature_slot(reader: str, env: Optional[Dict[str, str]] = None) -> str:
 
 
 def sign_and_check(reader: str, public: Dict[int, bytes], tmp_path: Path,
-                   env: Optional[Dict[str, str]] = None) -> None:
+                   env: Dict[str, str] | None = None) -> None:
     message = tmp_path / "message.txt"
     message.write_bytes(b"signed by OpenSC with the card's signature key\n")
     signature = tmp_path / "message.sig"

@@ -6,13 +6,14 @@ own report."""
 from __future__ import annotations
 
 import subprocess
+
+import _ykman
 import pytest
+from _openpgp import P256_ECDSA, command, generate_key, openpgp_apdus
+from _ykman import words
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-import _ykman
-from _ykman import words
-from _openpgp import P256_ECDSA, command, generate_key, openpgp_apdus
 from hwsim import statefile
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]

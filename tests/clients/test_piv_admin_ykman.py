@@ -8,20 +8,20 @@ from __future__ import annotations
 import datetime
 import subprocess
 
+import _ykman
 import pytest
+from _ykman import words
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from piv_pcsc import pcsc_token
 
-import _ykman
-from _ykman import words
 from cardki.constants import CKA, CKM, CKO, CKU
 from cardki.token.piv.attestation import verify_attestation
 from cardki.token.piv.constants import ManagementKeyAlgorithm, PinPolicy, TouchPolicy
 from cardki.token.piv.objects import EC_PARAMS
 from hwsim import statefile
+from piv_pcsc import pcsc_token
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -36,7 +36,7 @@ def ykman(release: str, reader: str, *args: str, check: bool = True) -> subproce
 
 def self_signed(key: ec.EllipticCurvePrivateKey, common_name: str) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(77).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
             .sign(key, hashes.SHA256()))

@@ -14,12 +14,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from piv_pcsc import pcsc_token
 
 from cardki import errors
 from cardki.constants import CKA, CKO, CKU
 from cardki.token.piv.constants import ManagementKeyAlgorithm, PinPolicy, TouchPolicy
 from cardki.token.piv.objects import oid_der
+from piv_pcsc import pcsc_token
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -41,7 +41,7 @@ def piv_tool(reader: str, *args: str, check: bool = True) -> subprocess.Complete
 def certificate(public_key, common_name: str) -> x509.Certificate:
     issuer = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public_key)
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=1)).sign(issuer, hashes.SHA256()))

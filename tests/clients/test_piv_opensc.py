@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+
 from hosts import run_tool
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]

@@ -17,8 +17,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from hwsim import stack
+
 from hosts import run_tool
+from hwsim import stack
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 

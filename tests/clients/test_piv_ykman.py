@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import subprocess
 
+import _ykman
 import pytest
+from _ykman import words
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
-import _ykman
-from _ykman import words
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -90,7 +89,7 @@ def test_importing_a_certificate_of_another_key_type_is_refused_cleanly(release,
     ykman(release, reader, "piv", "keys", "generate", "-m", MGMT, "-a", "ECCP256", "9a", str(tmp_path / "pub.pem"))
     other = rsa.generate_private_key(65537, 1024)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(other.public_key())
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
             .sign(other, hashes.SHA256()))

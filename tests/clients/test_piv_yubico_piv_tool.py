@@ -49,7 +49,7 @@ def certificate_for(public_pem: Path, out: Path) -> x509.Certificate:
     public = serialization.load_pem_public_key(public_pem.read_bytes())
     issuer = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "hwsim client test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
         .serial_number(x509.random_serial_number()).not_valid_before(now)

@@ -14,7 +14,7 @@ INS table:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from hwsim.card import VirtualCard
 
@@ -23,7 +23,7 @@ PIN = b"123456\xff\xff"
 
 class StandInCard(VirtualCard):
     def __init__(self, firmware: Tuple[int, int, int] = (1, 0, 0), serial: int = 1,
-                 state: Optional[Dict[str, Any]] = None) -> None:
+                 state: Dict[str, Any] | None = None) -> None:
         self.firmware = tuple(firmware)
         self.serial = serial
         self.stored = bytes(state["stored"]) if state else b""

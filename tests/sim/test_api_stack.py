@@ -11,9 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 
-from cardki import api
+from cardki import api, errors
 from cardki.api import CKM, CKO
-from cardki import errors
 from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim

@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.sim
 CARDKI = shutil.which("cardki")
 
 
-def run(args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+def run(args: List[str], env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
     assert CARDKI is not None, "the cardki console script is not installed (pip install -e .)"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CARDKI_")}
     full_env.update(env or {})

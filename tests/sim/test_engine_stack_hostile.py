@@ -17,16 +17,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from engine_stack import RO, find, reader_slot
+
+from cardki import CKA, CKK, CKM, CKO, CKS, CKU, Cryptoki, errors
+from cardki.constants import CKD, CKR
+from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from hostile_card import HostileYubiKey, Rule, hostile_state
 from hwsim import piv as piv_applet
 from hwsim.piv_crypto import algorithm_of
 from hwsim.statefile import save_state
 from provisioning import KEY_IDS, PIN, host_keys, provision, provisioned_state
-
-from cardki import CKA, CKK, CKM, CKO, CKS, CKU, Cryptoki, errors
-from cardki.constants import CKD, CKR
-from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
-from engine_stack import RO, find, reader_slot
 
 pytestmark = pytest.mark.sim
 

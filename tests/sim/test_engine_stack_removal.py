@@ -14,12 +14,11 @@ from typing import Any, List
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-
-from hwsim import stack
+from engine_stack import RO, RW, find, reader_slot
 
 from cardki import CKA, CKM, CKO, CKS, CKU, Cryptoki, errors
 from cardki.constants import CKR, SlotFlag, WaitFlag
-from engine_stack import RO, RW, find, reader_slot
+from hwsim import stack
 from provisioning import PIN, host_keys
 
 pytestmark = pytest.mark.sim

@@ -49,7 +49,7 @@ def generate(reader: str, slot: str, algorithm: str):
 def host_issued_certificate(public_key) -> str:
     """A PEM certificate for the card's key, issued by a throwaway host CA."""
     ca = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki sim")]))
             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki sim CA")]))

@@ -7,7 +7,6 @@ bytes, and the bridge under test is the real one.
 
 from __future__ import annotations
 
-
 import socket
 import threading
 import time
@@ -84,7 +83,7 @@ def test_remove_keeps_the_card_out_until_insert():
         try:
             listener.accept()
             reconnected = True
-        except socket.timeout:
+        except TimeoutError:
             reconnected = False
         assert not reconnected and not bridge.present
         bridge.insert()

@@ -13,7 +13,6 @@ from typing import Any, Dict, List
 from cardki import CKA, CKO, Cryptoki
 from cardki.constants import SessionFlag
 from cardki.slot import InProcessSlot, SlotManager
-
 from provisioning import MANAGEMENT_KEY, PIN, provisioned_yubikey  # noqa: F401  (re-exported)
 
 RO = SessionFlag.SERIAL_SESSION
@@ -40,8 +39,8 @@ class EngineRig:
 
     @property
     def apdus(self) -> int:
-        """APDUs the token has sent so far (to show that a call did not reach the card)."""
-        return self.lib._slots[self.slot_id].token.protocol.apdu_count
+        """APDUs the card has answered so far (to show that a call did not reach the card)."""
+        return self.reader.apdu_count
 
     def open(self, flags: int = RO) -> int:
         return self.lib.open_session(self.slot_id, flags)

@@ -3,7 +3,6 @@
 import logging
 
 import pytest
-from hwsim.card import VirtualCard
 
 from cardki.apdu import (
     TRACE,
@@ -18,6 +17,7 @@ from cardki.apdu import (
 )
 from cardki.apdu.protocol import MAX_GET_RESPONSES, MAX_RESPONSE_LENGTH
 from cardki.slot.inprocess import InProcessTransport
+from hwsim.card import VirtualCard
 
 PIV_AID = bytes.fromhex("A000000308")
 

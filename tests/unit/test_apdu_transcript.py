@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardki.apdu import RecordingTransport, ReplayTransport, SmartCardProtocol, Transcript, TranscriptMismatchError
+from cardki.apdu import (
+    RecordingTransport,
+    ReplayTransport,
+    SmartCardProtocol,
+    Transcript,
+    TranscriptMismatchError,
+    WrongPinError,
+)
 
 TEXT = """
 # a comment
@@ -82,10 +89,10 @@ def test_recording_redacts_secrets_and_replays():
     protocol = SmartCardProtocol(recorder)
     recorder.note("select PIV, then a wrong PIN")
     protocol.select(bytes.fromhex("A000000308"))
-    with pytest.raises(Exception):
+    with pytest.raises(WrongPinError):
         protocol.send_apdu(0x00, 0x20, 0x00, 0x80, b"87654321", sensitive=True)
     text = recorder.text(header="recorded by a test")
-    assert "87654321".encode().hex() not in text.replace(" ", "").lower()
+    assert b"87654321".hex() not in text.replace(" ", "").lower()
     assert "> 00 20 00 80 08 <redacted 8 bytes>" in text
     assert text.startswith("# recorded by a test\n! reader Test Reader 00\n! atr 3B 80 80 01 01\n")
     replayed = ReplayTransport(Transcript.parse(text))

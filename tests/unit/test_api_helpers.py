@@ -8,9 +8,8 @@ from asn1crypto.core import ObjectIdentifier
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
-from cardki import api, api_objects, api_util
+from cardki import api, api_objects, api_util, errors
 from cardki.api import CKA, CKK, CKM
-from cardki import errors
 from cardki.der import der_octet_string
 
 

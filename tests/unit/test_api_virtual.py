@@ -14,11 +14,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, x25519
 
 import cardki
-from cardki import api
+from cardki import api, errors
 from cardki.api import CKA, CKD, CKK, CKM, CKO
-from cardki import errors
-from cardki.cryptoki import limits
 from cardki.constants import CKR
+from cardki.cryptoki import limits
 from provisioning import KEY_IDS, MANAGEMENT_KEY, PIN, provisioned_state, provisioned_yubikey
 
 
@@ -121,8 +120,8 @@ def test_certificates_are_public_and_convert_to_cryptography(lib: api.Library, k
 def test_objects_read_through_a_closed_session_fail_with_the_engine_error(lib: api.Library) -> None:
     with lib.get_token().open() as public_session:
         cert = public_session.certificates()[0]
-    with pytest.raises(errors.SessionHandleInvalid):  # type: ignore[attr-defined]
-        cert.value
+    with pytest.raises(errors.SessionHandleInvalid):
+        _ = cert.value
 
 
 def test_capability_mixins_follow_the_attributes(session: api.Session) -> None:

@@ -7,8 +7,13 @@ import datetime
 import pytest
 
 from cardki import CKA, CKK, CKM, CKO, errors
-from cardki.cryptoki.attributes import (AttributeKind, attribute_kind, decode_attribute, encode_attribute,
-                                        normalize_template)
+from cardki.cryptoki.attributes import (
+    AttributeKind,
+    attribute_kind,
+    decode_attribute,
+    encode_attribute,
+    normalize_template,
+)
 
 
 def test_bool_is_one_byte() -> None:
@@ -80,8 +85,8 @@ def test_normalize_template_accepts_c_bytes_and_python_values_alike() -> None:
     assert from_python == from_c == {0: 0, 1: False, 3: "x"}
 
 
-from hypothesis import given, strategies as st  # noqa: E402
-
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st
 
 
 @given(st.sampled_from([CKA.CLASS, CKA.KEY_TYPE, CKA.VALUE_LEN]), st.integers(0, 2**64 - 1))

@@ -15,7 +15,7 @@ import subprocess
 import sysconfig
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -55,7 +55,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(harness: Path, scenario: str, virtual: bool = True, module: str = "",
-        extra_env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        extra_env: Dict[str, str] | None = None) -> Dict[str, str]:
     env = module_env(virtual_only=virtual, **(extra_env or {}))
     done = subprocess.run([str(harness), module or module_path(), scenario], capture_output=True, text=True,
                           env=env, timeout=120)

@@ -8,7 +8,6 @@ from pathlib import Path
 from cardki.capi.config import ModuleConfig, configure_logging
 from hosts import NO_CONFIG_FILE
 
-
 NO_FILE = {"CARDKI_CONFIG": NO_CONFIG_FILE}
 
 

@@ -8,8 +8,8 @@ CKM_EDDSA (without and with CK_EDDSA_PARAMS), verify here with `cryptography`.
 
 from __future__ import annotations
 
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from hosts import run_module_script
 
 SCRIPT = r"""

@@ -132,7 +132,7 @@ def test_p11kit_module_file_names_the_module_or_says_it_is_not_built() -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_sign_with_a_missing_input_file_is_one_line(tmp_path: "os.PathLike[str]") -> None:
+def test_sign_with_a_missing_input_file_is_one_line(tmp_path: os.PathLike[str]) -> None:
     missing = os.path.join(str(tmp_path), "absent.bin")
     result = run(["--virtual", "sign", "--key-id", "01", "--in", missing, "--out",
                   os.path.join(str(tmp_path), "sig")])

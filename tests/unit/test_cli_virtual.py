@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -20,7 +20,7 @@ from provisioning import PIN, host_keys, provisioned_state
 CARDKI = shutil.which("cardki")
 
 
-def run(args: List[str], env: Optional[Dict[str, str]] = None, stdin: Any = subprocess.DEVNULL
+def run(args: List[str], env: Dict[str, str] | None = None, stdin: Any = subprocess.DEVNULL
         ) -> subprocess.CompletedProcess:
     assert CARDKI is not None, "the cardki console script is not installed (pip install -e .)"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CARDKI_")}
@@ -117,7 +117,7 @@ def test_wrong_pin_is_one_line_with_tries_left(state: str) -> None:
     ("04", 0x9E, None),
 ])
 def test_sign_verifies_with_cryptography(state: str, tmp_path: Path, key_id: str, slot: int,
-                                         mechanism: Optional[str]) -> None:
+                                         mechanism: str | None) -> None:
     data = tmp_path / "data.bin"
     data.write_bytes(b"sign me " * 100)
     sig = tmp_path / "sig.bin"

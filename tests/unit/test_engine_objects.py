@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from cardki import CKA, CKC, CKK, CKO, CKR, CKU, errors
-
 from engine_support import PIN, RO, RW, EngineRig
 
+from cardki import CKA, CKC, CKK, CKO, CKR, CKU, errors
 
 DATA = {CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.LABEL: "O1", CKA.VALUE: b"payload"}
 
@@ -191,9 +189,9 @@ def test_so_generates_a_key_pair_and_stores_a_certificate(rig: EngineRig) -> Non
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
+    from engine_support import MANAGEMENT_KEY
 
     from cardki import CKM
-    from engine_support import MANAGEMENT_KEY
 
     session = rig.open(RW)
     with pytest.raises(errors.UserNotLoggedIn):  # the card needs the management key

@@ -11,11 +11,24 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from cardki import (CKA, CKD, CKG, CKK, CKM, CKO, CKS, CKU, CKZ, Ecdh1DeriveParams, MechanismSpec, RsaOaepParams,
-                    RsaPssParams, errors)
-
 from engine_support import PIN, RO, EngineRig
+
+from cardki import (
+    CKA,
+    CKD,
+    CKG,
+    CKK,
+    CKM,
+    CKO,
+    CKS,
+    CKU,
+    CKZ,
+    Ecdh1DeriveParams,
+    MechanismSpec,
+    RsaOaepParams,
+    RsaPssParams,
+    errors,
+)
 
 MESSAGE = b"the quick brown fox" * 10
 PSS256 = RsaPssParams(CKM.SHA256, CKG.MGF1_SHA256, 32)

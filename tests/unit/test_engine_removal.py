@@ -5,10 +5,9 @@ another program is absorbed and keeps handles stable."""
 from __future__ import annotations
 
 import pytest
+from engine_support import PIN, RO, RW, EngineRig
 
 from cardki import CKA, CKM, CKO, CKU, errors
-
-from engine_support import PIN, RO, RW, EngineRig
 
 
 def test_removal_between_sign_init_and_sign(rig: EngineRig) -> None:

@@ -7,11 +7,10 @@ import multiprocessing
 import os
 
 import pytest
+from engine_support import MANAGEMENT_KEY, PIN, RO, RW, EngineRig, make_rig
 
 from cardki import CKA, CKO, CKS, CKU, Cryptoki, errors
 from cardki.constants import SessionFlag, SlotFlag, TokenFlag, WaitFlag
-
-from engine_support import MANAGEMENT_KEY, PIN, RO, RW, EngineRig, make_rig
 
 
 @pytest.fixture
@@ -208,7 +207,7 @@ def test_legacy_and_unsupported_functions(rig: EngineRig) -> None:
     assert len(rig.lib.generate_random(session, 32)) == 32
 
 
-def _child_sees_not_initialized(lib: Cryptoki, queue: "multiprocessing.Queue[str]") -> None:
+def _child_sees_not_initialized(lib: Cryptoki, queue: multiprocessing.Queue[str]) -> None:
     try:
         lib.get_slot_list(True)
         queue.put("initialized")
@@ -229,9 +228,8 @@ def test_forked_child_must_initialize_again(rig: EngineRig) -> None:
 
 
 def test_a_card_without_a_known_applet_is_not_recognized() -> None:
-    from hwsim.card import VirtualCard
-
     from cardki.slot import SlotManager
+    from hwsim.card import VirtualCard
 
     class UnknownCard(VirtualCard):
         """Answers every command with 6A82 (file or application not found)."""

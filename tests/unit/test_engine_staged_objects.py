@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Dict, List
 
 import pytest
+from engine_support import PIN, RO, EngineRig
 
 from cardki import CKA, CKO, CKU
-
-from engine_support import PIN, RO, EngineRig
 from provisioning import KEY_IDS
 
 SHOWN = [CKA.CLASS, CKA.ID, CKA.LABEL, CKA.PRIVATE, CKA.SUBJECT, CKA.KEY_TYPE, CKA.SIGN, CKA.VALUE]
@@ -19,10 +18,9 @@ SHOWN = [CKA.CLASS, CKA.ID, CKA.LABEL, CKA.PRIVATE, CKA.SUBJECT, CKA.KEY_TYPE, C
 @pytest.fixture
 def other_rig(rig: EngineRig) -> EngineRig:
     """A second library over a copy of ``rig``'s card (certificates are signed afresh per card)."""
-    from hwsim.yubikey import VirtualYubiKey
-
     from cardki import Cryptoki
     from cardki.slot import SlotManager
+    from hwsim.yubikey import VirtualYubiKey
 
     rig.card.piv._ensure_attestation()  # made lazily by the simulator: copy it, not a second one
     card = VirtualYubiKey(state=rig.card.to_state())

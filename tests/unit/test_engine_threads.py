@@ -7,10 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from engine_support import PIN, RO, make_rig
 
 from cardki import CKM, CKU
-
-from engine_support import PIN, RO, make_rig
 
 
 def test_threads_sign_concurrently_with_their_own_sessions() -> None:

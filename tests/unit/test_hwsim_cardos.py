@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import pytest
+from hwsim_helpers import apdu, select_piv, transmit, verify
 
 from hwsim.applet import Applet, CardServices
 from hwsim.cardos import STATE_FORMAT, AppletCard, atr_with_checksum
 from hwsim.iso7816 import Command
 from hwsim.statefile import StateError, load_state
 from hwsim.yubikey import VirtualYubiKey
-from hwsim_helpers import apdu, select_piv, transmit, verify
 
 FORMAT_1_STATE = Path(__file__).with_name("data") / "hwsim_state_format1.json"
 """Written by the YubiKey before the card OS was split out (format 1): PIN
@@ -30,7 +30,7 @@ class EchoApplet(Applet):
     name = "echo"
     state_key = "echo"
 
-    def __init__(self, card: CardServices, state: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, card: CardServices, state: Dict[str, Any] | None = None) -> None:
         super().__init__(card)
         self.handlers = {0x01: self._echo}
         self.last = (state or {}).get("last", "")
@@ -55,7 +55,7 @@ class EchoApplet(Applet):
 class EchoCard(AppletCard):
     kind = "echo-card"
 
-    def __init__(self, firmware=(1, 2, 3), serial: int = 7, state: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, firmware=(1, 2, 3), serial: int = 7, state: Dict[str, Any] | None = None) -> None:
         super().__init__(firmware, serial)
         self.echo = EchoApplet(self, state.get("echo") if state else None)
         self.install(self.echo)

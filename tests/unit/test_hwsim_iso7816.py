@@ -2,10 +2,10 @@
 response chaining, SELECT and the errors real cards answer."""
 
 import pytest
+from hwsim_helpers import PIV_AID, apdu, authenticate, select_piv, send, transmit
 
 from hwsim.iso7816 import SwError, parse_command, parse_tlvs, tlv
 from hwsim.yubikey import VirtualYubiKey
-from hwsim_helpers import PIV_AID, apdu, authenticate, select_piv, send, transmit
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Management and OTP applets: what ykman and yubico-piv-tool read to identify
 the device."""
 
+from hwsim_helpers import apdu, transmit
+
 from hwsim.iso7816 import parse_tlv_dict
 from hwsim.yubikey import ATR_YUBIKEY4, ATR_YUBIKEY5, VirtualYubiKey
-from hwsim_helpers import apdu, transmit
 
 MANAGEMENT_AID = bytes.fromhex("A000000527471117")
 OTP_AID = bytes.fromhex("A0000005272001")

@@ -11,11 +11,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from hwsim_helpers import apdu, send, transmit
 
 from hwsim.iso7816 import parse_tlv_dict, tlv, unwrap
 from hwsim.openpgp_card import VirtualOpenPgpCard
 from hwsim.yubikey import VirtualYubiKey
-from hwsim_helpers import apdu, send, transmit
 
 AID = bytes.fromhex("D27600012401")
 SHA256_INFO = bytes.fromhex("3031300D060960864801650304020105000420")

@@ -10,9 +10,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
-from hwsim.iso7816 import parse_tlv_dict, tlv, unwrap
-from hwsim.yubikey import VirtualYubiKey
 from hwsim_helpers import (
     DEFAULT_MGMT,
     apdu,
@@ -23,6 +20,9 @@ from hwsim_helpers import (
     send,
     verify,
 )
+
+from hwsim.iso7816 import parse_tlv_dict, tlv, unwrap
+from hwsim.yubikey import VirtualYubiKey
 
 CERT_9A = bytes.fromhex("5FC105")
 
@@ -386,7 +386,7 @@ def test_state_round_trip_through_json_keeps_keys_pins_and_objects():
     assert send(card, 0xDB, 0x3F, 0xFF, tlv(0x5C, CERT_9A) + tlv(0x53, b"\x70\x01\x00"))[1] == 0x9000
     verify(card, "000000")
     state = json.loads(json.dumps(card.to_state()))
-    assert "246810".encode().hex() in json.dumps(state)  # state is the card's memory, not a trace
+    assert b"246810".hex() in json.dumps(state)  # state is the card's memory, not a trace
     restored = VirtualYubiKey(state=state)
     assert restored.firmware == (5, 7, 2) and restored.serial == 12345678
     select_piv(restored)

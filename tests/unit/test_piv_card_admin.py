@@ -8,7 +8,6 @@ from typing import Tuple
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
-from hostile_card import HostileYubiKey
 from test_piv_token_support import rsa_key
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol
@@ -33,6 +32,7 @@ from cardki.token.piv.constants import (
 )
 from cardki.token.piv.keys import importable_key, key_algorithm
 from cardki.token.piv.mgmt import ManagementKey
+from hostile_card import HostileYubiKey
 from hwsim.piv_crypto import DEFAULT_MANAGEMENT_KEY
 from hwsim.yubikey import VirtualYubiKey
 

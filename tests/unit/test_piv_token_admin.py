@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,7 +51,7 @@ def ecdsa_der(raw: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
-def private_template(key: Any, cka_id: bytes, extra: Optional[Dict[int, Any]] = None) -> Dict[int, Any]:
+def private_template(key: Any, cka_id: bytes, extra: Dict[int, Any] | None = None) -> Dict[int, Any]:
     """The C_CreateObject template pkcs11-tool --write-object --type privkey sends."""
     template: Dict[int, Any] = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.TOKEN: True, CKA.PRIVATE: True,
                                 CKA.SENSITIVE: True, CKA.ID: cka_id}
@@ -537,7 +537,7 @@ def test_verify_attestation_refuses_every_broken_link() -> None:
         "no root": dict(roots=[]),
         "another card's F9": dict(device=other_f9),
         "another key": dict(public_key_info=other_spki),
-        "expired": dict(at=datetime.datetime(2060, 1, 1, tzinfo=datetime.timezone.utc)),
+        "expired": dict(at=datetime.datetime(2060, 1, 1, tzinfo=datetime.UTC)),
         "signature flipped": dict(attestation=attestation[:-1] + bytes([attestation[-1] ^ 1])),
         "not a certificate": dict(attestation=b"\x30\x03\x02\x01\x00"),
         "garbage root": dict(roots=[b"root"]),
@@ -558,7 +558,7 @@ def test_verify_attestation_follows_intermediates() -> None:
     top = ec.generate_private_key(ec.SECP384R1())
     middle = ec.generate_private_key(ec.SECP384R1())
     f9_cert = x509.load_der_x509_certificate(f9)
-    now = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
 
     def issue(subject, issuer, public, signer):
         return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)

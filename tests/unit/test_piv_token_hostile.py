@@ -11,26 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
-from hostile_card import HostileYubiKey, Rule, gzip_bomb
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from provisioning import host_keys, provisioned_state
 
-from cardki.apdu import Tlv
 from cardki import errors
+from cardki.apdu import Tlv
 from cardki.constants import CKA, CKD, CKM, CKR, CKU
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, Token, open_token
-from cardki.token.piv.objects import (ALGORITHM_BY_NAME, EC_PARAMS, MAX_CERTIFICATE_LENGTH, SlotContents,
-                                      key_objects, parse_certificate_container)
+from cardki.token.piv.objects import (
+    ALGORITHM_BY_NAME,
+    EC_PARAMS,
+    MAX_CERTIFICATE_LENGTH,
+    SlotContents,
+    key_objects,
+    parse_certificate_container,
+)
 from cardki.token.profiles import candidates
 from cardki.token.rsa_padding import digest_info
+from hostile_card import HostileYubiKey, Rule, gzip_bomb
+from provisioning import host_keys, provisioned_state
 
 PIN = b"123456"
 MANAGEMENT_KEY = b"010203040506070801020304050607080102030405060708"
@@ -40,7 +46,7 @@ _CARD: List[HostileYubiKey] = []
 IDS = {0x9A: b"\x01", 0x9C: b"\x02", 0x9D: b"\x03", 0x9E: b"\x04"}
 
 
-def open_hostile(*rules: Rule) -> Optional[Token]:
+def open_hostile(*rules: Rule) -> Token | None:
     """open_token on the provisioned YubiKey misbehaving by ``rules``. The card is made
     once and reused (loading its keys is slow); the rules and a fresh power-on are new."""
     if not _CARD:
@@ -295,7 +301,7 @@ CARD_CODES = {CKR.DEVICE_ERROR, CKR.PIN_INCORRECT, CKR.PIN_LOCKED, CKR.USER_NOT_
               CKR.DATA_INVALID, CKR.DEVICE_MEMORY, CKR.KEY_HANDLE_INVALID, CKR.TOKEN_NOT_RECOGNIZED}
 
 
-def checked(result: Optional[bytes], operation: Callable[[PivToken], Any]) -> None:
+def checked(result: bytes | None, operation: Callable[[PivToken], Any]) -> None:
     """A result that came back despite the hostile card must be right."""
     keys = host_keys()
     if operation is sign_rsa:

@@ -10,11 +10,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from test_piv_token_support import (
     GENERATED,
-    GenericPivCard,
-    NoAppletCard,
     IMPORTED,
     PIN,
     POLICY_ALWAYS,
+    GenericPivCard,
+    NoAppletCard,
     find,
     make_cert,
     open_piv,
@@ -23,12 +23,11 @@ from test_piv_token_support import (
     rsa_key,
 )
 
-from cardki.apdu import Tlv
 from cardki import errors
+from cardki.apdu import Tlv
 from cardki.constants import CKA, CKC, CKK, CKM, CKO, CKU, TokenFlag
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, open_token
-
 from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 P256_OID = bytes.fromhex("06082a8648ce3d030107")

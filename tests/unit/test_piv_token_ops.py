@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, x255
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from test_piv_token_support import (
     MGMT_HEX,
-    GenericPivCard,
     PIN,
     POLICY_NEVER,
+    GenericPivCard,
     find,
     make_cert,
     open_piv,

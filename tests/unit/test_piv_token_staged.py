@@ -21,7 +21,6 @@ from test_piv_token_support import (
 from cardki.constants import CKA, CKM, CKU
 from cardki.slot.inprocess import InProcessSlot
 from cardki.token.base import TokenObject
-
 from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hw-sim"))
 
@@ -15,14 +15,14 @@ from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
-from hwsim.piv import CERT_OBJECTS, SlotKey  # noqa: E402
-from hwsim.piv_crypto import algorithm_of  # noqa: E402
-from hwsim.card import VirtualCard  # noqa: E402
-from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 from cardki.apdu import Tlv  # noqa: E402
 from cardki.slot.inprocess import InProcessSlot, InProcessTransport  # noqa: E402
 from cardki.token import PivToken, open_token  # noqa: E402
+from hwsim.card import VirtualCard  # noqa: E402
+from hwsim.piv import CERT_OBJECTS, SlotKey  # noqa: E402
+from hwsim.piv_crypto import algorithm_of  # noqa: E402
+from hwsim.yubikey import VirtualYubiKey  # noqa: E402
 
 PIN = b"123456"
 MGMT_HEX = b"010203040506070801020304050607080102030405060708"
@@ -48,12 +48,12 @@ def put_key(card: VirtualYubiKey, slot: int, key, *, pin_policy: int = POLICY_DE
     card.piv.keys[slot] = SlotKey(key, algorithm_of(key), policy, 1, origin)
 
 
-def make_cert(key, common_name: str = "cardki test", key_usage: Optional[Sequence[str]] = None) -> x509.Certificate:
+def make_cert(key, common_name: str = "cardki test", key_usage: Sequence[str] | None = None) -> x509.Certificate:
     """A self-signed certificate for ``key`` (X25519 keys get one signed by a throwaway EC key),
     with a KeyUsage extension holding the ``key_usage`` bits (cryptography's names) if given."""
     signer = key if not isinstance(key, x25519.X25519PrivateKey) else ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name + " CA")]))
         .public_key(key.public_key()).serial_number(0x1234567890ABCDEF)
@@ -73,7 +73,7 @@ def put_cert(card: VirtualYubiKey, slot: int, cert: x509.Certificate) -> bytes:
     return der
 
 
-def open_piv(card: VirtualYubiKey, slot: Optional[InProcessSlot] = None) -> Tuple[PivToken, InProcessTransport]:
+def open_piv(card: VirtualYubiKey, slot: InProcessSlot | None = None) -> Tuple[PivToken, InProcessTransport]:
     transport = InProcessTransport(slot or card)
     token = open_token(transport)
     assert isinstance(token, PivToken)

@@ -6,6 +6,7 @@ from hwsim import piv as piv_applet
 from hwsim.yubikey import VirtualYubiKey
 from provisioning import KEY_IDS, provisioned_yubikey
 
+
 def test_provisioned_card_holds_every_key_and_certificate() -> None:
     card, keys = provisioned_yubikey()
     assert set(card.piv.keys) >= set(KEY_IDS)

@@ -7,7 +7,6 @@ slot-layer bugs, not while the simulator's applets change.
 import threading
 
 import pytest
-from hwsim.card import VirtualCard
 
 from cardki.apdu import ConditionsNotSatisfiedError, SmartCardProtocol
 from cardki.slot import (
@@ -19,6 +18,7 @@ from cardki.slot import (
     ReaderUnavailableError,
     SlotManager,
 )
+from hwsim.card import VirtualCard
 
 PIV_AID = bytes.fromhex("A000000308")
 

@@ -8,7 +8,7 @@ commands may carry PINs.
 
 from __future__ import annotations
 
-from typing import Optional, Type
+from typing import Type
 
 SW_OK = 0x9000
 
@@ -25,7 +25,7 @@ class MalformedResponseError(ValueError):
 class ApduError(Exception):
     """The card answered with a status word other than 9000."""
 
-    def __init__(self, sw: int, message: Optional[str] = None) -> None:
+    def __init__(self, sw: int, message: str | None = None) -> None:
         self.sw = sw
         super().__init__(message or f"SW {sw:04X}: {sw_meaning(sw)}")
 
@@ -33,7 +33,7 @@ class ApduError(Exception):
 class WrongPinError(ApduError):
     """63Cx: verification failed (or, for an empty VERIFY, not yet done); x tries remain."""
 
-    def __init__(self, tries_left: Optional[int], sw: Optional[int] = None) -> None:
+    def __init__(self, tries_left: int | None, sw: int | None = None) -> None:
         self.tries_left = tries_left
         if sw is None:
             sw = 0x63C0 | (tries_left or 0) if tries_left is not None else 0x6300

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import Tuple
 
 from cardki.transport import CardTransport
 
@@ -53,7 +53,7 @@ class Command:
     p1: int
     p2: int
     data: bytes = b""
-    le: Optional[int] = None
+    le: int | None = None
     sensitive: bool = False
     sensitive_response: bool = False
 
@@ -103,7 +103,7 @@ class ApduFormatter(ApduProcessor):
         return header + body, len(header) + 1
 
     @staticmethod
-    def _encode_extended(header: bytes, data: bytes, le: Optional[int]) -> bytes:
+    def _encode_extended(header: bytes, data: bytes, le: int | None) -> bytes:
         if len(data) > 65535:
             raise ValueError(f"{len(data)} data bytes do not fit an extended APDU; chain them")
         body = b"\x00" + len(data).to_bytes(2, "big") + data if data else b""
@@ -235,7 +235,7 @@ class SmartCardProtocol:
         p1: int,
         p2: int,
         data: bytes = b"",
-        le: Optional[int] = None,
+        le: int | None = None,
         *,
         sensitive: bool = False,
         sensitive_response: bool = False,

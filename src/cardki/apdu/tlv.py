@@ -11,7 +11,7 @@ Tags are handled as integers whose big-endian bytes are the encoded tag
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Tuple
 
 from ..der import MAX_LENGTH_BYTES as _MAX_LENGTH_BYTES
 from ..der import encode_length
@@ -87,7 +87,7 @@ class Tlv(bytes):
     _value_offset: int
     _value_length: int
 
-    def __new__(cls, tag_or_data: Union[int, bytes], value: Optional[bytes] = None) -> "Tlv":
+    def __new__(cls, tag_or_data: int | bytes, value: bytes | None = None) -> Tlv:
         if isinstance(tag_or_data, int):
             value = bytes(value or b"")
             data = encode_tag(tag_or_data) + encode_length(len(value)) + value
@@ -122,7 +122,7 @@ class Tlv(bytes):
         return self._value_length
 
     @classmethod
-    def parse_from(cls, data: bytes, offset: int = 0) -> Tuple["Tlv", int]:
+    def parse_from(cls, data: bytes, offset: int = 0) -> Tuple[Tlv, int]:
         """Parse the TLV starting at ``offset``; return it and the offset after it."""
         data = bytes(data)
         _, _, _, end = _read_tlv(data, offset)

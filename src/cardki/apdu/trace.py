@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Optional, Tuple
+from typing import Tuple
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -34,7 +34,7 @@ def _redacted(n: int) -> str:
     return f"<redacted {n} byte{'s' if n != 1 else ''}>"
 
 
-def format_command(apdu: bytes, secret: Optional[Tuple[int, int]] = None) -> str:
+def format_command(apdu: bytes, secret: Tuple[int, int] | None = None) -> str:
     """A command line; ``secret`` = (offset, length) of bytes to hide."""
     if secret is None or secret[1] == 0:
         return f"{COMMAND_PREFIX} {hex_bytes(apdu)}"

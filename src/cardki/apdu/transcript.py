@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from typing import Tuple
 
 from cardki.transport import CardTransport
 
@@ -57,14 +57,14 @@ class Transcript:
     name: str = "<transcript>"
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> "Transcript":
+    def load(cls, path: str | os.PathLike) -> Transcript:
         with open(path, encoding="utf-8") as f:
             return cls.parse(f.read(), name=os.fspath(path))
 
     @classmethod
-    def parse(cls, text: str, name: str = "<transcript>") -> "Transcript":
+    def parse(cls, text: str, name: str = "<transcript>") -> Transcript:
         transcript = cls(name=name)
-        pending: Optional[Tuple[ApduPattern, str, int]] = None
+        pending: Tuple[ApduPattern, str, int] | None = None
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -103,7 +103,7 @@ class Transcript:
 class ReplayTransport(CardTransport):
     """Plays a card from a transcript; any other command fails the test."""
 
-    def __init__(self, transcript: Union[Transcript, str, os.PathLike]) -> None:
+    def __init__(self, transcript: Transcript | str | os.PathLike) -> None:
         if not isinstance(transcript, Transcript):
             transcript = Transcript.load(transcript)
         self.transcript = transcript
@@ -136,7 +136,7 @@ class ReplayTransport(CardTransport):
         return self.transmit_marked(apdu)
 
     def transmit_marked(
-        self, apdu: bytes, *, secret: Optional[Tuple[int, int]] = None, secret_response: bool = False
+        self, apdu: bytes, *, secret: Tuple[int, int] | None = None, secret_response: bool = False
     ) -> bytes:
         name = self.transcript.name
         if self.position >= len(self.transcript.exchanges):
@@ -192,7 +192,7 @@ class RecordingTransport(CardTransport):
         return self.transmit_marked(apdu)
 
     def transmit_marked(
-        self, apdu: bytes, *, secret: Optional[Tuple[int, int]] = None, secret_response: bool = False
+        self, apdu: bytes, *, secret: Tuple[int, int] | None = None, secret_response: bool = False
     ) -> bytes:
         rapdu = self.inner.transmit_marked(apdu, secret=secret, secret_response=secret_response)
         with self._lock:
@@ -210,7 +210,7 @@ class RecordingTransport(CardTransport):
             lines.extend(self._lines)
         return "\n".join(lines) + "\n"
 
-    def save(self, path: Union[str, os.PathLike], header: str = "") -> None:
+    def save(self, path: str | os.PathLike, header: str = "") -> None:
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.text(header))
 

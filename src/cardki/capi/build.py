@@ -38,11 +38,15 @@ import os
 import sys
 import sysconfig
 import tempfile
+from typing import TYPE_CHECKING
 
 import cffi
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cdefs  # noqa: E402  (a sibling file; this script is exec'd by cffi, not imported)
+if TYPE_CHECKING:
+    from . import cdefs
+else:  # cffi execs this file as a script, not as part of the package
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import cdefs
 
 MODULE_NAME = "cardki.capi._cardki_pkcs11"
 

@@ -34,7 +34,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 logger = logging.getLogger("cardki.capi")
 
@@ -49,11 +49,11 @@ class ModuleConfig:
 
     virtual_fallback: bool = False
     virtual_only: bool = False
-    log_level: Optional[int] = None
-    log_file: Optional[str] = None
+    log_level: int | None = None
+    log_file: str | None = None
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "ModuleConfig":
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ModuleConfig:
         settings = {**_file_settings(config_file_path(environ)), **environ}
         level_name = settings.get("CARDKI_LOG", "").strip().lower()
         virtual = settings.get("CARDKI_VIRTUAL", "").strip().lower()
@@ -100,7 +100,7 @@ def _file_settings(path: Path) -> Dict[str, str]:
     return settings
 
 
-_configured_handler: Optional[logging.Handler] = None
+_configured_handler: logging.Handler | None = None
 
 
 def configure_logging(config: ModuleConfig) -> None:

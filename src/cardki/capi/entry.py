@@ -21,9 +21,8 @@ import contextlib
 import functools
 import logging
 import os
-import sys
 import threading
-from typing import Any, Callable, ContextManager, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
 
 from cardki import errors
 from cardki.constants import CKR, InitializeFlag
@@ -32,48 +31,41 @@ from cardki.cryptoki.sessions import OperationKind
 from .config import ModuleConfig, configure_logging
 from .marshal import Marshaller
 
+if TYPE_CHECKING:
+    from cardki.cryptoki.engine import Cryptoki
+
 logger = logging.getLogger("cardki.capi")
 
 _engine_lock = threading.Lock()
-_engine: Optional[Any] = None
+_engine: Cryptoki | None = None
 _M: Marshaller  # bound in attach()
 _ffi: Any = None
 
 
-def engine() -> Any:
+def engine() -> Cryptoki:
     """The engine, or CRYPTOKI_NOT_INITIALIZED if C_Initialize never ran in this process."""
     if _engine is None:
         raise errors.CryptokiNotInitialized()
     return _engine
 
 
-def _create_engine() -> Any:
+def _create_engine() -> Cryptoki:
     """Build the engine once per process; later C_Initialize calls reuse it."""
     global _engine
     with _engine_lock:
         if _engine is None:
             import cardki
             from cardki.cryptoki.engine import Cryptoki
+            from cardki.virtual import VirtualMode, slot_source_factory
 
             config = ModuleConfig.from_environment()
             configure_logging(config)
             logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s", cardki.__version__,
                          os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only)
-            logger.debug("Python %s (%s), sys.path %s", sys.version.split()[0], sys.executable, sys.path)
-            if config.virtual_only:
-                _engine = Cryptoki(slot_manager=_virtual_only_slots())
-            else:
-                _engine = Cryptoki(virtual_fallback=config.virtual_fallback)
+            mode = (VirtualMode.ONLY if config.virtual_only else
+                    VirtualMode.FALLBACK if config.virtual_fallback else VirtualMode.OFF)
+            _engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
         return _engine
-
-
-def _virtual_only_slots() -> Any:
-    """A slot manager with the in-process virtual YubiKey and no PC/SC (CARDKI_VIRTUAL=only)."""
-    from hwsim.yubikey import VirtualYubiKey
-
-    from cardki.slot.manager import SlotManager
-
-    return SlotManager(virtual_fallback=VirtualYubiKey, use_pcsc=False)
 
 
 # --- the guard -------------------------------------------------------------------------------
@@ -81,7 +73,7 @@ def _virtual_only_slots() -> Any:
 _ENTRIES: Dict[str, Callable[..., int]] = {}
 
 
-def entry_point(function: Callable[..., Optional[int]]) -> Callable[..., Optional[int]]:
+def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
     """Register a ``C_*`` implementation (named after the function) behind the guard."""
     name = function.__name__
 
@@ -397,7 +389,7 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _operation_call(session: int, kind: Optional[OperationKind]) -> ContextManager[None]:
+def _operation_call(session: int, kind: OperationKind | None) -> ContextManager[None]:
     """The engine's operation rules around a whole C call, argument checks included
     (a NULL pointer ends the operation like any other failure); calls that belong to
     no operation the engine keeps (C_SignRecover, ...) need none."""
@@ -406,7 +398,7 @@ def _operation_call(session: int, kind: Optional[OperationKind]) -> ContextManag
     return engine().operation_call(int(session), kind)
 
 
-def _data_in_output_out(method: str, kind: Optional[OperationKind]) -> Callable[..., None]:
+def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
     C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules."""
     def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:

@@ -13,7 +13,7 @@ the errors found here too.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 from cardki import errors
 from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKM
@@ -44,7 +44,7 @@ class Marshaller:
             raise errors.ArgumentsBad("NULL or oversized input buffer")
         return bytes(self.ffi.buffer(pointer, length))
 
-    def read_optional_pin(self, pointer: Any, length: int) -> Optional[bytes]:
+    def read_optional_pin(self, pointer: Any, length: int) -> bytes | None:
         """A PIN, or None for NULL (protected authentication path)."""
         if self.is_null(pointer):
             if length:
@@ -140,7 +140,7 @@ class Marshaller:
             out[index] = int(value)
         count[0] = len(values)
 
-    def fill_attribute_values(self, template: Any, values: Sequence[Optional[bytes]]) -> bool:
+    def fill_attribute_values(self, template: Any, values: Sequence[bytes | None]) -> bool:
         """Write encoded values into a C_GetAttributeValue template.
 
         None means CK_UNAVAILABLE_INFORMATION (the engine decided why). Returns

@@ -26,7 +26,7 @@ def api_boundary(method: Callable) -> Callable:
     and let only CryptokiError out (anything else is a bug -> GENERAL_ERROR)."""
 
     @functools.wraps(method)
-    def wrapper(self: "Cryptoki", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Cryptoki, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             self._check_initialized()
             try:

@@ -1,23 +1,27 @@
 """The Cryptoki engine: the one implementation of the PKCS#11 model.
 
-Both the Python API (``cardki.Cryptoki``) and the C ABI (``cardki.capi``) call
-this class; the C layer only marshals. It owns everything Cryptoki-shaped:
-slots (from the :class:`~cardki.slot.SlotManager`), one token object per card
-insertion (from the token factory), sessions and their login state, object
-handles, templates, the operation state machines with the spec's output-length
-rules, hash-then-sign, and host-side public-key operations. Cards are reached
-only through the :class:`~cardki.token.base.Token` interface.
+Both the Python API (``cardki.Cryptoki``, :mod:`cardki.api`) and the C ABI
+(:mod:`cardki.capi`) call this class; the C layer only marshals. Cards are
+reached only through the :class:`~cardki.token.base.Token` interface, readers
+only through a :class:`~cardki.cryptoki.ports.SlotSource`.
 
-This module is the facade: construction, C_Initialize/C_Finalize/C_GetInfo and
-fork handling. The rest of the class comes from one mixin per job, so the
-package reads like a map: :mod:`.slot_tokens` (slots, the token of each
-insertion, card objects and removal), :mod:`.session_login` (sessions and
-login state), :mod:`.object_store` (objects, attributes, find) and
-:mod:`.operations` (sign, verify, encrypt, decrypt, digest, keys, random).
-They share the tables named in :mod:`.engine_state`, and every public method
-passes the lock, initialization check and error boundary of
-:mod:`.boundary`. The info structures live in :mod:`.info` and are
-re-exported here.
+This class is a facade: every public method takes the library lock, checks
+C_Initialize (and the pid, after a fork) and the error boundary
+(:mod:`.boundary`), then hands the call to the part that owns what it is
+about. The parts, wired together in :meth:`Cryptoki.__init__`:
+
+* :class:`~.slots.SlotTable` (:mod:`.slots`): readers as slots, one token per card
+  insertion, and the one path every token call takes (removal, resets);
+* :class:`~.object_table.ObjectTable` (:mod:`.object_table`): handles, who may see
+  which object, the card's list read as far as a find needs it, session objects;
+* :class:`~.session_table.SessionTable` (:mod:`.session_table`): sessions and the
+  login state of each slot;
+* :class:`~.operations.OperationRunner` (:mod:`.operations`): the *_Init / *_Update /
+  *_Final state machines (their sequencing rules are in :mod:`.sessions`).
+
+Each depends only on those listed before it; what must happen when a card
+leaves or another program changes it reaches the session and object tables
+through two callbacks on the slot table, set here.
 
 Thread safety: one library-wide ``RLock`` serializes every call except the
 blocking part of :meth:`Cryptoki.wait_for_slot_event`.
@@ -29,11 +33,8 @@ Choices where the spec leaves room (so callers know what to expect):
 * Card objects keep their handles while the card stays in (across resets by
   other programs); a new insertion gets new handles. After a logout, handles
   of private objects are invalid for good, as the spec requires.
-* The card's objects are read when a find first needs them, not at
-  C_OpenSession or C_Login: a find whose template names CKA_ID reads only the
-  objects with that id (one PIV slot, via ``Token.objects_with_id``); any other
-  find reads the whole card once per insertion. Either way a find returns what
-  the whole list filtered by the template would.
+* The card's objects are read when a find first needs them (see
+  :mod:`.object_table`), not at C_OpenSession or C_Login.
 * Raw single-part mechanisms (RSA_PKCS, RSA_X_509, RSA_PKCS_PSS, ECDSA, EDDSA)
   accept ``sign_update``: the parts are buffered and signed at ``sign_final``.
   RSA encrypt/decrypt ``*_update`` buffer likewise and output nothing.
@@ -69,42 +70,72 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, Optional
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 from .. import errors
+from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
 from .boundary import api_boundary
-from ..constants import CRYPTOKI_VERSION
-from .engine_state import SlotState
-from .info import (LIBRARY_DESCRIPTION, LIBRARY_VERSION, MANUFACTURER_ID, LibraryInfo, SessionInfo, SlotInfo,
-                   TokenInfoFull)
-from .object_store import ObjectStore
-from .objects import ObjectRecord
-from .operations import Operations
-from .session_login import SessionLogin
-from .sessions import SessionRecord
-from .slot_tokens import SlotTokens
+from .info import (
+    LIBRARY_DESCRIPTION,
+    LIBRARY_VERSION,
+    MANUFACTURER_ID,
+    LibraryInfo,
+    SessionInfo,
+    SlotInfo,
+    TokenInfoFull,
+)
+from .object_table import ObjectTable
+from .operations import OperationRunner
+from .ports import SlotSource, TokenFactory
+from .session_table import SessionTable
+from .sessions import OperationKind
+from .slots import SlotTable
+
+if TYPE_CHECKING:
+    from ..token.base import MechanismInfo
 
 log = logging.getLogger(__name__)
 
 
-class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
-    """A PKCS#11 library instance (one per process, normally)."""
+def pcsc_slot_source() -> SlotSource:
+    """The default slot source: the machine's PC/SC readers (imported here, at
+    C_Initialize: pyscard is not needed before)."""
+    from ..slot.manager import SlotManager
+    return SlotManager()
 
-    def __init__(self, *, slot_manager: Any = None, token_factory: Optional[Callable[[Any], Any]] = None,
-                 virtual_fallback: Any = False) -> None:
+
+class Cryptoki:
+    """A PKCS#11 library instance (one per process, normally).
+
+    ``slot_manager``: a slot source the caller owns (used as it is, never closed).
+    ``slot_source_factory``: makes the slot source at each C_Initialize (closed at
+    C_Finalize); by default the PC/SC readers. :mod:`cardki.virtual` makes the ones
+    with the in-process virtual card. ``token_factory``: a card's transport -> its
+    token (by default :func:`cardki.token.open_token`, imported at the first card).
+    """
+
+    def __init__(self, *, slot_manager: SlotSource | None = None,
+                 slot_source_factory: Callable[[], SlotSource] | None = None,
+                 token_factory: TokenFactory | None = None) -> None:
         self._lock = threading.RLock()
-        self._given_slot_manager = slot_manager
-        self._token_factory = token_factory
-        self._virtual_fallback = virtual_fallback
-        self._slot_manager: Any = None
-        self._epoch = 0                    # bumped by finalize: waits of an older epoch end
+        self._given_source = slot_manager
+        self._source_factory = slot_source_factory or pcsc_slot_source
         self._initialized = False
-        self._pid: Optional[int] = None
-        self._slots: Dict[int, SlotState] = {}
-        self._sessions: Dict[int, SessionRecord] = {}
-        self._objects: Dict[int, ObjectRecord] = {}
+        self._pid: int | None = None
+        self._slots = SlotTable(self._lock, token_factory)
+        self._objects = ObjectTable(self._slots)
+        self._sessions = SessionTable(self._slots, self._objects)
+        self._operations = OperationRunner(self._slots, self._objects, self._sessions)
+        self._slots.on_card_gone = self._card_gone
+        self._slots.on_token_changed = self._objects.refresh
 
-    # ------------------------------------------------------------------ general
+    def _card_gone(self, slot_id: int) -> None:
+        """A card left its slot: the slot's sessions close, every handle of it dies."""
+        self._sessions.discard_slot(slot_id)
+        self._objects.drop_slot(slot_id)
+
+    # ------------------------------------------------------------------ life cycle
 
     def _check_initialized(self) -> None:
         if self._initialized and self._pid != os.getpid():
@@ -116,26 +147,9 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
 
     def _forget_everything(self) -> None:
         self._initialized = False
-        self._slots.clear()
         self._sessions.clear()
         self._objects.clear()
-        if self._given_slot_manager is None:
-            self._slot_manager = None
-
-    def _default_slot_manager(self) -> Any:
-        import importlib
-        slot_package = importlib.import_module("cardki.slot")  # late: needs pyscard
-        slot_manager_class = getattr(slot_package, "SlotManager", None)
-        if slot_manager_class is None:
-            slot_manager_class = importlib.import_module("cardki.slot.manager").SlotManager
-        fallback = self._virtual_fallback
-        if fallback is True:
-            def fallback() -> Any:
-                from hwsim.yubikey import VirtualYubiKey
-                return VirtualYubiKey()
-        elif fallback is False:
-            fallback = None
-        return slot_manager_class(virtual_fallback=fallback)
+        self._slots.detach()
 
     def initialize(self, flags: int = 0) -> None:
         """C_Initialize (mutex callbacks and CKR_CANT_LOCK are the C layer's part)."""
@@ -145,10 +159,10 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
             if self._initialized:
                 raise errors.CryptokiAlreadyInitialized()
             try:
-                if self._given_slot_manager is not None:
-                    self._slot_manager = self._given_slot_manager
-                elif self._slot_manager is None:
-                    self._slot_manager = self._default_slot_manager()
+                if self._given_source is not None:
+                    self._slots.attach(self._given_source, owned=False)
+                else:
+                    self._slots.attach(self._source_factory(), owned=True)
             except errors.CryptokiError:
                 raise
             except Exception as error:  # noqa: BLE001 - PC/SC or import trouble at startup
@@ -160,31 +174,327 @@ class Cryptoki(SlotTokens, SessionLogin, ObjectStore, Operations):
     def finalize(self) -> None:
         """C_Finalize: close every session (logging out), release cards, wake a
         blocked C_WaitForSlotEvent."""
-        for state in list(self._slots.values()):
-            self._close_slot_sessions(state)
-            self._release_token(state)
-        self._slots.clear()
+        for state in self._slots.states():
+            self._sessions.close_slot(state.slot_id)
+            self._slots.release(state)
         self._sessions.clear()
         self._objects.clear()
         self._initialized = False
-        self._epoch += 1  # ends waits in other threads (at their next slice)
-        if self._given_slot_manager is None:
-            # Ours: wake a blocked wait at once, release PC/SC; the next initialize
-            # builds a fresh one. A caller's manager stays usable (cancel is for good).
-            manager = self._slot_manager
-            for step in ("cancel", "close"):
-                function = getattr(manager, step, None)
-                if function is not None:
-                    try:
-                        function()
-                    except Exception:  # noqa: BLE001 - finalizing anyway
-                        log.debug("slot manager %s failed", step, exc_info=True)
-            self._slot_manager = None
+        self._slots.detach()
 
     @api_boundary
     def get_info(self) -> LibraryInfo:
         return LibraryInfo(CRYPTOKI_VERSION, MANUFACTURER_ID, 0, LIBRARY_DESCRIPTION, LIBRARY_VERSION)
 
+    # ------------------------------------------------------------------ slots and tokens
 
-__all__ = ["Cryptoki", "LibraryInfo", "SlotInfo", "TokenInfoFull", "SessionInfo"]
+    @api_boundary
+    def get_slot_list(self, token_present: bool) -> List[int]:
+        return self._slots.slot_list(token_present)
 
+    @api_boundary
+    def get_slot_info(self, slot: int) -> SlotInfo:
+        return self._slots.slot_info(slot)
+
+    @api_boundary
+    def get_token_info(self, slot: int) -> TokenInfoFull:
+        state = self._slots.present(slot)
+        info = self._slots.token_info(state)
+        sessions, rw_sessions = self._sessions.counts(slot)
+        return TokenInfoFull(
+            label=info.label, manufacturer_id=info.manufacturer_id, model=info.model,
+            serial_number=info.serial_number, flags=int(info.flags),
+            max_session_count=CK_EFFECTIVELY_INFINITE, session_count=sessions,
+            max_rw_session_count=CK_EFFECTIVELY_INFINITE, rw_session_count=rw_sessions,
+            max_pin_len=info.max_pin_len, min_pin_len=info.min_pin_len,
+            total_public_memory=CK_UNAVAILABLE_INFORMATION, free_public_memory=CK_UNAVAILABLE_INFORMATION,
+            total_private_memory=CK_UNAVAILABLE_INFORMATION, free_private_memory=CK_UNAVAILABLE_INFORMATION,
+            hardware_version=tuple(info.hardware_version), firmware_version=tuple(info.firmware_version),  # type: ignore[arg-type]  # Version is a pair
+            utc_time="")
+
+    def wait_for_slot_event(self, flags: int = 0) -> int:
+        """C_WaitForSlotEvent; blocks without holding the library lock."""
+        with self._lock:
+            self._check_initialized()
+        return self._slots.wait_for_event(flags)
+
+    @api_boundary
+    def get_mechanism_list(self, slot: int) -> List[int]:
+        return sorted(self._slots.mechanisms(self._slots.present(slot)))
+
+    @api_boundary
+    def get_mechanism_info(self, slot: int, mech: int) -> MechanismInfo:
+        return self._slots.mechanism_info(self._slots.present(slot), mech)
+
+    @api_boundary
+    def init_token(self, slot: int, so_pin: Any, label: str) -> None:
+        self._slots.present(slot)
+        if self._sessions.of_slot(slot):
+            raise errors.SessionExists()
+        raise errors.FunctionNotSupported("PIV cards are initialized with their own tools")
+
+    # ------------------------------------------------------------------ sessions and login
+
+    @api_boundary
+    def open_session(self, slot: int, flags: int, application: Any = None, notify: Any = None) -> int:
+        return self._sessions.open(slot, flags, application, notify)
+
+    @api_boundary
+    def close_session(self, session: int) -> None:
+        self._sessions.close(session)
+
+    @api_boundary
+    def close_all_sessions(self, slot: int) -> None:
+        self._slots.entry(slot)  # SLOT_ID_INVALID for a slot that does not exist
+        self._sessions.close_slot(slot)
+
+    @api_boundary
+    def get_session_info(self, session: int) -> SessionInfo:
+        return self._sessions.info(session)
+
+    @api_boundary
+    def get_operation_state(self, session: int) -> bytes:
+        self._sessions.get(session)
+        raise errors.FunctionNotSupported()
+
+    @api_boundary
+    def set_operation_state(self, session: int, state: bytes, encryption_key: int = 0,
+                            authentication_key: int = 0) -> None:
+        self._sessions.get(session)
+        raise errors.FunctionNotSupported()
+
+    @api_boundary
+    def get_function_status(self, session: int) -> None:
+        self._sessions.get(session)
+        raise errors.FunctionNotParallel()
+
+    @api_boundary
+    def cancel_function(self, session: int) -> None:
+        self._sessions.get(session)
+        raise errors.FunctionNotParallel()
+
+    @api_boundary
+    def login(self, session: int, user_type: int, pin: Any) -> None:
+        self._sessions.login(session, user_type, pin)
+
+    @api_boundary
+    def login_user(self, session: int, user_type: int, pin: Any, username: Any = None) -> None:
+        """C_LoginUser (3.0): PIV has no user names, so the name is not used."""
+        self._sessions.login(session, user_type, pin)
+
+    @api_boundary
+    def logout(self, session: int) -> None:
+        self._sessions.logout(session)
+
+    @api_boundary
+    def init_pin(self, session: int, pin: Any) -> None:
+        self._sessions.init_pin(session, pin)
+
+    @api_boundary
+    def set_pin(self, session: int, old_pin: Any, new_pin: Any) -> None:
+        self._sessions.set_pin(session, old_pin, new_pin)
+
+    # ------------------------------------------------------------------ objects
+
+    @api_boundary
+    def create_object(self, session: int, template: Mapping[int, Any]) -> int:
+        return self._objects.create(self._sessions.context(session), template)
+
+    @api_boundary
+    def copy_object(self, session: int, obj: int, template: Mapping[int, Any]) -> int:
+        return self._objects.copy(self._sessions.context(session), obj, template)
+
+    @api_boundary
+    def destroy_object(self, session: int, obj: int) -> None:
+        self._objects.destroy(self._sessions.context(session), obj)
+
+    @api_boundary
+    def get_object_size(self, session: int, obj: int) -> int:
+        return self._objects.size(self._sessions.context(session), obj)
+
+    @api_boundary
+    def get_attribute_value_encoded(self, session: int, obj: int,
+                                    types: Sequence[int]) -> Tuple[int, List[bytes | None]]:
+        """For the C ABI: (rv, encoded value or None per type); rv is OK,
+        ATTRIBUTE_SENSITIVE or ATTRIBUTE_TYPE_INVALID (the first problem met)."""
+        return self._objects.lookup(self._sessions.context(session), obj, types)
+
+    @api_boundary
+    def get_attribute_value(self, session: int, obj: int, types: Sequence[int]) -> Dict[int, Any]:
+        """Values of ``types``; if any is unavailable, raises the spec's error with
+        ``.partial`` holding the available ones."""
+        return self._objects.values(self._sessions.context(session), obj, types)
+
+    @api_boundary
+    def set_attribute_value(self, session: int, obj: int, template: Mapping[int, Any]) -> None:
+        self._objects.set_values(self._sessions.context(session), obj, template)
+
+    @api_boundary
+    def find_objects_init(self, session: int, template: Mapping[int, Any]) -> None:
+        self._objects.find_init(self._sessions.context(session), template)
+
+    @api_boundary
+    def find_objects(self, session: int, max_count: int) -> List[int]:
+        return self._objects.find(self._sessions.context(session), max_count)
+
+    @api_boundary
+    def find_objects_final(self, session: int) -> None:
+        self._objects.find_final(self._sessions.context(session))
+
+    # ------------------------------------------------------------------ operations
+
+    @contextmanager
+    def operation_call(self, session: int, kind: OperationKind) -> Iterator[None]:
+        """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
+        checks included. A NULL pointer or an absurd length the C layer finds is a
+        failed call like any other, so it ends the operation by the same rule."""
+        with self._lock:
+            try:
+                yield
+            except BaseException as error:
+                self._operations.call_failed(session, kind, error)
+                raise
+
+    @api_boundary
+    def sign_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.sign_init(session, mech, key)
+
+    @api_boundary
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
+        return self._operations.sign(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def sign_update(self, session: int, data: bytes) -> None:
+        """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
+        buffer the parts and sign the concatenation at sign_final."""
+        self._operations.sign_update(session, data)
+
+    @api_boundary
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: int | None = None) -> Any:
+        return self._operations.sign_final(session, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.sign_recover_init(session, mech, key)
+
+    @api_boundary
+    def sign_recover(self, session: int, data: bytes, **out: Any) -> bytes:
+        return self._operations.sign_recover(session, data, **out)
+
+    @api_boundary
+    def verify_recover_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.verify_recover_init(session, mech, key)
+
+    @api_boundary
+    def verify_recover(self, session: int, signature: bytes, **out: Any) -> bytes:
+        return self._operations.verify_recover(session, signature, **out)
+
+    @api_boundary
+    def verify_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.verify_init(session, mech, key)
+
+    @api_boundary
+    def verify(self, session: int, data: bytes, signature: bytes) -> None:
+        self._operations.verify(session, data, signature)
+
+    @api_boundary
+    def verify_update(self, session: int, data: bytes) -> None:
+        self._operations.verify_update(session, data)
+
+    @api_boundary
+    def verify_final(self, session: int, signature: bytes) -> None:
+        self._operations.verify_final(session, signature)
+
+    @api_boundary
+    def encrypt_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.encrypt_init(session, mech, key)
+
+    @api_boundary
+    def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
+                max_length: int | None = None) -> Any:
+        return self._operations.encrypt(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
+                       max_length: int | None = None) -> Any:
+        return self._operations.encrypt_update(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def encrypt_final(self, session: int, *, length_only: bool = False,
+                      max_length: int | None = None) -> Any:
+        return self._operations.encrypt_final(session, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def decrypt_init(self, session: int, mech: Any, key: int) -> None:
+        self._operations.decrypt_init(session, mech, key)
+
+    @api_boundary
+    def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
+                max_length: int | None = None) -> Any:
+        return self._operations.decrypt(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
+                       max_length: int | None = None) -> Any:
+        return self._operations.decrypt_update(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def decrypt_final(self, session: int, *, length_only: bool = False,
+                      max_length: int | None = None) -> Any:
+        return self._operations.decrypt_final(session, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def digest_init(self, session: int, mech: Any) -> None:
+        self._operations.digest_init(session, mech)
+
+    @api_boundary
+    def digest(self, session: int, data: bytes, *, length_only: bool = False,
+               max_length: int | None = None) -> Any:
+        return self._operations.digest(session, data, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def digest_update(self, session: int, data: bytes) -> None:
+        self._operations.digest_update(session, data)
+
+    @api_boundary
+    def digest_key(self, session: int, key: int) -> None:
+        self._operations.digest_key(session, key)
+
+    @api_boundary
+    def digest_final(self, session: int, *, length_only: bool = False,
+                     max_length: int | None = None) -> Any:
+        return self._operations.digest_final(session, length_only=length_only, max_length=max_length)
+
+    @api_boundary
+    def generate_key_pair(self, session: int, mech: Any, public_template: Mapping[int, Any],
+                          private_template: Mapping[int, Any]) -> Tuple[int, int]:
+        return self._operations.generate_key_pair(session, mech, public_template, private_template)
+
+    @api_boundary
+    def generate_key(self, session: int, mech: Any, template: Mapping[int, Any]) -> int:
+        return self._operations.generate_key(session, mech, template)
+
+    @api_boundary
+    def wrap_key(self, session: int, mech: Any, wrapping_key: int, key: int, **out: Any) -> bytes:
+        return self._operations.wrap_key(session, mech, wrapping_key, key, **out)
+
+    @api_boundary
+    def unwrap_key(self, session: int, mech: Any, unwrapping_key: int, wrapped_key: bytes,
+                   template: Mapping[int, Any]) -> int:
+        return self._operations.unwrap_key(session, mech, unwrapping_key, wrapped_key, template)
+
+    @api_boundary
+    def derive_key(self, session: int, mech: Any, base_key: int, template: Mapping[int, Any]) -> int:
+        """ECDH1_DERIVE on the card, KDF on the host; the result is a session secret key."""
+        return self._operations.derive_key(session, mech, base_key, template)
+
+    @api_boundary
+    def seed_random(self, session: int, seed: bytes) -> None:
+        self._operations.seed_random(session, seed)
+
+    @api_boundary
+    def generate_random(self, session: int, length: int) -> bytes:
+        return self._operations.generate_random(session, length)
+
+
+__all__ = ["Cryptoki", "LibraryInfo", "SlotInfo", "TokenInfoFull", "SessionInfo", "pcsc_slot_source"]

@@ -10,7 +10,7 @@ sign and verify.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict
 
 from asn1crypto import core as asn1_core
 from cryptography import x509
@@ -22,10 +22,9 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from .. import errors
 from ..constants import CKA, CKD, CKK, CKM, CKO, CKZ
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
-from .mechanisms import (DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams,
-                         RsaPssParams)
+from .mechanisms import DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams, RsaPssParams
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 _ED25519_OID = "1.3.101.112"
 
@@ -50,7 +49,7 @@ def unwrap_octet_string(value: bytes) -> bytes:
     return value
 
 
-def curve_from_params(ec_params: bytes) -> Union[ec.EllipticCurve, str]:
+def curve_from_params(ec_params: bytes) -> ec.EllipticCurve | str:
     """The curve named by CKA_EC_PARAMS (a DER OID or a PrintableString name);
     ``"ed25519"`` for Edwards25519."""
     if len(ec_params) > MAX_EC_PARAMS_LENGTH:
@@ -124,7 +123,7 @@ def _ecdsa_prehashed(data: bytes, curve: ec.EllipticCurve) -> tuple:
     raise errors.DataLenRange("ECDSA input length not supported")
 
 
-def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: Optional[int], data: bytes,
+def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: int | None, data: bytes,
            signature: bytes) -> None:
     """Check ``signature`` over ``data`` (already hashed/DigestInfo-wrapped for
     hashed mechanisms). Raises SignatureInvalid / SignatureLenRange."""
@@ -193,7 +192,7 @@ def encrypt(key: PublicKey, mechanism: MechanismSpec, data: bytes) -> bytes:
     raise errors.MechanismInvalid()
 
 
-def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: Optional[int]) -> bytes:
+def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: int | None) -> bytes:
     """Key material from an ECDH shared secret: CKD_NULL (the secret itself,
     truncated to ``length``) or the ANSI X9.63 KDF with the named hash."""
     if kdf == CKD.NULL:

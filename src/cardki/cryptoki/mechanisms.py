@@ -10,14 +10,13 @@ parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Tuple
 
 from cryptography.hazmat.primitives import hashes
 
 from .. import errors
-
-from . import limits
 from ..constants import CKD, CKG, CKK, CKM, CKZ
+from . import limits
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class EddsaParams:
     context: bytes = b""
 
 
-Mechanism = Union[int, Tuple[int, Any], MechanismSpec]
+Mechanism = int | Tuple[int, Any] | MechanismSpec
 
 
 def as_spec(mechanism: Any) -> MechanismSpec:
@@ -147,7 +146,7 @@ DIGEST_INFO_PREFIX: Dict[int, bytes] = {
 }
 
 
-def key_type_for(mechanism: int) -> Optional[int]:
+def key_type_for(mechanism: int) -> int | None:
     """The key type a sign/verify/cipher/derive mechanism needs."""
     base = HASHED_SIGN.get(mechanism, (mechanism, None))[0]
     if base in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_PSS, CKM.RSA_PKCS_OAEP):

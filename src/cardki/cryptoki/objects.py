@@ -17,13 +17,16 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Set, Tuple
 
-from ..der import der_integer
 from .. import errors
-from .attributes import encode_attribute
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
+from ..der import der_integer
+from .attributes import encode_attribute
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
+
+if TYPE_CHECKING:
+    from ..token.base import TokenObject
 
 _COMMON = {CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE,
            CKA.UNIQUE_ID}
@@ -71,8 +74,8 @@ class ObjectRecord:
     slot_id: int
     attributes: Dict[int, Any]
     sensitive: FrozenSet[int] = frozenset()
-    token_object: Optional[Any] = None          # cardki.token.base.TokenObject for token objects
-    owner_session: Optional[int] = None         # session handle for session objects
+    token_object: TokenObject | None = None  # the card's own object (None for session objects)
+    owner_session: int | None = None         # session handle for session objects
 
     @property
     def is_token_object(self) -> bool:
@@ -83,10 +86,10 @@ class ObjectRecord:
         return bool(self.attributes.get(CKA.PRIVATE, False))
 
     @property
-    def object_class(self) -> Optional[int]:
+    def object_class(self) -> int | None:
         return self.attributes.get(CKA.CLASS)
 
-    def lookup(self, attribute_type: int) -> tuple:
+    def lookup(self, attribute_type: int) -> Tuple[str, bytes | None]:
         """(status, encoded value): status is 'ok', 'sensitive' or 'invalid'."""
         attribute_type = int(attribute_type)
         if attribute_type in self.sensitive:
@@ -127,7 +130,7 @@ def _certificate_fields(der: bytes) -> Dict[int, Any]:
             CKA.SERIAL_NUMBER: der_integer(cert.serial_number)}
 
 
-def build_session_object(template: Dict[int, Any]) -> tuple:
+def build_session_object(template: Dict[int, Any]) -> Tuple[Dict[int, Any], FrozenSet[int]]:
     """A complete attribute set for a new session object from ``template``
     (already normalized); returns (attributes, sensitive types)."""
     _require(template, CKA.CLASS)

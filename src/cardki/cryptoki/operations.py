@@ -1,36 +1,57 @@
-"""Operations: sign, verify, encrypt, decrypt, digest, key generation and derivation, random.
+"""The operation runner: sign, verify, encrypt, decrypt, digest, key generation and derivation, random.
 
-Why a part of its own: this is the spec's operation state machine. ``*_init``
-checks the mechanism and the key, ``*_update`` feeds data, and the single-part
-and ``*_final`` calls deliver under the output-length rules (a length query or
-a too-small buffer keeps the operation; anything else ends it). Every call on
-an operation goes through :meth:`Operations._step`, which applies the
-sequencing rules of :mod:`.sessions`; the C layer wraps its argument checks in
-:meth:`Operations.operation_call` so that they obey the same rules. Sign,
-decrypt and the ECDH step run on the card; verify, encrypt, digest and the KDF
-run on the host, whose crypto module is imported at first use.
+This is the spec's operation state machine. ``*_init`` checks the mechanism and
+the key, ``*_update`` feeds data, and the single-part and ``*_final`` calls
+deliver under the output-length rules (a length query or a too-small buffer
+keeps the operation; anything else ends it). Every call on an operation goes
+through :meth:`OperationRunner._step`, which applies the sequencing rules of
+:mod:`.sessions`; the C layer's argument checks obey the same rules through
+:meth:`OperationRunner.call_failed`. Sign, decrypt and the ECDH step run on the
+card (through the slot table); verify, encrypt, digest and the KDF run on the
+host, whose crypto module is imported at first use. The runner owns no table:
+operations live in their session, keys in the object table.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Tuple
 
-from ..der import unwrap_octet_string
 from .. import errors
+from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
+from ..der import unwrap_octet_string
 from . import limits
 from .attributes import normalize_template
-from .boundary import api_boundary
-from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
-from .engine_state import EngineState, SlotState
-from .mechanisms import (CIPHER_MECHANISMS, DERIVE_MECHANISMS, DIGEST_INFO_PREFIX, DIGESTS, HASHED_SIGN,
-                         SIGN_MECHANISMS, Ecdh1DeriveParams, MechanismSpec, as_spec, check_parameter,
-                         key_type_for, mechanism_name, new_hash)
+from .mechanisms import (
+    CIPHER_MECHANISMS,
+    DERIVE_MECHANISMS,
+    DIGEST_INFO_PREFIX,
+    DIGESTS,
+    HASHED_SIGN,
+    SIGN_MECHANISMS,
+    Ecdh1DeriveParams,
+    MechanismSpec,
+    as_spec,
+    check_parameter,
+    key_type_for,
+    mechanism_name,
+    new_hash,
+)
 from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
-from .sessions import Call, Operation, OperationKind, SessionRecord
+from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from cryptography.hazmat.primitives.hashes import Hash
+
+    from ..token.base import TokenObject
+    from .object_table import ObjectTable
+    from .session_table import SessionTable
+    from .slots import SlotState, SlotTable
 
 
-def _hostcrypto() -> Any:
+def _hostcrypto() -> ModuleType:
     """The host-side crypto module (verify, encrypt, ECDH KDF), imported at first use:
     it pulls in cryptography.x509 and asn1crypto (~40 ms), which opening a session
     and signing on the card never need."""
@@ -56,9 +77,33 @@ _KIND_KEY_ATTRIBUTE = {
 _CARD_KINDS = (OperationKind.SIGN, OperationKind.DECRYPT)
 
 
-def _signature_length(key: ObjectRecord) -> Optional[int]:
+def _card_key(operation: Operation) -> TokenObject:
+    """The card's own object for the operation's key (private keys live on the card)."""
+    assert operation.key is not None and operation.key.token_object is not None, "checked at *_init"
+    return operation.key.token_object
+
+
+def _mechanism(operation: Operation) -> MechanismSpec:
+    assert operation.mechanism is not None, "set at *_init"
+    return operation.mechanism
+
+
+def _base(operation: Operation) -> MechanismSpec:
+    """What reaches the token or the host primitive (the hashed mechanisms' base)."""
+    assert operation.base_mechanism is not None, "set at *_init"
+    return operation.base_mechanism
+
+
+def _hash_context(operation: Operation) -> Hash:
+    assert operation.hash_context is not None, "set at *_init for hashing operations"
+    return operation.hash_context
+
+
+def _signature_length(key: ObjectRecord | None) -> int | None:
     """The length of every signature ``key`` makes, from its public parts: the
     modulus length for RSA, twice the field size for ECDSA (r || s) and EdDSA."""
+    if key is None:
+        return None
     attributes = key.attributes
     key_type = attributes.get(CKA.KEY_TYPE)
     if key_type == CKK.RSA and isinstance(attributes.get(CKA.MODULUS), bytes):
@@ -74,41 +119,41 @@ def _signature_length(key: ObjectRecord) -> Optional[int]:
     return None
 
 
-class Operations(EngineState):
-    """Cryptoki mixin: the cryptographic operations and their state machines."""
+class OperationRunner:
+    """The cryptographic operations and their state machines."""
+
+    def __init__(self, slots: SlotTable, objects: ObjectTable, sessions: SessionTable) -> None:
+        self._slots = slots
+        self._objects = objects
+        self._sessions = sessions
 
     # ------------------------------------------------------------------ common
 
     @contextmanager
-    def _step(self, session: int, kind: OperationKind, call: Call) -> Iterator[Tuple[SessionRecord, Operation]]:
+    def _step(self, session: int, kind: OperationKind,
+              call: Call) -> Iterator[Tuple[SessionContext, Operation]]:
         """One call on the active ``kind`` operation, under the session's sequencing
         rules: refused (OPERATION_ACTIVE) if it cannot come now, ended if it fails
         (see :mod:`.sessions`)."""
-        record = self._session(session)
-        operation = record.step(kind, call)
+        context = self._sessions.context(session)
+        operation = context.record.step(kind, call)
         try:
-            yield record, operation
+            yield context, operation
         except BaseException as error:
-            record.failed(kind, error)
+            context.record.failed(kind, error)
             raise
 
-    @contextmanager
-    def operation_call(self, session: int, kind: OperationKind) -> Iterator[None]:
-        """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
-        checks included. A NULL pointer or an absurd length the C layer finds is a
-        failed call like any other, so it ends the operation by the same rule."""
-        with self._lock:
-            try:
-                yield
-            except BaseException as error:
-                record = self._sessions.get(int(session))
-                if record is not None:
-                    record.failed(kind, error)
-                raise
+    def call_failed(self, session: int, kind: OperationKind, error: BaseException) -> None:
+        """A ``C_*`` call on ``kind``'s operation failed in the C layer's own checks (a
+        NULL pointer, an absurd length): a failed call like any other, so it ends the
+        operation by the same rule."""
+        record = self._sessions.find(session)
+        if record is not None:
+            record.failed(kind, error)
 
     def _deliver(self, record: SessionRecord, kind: OperationKind, call: Call, operation: Operation,
-                 compute: Callable[[], bytes], length_only: bool, max_length: Optional[int],
-                 known_length: Optional[int] = None) -> Any:
+                 compute: Callable[[], bytes], length_only: bool, max_length: int | None,
+                 known_length: int | None = None) -> Any:
         """The spec's output rules. ``length_only`` answers the output's length (an
         int); so does a buffer of ``max_length`` that is too small (BUFFER_TOO_SMALL).
         Either keeps the operation for ``call`` alone. ``known_length``: the output's
@@ -134,14 +179,11 @@ class Operations(EngineState):
         record.end(kind)
         return result
 
-    def _token_mechanisms(self, state: SlotState) -> Dict[int, Any]:
-        return {int(m): info for m, info in self._call(state, state.token.mechanisms).items()}
-
     def _check_mechanism(self, state: SlotState, kind: OperationKind, spec: MechanismSpec) -> MechanismSpec:
         if spec.type not in _KIND_MECHANISMS[kind]:
             raise errors.MechanismInvalid(mechanism_name(spec.type))
         if kind in _CARD_KINDS:
-            info = self._token_mechanisms(state).get(spec.type)
+            info = self._slots.mechanisms(state).get(spec.type)
             if info is None or (info.flags and not info.flags & _KIND_FLAG[kind]):
                 raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
         return spec
@@ -156,10 +198,11 @@ class Operations(EngineState):
             raise errors.KeyFunctionNotPermitted()
 
     def _init_key_operation(self, handle: int, kind: OperationKind, mech: Any, key_handle: int) -> Operation:
-        record, state = self._session_state(handle)
+        context = self._sessions.context(handle)
+        record = context.record
         record.check_idle(kind)
-        spec = self._check_mechanism(state, kind, as_spec(mech))
-        key = self._key(state, key_handle)
+        spec = self._check_mechanism(context.slot, kind, as_spec(mech))
+        key = self._objects.key(context, key_handle)
         self._check_key(kind, spec, key)
         spec = check_parameter(spec)
         operation = Operation(kind, mechanism=spec, key=key)
@@ -176,15 +219,16 @@ class Operations(EngineState):
             operation.context_login_pending = True
         return record.begin(operation)
 
-    def _signature_input(self, operation: Operation, data: Optional[bytes]) -> bytes:
+    def _signature_input(self, operation: Operation, data: bytes | None) -> bytes:
         """What the base mechanism gets: DigestInfo for RSA_PKCS, the digest for
         PSS/ECDSA, the data itself for raw mechanisms."""
         if operation.digest_mechanism is None:
             return bytes(operation.buffer) if data is None else bytes(data)
+        hash_context = _hash_context(operation)
         if data is not None:
-            operation.hash_context.update(bytes(data))
-        digest = operation.hash_context.finalize()
-        if operation.base_mechanism.type == CKM.RSA_PKCS:  # type: ignore[union-attr]
+            hash_context.update(bytes(data))
+        digest = hash_context.finalize()
+        if _base(operation).type == CKM.RSA_PKCS:
             return DIGEST_INFO_PREFIX[operation.digest_mechanism] + digest
         return digest
 
@@ -204,26 +248,21 @@ class Operations(EngineState):
 
     # ------------------------------------------------------------------ sign
 
-    @api_boundary
     def sign_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.SIGN, mech, key)
 
-    def _card_sign(self, state: SlotState, operation: Operation, data: Optional[bytes]) -> bytes:
+    def _card_sign(self, state: SlotState, operation: Operation, data: bytes | None) -> bytes:
         self._require_context_login(operation)
         payload = self._signature_input(operation, data)
-        base = operation.base_mechanism
-        return bytes(self._call(state, state.token.sign, operation.key.token_object, base.type,  # type: ignore[union-attr]
-                                base.parameter, payload))  # type: ignore[union-attr]
+        key, base = _card_key(operation), _base(operation)
+        return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
-    @api_boundary
-    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.SIGN, Call.SINGLE) as (record, operation):
-            state = self._slots[record.slot_id]
-            return self._deliver(record, OperationKind.SIGN, Call.SINGLE, operation,
-                                 lambda: self._card_sign(state, operation, data), length_only, max_length,
+    def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.SIGN, Call.SINGLE) as (context, operation):
+            return self._deliver(context.record, OperationKind.SIGN, Call.SINGLE, operation,
+                                 lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
                                  _signature_length(operation.key))
 
-    @api_boundary
     def sign_update(self, session: int, data: bytes) -> None:
         """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
         buffer the parts and sign the concatenation at sign_final."""
@@ -231,75 +270,63 @@ class Operations(EngineState):
             self._require_context_login(operation)
             self._absorb(operation, data)
 
-    @api_boundary
-    def sign_final(self, session: int, *, length_only: bool = False, max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.SIGN, Call.FINAL) as (record, operation):
-            state = self._slots[record.slot_id]
-            return self._deliver(record, OperationKind.SIGN, Call.FINAL, operation,
-                                 lambda: self._card_sign(state, operation, None), length_only, max_length,
+    def sign_final(self, session: int, *, length_only: bool = False, max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.SIGN, Call.FINAL) as (context, operation):
+            return self._deliver(context.record, OperationKind.SIGN, Call.FINAL, operation,
+                                 lambda: self._card_sign(context.slot, operation, None), length_only, max_length,
                                  _signature_length(operation.key))
 
-    @api_boundary
     def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.MechanismInvalid("no sign-with-recovery mechanism")
 
-    @api_boundary
     def sign_recover(self, session: int, data: bytes, **out: Any) -> bytes:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.OperationNotInitialized()
 
-    @api_boundary
     def verify_recover_init(self, session: int, mech: Any, key: int) -> None:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.MechanismInvalid("no verify-with-recovery mechanism")
 
-    @api_boundary
     def verify_recover(self, session: int, signature: bytes, **out: Any) -> bytes:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.OperationNotInitialized()
 
     # ------------------------------------------------------------------ verify (host)
 
-    @api_boundary
     def verify_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.VERIFY, mech, key)
 
-    def _host_verify(self, record: SessionRecord, operation: Operation, data: Optional[bytes],
+    def _host_verify(self, record: SessionRecord, operation: Operation, data: bytes | None,
                      signature: bytes) -> None:
         """Check the signature; valid or not, the verification is over."""
         payload = self._signature_input(operation, data)
-        _hostcrypto().verify(operation.public_key, operation.base_mechanism, operation.digest_mechanism,  # type: ignore[arg-type]
+        _hostcrypto().verify(operation.public_key, _base(operation), operation.digest_mechanism,
                              payload, bytes(signature))
         record.end(OperationKind.VERIFY)
 
-    @api_boundary
     def verify(self, session: int, data: bytes, signature: bytes) -> None:
-        with self._step(session, OperationKind.VERIFY, Call.SINGLE) as (record, operation):
-            self._host_verify(record, operation, data, signature)
+        with self._step(session, OperationKind.VERIFY, Call.SINGLE) as (context, operation):
+            self._host_verify(context.record, operation, data, signature)
 
-    @api_boundary
     def verify_update(self, session: int, data: bytes) -> None:
         with self._step(session, OperationKind.VERIFY, Call.UPDATE) as (_, operation):
             self._absorb(operation, data)
 
-    @api_boundary
     def verify_final(self, session: int, signature: bytes) -> None:
-        with self._step(session, OperationKind.VERIFY, Call.FINAL) as (record, operation):
-            self._host_verify(record, operation, None, signature)
+        with self._step(session, OperationKind.VERIFY, Call.FINAL) as (context, operation):
+            self._host_verify(context.record, operation, None, signature)
 
     # ------------------------------------------------------------------ encrypt (host) / decrypt (card)
 
-    @api_boundary
     def encrypt_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.ENCRYPT, mech, key)
 
-    @api_boundary
     def encrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.ENCRYPT, Call.SINGLE) as (record, operation):
-            return self._deliver(record, OperationKind.ENCRYPT, Call.SINGLE, operation,
-                                 lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.ENCRYPT, Call.SINGLE) as (context, operation):
+            return self._deliver(context.record, OperationKind.ENCRYPT, Call.SINGLE, operation,
+                                 lambda: _hostcrypto().encrypt(operation.public_key, _mechanism(operation),
                                                                bytes(data)),
                                  length_only, max_length)
 
@@ -314,141 +341,126 @@ class Operations(EngineState):
             self._absorb(operation, data)
             return b""
 
-    @api_boundary
     def encrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._buffer_update(session, OperationKind.ENCRYPT, data, length_only)
 
-    @api_boundary
     def encrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.ENCRYPT, Call.FINAL) as (record, operation):
-            return self._deliver(record, OperationKind.ENCRYPT, Call.FINAL, operation,
-                                 lambda: _hostcrypto().encrypt(operation.public_key, operation.mechanism,  # type: ignore[arg-type]
+                      max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.ENCRYPT, Call.FINAL) as (context, operation):
+            return self._deliver(context.record, OperationKind.ENCRYPT, Call.FINAL, operation,
+                                 lambda: _hostcrypto().encrypt(operation.public_key, _mechanism(operation),
                                                                bytes(operation.buffer)),
                                  length_only, max_length)
 
-    @api_boundary
     def decrypt_init(self, session: int, mech: Any, key: int) -> None:
         self._init_key_operation(session, OperationKind.DECRYPT, mech, key)
 
     def _card_decrypt(self, state: SlotState, operation: Operation, data: bytes) -> bytes:
         self._require_context_login(operation)
-        spec = operation.mechanism
-        return bytes(self._call(state, state.token.decrypt, operation.key.token_object, spec.type,  # type: ignore[union-attr]
-                                spec.parameter, bytes(data)))  # type: ignore[union-attr]
+        key, spec, ciphertext = _card_key(operation), _mechanism(operation), bytes(data)
+        return bytes(self._slots.call(state, lambda token: token.decrypt(key, spec.type, spec.parameter, ciphertext)))
 
-    @api_boundary
     def decrypt(self, session: int, data: bytes, *, length_only: bool = False,
-                max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.DECRYPT, Call.SINGLE) as (record, operation):
-            state = self._slots[record.slot_id]
-            return self._deliver(record, OperationKind.DECRYPT, Call.SINGLE, operation,
-                                 lambda: self._card_decrypt(state, operation, data), length_only, max_length)
+                max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.DECRYPT, Call.SINGLE) as (context, operation):
+            return self._deliver(context.record, OperationKind.DECRYPT, Call.SINGLE, operation,
+                                 lambda: self._card_decrypt(context.slot, operation, data), length_only, max_length)
 
-    @api_boundary
     def decrypt_update(self, session: int, data: bytes, *, length_only: bool = False,
-                       max_length: Optional[int] = None) -> Any:
+                       max_length: int | None = None) -> Any:
         return self._buffer_update(session, OperationKind.DECRYPT, data, length_only)
 
-    @api_boundary
     def decrypt_final(self, session: int, *, length_only: bool = False,
-                      max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.DECRYPT, Call.FINAL) as (record, operation):
-            state = self._slots[record.slot_id]
-            return self._deliver(record, OperationKind.DECRYPT, Call.FINAL, operation,
-                                 lambda: self._card_decrypt(state, operation, bytes(operation.buffer)),
+                      max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.DECRYPT, Call.FINAL) as (context, operation):
+            return self._deliver(context.record, OperationKind.DECRYPT, Call.FINAL, operation,
+                                 lambda: self._card_decrypt(context.slot, operation, bytes(operation.buffer)),
                                  length_only, max_length)
 
     # ------------------------------------------------------------------ digest (host)
 
-    @api_boundary
     def digest_init(self, session: int, mech: Any) -> None:
-        record, state = self._session_state(session)
+        context = self._sessions.context(session)
+        record = context.record
         record.check_idle(OperationKind.DIGEST)
-        spec = check_parameter(self._check_mechanism(state, OperationKind.DIGEST, as_spec(mech)))
+        spec = check_parameter(self._check_mechanism(context.slot, OperationKind.DIGEST, as_spec(mech)))
         record.begin(Operation(OperationKind.DIGEST, mechanism=spec, digest_mechanism=spec.type,
                                hash_context=new_hash(spec.type)))
 
-    @api_boundary
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
-               max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.DIGEST, Call.SINGLE) as (record, operation):
+               max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.DIGEST, Call.SINGLE) as (context, operation):
+            hash_context = _hash_context(operation)
 
             def compute() -> bytes:
-                operation.hash_context.update(bytes(data))
-                return operation.hash_context.finalize()
+                hash_context.update(bytes(data))
+                return hash_context.finalize()
 
-            return self._deliver(record, OperationKind.DIGEST, Call.SINGLE, operation, compute, length_only,
+            return self._deliver(context.record, OperationKind.DIGEST, Call.SINGLE, operation, compute, length_only,
                                  max_length)
 
-    @api_boundary
     def digest_update(self, session: int, data: bytes) -> None:
         with self._step(session, OperationKind.DIGEST, Call.UPDATE) as (_, operation):
             self._absorb(operation, data)
 
-    @api_boundary
     def digest_key(self, session: int, key: int) -> None:
-        with self._step(session, OperationKind.DIGEST, Call.UPDATE) as (record, operation):
-            target = self._key(self._slots[record.slot_id], key)
+        with self._step(session, OperationKind.DIGEST, Call.UPDATE) as (context, operation):
+            target = self._objects.key(context, key)
             value = target.attributes.get(CKA.VALUE)
             if target.object_class != CKO.SECRET_KEY or not isinstance(value, bytes):
                 raise errors.KeyIndigestible()
             self._absorb(operation, value)
 
-    @api_boundary
     def digest_final(self, session: int, *, length_only: bool = False,
-                     max_length: Optional[int] = None) -> Any:
-        with self._step(session, OperationKind.DIGEST, Call.FINAL) as (record, operation):
-            return self._deliver(record, OperationKind.DIGEST, Call.FINAL, operation,
-                                 operation.hash_context.finalize, length_only, max_length)
+                     max_length: int | None = None) -> Any:
+        with self._step(session, OperationKind.DIGEST, Call.FINAL) as (context, operation):
+            return self._deliver(context.record, OperationKind.DIGEST, Call.FINAL, operation,
+                                 _hash_context(operation).finalize, length_only, max_length)
 
     # ------------------------------------------------------------------ keys
 
-    @api_boundary
     def generate_key_pair(self, session: int, mech: Any, public_template: Mapping[int, Any],
                           private_template: Mapping[int, Any]) -> Tuple[int, int]:
-        record, state = self._session_state(session)
+        context = self._sessions.context(session)
+        state = context.slot
         spec = as_spec(mech)
-        info = self._token_mechanisms(state).get(spec.type)
+        info = self._slots.mechanisms(state).get(spec.type)
         if info is None or (info.flags and not info.flags & MechanismFlag.GENERATE_KEY_PAIR):
             raise errors.MechanismInvalid(mechanism_name(spec.type))
         public_values = normalize_template(public_template)
         private_values = normalize_template(private_template)
-        if not record.read_write:
+        if not context.record.read_write:
             raise errors.SessionReadOnly()
-        public, private = self._call(state, state.token.generate_key_pair, spec.type, public_values,
-                                     private_values)
-        return self._after_token_write(state, public), self._after_token_write(state, private)
+        public, private = self._slots.call(
+            state, lambda token: token.generate_key_pair(spec.type, public_values, private_values))
+        return self._objects.after_token_write(state, public), self._objects.after_token_write(state, private)
 
-    @api_boundary
     def generate_key(self, session: int, mech: Any, template: Mapping[int, Any]) -> int:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.MechanismInvalid("no secret-key generation on this token")
 
-    @api_boundary
     def wrap_key(self, session: int, mech: Any, wrapping_key: int, key: int, **out: Any) -> bytes:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.MechanismInvalid("no key wrapping mechanism")
 
-    @api_boundary
     def unwrap_key(self, session: int, mech: Any, unwrapping_key: int, wrapped_key: bytes,
                    template: Mapping[int, Any]) -> int:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.MechanismInvalid("no key unwrapping mechanism")
 
-    @api_boundary
     def derive_key(self, session: int, mech: Any, base_key: int, template: Mapping[int, Any]) -> int:
         """ECDH1_DERIVE on the card, KDF on the host; the result is a session secret key."""
-        record, state = self._session_state(session)
+        context = self._sessions.context(session)
+        state = context.slot
         spec = as_spec(mech)
         if spec.type not in DERIVE_MECHANISMS:
             raise errors.MechanismInvalid(mechanism_name(spec.type))
-        info = self._token_mechanisms(state).get(spec.type)
+        info = self._slots.mechanisms(state).get(spec.type)
         if info is None or (info.flags and not info.flags & MechanismFlag.DERIVE):
             raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
-        key = self._key(state, base_key)
-        if key.object_class != CKO.PRIVATE_KEY or not key.is_token_object \
+        key = self._objects.key(context, base_key)
+        if key.object_class != CKO.PRIVATE_KEY or key.token_object is None \
                 or key.attributes.get(CKA.KEY_TYPE) not in (CKK.EC, CKK.EC_MONTGOMERY):
             raise errors.KeyTypeInconsistent()
         if not key.attributes.get(CKA.DERIVE, False):
@@ -475,7 +487,8 @@ class Operations(EngineState):
             if attribute_type in (CKA.VALUE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.LOCAL):
                 raise errors.TemplateInconsistent()
         # The token takes the peer's point raw or DER-wrapped (it knows the curve's point size).
-        secret = bytes(self._call(state, state.token.derive, key.token_object, CKM.ECDH1_DERIVE, params))
+        card_key = key.token_object
+        secret = bytes(self._slots.call(state, lambda token: token.derive(card_key, CKM.ECDH1_DERIVE, params)))
         value = _hostcrypto().ecdh_kdf(params.kdf, secret, params.shared_data, length)
         attributes = secret_key_defaults(value, local=False)
         attributes.update({CKA.PRIVATE: True, CKA.MODIFIABLE: True, CKA.COPYABLE: True, CKA.DESTROYABLE: True,
@@ -488,23 +501,21 @@ class Operations(EngineState):
             key.attributes.get(CKA.ALWAYS_SENSITIVE, True))
         attributes[CKA.NEVER_EXTRACTABLE] = not attributes[CKA.EXTRACTABLE] and bool(
             key.attributes.get(CKA.NEVER_EXTRACTABLE, True))
-        return self._add_session_object(record, state, attributes, secret_value_sensitivity(attributes))
+        return self._objects.add_session_object(context, attributes, secret_value_sensitivity(attributes))
 
     # ------------------------------------------------------------------ random
 
-    @api_boundary
     def seed_random(self, session: int, seed: bytes) -> None:
-        self._session(session)
+        self._sessions.get(session)
         raise errors.RandomSeedNotSupported()
 
-    @api_boundary
     def generate_random(self, session: int, length: int) -> bytes:
-        _, state = self._session_state(session)
+        context = self._sessions.context(session)
         if not 0 <= length <= limits.MAX_RANDOM_LENGTH:
             raise errors.ArgumentsBad(f"random length outside 0..{limits.MAX_RANDOM_LENGTH}")
         if length == 0:
             return b""
-        return bytes(self._call(state, state.token.generate_random, int(length)))
+        return bytes(self._slots.call(context.slot, lambda token: token.generate_random(int(length))))
 
 
-__all__ = ["Operations"]
+__all__ = ["OperationRunner"]

@@ -30,11 +30,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from .. import errors
 from ..constants import CKS, CKU, SessionFlag
 from .mechanisms import MechanismSpec
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.hashes import Hash
+
+    from .objects import ObjectRecord
+    from .slots import SlotState
 
 
 class Call(Enum):
@@ -68,17 +74,17 @@ class Operation:
     """State of one active operation."""
 
     kind: OperationKind
-    mechanism: Optional[MechanismSpec] = None
-    key: Any = None                        # ObjectRecord (or None for digest/find)
-    base_mechanism: Optional[MechanismSpec] = None   # what reaches the token / host primitive
-    digest_mechanism: Optional[int] = None           # hash applied by the engine, if any
-    hash_context: Any = None
+    mechanism: MechanismSpec | None = None
+    key: ObjectRecord | None = None     # None for digest and find
+    base_mechanism: MechanismSpec | None = None   # what reaches the token / host primitive
+    digest_mechanism: int | None = None           # hash applied by the engine, if any
+    hash_context: Hash | None = None
     buffer: bytearray = field(default_factory=bytearray)
     multipart: bool = False                # an *_update was called
-    result: Optional[bytes] = None         # cached output of a length query
-    answered: Optional[Call] = None        # the call told a length only; its output is still to fetch
+    result: bytes | None = None         # cached output of a length query
+    answered: Call | None = None        # the call told a length only; its output is still to fetch
     context_login_pending: bool = False    # ALWAYS_AUTHENTICATE key: CKU_CONTEXT_SPECIFIC allowed now
-    public_key: Any = None                 # host-side verify/encrypt key
+    public_key: Any = None                 # host-side verify/encrypt key (a pyca public key)
     found: List[int] = field(default_factory=list)   # find: remaining handles
 
     def admit(self, call: Call) -> None:
@@ -109,7 +115,7 @@ class SessionRecord:
     def read_write(self) -> bool:
         return bool(self.flags & SessionFlag.RW_SESSION)
 
-    def state(self, logged_in: Optional[int]) -> CKS:
+    def state(self, logged_in: int | None) -> CKS:
         """The CKS_ state for the slot's login state ``logged_in`` (CKU_ or None)."""
         if logged_in == CKU.SO:
             return CKS.RW_SO_FUNCTIONS
@@ -155,4 +161,14 @@ class SessionRecord:
         self.operations.pop(kind, None)
 
 
-__all__ = ["Call", "OperationKind", "Operation", "SessionRecord", "ends_operation"]
+@dataclass(frozen=True)
+class SessionContext:
+    """One session as a call sees it: the session, its slot, and the slot's login state
+    (CKU_USER, CKU_SO or None), looked up once per call by the session table."""
+
+    record: SessionRecord
+    slot: SlotState
+    login: int | None
+
+
+__all__ = ["Call", "OperationKind", "Operation", "SessionContext", "SessionRecord", "ends_operation"]

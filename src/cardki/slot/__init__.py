@@ -1,6 +1,7 @@
 """Slot layer: PC/SC readers as slots, shared connections with transactions,
 hotplug and card events, and an in-process virtual card behind the same seam."""
 
+from ..transport import CardTransport
 from .errors import (
     CardRemovedError,
     CardResetError,
@@ -16,7 +17,6 @@ from .errors import (
 from .inprocess import VIRTUAL_READER_NAME, InProcessSlot, InProcessTransport
 from .manager import PNP_NOTIFICATION, SlotEntry, SlotManager
 from .pcsc import PcscTransport
-from ..transport import CardTransport
 
 __all__ = [
     "CardTransport", "PcscTransport", "InProcessTransport", "InProcessSlot", "SlotManager",

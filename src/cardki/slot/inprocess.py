@@ -1,7 +1,8 @@
 """A virtual card in this process, behind the same :class:`CardTransport` seam.
 
-Unit tests and the embedded default (no reader has a card) drive an
-``hwsim.card.VirtualCard`` directly: no pcscd, no sockets. An
+Unit tests and the embedded default (no reader has a card) drive a card in
+process (an :class:`EmulatedCard`, such as hwsim's VirtualYubiKey, made by
+:mod:`cardki.virtual`) directly: no pcscd, no sockets. An
 :class:`InProcessSlot` plays the reader, including the PC/SC events upper
 layers must handle -- removal, re-insertion, and a reset by another program --
 so those paths can be tested without the full stack.
@@ -10,32 +11,47 @@ so those paths can be tested without the full stack.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import Protocol
 
 from smartcard import scard
 
-from .errors import CardRemovedError, CardResetError, PcscError
 from ..transport import CardTransport, LockedTransactions
+from .errors import CardRemovedError, CardResetError, PcscError
 
-if TYPE_CHECKING:  # cardki runs without the simulator installed
-    from hwsim.card import VirtualCard
+
+class EmulatedCard(Protocol):
+    """A card as a reader sees it (what an in-process reader drives; hwsim's
+    ``VirtualCard`` is one): an ATR, power, and APDUs in, responses out."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def execute(self, apdu: bytes) -> bytes: ...
+
 
 VIRTUAL_READER_NAME = "cardki virtual card (in-process)"
 
 
 class InProcessSlot:
-    """A virtual reader holding one :class:`VirtualCard` (powered on at construction)."""
+    """A virtual reader holding one :class:`EmulatedCard` (powered on at construction)."""
 
-    def __init__(self, card: VirtualCard, *, reader_name: str = VIRTUAL_READER_NAME) -> None:
+    def __init__(self, card: EmulatedCard, *, reader_name: str = VIRTUAL_READER_NAME) -> None:
         self.card = card
         self.reader_name = reader_name
         self.lock = threading.RLock()
         self.present = False
         self.generation = 0  # counts insertions: a transport belongs to one
         self.reset_count = 0  # resets by "another program"
+        self.apdu_count = 0  # APDUs the card answered (as a card server counts them)
         self.insert()
 
-    def insert(self, card: Optional[VirtualCard] = None) -> None:
+    def insert(self, card: EmulatedCard | None = None) -> None:
         """Insert (a possibly different) card: power on, new generation."""
         with self.lock:
             if card is not None:
@@ -61,17 +77,17 @@ class InProcessSlot:
     def atr(self) -> bytes:
         return self.card.atr if self.present else b""
 
-    def connect(self) -> "InProcessTransport":
+    def connect(self) -> InProcessTransport:
         return InProcessTransport(self)
 
 
 class InProcessTransport(LockedTransactions, CardTransport):
-    """Drives a :class:`VirtualCard` (or an :class:`InProcessSlot`) in this process.
+    """Drives a :class:`EmulatedCard` (or an :class:`InProcessSlot`) in this process.
 
     Given a bare card it makes a private slot, which powers the card on.
     """
 
-    def __init__(self, card: "VirtualCard | InProcessSlot") -> None:
+    def __init__(self, card: EmulatedCard | InProcessSlot) -> None:
         self.slot = card if isinstance(card, InProcessSlot) else InProcessSlot(card)
         with self.slot.lock:
             if not self.slot.present:
@@ -104,6 +120,7 @@ class InProcessTransport(LockedTransactions, CardTransport):
     def transmit(self, apdu: bytes) -> bytes:
         with self._lock:
             self._check_card("transmit")
+            self.slot.apdu_count += 1
             return bytes(self.slot.card.execute(bytes(apdu)))
 
     def _check_usable(self, operation: str) -> None:

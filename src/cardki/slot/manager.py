@@ -17,22 +17,19 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable
 
 from smartcard import scard
 
+from ..transport import CardTransport
 from .errors import (
     ReaderUnavailableError,
     ServiceUnavailableError,
     WaitCancelledError,
     error_for_pcsc,
 )
-from .inprocess import InProcessSlot, InProcessTransport
+from .inprocess import EmulatedCard, InProcessSlot, InProcessTransport
 from .pcsc import PcscTransport, establish_context, release_context
-from ..transport import CardTransport
-
-if TYPE_CHECKING:  # cardki runs without the simulator installed
-    from hwsim.card import VirtualCard
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
@@ -73,7 +70,7 @@ class SlotManager:
 
     def __init__(
         self,
-        virtual_fallback: Optional[Callable[[], VirtualCard]] = None,
+        virtual_fallback: Callable[[], EmulatedCard] | None = None,
         *,
         use_pcsc: bool = True,
     ) -> None:
@@ -84,10 +81,10 @@ class SlotManager:
         self._generations: dict[int, int] = {}
         self._last_seen: dict[int, tuple[bool, int]] = {}
         self._virtual_factory = virtual_fallback
-        self._virtual_slot: Optional[InProcessSlot] = None
-        self._virtual_id: Optional[int] = None
-        self._context: Optional[int] = None
-        self._wait_context: Optional[int] = None
+        self._virtual_slot: InProcessSlot | None = None
+        self._virtual_id: int | None = None
+        self._context: int | None = None
+        self._wait_context: int | None = None
         self._wait_states: dict[str, int] = {}
         self._pending: collections.deque[int] = collections.deque()
         self._cancelled = False
@@ -97,7 +94,7 @@ class SlotManager:
 
     # -- contexts -----------------------------------------------------------
 
-    def _list_context(self) -> Optional[int]:
+    def _list_context(self) -> int | None:
         """The listing context, or None while pcscd is not running."""
         if not self._use_pcsc:
             return None
@@ -210,7 +207,7 @@ class SlotManager:
         return SlotEntry(self._virtual_id, slot.reader_name, slot.present, slot.atr, virtual=True)
 
     @property
-    def virtual_slot(self) -> Optional[InProcessSlot]:
+    def virtual_slot(self) -> InProcessSlot | None:
         """The in-process virtual reader, once it has been listed."""
         return self._virtual_slot
 
@@ -250,7 +247,7 @@ class SlotManager:
             states[PNP_NOTIFICATION] = len(readers) << _COUNTER_SHIFT
             return states
 
-    def wait_for_slot_event(self, block: bool = True, timeout: Optional[float] = None) -> Optional[int]:
+    def wait_for_slot_event(self, block: bool = True, timeout: float | None = None) -> int | None:
         """The id of a slot whose card was inserted or removed, or whose reader
         appeared or went away, since the previous call (or since construction).
 

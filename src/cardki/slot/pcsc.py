@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Tuple
 
 from smartcard import scard
 
-from .errors import CardRemovedError, CardResetError, PcscError, SharingViolationError, error_for_pcsc
 from ..transport import CardTransport, LockedTransactions
+from .errors import CardRemovedError, CardResetError, PcscError, SharingViolationError, error_for_pcsc
 
 PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: scard.SCARD_PCI_T1}
@@ -52,7 +52,7 @@ def release_context(context: int) -> None:
     scard.SCardReleaseContext(context)
 
 
-def card_left(context: int, reader: str, card: Optional[int] = None, timeout: float = REMOVAL_GRACE) -> bool:
+def card_left(context: int, reader: str, card: int | None = None, timeout: float = REMOVAL_GRACE) -> bool:
     """After a failed exchange: has the card left ``reader`` (pulled out, swapped for
     another, or the reader or pcscd gone)? ``card`` is our handle, if connected.
 
@@ -94,7 +94,7 @@ class PcscTransport(LockedTransactions, CardTransport):
         self._share_mode = share_mode
         self._lock = threading.RLock()
         self._depth = 0
-        self._dead: Optional[PcscError] = None
+        self._dead: PcscError | None = None
         self._context = establish_context()
         try:
             hresult, self._card, self._protocol = scard.SCardConnect(
@@ -130,7 +130,7 @@ class PcscTransport(LockedTransactions, CardTransport):
 
     # -- error handling -----------------------------------------------------
 
-    def _removal_or(self, error: PcscError, card: Optional[int]) -> PcscError:
+    def _removal_or(self, error: PcscError, card: int | None) -> PcscError:
         """``error``, or a :class:`CardRemovedError` when the failure may be a card pulled
         out that pcscd has not noticed yet (any failure but those that say what happened:
         reset, removed, held by another) and :func:`card_left` confirms it left."""
@@ -236,7 +236,7 @@ class PcscTransport(LockedTransactions, CardTransport):
             self._card = None
             release_context(self._context)
 
-    def __enter__(self) -> "PcscTransport":
+    def __enter__(self) -> PcscTransport:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

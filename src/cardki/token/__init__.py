@@ -8,12 +8,11 @@ does not know, which the engine reports as CKR_TOKEN_NOT_RECOGNIZED).
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List
 
-from cardki.apdu import ApduError, MalformedResponseError, SmartCardProtocol
 from cardki import errors
-from cardki.transport import CardResetError, SlotError
-from cardki.transport import CardTransport
+from cardki.apdu import ApduError, MalformedResponseError, SmartCardProtocol
+from cardki.transport import CardResetError, CardTransport, SlotError
 
 from .base import MechanismInfo, Token, TokenInfo, TokenObject
 from .piv import PivToken
@@ -26,7 +25,7 @@ __all__ = ["open_token", "detect_profile", "Token", "TokenInfo", "TokenObject", 
            "PivToken", "Profile", "load_profile", "candidates"]
 
 
-def _probe(card: PivCard, profile: Profile) -> Optional[Dict[str, object]]:
+def _probe(card: PivCard, profile: Profile) -> Dict[str, object] | None:
     """Run the profile's vendor probe on the selected applet: facts about the card, or None."""
     if profile.probe == "none":
         return {}
@@ -47,7 +46,7 @@ def _probe(card: PivCard, profile: Profile) -> Optional[Dict[str, object]]:
     return None
 
 
-def detect_profile(transport: CardTransport) -> Optional[tuple]:
+def detect_profile(transport: CardTransport) -> tuple | None:
     """(resolved profile, facts) for the card, trying applets and profiles in
     priority order; None when no profile's applet answers SELECT."""
     protocol = SmartCardProtocol(transport)
@@ -70,7 +69,7 @@ def detect_profile(transport: CardTransport) -> Optional[tuple]:
     return None
 
 
-def open_token(transport: CardTransport) -> Optional[Token]:
+def open_token(transport: CardTransport) -> Token | None:
     """The token for the card behind ``transport``, or None if no profile matches.
 
     Costs SELECT plus the winning profile's probe (a YubiKey 5: SELECT, GET
@@ -94,6 +93,6 @@ def open_token(transport: CardTransport) -> Optional[Token]:
         if found is None:
             return None
         profile, facts = found
-        return PivToken(transport, profile, version=facts.get("version"),  # type: ignore[arg-type]
-                        serial=facts.get("serial"))  # type: ignore[arg-type]
+        return PivToken(transport, profile, version=facts.get("version"),
+                        serial=facts.get("serial"))
     return None

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from enum import StrEnum
+from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKA
@@ -49,22 +50,45 @@ class MechanismInfo:
     flags: int
 
 
+class ObjectKind(StrEnum):
+    """What a card-side thing is, as the token's :class:`ObjectRef` names it."""
+
+    PRIVATE_KEY = "private"
+    PUBLIC_KEY = "public"
+    CERTIFICATE = "certificate"
+    DATA = "data"
+    ATTESTATION = "attestation"  # PIV: a generated key's attestation certificate (made, not stored)
+
+    # A member is its text (Enum would hash the member's name), so an ObjectRef is
+    # equal to, and hashes like, the plain ("private", 0x9A) pair it replaces.
+    __hash__ = str.__hash__
+
+
+class ObjectRef(NamedTuple):
+    """The token's own name for a card-side thing: what it is, and the card's key for
+    it (a PIV key slot 0x9A or data object tag 0x5FC102; an OpenPGP key role). Frozen
+    and hashable: the engine keys object handles by it and hands it back unchanged."""
+
+    kind: ObjectKind
+    key: int
+
+
 @dataclass
 class TokenObject:
     """An object the card holds, described by its Cryptoki attributes.
 
-    ``ref`` is the token's own opaque key for the card-side thing (e.g.
-    ``("private", 0x9A)``); the engine hands it back unchanged in sign/decrypt/
-    derive. ``attributes`` maps CKA_* -> Python value: bool for CK_BBOOL,
+    ``ref`` is the token's own name for the card-side thing (e.g.
+    ``ObjectRef(ObjectKind.PRIVATE_KEY, 0x9A)``); the engine hands the object back
+    unchanged in sign/decrypt/derive. ``attributes`` maps CKA_* -> Python value: bool for CK_BBOOL,
     int for CK_ULONG, bytes for byte arrays, str for UTF-8 strings (CKA_LABEL),
     :class:`datetime.date` or None for dates, list[int] for mechanism lists.
     Attributes whose value is sensitive are simply absent; the engine answers
     CKR_ATTRIBUTE_SENSITIVE for the ones listed in ``sensitive``.
     """
 
-    ref: Hashable
+    ref: ObjectRef
     attributes: Dict[int, Any]
-    sensitive: frozenset = field(default_factory=frozenset)
+    sensitive: FrozenSet[int] = field(default_factory=frozenset)
 
 
 class Token(ABC):
@@ -156,11 +180,11 @@ class Token(ABC):
         """Remove a token object from the card."""
         raise errors.FunctionNotSupported()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most tokens have nothing to release
         """The card left the slot or the library is finalizing: release the connection."""
 
     @property
-    def presence_generation(self) -> Optional[int]:
+    def presence_generation(self) -> int | None:
         """Changes whenever the card was replaced or reset by someone else, so the
         engine knows its object handles may need refreshing."""
         return None

@@ -22,7 +22,7 @@ message never carries it (a decrypted block or a shared secret is secret).
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -45,7 +45,7 @@ ED25519_SIGNATURE_LENGTH = 64
 
 
 def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes, what: str, *,
-                       pkcs1_payload: Optional[bytes] = None) -> bytes:
+                       pkcs1_payload: bytes | None = None) -> bytes:
     """The card's raw RSA private-key result for ``sent`` (a padded signature block,
     or a ciphertext), left-padded to the modulus length, once ``answer ** e mod n``
     gives back ``sent``. ``what`` ("signature", "decryption") names it in the error.

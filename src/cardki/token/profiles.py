@@ -13,18 +13,13 @@ profile for the card at hand.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 
 from .piv.constants import PinPolicy, PivAlgorithm
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the supported interpreters ship tomllib
-    import tomli as tomllib  # type: ignore[no-redef]
 
 Version = Tuple[int, int, int]
 PROFILE_PACKAGE = "cardki.profiles"
@@ -57,7 +52,7 @@ class SlotSpec:
     container: int  # certificate container tag (5FC105, ...)
     usage: FrozenSet[str]  # what the card lets the key do: "sign", "decrypt" (key management)
     pin_policy: PinPolicy  # NEVER / ONCE / ALWAYS: the slot's default, used when the card cannot say
-    requires: Optional[str] = None  # feature flag the slot needs (e.g. "attestation")
+    requires: str | None = None  # feature flag the slot needs (e.g. "attestation")
 
     @property
     def cka_id(self) -> bytes:
@@ -94,7 +89,7 @@ class Profile:
     reselect_clears_pin: bool
     management_key_default: int
     management_key_algorithms: Tuple[int, ...]
-    management_key_factory: Optional[bytes]  # the factory-default key (after a reset), where known
+    management_key_factory: bytes | None  # the factory-default key (after a reset), where known
     algorithms: FrozenSet[str]
     features: Dict[str, Any]
     quirks: Dict[str, Any]
@@ -104,7 +99,7 @@ class Profile:
     #: First and last tag PUT DATA writes (with the management key), inclusive.
     writable_data: Tuple[int, int] = (0x5FC101, 0x5FC123)
     firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
-    firmware: Optional[Version] = None
+    firmware: Version | None = None
 
     def object_label(self, kind: str, slot: SlotSpec) -> str:
         """The label of a key slot's ``kind`` ("private_key", "public_key", "certificate") object."""
@@ -121,13 +116,13 @@ class Profile:
     def algorithm_ids(self) -> FrozenSet[int]:
         return frozenset(PIV_ALGORITHMS[name] for name in self.algorithms)
 
-    def slot(self, key: int) -> Optional[SlotSpec]:
+    def slot(self, key: int) -> SlotSpec | None:
         for spec in self.slots:
             if spec.key == key:
                 return spec
         return None
 
-    def data_object(self, tag: int) -> Optional[DataObjectSpec]:
+    def data_object(self, tag: int) -> DataObjectSpec | None:
         for spec in self.data_objects:
             if spec.tag == tag:
                 return spec
@@ -140,13 +135,13 @@ class Profile:
         first, last = self.writable_data
         return (spec is None or spec.writable) and first <= tag <= last
 
-    def slot_by_id(self, cka_id: bytes) -> Optional[SlotSpec]:
+    def slot_by_id(self, cka_id: bytes) -> SlotSpec | None:
         for spec in self.slots:
             if spec.cka_id == cka_id:
                 return spec
         return None
 
-    def for_firmware(self, version: Optional[Version]) -> "Profile":
+    def for_firmware(self, version: Version | None) -> Profile:
         """This profile with every ``[[firmware]]`` range at or below ``version`` applied,
         and slots whose required feature is off removed."""
         algorithms = set(self.algorithms)
@@ -242,7 +237,7 @@ def _retired_slots(rule: Dict[str, Any]) -> List[SlotSpec]:
     ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_profile(name: str) -> Profile:
     """Load ``profiles/<name>.toml`` (with its ``extends`` chain), unresolved."""
     raw = _read_raw(name)
@@ -289,7 +284,7 @@ def available_profiles() -> List[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def candidates(applet: Optional[str] = None) -> List[Profile]:
+def candidates(applet: str | None = None) -> List[Profile]:
     """Profiles to try during detection, most specific (highest priority) first."""
     profiles = [load_profile(name) for name in available_profiles()]
     if applet is not None:

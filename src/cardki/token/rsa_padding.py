@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Optional
 
 from cardki import errors
 from cardki.constants import CKG, CKM
@@ -80,7 +79,7 @@ def mgf1(seed: bytes, length: int, name: str) -> bytes:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b))
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 # ------------------------------------------------------------------ signing
@@ -93,7 +92,7 @@ def pkcs1_v15_sign_pad(data: bytes, k: int) -> bytes:
 
 
 def pss_encode(m_hash: bytes, mod_bits: int, hash_alg: str, mgf_hash: str, salt_len: int,
-               salt: Optional[bytes] = None) -> bytes:
+               salt: bytes | None = None) -> bytes:
     """EMSA-PSS-ENCODE (RFC 8017 9.1.1) of an already computed message hash,
     returned left-padded to the modulus length so it can go to the card."""
     h_len = hashlib.new(hash_alg).digest_size

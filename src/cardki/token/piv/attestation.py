@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Sequence, Tuple
 
 from .constants import PinPolicy, TouchPolicy
 
@@ -44,11 +44,11 @@ class Attestation:
     has no such extension)."""
 
     subject_public_key_info: bytes  # DER SPKI of the attested key
-    firmware: Optional[Tuple[int, int, int]]
-    serial: Optional[int]
-    pin_policy: Optional[PinPolicy]
-    touch_policy: Optional[TouchPolicy]
-    form_factor: Optional[int]
+    firmware: Tuple[int, int, int] | None
+    serial: int | None
+    pin_policy: PinPolicy | None
+    touch_policy: TouchPolicy | None
+    form_factor: int | None
     chain: Tuple[bytes, ...]  # DER: the attestation, F9's certificate, intermediates used, the root
 
 
@@ -75,7 +75,7 @@ def _within_validity(cert: x509.Certificate, at: datetime.datetime, what: str) -
         raise AttestationError(f"the {what} is not valid at {at:%Y-%m-%d}")
 
 
-def _extension(cert: x509.Certificate, oid: str) -> Optional[bytes]:
+def _extension(cert: x509.Certificate, oid: str) -> bytes | None:
     from cryptography import x509 as x509_module
 
     try:
@@ -87,15 +87,15 @@ def _extension(cert: x509.Certificate, oid: str) -> Optional[bytes]:
     return bytes(getattr(value, "value", b""))
 
 
-def _der_integer(value: bytes) -> Optional[int]:
+def _der_integer(value: bytes) -> int | None:
     """A DER INTEGER's value (Yubico's serial extension), None if it is not one."""
     if len(value) < 3 or value[0] != 0x02 or value[1] != len(value) - 2 or value[1] > 8:
         return None
     return int.from_bytes(value[2:], "big", signed=True)
 
 
-def read_extensions(cert: x509.Certificate) -> Tuple[Optional[Tuple[int, int, int]], Optional[int],
-                                                      Optional[PinPolicy], Optional[TouchPolicy], Optional[int]]:
+def read_extensions(cert: x509.Certificate) -> Tuple[Tuple[int, int, int] | None, int | None,
+                                                      PinPolicy | None, TouchPolicy | None, int | None]:
     """(firmware, serial, PIN policy, touch policy, form factor) from Yubico's extensions."""
     firmware_raw = _extension(cert, OID_FIRMWARE)
     serial_raw = _extension(cert, OID_SERIAL)
@@ -111,8 +111,8 @@ def read_extensions(cert: x509.Certificate) -> Tuple[Optional[Tuple[int, int, in
 
 
 def verify_attestation(attestation_der: bytes, device_der: bytes, roots: Sequence[bytes], *,
-                       intermediates: Sequence[bytes] = (), public_key_info: Optional[bytes] = None,
-                       at: Optional[datetime.datetime] = None) -> Attestation:
+                       intermediates: Sequence[bytes] = (), public_key_info: bytes | None = None,
+                       at: datetime.datetime | None = None) -> Attestation:
     """Check that ``attestation_der`` (ATTEST's answer) was issued by ``device_der``
     (the F9 certificate), which chains to one of ``roots`` directly or through
     ``intermediates`` (all DER); every certificate must be valid at ``at`` (now by
@@ -121,7 +121,7 @@ def verify_attestation(attestation_der: bytes, device_der: bytes, roots: Sequenc
     raises :class:`AttestationError` naming the first link that fails."""
     from cryptography.hazmat.primitives import serialization
 
-    when = at or datetime.datetime.now(datetime.timezone.utc)
+    when = at or datetime.datetime.now(datetime.UTC)
     attestation = _load(attestation_der, "attestation")
     device = _load(device_der, "attestation key's (F9) certificate")
     anchors = [_load(root, "root certificate") for root in roots]

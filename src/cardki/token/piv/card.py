@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
 from cardki.apdu.errors import AuthBlockedError
@@ -101,7 +101,7 @@ class KeyMetadata:
     algorithm: int  # a PivAlgorithm where cardki knows it (PivAlgorithm.known)
     pin_policy: PinPolicy  # DEFAULT = the slot default
     touch_policy: TouchPolicy
-    origin: Optional[Origin]
+    origin: Origin | None
     public_key: Dict[int, bytes]  # 81/82 for RSA, 86 for EC and 25519
 
 
@@ -160,7 +160,7 @@ def _tlv_fields(data: bytes, what: str) -> Dict[int, bytes]:
 
 
 # ------------------------------------------------------- certificate containers
-def parse_certificate_container(content: bytes) -> Optional[bytes]:
+def parse_certificate_container(content: bytes) -> bytes | None:
     """The DER certificate in a PIV certificate container (70 cert, 71 certinfo,
     FE LRC), decompressed when CertInfo says so (gzip, or zlib, which OpenSC reads
     too); None if empty, unreadable, or inflating beyond :data:`MAX_CERTIFICATE_LENGTH`."""
@@ -176,7 +176,7 @@ def parse_certificate_container(content: bytes) -> Optional[bytes]:
     return cert
 
 
-def _inflate_certificate(compressed: bytes) -> Optional[bytes]:
+def _inflate_certificate(compressed: bytes) -> bytes | None:
     """``compressed`` inflated, or None when it is not one complete gzip/zlib stream
     of at most :data:`MAX_CERTIFICATE_LENGTH` bytes (decompression stops there)."""
     inflater = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # 32: gzip or zlib header
@@ -240,7 +240,7 @@ class PivCard:
         request = bytes(Tlv(TAG_OBJECT_ID, object_id_bytes(tag))) + bytes(Tlv(TAG_OBJECT_DATA, value))
         self.protocol.send_apdu(0x00, Ins.PUT_DATA, 0x3F, 0xFF, request, sensitive=sensitive)
 
-    def get_certificate(self, container: int) -> Optional[bytes]:
+    def get_certificate(self, container: int) -> bytes | None:
         """The DER certificate in ``container`` (None if the container is empty or holds
         no readable certificate); 6A82 (no such object) is raised as NotFoundError."""
         return parse_certificate_container(self.get_data(container))
@@ -259,7 +259,7 @@ class PivCard:
         """VERIFY the PIN (already padded to 8 bytes); raises WrongPinError / AuthBlockedError."""
         self.protocol.send_apdu(0x00, Ins.VERIFY, 0x00, PIN_REF, padded_pin, sensitive=True)
 
-    def pin_status(self) -> Optional[int]:
+    def pin_status(self) -> int | None:
         """Empty VERIFY: None when the PIN is verified, else the tries left (0 = blocked)."""
         try:
             self.protocol.send_apdu(0x00, Ins.VERIFY, 0x00, PIN_REF)
@@ -480,7 +480,7 @@ class PivCard:
             raise MalformedResponseError(f"ATTEST {slot:02X}: the answer is no readable certificate")
         return answer
 
-    def attestation_certificate(self) -> Optional[bytes]:
+    def attestation_certificate(self) -> bytes | None:
         """The F9 key's own certificate (object 5FFF01), DER; None if the container
         holds none (a missing object raises NotFoundError)."""
         return self.get_certificate(DataObject.ATTESTATION_CERTIFICATE)

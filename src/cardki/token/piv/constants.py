@@ -9,7 +9,6 @@ mean for Cryptoki is decided in :mod:`cardki.token.piv.objects` and
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Optional
 
 
 class Ins(IntEnum):
@@ -67,7 +66,7 @@ class PivAlgorithm(IntEnum):
     X25519 = 0xE1
 
     @classmethod
-    def known(cls, value: int) -> Optional["PivAlgorithm"]:
+    def known(cls, value: int) -> PivAlgorithm | None:
         """The algorithm for a card's byte, or None for one this cardki does not know."""
         try:
             return cls(value)
@@ -105,7 +104,7 @@ class PinPolicy(IntEnum):
     MATCH_ALWAYS = 5
 
     @classmethod
-    def from_card(cls, value: int) -> "PinPolicy":
+    def from_card(cls, value: int) -> PinPolicy:
         """A card's policy byte; one this cardki does not know counts as the slot default."""
         try:
             return cls(value)
@@ -123,7 +122,7 @@ class TouchPolicy(IntEnum):
     CACHED = 3
 
     @classmethod
-    def from_card(cls, value: int) -> "TouchPolicy":
+    def from_card(cls, value: int) -> TouchPolicy:
         """A card's touch byte; an unknown one is taken as ALWAYS (the cautious reading:
         the operation may wait for the button)."""
         try:

@@ -23,7 +23,7 @@ CURVE_NOT_SUPPORTED), never a ValueError; no message holds a key value.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -35,8 +35,7 @@ from .card import ImportableKey
 from .constants import ImportTag, KeyFamily, PinPolicy, TouchPolicy
 from .objects import CURVES, EC_PARAMS, KeyAlgorithm, KeyCapabilities, algorithm_of, raw_ec_point
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-                   x25519.X25519PrivateKey]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
 #: The only RSA public exponent a YubiKey takes (and generates).
 RSA_EXPONENT = 65537
@@ -53,14 +52,14 @@ _CURVE_FAMILY = {"secp256r1": KeyFamily.EC, "secp384r1": KeyFamily.EC, "ed25519"
                  "x25519": KeyFamily.X25519}
 
 
-def curve_of_params(params: Any) -> Optional[str]:
+def curve_of_params(params: Any) -> str | None:
     """The curve CKA_EC_PARAMS names (a DER OID, or a PrintableString for 25519), or None."""
     if not isinstance(params, (bytes, bytearray)):
         return None
     return _PARAMS_BY_CURVE.get(bytes(params))
 
 
-def _bytes(template: Mapping[int, Any], attribute: CKA) -> Optional[bytes]:
+def _bytes(template: Mapping[int, Any], attribute: CKA) -> bytes | None:
     value = template.get(attribute)
     if value is None:
         return None
@@ -69,7 +68,7 @@ def _bytes(template: Mapping[int, Any], attribute: CKA) -> Optional[bytes]:
     raise errors.AttributeValueInvalid(f"CKA_{attribute.name} must be a byte array")
 
 
-def _integer(template: Mapping[int, Any], attribute: CKA) -> Optional[int]:
+def _integer(template: Mapping[int, Any], attribute: CKA) -> int | None:
     value = _bytes(template, attribute)
     return None if value is None else int.from_bytes(value, "big")
 
@@ -188,7 +187,7 @@ def importable_key(key: PrivateKey, algorithm: KeyAlgorithm) -> ImportableKey:
         tags = (ImportTag.PRIME_P, ImportTag.PRIME_Q, ImportTag.EXPONENT_P, ImportTag.EXPONENT_Q,
                 ImportTag.COEFFICIENT)
         parts: Tuple[Tuple[ImportTag, bytes], ...] = tuple(
-            (tag, value.to_bytes(half, "big")) for tag, value in zip(tags, values))
+            (tag, value.to_bytes(half, "big")) for tag, value in zip(tags, values, strict=True))
     elif isinstance(key, ec.EllipticCurvePrivateKey):
         scalar = key.private_numbers().private_value.to_bytes(algorithm.byte_length, "big")
         parts = ((ImportTag.EC_SCALAR, scalar),)
@@ -266,7 +265,7 @@ _PUBLIC_USES: Dict[CKA, str] = {CKA.ENCRYPT: "decrypt", CKA.WRAP: "decrypt"}
 
 
 def check_capabilities(capabilities: KeyCapabilities, verify: bool, private_template: Mapping[int, Any],
-                       public_template: Optional[Mapping[int, Any]] = None, *, where: str = "") -> None:
+                       public_template: Mapping[int, Any] | None = None, *, where: str = "") -> None:
     """TEMPLATE_INCONSISTENT when the private template asks for a use the new key will
     not have (or withholds one it will have: the card cannot restrict it), or the
     public template asks for one its public key will not have. ``where`` names the

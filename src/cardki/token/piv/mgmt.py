@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from cardki import errors
 from cardki.apdu import SecurityStatusError
 from cardki.apdu.errors import IncorrectParametersError
-from cardki import errors
 
 from .card import PivCard
 from .constants import ManagementKeyAlgorithm
@@ -74,11 +74,11 @@ class ManagementKey:
         """SET MANAGEMENT KEY to this key (the card must be authenticated with the old one)."""
         card.set_management_key(self.algorithm, bytes(self._key), require_touch=require_touch)
 
-    def same_key(self, other: "ManagementKey") -> bool:
+    def same_key(self, other: ManagementKey) -> bool:
         """Whether ``other`` is this very key (constant time)."""
         return self.algorithm == other.algorithm and hmac.compare_digest(bytes(self._key), bytes(other._key))
 
-    def copy(self) -> "ManagementKey":
+    def copy(self) -> ManagementKey:
         return ManagementKey(self.algorithm, bytes(self._key))
 
     def wipe(self) -> None:
@@ -106,7 +106,7 @@ def parse_management_key(secret: bytes, algorithm: int, allowed: Sequence[int]) 
 
 
 def new_management_key(secret: bytes, current: ManagementKeyAlgorithm, allowed: Sequence[int],
-                       algorithm: Optional[ManagementKeyAlgorithm] = None) -> ManagementKey:
+                       algorithm: ManagementKeyAlgorithm | None = None) -> ManagementKey:
     """A new management key from hex digits. Its algorithm: ``algorithm`` if given, else
     the ``current`` one when the length fits it, else the one the length names (32
     digits AES-128, 64 AES-256, 48 AES-192 where the card has AES, else 3DES).

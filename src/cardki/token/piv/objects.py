@@ -23,27 +23,26 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu.errors import MalformedResponseError
-from cardki.constants import CKA, CKC, CKK, CKM, CKO, CK_UNAVAILABLE_INFORMATION
+from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 
-from ..base import TokenObject
-from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
-from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from ...certificate import read_certificate
 from ...der import der_integer, der_octet_string, der_oid
+from ..base import ObjectKind, ObjectRef, TokenObject
 from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
+from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
+from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 #: DER OIDs for CKA_EC_PARAMS (PKCS#11 3.0 uses the RFC 8410 OIDs for 25519).
 EC_PARAMS = {
@@ -62,7 +61,7 @@ class KeyAlgorithm:
     ident: PivAlgorithm
     family: KeyFamily
     bits: int
-    curve: Optional[str] = None  # the curve's name in EC_PARAMS / cryptography
+    curve: str | None = None  # the curve's name in EC_PARAMS / cryptography
 
     @property
     def name(self) -> str:
@@ -95,7 +94,7 @@ KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
 ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
 
 
-def algorithm_of(public_key: Any) -> Optional[KeyAlgorithm]:
+def algorithm_of(public_key: Any) -> KeyAlgorithm | None:
     """The PIV algorithm a public (or private) key belongs to (None if PIV has none)."""
     if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
         return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
@@ -190,7 +189,7 @@ _DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
 _AGREEING_USAGE = ("key_agreement",)
 
 
-def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage] = None,
+def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None = None,
                      always_authenticate: bool = False) -> KeyCapabilities:
     """What a private key may do: what the card lets the slot do (the profile's
     ``usage``: "sign", and "decrypt" for key management), as far as the algorithm
@@ -210,7 +209,7 @@ def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: Optiona
     return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
 
 
-def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
+def certificate_key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
     """The certificate's KeyUsage extension, or None when it has none (or an
     unreadable one: then the certificate narrows nothing)."""
     from cryptography import x509 as x509_module  # only where a certificate was parsed already
@@ -221,7 +220,7 @@ def certificate_key_usage(cert: x509.Certificate) -> Optional[x509.KeyUsage]:
         return None
 
 
-def verify_allowed(algorithm: KeyAlgorithm, key_usage: Optional[x509.KeyUsage]) -> bool:
+def verify_allowed(algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None) -> bool:
     """Whether the public key may verify: any signing algorithm the certificate does
     not rule out, whatever the slot (the attestation key's signatures verify too)."""
     return algorithm.family in _SIGNING_FAMILIES and (
@@ -246,9 +245,9 @@ class SlotContents:
     spec: SlotSpec
     algorithm: KeyAlgorithm
     public_key: PublicKey
-    certificate: Optional[bytes] = None  # DER
+    certificate: bytes | None = None  # DER
     pin_policy: PinPolicy = PinPolicy.DEFAULT  # from metadata or what we set; DEFAULT = the slot's
-    origin: Optional[Origin] = None  # None: unknown (no metadata)
+    origin: Origin | None = None  # None: unknown (no metadata)
     destroyable: bool = False
     touch_policy: TouchPolicy = TouchPolicy.DEFAULT  # from metadata or what we set
 
@@ -270,7 +269,7 @@ RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, C
 EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
 
 
-def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None, *,
+def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
                 policies: bool = False) -> List[TokenObject]:
     """Private key, public key and (if present) certificate objects of one slot;
     ``labels`` are the profile's label templates (``{slot}`` = the slot's name);
@@ -280,7 +279,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None,
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert = read_certificate(contents.certificate) if contents.certificate is not None else None
     subject = cert.subject.public_bytes() if cert is not None else b""
-    common = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
+    common: Dict[int, Any] = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
               CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
               CKA.DESTROYABLE: contents.destroyable}
     local = contents.origin == Origin.GENERATED
@@ -290,7 +289,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None,
                   CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
                   CKA.DERIVE: capabilities.derive}
 
-    private = {
+    private: Dict[int, Any] = {
         **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
         CKA.LABEL: templates["private_key"].format(slot=spec.name),
         CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: local,
@@ -308,7 +307,7 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None,
     # GnuTLS and NSS read the public key from the private key object (CKA_EC_POINT is
     # not a private-key attribute in PKCS#11, but clients look for it there).
     sensitive = RSA_PRIVATE_PARTS if algorithm.family == KeyFamily.RSA else EC_PRIVATE_PARTS
-    public = {
+    public: Dict[int, Any] = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: templates["public_key"].format(slot=spec.name),
         CKA.VERIFY: verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,
@@ -316,13 +315,13 @@ def key_objects(contents: SlotContents, labels: Optional[Dict[str, str]] = None,
     }
     public[CKA.DERIVE] = False
     objects = [
-        TokenObject(("private", spec.key), private, frozenset(int(a) for a in sensitive)),
-        TokenObject(("public", spec.key), public),
+        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, spec.key), private, frozenset(int(a) for a in sensitive)),
+        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, spec.key), public),
     ]
     if cert is not None and contents.certificate is not None:
         attributes = certificate_attributes(spec, contents.certificate, cert)
         attributes[CKA.LABEL] = templates["certificate"].format(slot=spec.name)
-        objects.append(TokenObject(("certificate", spec.key), attributes))
+        objects.append(TokenObject(ObjectRef(ObjectKind.CERTIFICATE, spec.key), attributes))
     return objects
 
 
@@ -347,7 +346,7 @@ def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -
 def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:
     """A PIV data object as CKO_DATA (application "PIV", the SP 800-73 OID); the
     writable ones are destroyable (an empty PUT DATA)."""
-    return TokenObject(("data", spec.tag), {
+    return TokenObject(ObjectRef(ObjectKind.DATA, spec.tag), {
         CKA.CLASS: int(CKO.DATA), CKA.TOKEN: True, CKA.PRIVATE: spec.private, CKA.MODIFIABLE: False,
         CKA.COPYABLE: False, CKA.DESTROYABLE: spec.writable,
         CKA.LABEL: spec.name, CKA.APPLICATION: DATA_APPLICATION, CKA.OBJECT_ID: oid_der(spec.oid), CKA.VALUE: value,
@@ -368,7 +367,7 @@ def attestation_id(spec: SlotSpec) -> bytes:
 
 
 def attestation_object(spec: SlotSpec, der: bytes, cert: x509.Certificate,
-                       labels: Optional[Dict[str, str]] = None) -> TokenObject:
+                       labels: Dict[str, str] | None = None) -> TokenObject:
     """The attestation certificate of the key in ``spec``'s slot (what ATTEST
     answered) as a CKO_CERTIFICATE of its own: its own CKA_ID and label, CKA_TOKEN
     false (made on request, not stored: NSS, which lists token certificates, never
@@ -379,4 +378,4 @@ def attestation_object(spec: SlotSpec, der: bytes, cert: x509.Certificate,
         CKA.ID: attestation_id(spec), CKA.LABEL: templates["attestation"].format(slot=spec.name),
         CKA.TOKEN: False, CKA.DESTROYABLE: False, CKA.CERTIFICATE_CATEGORY: 0,
     })
-    return TokenObject(("attestation", spec.key), attributes)
+    return TokenObject(ObjectRef(ObjectKind.ATTESTATION, spec.key), attributes)

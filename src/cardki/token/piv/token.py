@@ -58,8 +58,11 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Tuple, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from cardki import errors
 from cardki.apdu import (
     ApduError,
     AuthBlockedError,
@@ -80,13 +83,12 @@ from cardki.apdu.errors import (
     WrongLengthError,
 )
 from cardki.certificate import read_certificate
-from cardki import errors
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
-from cardki.transport import CardRemovedError, CardResetError, SlotError
-from cardki.transport import CardTransport
+from cardki.transport import CardRemovedError, CardResetError, CardTransport, SlotError
 
 from .. import card_results, rsa_padding
-from ..base import MechanismInfo, Token, TokenInfo, TokenObject
+from ..base import MechanismInfo, ObjectKind, ObjectRef, Token, TokenInfo, TokenObject
+from ..profiles import DataObjectSpec, Profile, SlotSpec
 from .card import ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .keys import (
@@ -116,7 +118,6 @@ from .objects import (
     raw_ec_point,
     verify_allowed,
 )
-from ..profiles import DataObjectSpec, Profile, SlotSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -168,17 +169,17 @@ class AccessStatus:
     """PIN, PUK and management key as the card reports them (``cardki piv info``).
     The metadata parts are None on cards without GET METADATA (before YubiKey 5.3)."""
 
-    pin_tries_left: Optional[int]  # None: unknown (the PIN is verified, no metadata)
-    pin: Optional[PinMetadata]
-    puk: Optional[PinMetadata]
-    management_key: Optional[ManagementKeyMetadata]
+    pin_tries_left: int | None  # None: unknown (the PIN is verified, no metadata)
+    pin: PinMetadata | None
+    puk: PinMetadata | None
+    management_key: ManagementKeyMetadata | None
 
 
 class PivToken(Token):
     """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`."""
 
     def __init__(self, transport: CardTransport, profile: Profile, *,
-                 version: Optional[Tuple[int, int, int]] = None, serial: Optional[int] = None) -> None:
+                 version: Tuple[int, int, int] | None = None, serial: int | None = None) -> None:
         self.transport = transport
         self.profile = profile
         self.version = version
@@ -188,26 +189,26 @@ class PivToken(Token):
         self._lock = threading.RLock()
         self._generation = 0
         self._needs_restore = False
-        self._user: Optional[int] = None  # CKU.USER or CKU.SO while logged in
-        self._pin: Optional[bytearray] = None  # padded PIN, only while the user is logged in
-        self._mgmt: Optional[ManagementKey] = None  # only while the SO is logged in
+        self._user: int | None = None  # CKU.USER or CKU.SO while logged in
+        self._pin: bytearray | None = None  # padded PIN, only while the user is logged in
+        self._mgmt: ManagementKey | None = None  # only while the SO is logged in
         self._context_pending = False  # a CKU_CONTEXT_SPECIFIC login awaits its one use
-        self._slots: Optional[Dict[int, SlotContents]] = None
-        self._public_data: Optional[List[TokenObject]] = None
-        self._private_data: Optional[List[TokenObject]] = None
+        self._slots: Dict[int, SlotContents] | None = None
+        self._public_data: List[TokenObject] | None = None
+        self._private_data: List[TokenObject] | None = None
         self._objects_stale = False
         # Slots read one at a time by objects_with_id(): key -> (read epoch, contents or None).
         # An entry is current while its epoch equals _read_epoch (bumped by a reset).
-        self._single_slots: Dict[int, Tuple[int, Optional[SlotContents]]] = {}
+        self._single_slots: Dict[int, Tuple[int, SlotContents | None]] = {}
         self._read_epoch = 0
-        self._chuid: Optional[bytes] = None
-        self._last_pin_tries: Optional[int] = None
+        self._chuid: bytes | None = None
+        self._last_pin_tries: int | None = None
         # Attestation certificates made so far: key slot -> (read epoch, object).
         self._attestations: Dict[int, Tuple[int, TokenObject]] = {}
 
     # ----------------------------------------------------------- sharing
     @property
-    def presence_generation(self) -> Optional[int]:
+    def presence_generation(self) -> int | None:
         return self._generation
 
     def _on_reset(self) -> None:
@@ -312,7 +313,7 @@ class PivToken(Token):
             firmware_version=(version[0], min(255, version[1] * 10 + version[2])),
         )
 
-    def _pin_tries(self) -> Tuple[Optional[int], Optional[int]]:
+    def _pin_tries(self) -> Tuple[int | None, int | None]:
         """(tries left, total) from GET METADATA 80 where supported, else an empty VERIFY
         (which cannot tell while the PIN is verified: then the last known count is kept)."""
         if self.profile.feature("metadata"):
@@ -343,7 +344,7 @@ class PivToken(Token):
                     return value.hex().upper()[:16]
         return "0"
 
-    def _read_chuid(self) -> Optional[bytes]:
+    def _read_chuid(self) -> bytes | None:
         if self._chuid is None:
             def read() -> bytes:
                 try:
@@ -444,7 +445,7 @@ class PivToken(Token):
                 if missing:
                     epoch = self._read_epoch
 
-                    def read() -> List[Tuple[SlotSpec, Optional[SlotContents]]]:
+                    def read() -> List[Tuple[SlotSpec, SlotContents | None]]:
                         # SELECT as _read_all does (another program may have selected another
                         # applet, whose 6A82 would read as an empty slot); a SELECT drops the
                         # PIN status, so a logged-in user's is restored at once (VERIFY).
@@ -475,7 +476,7 @@ class PivToken(Token):
                 return [cached[1]]
             epoch = self._read_epoch
 
-            def read() -> Optional[bytes]:
+            def read() -> bytes | None:
                 self._restore()  # another applet's 6A82 must not read as "no key" (see objects_with_id)
                 try:
                     return self.card.attest(spec.key)
@@ -503,12 +504,12 @@ class PivToken(Token):
                 slots[spec.key] = contents
         return slots, self._read_data_objects(private=False)
 
-    def _read_slot(self, spec: SlotSpec) -> Optional[SlotContents]:
+    def _read_slot(self, spec: SlotSpec) -> SlotContents | None:
         """One key slot: its certificate container, plus GET METADATA where the card
         has it (for keys without a certificate it is the only way to see them; for
         keys with one it tells PIN policy and origin, so ALWAYS_AUTHENTICATE, LOCAL
         and NEVER_EXTRACTABLE are right: one APDU per populated slot)."""
-        cert_der: Optional[bytes] = None
+        cert_der: bytes | None = None
         try:
             cert_der = parse_certificate_container(self.card.get_data(spec.container))
         except NotFoundError:
@@ -530,13 +531,13 @@ class PivToken(Token):
         return self._certificate_only(spec, cert_der, destroyable)
 
     @staticmethod
-    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> Optional[SlotContents]:
+    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> SlotContents | None:
         """Slot contents known only from the certificate (cards without metadata)."""
         cert = read_certificate(cert_der)
         if cert is None:
             return None
         public_key = cert.public_key()
-        algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
+        algorithm = algorithm_of(public_key)
         if algorithm is None:
             return None
         return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)  # type: ignore[arg-type]
@@ -560,7 +561,7 @@ class PivToken(Token):
         return found
 
     def _contents(self, key: TokenObject) -> SlotContents:
-        kind, slot = _ref_parts(key)
+        kind, slot = key.ref
         if self._slots is None:
             single = self._single_slots.get(slot)
             if single is not None and single[1] is not None:
@@ -868,8 +869,8 @@ class PivToken(Token):
 
         return self._run(read, relogin_on_6982=False)
 
-    def change_management_key(self, new_key: bytes, algorithm: Optional[ManagementKeyAlgorithm] = None,
-                              require_touch: Optional[bool] = None) -> None:
+    def change_management_key(self, new_key: bytes, algorithm: ManagementKeyAlgorithm | None = None,
+                              require_touch: bool | None = None) -> None:
         """SET MANAGEMENT KEY, as the logged-in SO. ``new_key``: hex digits;
         ``algorithm``: None keeps the current one unless the length says otherwise;
         ``require_touch``: None keeps the current key's touch flag. The SO stays
@@ -1009,12 +1010,12 @@ class PivToken(Token):
             raise errors.KeySizeRange() if algorithm.family == KeyFamily.RSA else errors.CurveNotSupported()
 
     def _check_template_uses(self, spec: SlotSpec, algorithm: KeyAlgorithm, pin_policy: PinPolicy,
-                             private_template: Dict[int, Any], public_template: Optional[Dict[int, Any]]) -> None:
+                             private_template: Dict[int, Any], public_template: Dict[int, Any] | None) -> None:
         capabilities = key_capabilities(spec, algorithm, None, pin_policy == PinPolicy.ALWAYS)
         check_capabilities(capabilities, verify_allowed(algorithm, None), private_template, public_template,
                            where=f"a {algorithm.name} key in {spec.name}")
 
-    def _slot_changed(self, slot: int, contents: Optional[SlotContents]) -> None:
+    def _slot_changed(self, slot: int, contents: SlotContents | None) -> None:
         """Our own write changed ``slot``: the full slot table learns it (read first if
         needed), single-slot reads and the slot's attestation are dropped."""
         if self._slots is None:
@@ -1029,9 +1030,10 @@ class PivToken(Token):
 
     def _key_pair_objects(self, contents: SlotContents) -> Tuple[TokenObject, TokenObject]:
         objects = {obj.ref: obj for obj in self._key_objects(contents)}
-        return objects[("public", contents.spec.key)], objects[("private", contents.spec.key)]
+        return (objects[ObjectRef(ObjectKind.PUBLIC_KEY, contents.spec.key)],
+                objects[ObjectRef(ObjectKind.PRIVATE_KEY, contents.spec.key)])
 
-    def _current_certificate(self, slot: int) -> Optional[bytes]:
+    def _current_certificate(self, slot: int) -> bytes | None:
         """The certificate the slot table knows for ``slot`` (a new key does not remove
         it from the card: the listing shows what the card holds)."""
         known = (self._slots or {}).get(slot)
@@ -1067,7 +1069,7 @@ class PivToken(Token):
 
     def _generate(self, spec: SlotSpec, algorithm: KeyAlgorithm, pin_policy: PinPolicy, touch_policy: TouchPolicy,
                   not_always: bool, private_template: Dict[int, Any],
-                  public_template: Optional[Dict[int, Any]]) -> Tuple[TokenObject, TokenObject]:
+                  public_template: Dict[int, Any] | None) -> Tuple[TokenObject, TokenObject]:
         send_pin, send_touch, pin, touch = self._effective_policies(spec, pin_policy, touch_policy, not_always)
         self._check_template_uses(spec, algorithm, pin, private_template, public_template)
 
@@ -1113,7 +1115,7 @@ class PivToken(Token):
         self._require_feature("move_delete", "move keys (YubiKey 5.7)")
         specs = [self._slot_for_key(source, generate=True), self._slot_for_key(destination, generate=True)]
 
-        def move() -> List[Tuple[SlotSpec, Optional[SlotContents]]]:
+        def move() -> List[Tuple[SlotSpec, SlotContents | None]]:
             self.card.move_key(source, destination)
             return [(spec, self._read_slot(spec)) for spec in specs]
 
@@ -1143,7 +1145,7 @@ class PivToken(Token):
         attestations chain to (:func:`~.attestation.verify_attestation`)."""
         self._require_feature("attestation", "attest keys")
 
-        def read() -> Optional[bytes]:
+        def read() -> bytes | None:
             try:
                 return self.card.attestation_certificate()
             except NotFoundError:
@@ -1186,13 +1188,13 @@ class PivToken(Token):
         assert self._slots is not None
         self._single_slots.clear()  # the full table now knows better
         current = self._slots.get(spec.key)
-        algorithm = algorithm_of(cert.public_key())  # type: ignore[arg-type]
+        algorithm = algorithm_of(cert.public_key())
         if current is not None:
             current.certificate = der
         elif algorithm is not None:
             self._slots[spec.key] = SlotContents(spec, algorithm, cert.public_key(), der)  # type: ignore[arg-type]
         for obj in self.objects():
-            if obj.ref == ("certificate", spec.key):
+            if obj.ref == ObjectRef(ObjectKind.CERTIFICATE, spec.key):
                 return obj
         raise errors.FunctionFailed()
 
@@ -1234,14 +1236,14 @@ class PivToken(Token):
         assert written is not None
         return written
 
-    def _data_spec_writable(self, tag: int) -> Optional[DataObjectSpec]:
+    def _data_spec_writable(self, tag: int) -> DataObjectSpec | None:
         if any(tag == slot.container for slot in self.profile.slots):
             raise errors.ArgumentsBad("certificate containers are written as certificates")
         if not self.profile.data_object_writable(tag):
             raise errors.ActionProhibited(f"data object {tag:X} is not writable on this card")
         return self.profile.data_object(tag)
 
-    def write_data_object(self, tag: int, value: bytes) -> Optional[TokenObject]:
+    def write_data_object(self, tag: int, value: bytes) -> TokenObject | None:
         """PUT DATA ``value`` into data object ``tag`` as the SO, where the card lets the
         management key write it (the profile's writable range, not the read-only ones);
         returns the CKO_DATA object when the profile lists the tag, else None."""
@@ -1259,7 +1261,7 @@ class PivToken(Token):
         self._run(lambda: self.card.put_data(int(tag), b""))
         self._data_changed(int(tag), spec, None)
 
-    def _data_changed(self, tag: int, spec: Optional[DataObjectSpec], value: Optional[bytes]) -> Optional[TokenObject]:
+    def _data_changed(self, tag: int, spec: DataObjectSpec | None, value: bytes | None) -> TokenObject | None:
         if tag == DataObject.CHUID:
             self._chuid = value or b""
         if spec is None:
@@ -1267,7 +1269,7 @@ class PivToken(Token):
         obj = data_object(spec, value) if value else None
         table = self._private_data if spec.private else self._public_data
         if table is not None:
-            table[:] = [entry for entry in table if entry.ref != ("data", tag)] + ([obj] if obj else [])
+            table[:] = [entry for entry in table if entry.ref != ObjectRef(ObjectKind.DATA, tag)] + ([obj] if obj else [])
         return obj
 
     def destroy_object(self, obj: TokenObject) -> None:
@@ -1275,10 +1277,10 @@ class PivToken(Token):
         DATA), or on YubiKey 5.7+ a key (MOVE KEY to FF, with the slot's certificate).
         Attestation certificates are made, not stored: ActionProhibited."""
         self._require_so()
-        kind, slot = _ref_parts(obj)
-        if kind == "attestation":
+        kind, slot = obj.ref
+        if kind is ObjectKind.ATTESTATION:
             raise errors.ActionProhibited("an attestation certificate is made by the card, not stored")
-        if kind == "data":
+        if kind is ObjectKind.DATA:
             if not obj.attributes.get(CKA.DESTROYABLE):
                 raise errors.ActionProhibited()
             self.delete_data_object(slot)
@@ -1288,7 +1290,7 @@ class PivToken(Token):
         contents = self._contents(obj)
         self._single_slots.pop(slot, None)  # changed below: only the card knows now
         self._attestations.pop(slot, None)
-        if kind == "certificate":
+        if kind is ObjectKind.CERTIFICATE:
             self._run(lambda: self.card.put_data(contents.spec.container, b""))
             contents.certificate = None
             if self.profile.feature("metadata"):
@@ -1299,7 +1301,7 @@ class PivToken(Token):
                 else:
                     self._slots[slot] = refreshed
             return
-        if kind in ("private", "public") and contents.destroyable:
+        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and contents.destroyable:
             self._run(lambda: self.card.delete_key(slot))
             assert self._slots is not None
             if contents.certificate is not None:
@@ -1317,17 +1319,10 @@ class PivToken(Token):
 
 
 # ----------------------------------------------------------------- helpers
-def _ref_parts(obj: TokenObject) -> Tuple[str, int]:
-    """(kind, key slot or data object tag) of one of this token's objects."""
-    ref = obj.ref
-    if not isinstance(ref, tuple) or len(ref) != 2:
-        raise errors.ObjectHandleInvalid("not an object of this token")
-    return str(ref[0]), int(ref[1])
-
-
 def _modulus(contents: SlotContents) -> bytes:
-    numbers = contents.public_key.public_numbers()  # type: ignore[union-attr]
-    return numbers.n.to_bytes(contents.algorithm.byte_length, "big")
+    key = contents.public_key
+    assert isinstance(key, rsa.RSAPublicKey), "only RSA slots have a modulus"
+    return key.public_numbers().n.to_bytes(contents.algorithm.byte_length, "big")
 
 
 def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:

@@ -1,0 +1,94 @@
+"""The virtual card policy: when cardki shows an in-process virtual YubiKey, and how it is made.
+
+The one module of cardki that knows the simulator (hwsim): the Python API, the
+C layer and the CLI all make their virtual card and its slot source here, so
+the engine, the slot layer and the tokens never import it.
+
+Modes (:class:`VirtualMode`): ``OFF`` shows the readers only; ``FALLBACK`` adds
+the virtual card as one more slot whenever no reader has a card (also when
+pcscd is not running); ``ONLY`` shows the virtual card alone and never touches
+PC/SC. A virtual card may live in a state file (:class:`VirtualCardFile`): its
+keys and PINs survive the process.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .cryptoki.ports import SlotSource
+    from .slot.inprocess import EmulatedCard
+
+
+class VirtualMode(Enum):
+    """Whether, and how, the in-process virtual card is shown."""
+
+    OFF = "off"
+    FALLBACK = "fallback"
+    ONLY = "only"
+
+
+class VirtualStateError(Exception):
+    """The file that keeps the virtual card cannot be read, is not a card this version
+    understands, or cannot be written; the message names the file and says what is
+    wrong (never what the file holds: it has the card's keys and PINs)."""
+
+
+def new_virtual_card() -> EmulatedCard:
+    """A factory-fresh virtual YubiKey (firmware 5.7.2, the simulator's default)."""
+    from hwsim.yubikey import VirtualYubiKey
+    return VirtualYubiKey()
+
+
+class VirtualCardFile:
+    """A virtual YubiKey kept in ``path``: loaded now (a missing file is a factory-new
+    card), saved by :meth:`save_if_changed`. Errors are :class:`VirtualStateError`."""
+
+    def __init__(self, path: str) -> None:
+        from hwsim.statefile import StateError, StateKeeper, load_state
+        from hwsim.yubikey import VirtualYubiKey
+
+        self.path = os.path.expanduser(str(path))
+        try:
+            state = load_state(self.path)
+            self.card: EmulatedCard = VirtualYubiKey(state=state)
+        except OSError as error:
+            why = f"cannot be read: {error.strerror or error}"
+        except StateError as error:
+            why = f"cannot be used: {error}"
+        except Exception:  # noqa: BLE001 - a field missing or of the wrong kind; its text may quote the file
+            why = "cannot be used: it is not a complete virtual YubiKey state"
+        else:
+            self._keeper = StateKeeper(self.path)
+            if state is not None:
+                self._keeper.mark_saved(self.card)
+            return
+        raise VirtualStateError(f"the virtual card state {self.path} {why}")
+
+    def save_if_changed(self) -> None:
+        try:
+            self._keeper.save_if_changed(self.card)
+        except OSError as error:
+            raise VirtualStateError(f"the virtual card was not saved to {self.path}: "
+                                    f"{error.strerror or error}") from error
+
+
+def slot_source_factory(mode: VirtualMode,
+                        card_factory: Callable[[], Any] | None = None) -> Callable[[], SlotSource]:
+    """What the engine calls at each C_Initialize to get its slots under ``mode``;
+    ``card_factory`` makes the virtual card (by default a factory-fresh YubiKey)."""
+    make_card = card_factory or new_virtual_card
+
+    def make() -> SlotSource:
+        from .slot.manager import SlotManager
+
+        if mode is VirtualMode.OFF:
+            return SlotManager()
+        return SlotManager(virtual_fallback=make_card, use_pcsc=mode is VirtualMode.FALLBACK)
+
+    return make
+
+
+__all__ = ["VirtualMode", "VirtualStateError", "VirtualCardFile", "new_virtual_card", "slot_source_factory"]
