@@ -62,6 +62,8 @@ from cardki.apdu.errors import (
 )
 from cardki.certificate import read_certificate
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
+from cardki.curves import curve_by_ec_params
+from cardki.der import unwrap_octet_string
 from cardki.transport import CardRemovedError, CardResetError, CardTransport, SlotError
 
 from .. import card_results, rsa_padding
@@ -71,7 +73,6 @@ from .card import ORIGIN_GENERATED, PivCard
 from .mgmt import ManagementKey, parse_management_key
 from .objects import (
     ALGORITHM_BY_NAME,
-    EC_PARAMS,
     KEY_ALGORITHMS,
     KeyAlgorithm,
     SlotContents,
@@ -81,7 +82,6 @@ from .objects import (
     key_objects,
     parse_certificate_container,
     public_key_from_card,
-    raw_ec_point,
 )
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class PivToken(Token):
         self.profile = profile
         self.version = version
         self.serial = serial
-        self.protocol = SmartCardProtocol(transport, extended=bool(profile.quirks.get("extended_apdus", False)))
+        self.protocol = SmartCardProtocol(transport, extended=profile.quirks.extended_apdus)
         self.card = PivCard(self.protocol, profile.aid)
         self._lock = threading.RLock()
         self._generation = 0
@@ -820,10 +820,7 @@ def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
     raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == "ec" else 32
     if len(peer) == raw_length:
         return peer
-    try:
-        point = raw_ec_point(peer)
-    except (ValueError, TypeError):
-        point = b""
+    point = unwrap_octet_string(peer)
     if len(point) != raw_length:
         raise errors.MechanismParamInvalid("the peer's public point has the wrong size")
     return point
@@ -840,18 +837,11 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
             raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")
         return algorithm
     if mechanism in (CKM.EC_KEY_PAIR_GEN, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKM.EC_MONTGOMERY_KEY_PAIR_GEN):
-        params = template.get(CKA.EC_PARAMS)
-        by_params = {EC_PARAMS["secp256r1"]: "ECCP256", EC_PARAMS["secp384r1"]: "ECCP384",
-                     EC_PARAMS["ed25519"]: "ED25519", EC_PARAMS["x25519"]: "X25519"}
-        # PKCS#11 3.0 also allows the curve as a PrintableString name for 25519.
-        from asn1crypto import core as asn1  # here: key generation is rare, startup is not
-
-        names = {asn1.PrintableString("edwards25519").dump(): "ED25519",
-                 asn1.PrintableString("curve25519").dump(): "X25519"}
-        name = by_params.get(bytes(params or b"")) or names.get(bytes(params or b""))
-        if name is None:
+        curve = curve_by_ec_params(bytes(template.get(CKA.EC_PARAMS) or b""))
+        found = [a for a in ALGORITHM_BY_NAME.values() if curve is not None and a.curve == curve.name]
+        if not found:
             raise errors.CurveNotSupported()
-        algorithm = ALGORITHM_BY_NAME[name]
+        algorithm = found[0]
         expected = {CKM.EC_KEY_PAIR_GEN: "ec", CKM.EC_EDWARDS_KEY_PAIR_GEN: "ed25519",
                     CKM.EC_MONTGOMERY_KEY_PAIR_GEN: "x25519"}[CKM(mechanism)]
         if algorithm.family != expected:
