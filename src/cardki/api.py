@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
 
 from . import errors
 from .api_objects import (
-    _SUMMARY_ATTRIBUTES,
     Certificate,
     DataObject,
     DecryptMixin,
@@ -47,11 +46,12 @@ from .api_objects import (
     SecretKey,
     SignMixin,
     VerifyMixin,
-    make_object_type,
+    make_object,
+    only,
 )
 from .api_util import (
     Pin,
-    _name,
+    constant_name,
     curve_name,
     default_sign_mechanism,
     ecdsa_der_to_raw,
@@ -74,6 +74,7 @@ from .constants import (
     SlotFlag,
     TokenFlag,
 )
+from .curves import CurveKind, curve_by_name
 from .virtual import VirtualCardFile, VirtualMode, VirtualStateError, new_virtual_card, slot_source_factory
 
 if TYPE_CHECKING:
@@ -151,28 +152,20 @@ class Session:
         """``CK_SESSION_INFO`` (slot_id, state, flags, device_error)."""
         return self.library.engine.get_session_info(self.handle)
 
-    def _context_login(self, key: Object, pin: Pin | None) -> None:
-        """Log in CKU_CONTEXT_SPECIFIC when the key asks for it (after *_Init,
-        as the spec orders it; derive has no init, so before C_DeriveKey).
-        Without a PIN the operation goes ahead and the engine reports what the
-        card says."""
-        if not key.get(CKA.ALWAYS_AUTHENTICATE, False):
-            return
+    def reauthenticate(self, pin: Pin | None = None) -> None:
+        """C_Login(CKU_CONTEXT_SPECIFIC): the PIN again for the operation just begun with a
+        key that wants it for every use (CKA_ALWAYS_AUTHENTICATE, PIV slot 9C); ``pin``
+        defaults to the session's ``context_pin``. Key methods do this themselves when
+        given ``pin=``; call it when driving the engine's *_init yourself."""
         chosen = pin if pin is not None else self.context_pin
         if chosen is None:
-            return
+            raise ValueError("no PIN given and the session has no context_pin")
         self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, chosen)
 
     # ---------------------------------------------------------------- objects
-    def _make_object(self, handle: int) -> Object:
-        engine = self.library.engine
-        try:
-            attrs = engine.get_attribute_value(self.handle, handle, list(_SUMMARY_ATTRIBUTES))
-        except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:
-            attrs = dict(getattr(exc, "partial", {}) or {})
-        object_class = attrs.get(CKA.CLASS, -1)
-        cls = make_object_type(object_class, attrs)
-        return cls(self, handle, attrs)
+    def object(self, handle: int) -> Object:
+        """The object ``handle`` names in this session, typed by its attributes."""
+        return make_object(self, handle)
 
     def objects(self, template: Mapping[int, Any] | None = None) -> List[Object]:
         """Every object matching ``template`` (all objects when it is empty).
@@ -190,7 +183,7 @@ class Session:
                 handles.extend(batch)
         finally:
             engine.find_objects_final(self.handle)
-        return [self._make_object(handle) for handle in handles]
+        return [self.object(handle) for handle in handles]
 
     def keys(self, object_class: int | None = None, key_type: int | None = None,
              id: bytes | None = None, label: str | None = None) -> List[Key]:
@@ -204,16 +197,15 @@ class Session:
             template[CKA.ID] = bytes(id)
         if label is not None:
             template[CKA.LABEL] = label
-        found = self.objects(template)
-        key_classes = (CKO.PRIVATE_KEY, CKO.PUBLIC_KEY, CKO.SECRET_KEY)
-        return [obj for obj in found if isinstance(obj, Key)
-                or obj.get(CKA.CLASS) in key_classes]  # type: ignore[misc]
+        return only(Key, self.objects(template))
 
-    def private_keys(self, **search: Any) -> List[PrivateKey]:
-        return self.keys(object_class=CKO.PRIVATE_KEY, **search)  # type: ignore[return-value]
+    def private_keys(self, key_type: int | None = None, id: bytes | None = None,
+                     label: str | None = None) -> List[PrivateKey]:
+        return only(PrivateKey, self.keys(CKO.PRIVATE_KEY, key_type, id, label))
 
-    def public_keys(self, **search: Any) -> List[PublicKey]:
-        return self.keys(object_class=CKO.PUBLIC_KEY, **search)  # type: ignore[return-value]
+    def public_keys(self, key_type: int | None = None, id: bytes | None = None,
+                    label: str | None = None) -> List[PublicKey]:
+        return only(PublicKey, self.keys(CKO.PUBLIC_KEY, key_type, id, label))
 
     def certificates(self, id: bytes | None = None, label: str | None = None) -> List[Certificate]:
         template: Dict[int, Any] = {CKA.CLASS: CKO.CERTIFICATE}
@@ -221,7 +213,7 @@ class Session:
             template[CKA.ID] = bytes(id)
         if label is not None:
             template[CKA.LABEL] = label
-        return self.objects(template)  # type: ignore[return-value]
+        return only(Certificate, self.objects(template))
 
     def get_key(self, object_class: int | None = None, key_type: int | None = None,
                 id: bytes | None = None, label: str | None = None) -> Key:
@@ -268,58 +260,48 @@ class Session:
         priv.update(private_template or {})
         engine = self.library.engine
         pub_handle, priv_handle = engine.generate_key_pair(self.handle, mechanism, pub, priv)
-        public = self._make_object(pub_handle)
+        public = self.object(pub_handle)
         try:
-            private = self._make_object(priv_handle)
+            private = self.object(priv_handle)
         except errors.ObjectHandleInvalid:
             # A private key is CKA_PRIVATE: an SO session cannot see it (the spec's
             # rule); describe it from the template, and use it from a user session.
-            described = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: int(key_type)}
+            described: Dict[int, Any] = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: int(key_type)}
             described.update({k: v for k, v in priv.items() if k in (CKA.ID, CKA.LABEL)})
             private = PrivateKey(self, priv_handle, described)
-        return public, private  # type: ignore[return-value]
+        assert isinstance(public, PublicKey) and isinstance(private, PrivateKey)
+        return public, private
 
     def __repr__(self) -> str:
         return f"<Session {self.handle} on {self.token!r}{' rw' if self.rw else ''}>"
 
 
-_CURVE_OIDS = {
-    "secp256r1": "1.2.840.10045.3.1.7", "p-256": "1.2.840.10045.3.1.7", "p256": "1.2.840.10045.3.1.7",
-    "secp384r1": "1.3.132.0.34", "p-384": "1.3.132.0.34", "p384": "1.3.132.0.34",
-}
-
-
-#: RFC 8410 OIDs, the CKA_EC_PARAMS form PKCS#11 3.0 prefers for the 25519 curves.
-_ED25519_OID = "1.3.101.112"
-_X25519_OID = "1.3.101.110"
-
-
 def _keygen_templates(key_type: int, key_length: int | None, curve: str | None
                       ) -> Tuple[int, Dict[int, Any], Dict[int, Any]]:
-    from asn1crypto.core import ObjectIdentifier
-
     if key_type == CKK.RSA:
-        pub = {CKA.MODULUS_BITS: key_length or 2048, CKA.PUBLIC_EXPONENT: b"\x01\x00\x01"}
+        pub: Dict[int, Any] = {CKA.MODULUS_BITS: key_length or 2048, CKA.PUBLIC_EXPONENT: b"\x01\x00\x01"}
         return CKM.RSA_PKCS_KEY_PAIR_GEN, pub, {}
-    if key_type == CKK.EC:
-        name = (curve or "secp256r1").lower()
-        if name not in _CURVE_OIDS:
-            raise ValueError(f"unknown curve {curve!r}")
-        return CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_CURVE_OIDS[name]).dump()}, {}
-    if key_type == CKK.EC_EDWARDS:
-        return CKM.EC_EDWARDS_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_ED25519_OID).dump()}, {}
-    if key_type == CKK.EC_MONTGOMERY:
-        return CKM.EC_MONTGOMERY_KEY_PAIR_GEN, {CKA.EC_PARAMS: ObjectIdentifier(_X25519_OID).dump()}, {}
-    raise ValueError(f"cannot generate keys of type {_name(CKK, key_type)}")
+    by_type: Dict[int, Tuple[int, str, CurveKind]] = {
+        CKK.EC: (CKM.EC_KEY_PAIR_GEN, "secp256r1", CurveKind.WEIERSTRASS),
+        CKK.EC_EDWARDS: (CKM.EC_EDWARDS_KEY_PAIR_GEN, "ed25519", CurveKind.EDWARDS),
+        CKK.EC_MONTGOMERY: (CKM.EC_MONTGOMERY_KEY_PAIR_GEN, "x25519", CurveKind.MONTGOMERY),
+    }
+    if key_type not in by_type:
+        raise ValueError(f"cannot generate keys of type {constant_name(CKK, key_type)}")
+    mechanism, default, kind = by_type[key_type]
+    found = curve_by_name(curve or default)
+    if found is None or found.kind is not kind:
+        raise ValueError(f"unknown curve {curve!r}")
+    return mechanism, {CKA.EC_PARAMS: found.ec_params}, {}
 
 
 def _describe_search(object_class: int | None, key_type: int | None, id: bytes | None,
                      label: str | None) -> str:
     parts = []
     if object_class is not None:
-        parts.append(f"class {_name(CKO, object_class)}")
+        parts.append(f"class {constant_name(CKO, object_class)}")
     if key_type is not None:
-        parts.append(f"type {_name(CKK, key_type)}")
+        parts.append(f"type {constant_name(CKK, key_type)}")
     if id is not None:
         parts.append(f"id {bytes(id).hex() or '(empty)'}")
     if label is not None:

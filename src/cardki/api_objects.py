@@ -10,29 +10,35 @@ on demand (and fail with the engine's error once the session is closed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple, Type, TypeVar
 
 from . import errors
 from .api_util import (
-    _ECDSA_MECHANISMS,
-    _PSS_HASH,
+    ECDSA_MECHANISMS,
+    PSS_HASH,
+    MechanismArg,
     Pin,
-    _curve_bits,
-    _default_pss_params,
-    _mechanism_tuple,
-    _name,
-    _public_key_from_attributes,
+    curve_bits,
     curve_name,
+    default_pss_params,
     default_sign_mechanism,
     ecdsa_der_to_raw,
     ecdsa_raw_to_der,
+    mechanism_arg,
+    public_key_from_attributes,
     rsa_oaep_params,
 )
-from .constants import CKA, CKD, CKK, CKM, CKO
+from .constants import CKA, CKD, CKK, CKM, CKO, constant_name
 from .der import unwrap_octet_string
 
+T = TypeVar("T", bound="Object")
+
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from .api import Session
+    from .cryptoki.engine import Cryptoki
+    from .cryptoki.hostcrypto import PublicKey as CryptographyPublicKey
 
 class Object:
     """One object on a token, seen through one session.
@@ -50,12 +56,14 @@ class Object:
         self.handle = handle
         self.attributes: Dict[int, Any] = dict(attributes)
 
+    @property
+    def _engine(self) -> Cryptoki:
+        return self.session.library.engine
+
     def __getitem__(self, attribute: int) -> Any:
         if attribute in self.attributes:
             return self.attributes[attribute]
-        engine = self.session.library.engine
-        value = engine.get_attribute_value(self.session.handle, self.handle, [attribute])[attribute]
-        return value
+        return self._engine.get_attribute_value(self.session.handle, self.handle, [attribute])[attribute]
 
     def get(self, attribute: int, default: Any = None) -> Any:
         """The attribute, or ``default`` when the object has none or it is sensitive."""
@@ -89,7 +97,7 @@ class Key(Object):
 
     @property
     def key_type(self) -> int:
-        value = self.get(CKA.KEY_TYPE)
+        value: int = self.get(CKA.KEY_TYPE)
         try:
             return CKK(value)
         except (ValueError, TypeError):
@@ -107,20 +115,27 @@ class Key(Object):
         if self.key_type in (CKK.EC_EDWARDS, CKK.EC_MONTGOMERY):
             return 255
         if self.key_type == CKK.EC:
-            return _curve_bits(self.get(CKA.EC_PARAMS))
+            return curve_bits(self.get(CKA.EC_PARAMS))
         return None
 
     def __repr__(self) -> str:
         key_type = self.attributes.get(CKA.KEY_TYPE)
-        kind = _name(CKK, key_type) if isinstance(key_type, int) else "?"
+        kind = constant_name(CKK, key_type) if isinstance(key_type, int) else "?"
         return f"<{type(self).__name__} {kind} {self._summary()}>"
 
+    def _authenticate_use(self, pin: Pin | None) -> None:
+        """The context-specific login a CKA_ALWAYS_AUTHENTICATE key needs after *_Init
+        (derive has no init, so before C_DeriveKey), with ``pin`` or the session's
+        ``context_pin``. Nothing for other keys; without a PIN the operation goes
+        ahead and the engine reports what the card says."""
+        if self.get(CKA.ALWAYS_AUTHENTICATE, False) and (pin is not None or self.session.context_pin is not None):
+            self.session.reauthenticate(pin)
 
 
-class SignMixin:
+class SignMixin(Key):
     """Keys with ``CKA_SIGN``."""
 
-    def sign(self: Any, data: bytes, mechanism: int | None = None, mechanism_param: Any = None,
+    def sign(self, data: bytes, mechanism: int | None = None, mechanism_param: Any = None,
              *, pin: Pin | None = None, to_der: bool = False) -> bytes:
         """Sign ``data`` on the card.
 
@@ -132,45 +147,41 @@ class SignMixin:
         ``context_pin``.
         """
         mech = default_sign_mechanism(self.key_type) if mechanism is None else int(mechanism)
-        if mechanism_param is None and mech in _PSS_HASH:
-            mechanism_param = _default_pss_params(mech)
-        session: Session = self.session
-        engine = session.library.engine
-        engine.sign_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
-        session._context_login(self, pin)
-        signature = engine.sign(session.handle, bytes(data))
-        if to_der and mech in _ECDSA_MECHANISMS:
+        if mechanism_param is None and mech in PSS_HASH:
+            mechanism_param = default_pss_params(mech)
+        self._engine.sign_init(self.session.handle, mechanism_arg(mech, mechanism_param), self.handle)
+        self._authenticate_use(pin)
+        signature = bytes(self._engine.sign(self.session.handle, bytes(data)))
+        if to_der and mech in ECDSA_MECHANISMS:
             return ecdsa_raw_to_der(signature)
         return signature
 
 
-def _cipher_mechanism(mechanism: int, mechanism_param: Any) -> Any:
+def _cipher_mechanism(mechanism: int, mechanism_param: Any) -> MechanismArg:
     """The mechanism argument for encrypt/decrypt: ``CKM_RSA_PKCS_OAEP`` without a
     parameter means SHA-256 with MGF1-SHA-256 and no label (:func:`rsa_oaep_params`)."""
     mech = int(mechanism)
     if mech == CKM.RSA_PKCS_OAEP and mechanism_param is None:
         mechanism_param = rsa_oaep_params()
-    return _mechanism_tuple(mech, mechanism_param)
+    return mechanism_arg(mech, mechanism_param)
 
 
-class DecryptMixin:
+class DecryptMixin(Key):
     """Keys with ``CKA_DECRYPT``."""
 
-    def decrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS, mechanism_param: Any = None,
+    def decrypt(self, data: bytes, mechanism: int = CKM.RSA_PKCS, mechanism_param: Any = None,
                 *, pin: Pin | None = None) -> bytes:
         """Decrypt on the card; for ``CKM_RSA_PKCS_OAEP`` without a parameter,
         SHA-256 with MGF1-SHA-256 and no label is used (see :func:`rsa_oaep_params`)."""
-        session: Session = self.session
-        engine = session.library.engine
-        engine.decrypt_init(session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
-        session._context_login(self, pin)
-        return engine.decrypt(session.handle, bytes(data))
+        self._engine.decrypt_init(self.session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
+        self._authenticate_use(pin)
+        return bytes(self._engine.decrypt(self.session.handle, bytes(data)))
 
 
-class DeriveMixin:
+class DeriveMixin(Key):
     """Keys with ``CKA_DERIVE`` (ECDH on P-256/P-384, X25519)."""
 
-    def derive(self: Any, peer_public_key: Any, *, kdf: int = CKD.NULL, shared_data: bytes = b"",
+    def derive(self, peer_public_key: Any, *, kdf: int = CKD.NULL, shared_data: bytes = b"",
                as_object: bool = False, template: Mapping[int, Any] | None = None,
                pin: Pin | None = None) -> bytes | SecretKey:
         """ECDH with the card's private key and ``peer_public_key`` (bytes, a
@@ -182,8 +193,7 @@ class DeriveMixin:
         """
         from .cryptoki.mechanisms import Ecdh1DeriveParams
 
-        session: Session = self.session
-        engine = session.library.engine
+        session, engine = self.session, self._engine
         params = Ecdh1DeriveParams(kdf=int(kdf), shared_data=bytes(shared_data),
                                    public_data=_encode_public_point(peer_public_key))
         key_template: Dict[int, Any] = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET,
@@ -191,53 +201,51 @@ class DeriveMixin:
         if not as_object:
             key_template.update({CKA.SENSITIVE: False, CKA.EXTRACTABLE: True})
         key_template.update(template or {})
-        session._context_login(self, pin)
+        self._authenticate_use(pin)
         handle = engine.derive_key(session.handle, (CKM.ECDH1_DERIVE, params), self.handle, key_template)
         if as_object:
-            return session._make_object(handle)  # type: ignore[return-value]
+            secret = session.object(handle)
+            assert isinstance(secret, SecretKey)
+            return secret
         try:
             return bytes(engine.get_attribute_value(session.handle, handle, [CKA.VALUE])[CKA.VALUE])
         finally:
             engine.destroy_object(session.handle, handle)
 
 
-class VerifyMixin:
+class VerifyMixin(Key):
     """Keys with ``CKA_VERIFY``; the engine verifies on the host."""
 
-    def verify(self: Any, data: bytes, signature: bytes, mechanism: int | None = None,
+    def verify(self, data: bytes, signature: bytes, mechanism: int | None = None,
                mechanism_param: Any = None) -> bool:
         """True when ``signature`` is valid for ``data``; False when it is not.
         ECDSA signatures may be raw (r || s) or DER."""
         mech = default_sign_mechanism(self.key_type) if mechanism is None else int(mechanism)
-        if mechanism_param is None and mech in _PSS_HASH:
-            mechanism_param = _default_pss_params(mech)
+        if mechanism_param is None and mech in PSS_HASH:
+            mechanism_param = default_pss_params(mech)
         signature = bytes(signature)
-        if mech in _ECDSA_MECHANISMS and signature[:1] == b"\x30":
+        if mech in ECDSA_MECHANISMS and signature[:1] == b"\x30":
             size = ((self.key_length or 256) + 7) // 8
             if len(signature) != 2 * size:
                 try:
                     signature = ecdsa_der_to_raw(signature, size)
                 except ValueError:
                     pass
-        session: Session = self.session
-        engine = session.library.engine
-        engine.verify_init(session.handle, _mechanism_tuple(mech, mechanism_param), self.handle)
+        self._engine.verify_init(self.session.handle, mechanism_arg(mech, mechanism_param), self.handle)
         try:
-            engine.verify(session.handle, bytes(data), signature)
+            self._engine.verify(self.session.handle, bytes(data), signature)
         except (errors.SignatureInvalid, errors.SignatureLenRange):
             return False
         return True
 
 
-class EncryptMixin:
+class EncryptMixin(Key):
     """Keys with ``CKA_ENCRYPT``; the engine encrypts on the host."""
 
-    def encrypt(self: Any, data: bytes, mechanism: int = CKM.RSA_PKCS,
+    def encrypt(self, data: bytes, mechanism: int = CKM.RSA_PKCS,
                 mechanism_param: Any = None) -> bytes:
-        session: Session = self.session
-        engine = session.library.engine
-        engine.encrypt_init(session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
-        return engine.encrypt(session.handle, bytes(data))
+        self._engine.encrypt_init(self.session.handle, _cipher_mechanism(mechanism, mechanism_param), self.handle)
+        return bytes(self._engine.encrypt(self.session.handle, bytes(data)))
 
 
 class PrivateKey(Key):
@@ -252,8 +260,9 @@ class PrivateKey(Key):
 
     def public_key(self) -> PublicKey:
         """The public key with the same ``CKA_ID`` and key type."""
-        return self.session.get_key(object_class=CKO.PUBLIC_KEY, id=self.id,
-                                    key_type=self.key_type)  # type: ignore[return-value]
+        key = self.session.get_key(object_class=CKO.PUBLIC_KEY, id=self.id, key_type=self.key_type)
+        assert isinstance(key, PublicKey)
+        return key
 
 
 class PublicKey(Key):
@@ -261,14 +270,15 @@ class PublicKey(Key):
 
     object_class = CKO.PUBLIC_KEY
 
-    def to_cryptography(self) -> Any:
+    def to_cryptography(self) -> CryptographyPublicKey:
+        """This key as a :mod:`cryptography` public key."""
         attrs: Dict[int, Any] = {CKA.KEY_TYPE: self.key_type}
         for attribute in (CKA.PUBLIC_KEY_INFO, CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
                           CKA.EC_POINT):
             value = self.get(attribute)
             if value is not None:
                 attrs[attribute] = value
-        return _public_key_from_attributes(attrs)
+        return public_key_from_attributes(attrs)
 
     @property
     def curve(self) -> str | None:
@@ -300,7 +310,7 @@ class Certificate(Object):
         """The subject as an RFC 4514 string (``CN=...``)."""
         return self.to_cryptography().subject.rfc4514_string()
 
-    def to_cryptography(self) -> Any:
+    def to_cryptography(self) -> x509.Certificate:
         from cryptography import x509
 
         return x509.load_der_x509_certificate(self.value)
@@ -325,16 +335,16 @@ _BASE_CLASSES: Dict[int, Type[Object]] = {
 }
 
 #: Capability attribute -> mixin, per object class.
-_CAPABILITIES: Dict[int, Tuple[Tuple[int, type], ...]] = {
+_CAPABILITIES: Dict[int, Tuple[Tuple[int, Type[Key]], ...]] = {
     CKO.PRIVATE_KEY: ((CKA.SIGN, SignMixin), (CKA.DECRYPT, DecryptMixin), (CKA.DERIVE, DeriveMixin)),
     CKO.PUBLIC_KEY: ((CKA.VERIFY, VerifyMixin), (CKA.ENCRYPT, EncryptMixin)),
     CKO.SECRET_KEY: (),
 }
 
-_class_cache: Dict[Tuple[type, Tuple[type, ...]], type] = {}
+_class_cache: Dict[Tuple[Type[Object], Tuple[Type[Key], ...]], Type[Object]] = {}
 
 
-def make_object_type(object_class: int, attributes: Mapping[int, Any]) -> type:
+def make_object_type(object_class: int, attributes: Mapping[int, Any]) -> Type[Object]:
     """The Python class for an object: its base class plus one mixin per capability it has."""
     base = _BASE_CLASSES.get(object_class, Object)
     mixins = tuple(mixin for attribute, mixin in _CAPABILITIES.get(object_class, ())
@@ -344,9 +354,25 @@ def make_object_type(object_class: int, attributes: Mapping[int, Any]) -> type:
     key = (base, mixins)
     cls = _class_cache.get(key)
     if cls is None:
-        cls = type(base.__name__, mixins + (base,), {"__module__": __name__})
+        cls = type(base.__name__, (*mixins, base), {"__module__": __name__})
         _class_cache[key] = cls
     return cls
+
+
+def make_object(session: Session, handle: int) -> Object:
+    """The object ``handle`` names, as the Python type its attributes call for (a
+    private key that may sign gets :meth:`SignMixin.sign`, ...)."""
+    engine = session.library.engine
+    try:
+        attrs = engine.get_attribute_value(session.handle, handle, list(_SUMMARY_ATTRIBUTES))
+    except (errors.AttributeTypeInvalid, errors.AttributeSensitive) as exc:
+        attrs = dict(getattr(exc, "partial", {}) or {})
+    return make_object_type(attrs.get(CKA.CLASS, -1), attrs)(session, handle, attrs)
+
+
+def only(kind: Type[T], objects: Sequence[Object]) -> List[T]:
+    """The objects of a search that are of ``kind``."""
+    return [obj for obj in objects if isinstance(obj, kind)]
 
 
 #: Read when an object is found: enough to choose its Python type and print it.

@@ -6,41 +6,31 @@ Nothing here talks to a card, so each rule is testable on its own.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from . import errors
-from .constants import CKA, CKG, CKK, CKM
-from .der import unwrap_octet_string
+from .constants import CKK, CKM, CKZ, constant_name, mechanism_name
+from .cryptoki.mechanisms import HASHED_SIGN, RsaOaepParams, RsaPssParams
+from .curves import curve_by_ec_params
+from .digests import BY_MECHANISM
+
+if TYPE_CHECKING:
+    from .cryptoki.hostcrypto import PublicKey
 
 Pin = str | bytes
 MechanismArg = int | Tuple[int, Any] | None
 
-#: Hash mechanism -> (MGF1 generator, digest length): the usual PSS/OAEP pairing.
-_HASH_PARAMS: Dict[int, Tuple[int, int]] = {
-    CKM.SHA_1: (CKG.MGF1_SHA1, 20),
-    CKM.SHA224: (CKG.MGF1_SHA224, 28),
-    CKM.SHA256: (CKG.MGF1_SHA256, 32),
-    CKM.SHA384: (CKG.MGF1_SHA384, 48),
-    CKM.SHA512: (CKG.MGF1_SHA512, 64),
-}
-
 #: Hashed PSS mechanism -> its hash, so the PSS parameter can be defaulted.
-_PSS_HASH: Dict[int, int] = {
-    CKM.SHA1_RSA_PKCS_PSS: CKM.SHA_1,
-    CKM.SHA224_RSA_PKCS_PSS: CKM.SHA224,
-    CKM.SHA256_RSA_PKCS_PSS: CKM.SHA256,
-    CKM.SHA384_RSA_PKCS_PSS: CKM.SHA384,
-    CKM.SHA512_RSA_PKCS_PSS: CKM.SHA512,
-}
+PSS_HASH: Dict[int, int] = {mech: digest for mech, (base, digest) in HASHED_SIGN.items() if base == CKM.RSA_PKCS_PSS}
+
+#: The ECDSA mechanisms, whose signatures can be returned as DER.
+ECDSA_MECHANISMS = frozenset({CKM.ECDSA} | {mech for mech, (base, _) in HASHED_SIGN.items() if base == CKM.ECDSA})
 
 _DEFAULT_SIGN: Dict[int, int] = {
     CKK.RSA: CKM.SHA256_RSA_PKCS,
     CKK.EC: CKM.ECDSA_SHA256,
     CKK.EC_EDWARDS: CKM.EDDSA,
 }
-
-_ECDSA_MECHANISMS = frozenset({CKM.ECDSA, CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256,
-                               CKM.ECDSA_SHA384, CKM.ECDSA_SHA512})
 
 
 def default_sign_mechanism(key_type: int) -> int:
@@ -50,7 +40,7 @@ def default_sign_mechanism(key_type: int) -> int:
         return _DEFAULT_SIGN[key_type]
     except KeyError:
         raise errors.MechanismInvalid(
-            f"no default signing mechanism for key type {_name(CKK, key_type)}") from None
+            f"no default signing mechanism for key type {constant_name(CKK, key_type)}") from None
 
 
 def parse_mechanism(text: str) -> int:
@@ -67,21 +57,6 @@ def parse_mechanism(text: str) -> int:
         return CKM[name]
     except KeyError:
         raise ValueError(f"unknown mechanism {text!r}") from None
-
-
-def _name(enum: Any, value: int) -> str:
-    try:
-        return enum(value).name
-    except ValueError:
-        return f"0x{value:08X}"
-
-
-def mechanism_name(mechanism: int) -> str:
-    """``0x1044`` -> ``"CKM_ECDSA_SHA256"`` (hex for vendor mechanisms)."""
-    try:
-        return "CKM_" + CKM(mechanism).name
-    except ValueError:
-        return f"0x{mechanism:08X}"
 
 
 def ecdsa_raw_to_der(signature: bytes) -> bytes:
@@ -104,97 +79,51 @@ def ecdsa_der_to_raw(signature: bytes, field_bytes: int) -> bytes:
     return r.to_bytes(field_bytes, "big") + s.to_bytes(field_bytes, "big")
 
 
-def _public_key_from_attributes(attrs: Mapping[int, Any]) -> Any:
-    """Build a :mod:`cryptography` public key from Cryptoki public-key attributes."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+def public_key_from_attributes(attrs: Mapping[int, Any]) -> PublicKey:
+    """A :mod:`cryptography` public key from a key object's attributes (CKA_PUBLIC_KEY_INFO
+    where present, else the parts); KEY_TYPE_INCONSISTENT when there is none."""
+    from .cryptoki.hostcrypto import public_key_from_attributes as from_attributes
 
-    spki = attrs.get(CKA.PUBLIC_KEY_INFO)
-    if spki:
-        return serialization.load_der_public_key(bytes(spki))
-    key_type = attrs.get(CKA.KEY_TYPE)
-    if key_type == CKK.RSA:
-        n = int.from_bytes(attrs[CKA.MODULUS], "big")
-        e = int.from_bytes(attrs[CKA.PUBLIC_EXPONENT], "big")
-        return rsa.RSAPublicNumbers(e, n).public_key()
-    point = unwrap_octet_string(bytes(attrs[CKA.EC_POINT]))
-    if key_type == CKK.EC:
-        from asn1crypto.keys import ECDomainParameters
-
-        params = ECDomainParameters.load(bytes(attrs[CKA.EC_PARAMS]))
-        if params.name != "named":
-            raise ValueError("only named curves are supported")
-        curve = ec.get_curve_for_oid(_x509_oid(params.chosen.dotted))
-        return ec.EllipticCurvePublicKey.from_encoded_point(curve(), point)
-    if key_type == CKK.EC_EDWARDS:
-        return ed25519.Ed25519PublicKey.from_public_bytes(point)
-    if key_type == CKK.EC_MONTGOMERY:
-        return x25519.X25519PublicKey.from_public_bytes(point)
-    raise ValueError(f"cannot convert a {_name(CKK, key_type or 0)} key")
+    return from_attributes(attrs, spki_first=True)
 
 
-def _x509_oid(dotted: str) -> Any:
-    from cryptography.x509 import ObjectIdentifier
-
-    return ObjectIdentifier(dotted)
-
-
-
-
-def _mechanism_tuple(mechanism: int, param: Any) -> MechanismArg:
+def mechanism_arg(mechanism: int, param: Any) -> MechanismArg:
+    """What the engine takes as a mechanism: the number, or (number, parameter)."""
     return mechanism if param is None else (mechanism, param)
 
 
-def _default_pss_params(mechanism: int) -> Any:
+def default_pss_params(mechanism: int) -> RsaPssParams:
     """Salt = hash length and MGF1 with the same hash: what RFC 8017 recommends
     and what :mod:`cryptography`'s ``PSS.DIGEST_LENGTH`` verifies."""
-    from .cryptoki.mechanisms import RsaPssParams
-
-    hash_alg = _PSS_HASH[mechanism]
-    mgf, length = _HASH_PARAMS[hash_alg]
-    return RsaPssParams(hash_alg=hash_alg, mgf=mgf, salt_len=length)
+    return rsa_pss_params(PSS_HASH[mechanism])
 
 
-def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: int | None = None) -> Any:
+def rsa_pss_params(hash_alg: int = CKM.SHA256, salt_len: int | None = None) -> RsaPssParams:
     """A ``CK_RSA_PKCS_PSS_PARAMS`` with MGF1 of the same hash; salt defaults to the hash length."""
-    from .cryptoki.mechanisms import RsaPssParams
-
-    mgf, length = _HASH_PARAMS[hash_alg]
-    return RsaPssParams(hash_alg=hash_alg, mgf=mgf, salt_len=length if salt_len is None else salt_len)
+    digest = BY_MECHANISM[hash_alg]
+    return RsaPssParams(hash_alg=hash_alg, mgf=digest.mgf, salt_len=digest.size if salt_len is None else salt_len)
 
 
-def rsa_oaep_params(hash_alg: int = CKM.SHA256, label: bytes = b"") -> Any:
+def rsa_oaep_params(hash_alg: int = CKM.SHA256, label: bytes = b"") -> RsaOaepParams:
     """A ``CK_RSA_PKCS_OAEP_PARAMS`` with MGF1 of the same hash and an optional label."""
-    from .constants import CKZ
-    from .cryptoki.mechanisms import RsaOaepParams
-
-    mgf, _ = _HASH_PARAMS[hash_alg]
-    return RsaOaepParams(hash_alg=hash_alg, mgf=mgf, source=CKZ.DATA_SPECIFIED if label else 0,
-                         source_data=label)
-
-_CURVE_BITS = {"secp256r1": 256, "secp384r1": 384, "secp521r1": 521, "secp224r1": 224}
+    return RsaOaepParams(hash_alg=hash_alg, mgf=BY_MECHANISM[hash_alg].mgf,
+                         source=CKZ.DATA_SPECIFIED if label else 0, source_data=label)
 
 
-def _curve_bits(ec_params: bytes | None) -> int | None:
-    if not ec_params:
-        return None
-    from asn1crypto.keys import ECDomainParameters
-
-    try:
-        params = ECDomainParameters.load(bytes(ec_params))
-        return _CURVE_BITS.get(params.chosen.native) if params.name == "named" else None
-    except ValueError:
-        return None
+def curve_bits(ec_params: bytes | None) -> int | None:
+    """CKA_EC_PARAMS -> the curve's size in bits (None when it names no curve cardki knows)."""
+    curve = curve_by_ec_params(bytes(ec_params)) if ec_params else None
+    return curve.bits if curve is not None else None
 
 
 def curve_name(ec_params: bytes | None) -> str | None:
-    """CKA_EC_PARAMS -> ``"secp256r1"`` (None when it is not a named curve)."""
-    if not ec_params:
-        return None
-    from asn1crypto.keys import ECDomainParameters
+    """CKA_EC_PARAMS -> ``"secp256r1"`` (None when it names no curve cardki knows)."""
+    curve = curve_by_ec_params(bytes(ec_params)) if ec_params else None
+    return curve.name if curve is not None else None
 
-    try:
-        params = ECDomainParameters.load(bytes(ec_params))
-        return str(params.chosen.native) if params.name == "named" else None
-    except ValueError:
-        return None
+
+__all__ = [
+    "Pin", "MechanismArg", "PSS_HASH", "ECDSA_MECHANISMS", "default_sign_mechanism", "parse_mechanism",
+    "mechanism_name", "constant_name", "ecdsa_raw_to_der", "ecdsa_der_to_raw", "public_key_from_attributes",
+    "mechanism_arg", "default_pss_params", "rsa_pss_params", "rsa_oaep_params", "curve_bits", "curve_name",
+]

@@ -245,13 +245,13 @@ def _print_token(slot: Any, out: TextIO, indent: str = "") -> None:
 
 def _describe_object(obj: Any) -> str:
     from .api import CKA, CKK, Certificate, Key, PublicKey
-    from .api_util import _name
+    from .constants import constant_name
 
     kind = type(obj).__name__
     parts = [f"{kind:<12}", f"id={obj.id.hex() or '-':<4}", f"label={obj.label!r}"]
     if isinstance(obj, Key):
         key_type = obj.key_type
-        desc = _name(CKK, key_type) if isinstance(key_type, int) else "?"
+        desc = constant_name(CKK, key_type) if isinstance(key_type, int) else "?"
         bits = obj.key_length
         if isinstance(obj, PublicKey) and obj.curve:
             desc += f" {obj.curve}"

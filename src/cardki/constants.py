@@ -443,3 +443,20 @@ class InterfaceFlag(IntFlag):
     """``CK_INTERFACE.flags`` (v3.0)."""
 
     FORK_SAFE = 0x1
+
+
+def constant_name(enum: type[IntEnum], value: int) -> str:
+    """The spec's name of ``value`` in ``enum`` (``CKK.EC`` -> ``"EC"``), hex for vendor values."""
+    try:
+        return enum(value).name
+    except ValueError:
+        return f"0x{int(value):08X}"
+
+
+def mechanism_name(mechanism: int) -> str:
+    """``0x1044`` -> ``"CKM_ECDSA_SHA256"``; a vendor mechanism stays hex (``0x80001234``)."""
+    try:
+        return "CKM_" + CKM(mechanism).name
+    except ValueError:
+        return f"0x{int(mechanism):08X}"
+

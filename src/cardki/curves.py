@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Dict, Tuple, Type
 
 from .der import der_oid
 
@@ -45,9 +45,9 @@ class Curve:
     """Key size as PKCS#11 reports it (CK_MECHANISM_INFO, CKA_MODULUS_BITS' EC cousin)."""
     field_bytes: int
     """Length of a coordinate, a private scalar and an ECDH secret."""
-    order: Optional[int] = None
+    order: int | None = None
     """The group order n (Weierstrass curves): an ECDSA r and s lie in 1..n-1."""
-    openpgp_oid: Optional[str] = None
+    openpgp_oid: str | None = None
     """The OID OpenPGP cards use, when it is not :attr:`oid`."""
     aliases: Tuple[str, ...] = ()
     """Other spellings users and tools write (``P-256``, ``nistp256``, ``prime256v1``)."""
@@ -70,7 +70,7 @@ class Curve:
             return 1 + 2 * self.field_bytes
         return self.field_bytes
 
-    def ec_curve(self) -> "ec.EllipticCurve":
+    def ec_curve(self) -> ec.EllipticCurve:
         """cryptography's curve object (Weierstrass curves only; ValueError otherwise)."""
         if self.kind is not CurveKind.WEIERSTRASS:
             raise ValueError(f"{self.name} is not a curve of cryptography's ec module")
@@ -118,29 +118,38 @@ CURVES: Tuple[Curve, ...] = (
           openpgp_oid="1.3.6.1.4.1.3029.1.5.1", aliases=("curve25519", "cv25519")),
 )
 
+#: The PrintableString names PKCS#11 3.0 gives the 25519 curves (and the spelling some callers use).
+_PRINTABLE_NAMES: Dict[str, Tuple[str, ...]] = {"ed25519": ("edwards25519", "Ed25519"), "x25519": ("curve25519",)}
+
 _BY_NAME: Dict[str, Curve] = {
     spelling.lower(): curve for curve in CURVES for spelling in (curve.name, *curve.aliases)}
 _BY_OID: Dict[str, Curve] = {
     oid: curve for curve in CURVES for oid in (curve.oid, curve.openpgp_oid) if oid is not None}
 _BY_EC_PARAMS: Dict[bytes, Curve] = {der_oid(oid): curve for oid, curve in _BY_OID.items()}
 _BY_OPENPGP_OID: Dict[bytes, Curve] = {curve.openpgp_oid_bytes: curve for curve in CURVES}
+#: PKCS#11 3.0 also lets CKA_EC_PARAMS name the 25519 curves as a DER PrintableString.
+_BY_PRINTABLE_NAME: Dict[bytes, Curve] = {
+    bytes([0x13, len(name)]) + name.encode("ascii"): curve
+    for curve in CURVES for name in _PRINTABLE_NAMES.get(curve.name, ())}
 
 
-def curve_by_name(name: str) -> Optional[Curve]:
+def curve_by_name(name: str) -> Curve | None:
     """The curve called ``name`` (any spelling in the table, case-insensitive)."""
     return _BY_NAME.get(name.lower())
 
 
-def curve_by_oid(dotted: str) -> Optional[Curve]:
+def curve_by_oid(dotted: str) -> Curve | None:
     """The curve with this dotted OID (X.509 or OpenPGP's)."""
     return _BY_OID.get(dotted)
 
 
-def curve_by_ec_params(ec_params: bytes) -> Optional[Curve]:
-    """The curve a CKA_EC_PARAMS OBJECT IDENTIFIER names (either OID of the 25519 curves)."""
-    return _BY_EC_PARAMS.get(bytes(ec_params))
+def curve_by_ec_params(ec_params: bytes) -> Curve | None:
+    """The curve CKA_EC_PARAMS names: a DER OBJECT IDENTIFIER (either OID of the 25519
+    curves), or PKCS#11 3.0's PrintableString name of a 25519 curve."""
+    value = bytes(ec_params)
+    return _BY_EC_PARAMS.get(value) or _BY_PRINTABLE_NAME.get(value)
 
 
-def curve_by_openpgp_oid(content: bytes) -> Optional[Curve]:
+def curve_by_openpgp_oid(content: bytes) -> Curve | None:
     """The curve whose OID content bytes an OpenPGP card's algorithm attributes hold."""
     return _BY_OPENPGP_OID.get(bytes(content))

@@ -44,20 +44,36 @@ def der_octet_string(value: bytes) -> bytes:
     return _tlv(0x04, bytes(value))
 
 
+def _point_shaped(content: bytes) -> bool:
+    """Whether ``content`` looks like an EC point: uncompressed 04 || x || y, compressed
+    02/03 || x, or a raw 32-byte 25519 key."""
+    if len(content) == 32:
+        return True
+    if content[:1] == b"\x04":
+        return len(content) % 2 == 1 and len(content) > 1
+    return content[:1] in (b"\x02", b"\x03") and len(content) > 1
+
+
 def unwrap_octet_string(value: bytes) -> bytes:
-    """The content of a DER OCTET STRING (CKA_EC_POINT); a value that is not one
-    (some modules give the raw point) comes back unchanged."""
+    """The point inside CKA_EC_POINT's DER OCTET STRING. PKCS#11 says the attribute is
+    one, but some modules and callers give the raw point, which also starts with 04:
+    the value is unwrapped only when its DER length covers it exactly and what is inside
+    is point-shaped; anything else (a raw point, garbage) comes back unchanged, and the
+    caller checks its length for the curve."""
     value = bytes(value)
-    if len(value) >= 2 and value[0] == 0x04:
-        first = value[1]
-        if first < 0x80:
-            header, length = 2, first
-        else:
-            header = 2 + (first & 0x7F)
-            length = int.from_bytes(value[2:header], "big")
-        if header + length == len(value):
-            return value[header:]
-    return value
+    if len(value) < 2 or value[0] != 0x04:
+        return value
+    first = value[1]
+    if first < 0x80:
+        header, length = 2, first
+    elif 0x81 <= first <= 0x80 + MAX_LENGTH_BYTES:
+        header = 2 + (first & 0x7F)
+        length = int.from_bytes(value[2:header], "big")
+    else:
+        return value
+    if header + length != len(value) or not _point_shaped(value[header:]):
+        return value
+    return value[header:]
 
 
 def der_oid(dotted: str) -> bytes:
@@ -74,3 +90,25 @@ def der_oid(dotted: str) -> bytes:
             arc >>= 7
         content += bytes(reversed(chunk))
     return _tlv(0x06, bytes(content))
+
+
+def decode_oid(value: bytes) -> str:
+    """The dotted form of a DER OBJECT IDENTIFIER (the whole of ``value``); ValueError
+    when it is not exactly one."""
+    value = bytes(value)
+    if len(value) < 3 or value[0] != 0x06 or value[1] >= 0x80 or value[1] != len(value) - 2:
+        raise ValueError("not a DER OBJECT IDENTIFIER")
+    arcs = []
+    arc = 0
+    for byte in value[2:]:
+        if arc == 0 and byte == 0x80:
+            raise ValueError("an OID arc starts with a padding byte")
+        arc = (arc << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(arc)
+            arc = 0
+    if value[-1] & 0x80:
+        raise ValueError("the OID's last arc is cut off")
+    first = arcs[0]
+    head = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    return ".".join(str(part) for part in [*head, *arcs[1:]])

@@ -17,11 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cardki.constants import CKA, CKM, CKO, CKU
+from cardki.curves import CURVES
 from cardki.token.piv.attestation import verify_attestation
 from cardki.token.piv.constants import ManagementKeyAlgorithm, PinPolicy, TouchPolicy
-from cardki.token.piv.objects import EC_PARAMS
 from hwsim import statefile
 from piv_pcsc import pcsc_token
+
+#: CKA_EC_PARAMS by curve name (cardki.curves is the one table).
+EC_PARAMS_OF = {curve.name: curve.ec_params for curve in CURVES}
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
@@ -127,7 +130,7 @@ def test_cardki_generates_with_policies_ykman_attests_and_cardki_reinitializes(c
     with pcsc_token(reader) as token:
         token.login(CKU.SO, MGMT.encode())
         public, _ = token.generate_key_pair(
-            CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: EC_PARAMS["secp256r1"]},
+            CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: EC_PARAMS_OF["secp256r1"]},
             {CKA.ID: b"\x02", CKA.YUBICO_PIN_POLICY: b"\x03", CKA.YUBICO_TOUCH_POLICY: b"\x03"})
     attestation, f9 = tmp_path / "att.pem", tmp_path / "f9.pem"
     ykman("5", reader, "piv", "keys", "attest", "9c", str(attestation))

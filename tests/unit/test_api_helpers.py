@@ -62,7 +62,7 @@ def test_public_key_from_rsa_attributes() -> None:
     numbers = key.public_numbers()
     attrs = {CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: numbers.n.to_bytes(128, "big"),
              CKA.PUBLIC_EXPONENT: b"\x01\x00\x01"}
-    assert api_util._public_key_from_attributes(attrs).public_numbers() == numbers
+    assert api_util.public_key_from_attributes(attrs).public_numbers() == numbers
 
 
 def test_public_key_from_ec_attributes_with_and_without_octet_string() -> None:
@@ -71,26 +71,26 @@ def test_public_key_from_ec_attributes_with_and_without_octet_string() -> None:
     params = ObjectIdentifier("1.2.840.10045.3.1.7").dump()
     for encoded in (_octet_string(point), point):
         attrs = {CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: params, CKA.EC_POINT: encoded}
-        assert api_util._public_key_from_attributes(attrs).public_numbers() == key.public_numbers()
+        assert api_util.public_key_from_attributes(attrs).public_numbers() == key.public_numbers()
     assert api.curve_name(params) == "secp256r1"
-    assert api_util._curve_bits(params) == 256
+    assert api_util.curve_bits(params) == 256
 
 
 def test_public_key_from_edwards_and_montgomery_attributes() -> None:
     ed = ed25519.Ed25519PrivateKey.generate().public_key()
     raw = ed.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    got = api_util._public_key_from_attributes({CKA.KEY_TYPE: CKK.EC_EDWARDS, CKA.EC_POINT: _octet_string(raw)})
+    got = api_util.public_key_from_attributes({CKA.KEY_TYPE: CKK.EC_EDWARDS, CKA.EC_POINT: _octet_string(raw)})
     assert got.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == raw
     xk = x25519.X25519PrivateKey.generate().public_key()
     raw = xk.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    got = api_util._public_key_from_attributes({CKA.KEY_TYPE: CKK.EC_MONTGOMERY, CKA.EC_POINT: _octet_string(raw)})
+    got = api_util.public_key_from_attributes({CKA.KEY_TYPE: CKK.EC_MONTGOMERY, CKA.EC_POINT: _octet_string(raw)})
     assert got.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == raw
 
 
 def test_public_key_info_wins_over_components() -> None:
     key = ec.generate_private_key(ec.SECP384R1()).public_key()
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    got = api_util._public_key_from_attributes({CKA.KEY_TYPE: CKK.EC, CKA.PUBLIC_KEY_INFO: spki})
+    got = api_util.public_key_from_attributes({CKA.KEY_TYPE: CKK.EC, CKA.PUBLIC_KEY_INFO: spki})
     assert got.public_numbers() == key.public_numbers()
 
 
@@ -106,7 +106,7 @@ def test_peer_point_encoding_for_derive() -> None:
 
 
 def test_default_pss_parameter_matches_the_hash() -> None:
-    params = api_util._default_pss_params(CKM.SHA384_RSA_PKCS_PSS)
+    params = api_util.default_pss_params(CKM.SHA384_RSA_PKCS_PSS)
     assert (params.hash_alg, params.mgf, params.salt_len) == (CKM.SHA384, api.CKG.MGF1_SHA384, 48)
     oaep = api.rsa_oaep_params(CKM.SHA256, label=b"L")
     assert (oaep.hash_alg, oaep.mgf, oaep.source_data) == (CKM.SHA256, api.CKG.MGF1_SHA256, b"L")

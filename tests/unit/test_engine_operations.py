@@ -273,10 +273,10 @@ def test_unsupported_key_management(rig: EngineRig, user: int) -> None:
 
 
 def test_raw_rsa_mechanisms(rig: EngineRig, user: int) -> None:
-    from cardki.cryptoki.mechanisms import DIGEST_INFO_PREFIX
+    from cardki.digests import BY_MECHANISM
 
     key, public = rig.private_key(user, b"\x01"), rig.public_key(user, b"\x01")
-    digest_info = DIGEST_INFO_PREFIX[CKM.SHA256] + hashlib.sha256(MESSAGE).digest()
+    digest_info = BY_MECHANISM[CKM.SHA256].digest_info(hashlib.sha256(MESSAGE).digest())
     raw = sign(rig, user, CKM.RSA_PKCS, key, digest_info)
     assert raw == sign(rig, user, CKM.SHA256_RSA_PKCS, key)  # the engine wraps exactly this DigestInfo
     rig.lib.verify_init(user, CKM.RSA_PKCS, public)

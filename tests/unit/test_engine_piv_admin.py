@@ -9,14 +9,17 @@ import pytest
 from engine_support import MANAGEMENT_KEY, PIN, RW, make_rig
 
 from cardki import CKA, CKM, CKO, CKU, errors
-from cardki.token.piv.objects import EC_PARAMS
+from cardki.curves import CURVES
+
+#: CKA_EC_PARAMS by curve name (cardki.curves is the one table).
+EC_PARAMS_OF = {curve.name: curve.ec_params for curve in CURVES}
 
 
 def test_generate_key_pair_through_the_engine_takes_the_vendor_policy_attributes() -> None:
     rig = make_rig()
     session = rig.open(RW)
     rig.lib.login(session, CKU.SO, MANAGEMENT_KEY)
-    rig.lib.generate_key_pair(session, CKM.EC_KEY_PAIR_GEN, {CKA.TOKEN: True, CKA.EC_PARAMS: EC_PARAMS["secp256r1"]},
+    rig.lib.generate_key_pair(session, CKM.EC_KEY_PAIR_GEN, {CKA.TOKEN: True, CKA.EC_PARAMS: EC_PARAMS_OF["secp256r1"]},
                               {CKA.TOKEN: True, CKA.ID: b"\x07", CKA.YUBICO_PIN_POLICY: b"\x01",
                                CKA.YUBICO_TOUCH_POLICY: b"\x03"})
     assert (rig.card.piv.keys[0x84].pin_policy, rig.card.piv.keys[0x84].touch_policy) == (1, 3)
@@ -47,7 +50,7 @@ def test_an_attestation_is_found_by_its_own_cka_id() -> None:
     rig = make_rig()
     session = rig.open(RW)
     rig.lib.login(session, CKU.SO, MANAGEMENT_KEY)
-    rig.lib.generate_key_pair(session, CKM.EC_KEY_PAIR_GEN, {CKA.TOKEN: True, CKA.EC_PARAMS: EC_PARAMS["secp256r1"]},
+    rig.lib.generate_key_pair(session, CKM.EC_KEY_PAIR_GEN, {CKA.TOKEN: True, CKA.EC_PARAMS: EC_PARAMS_OF["secp256r1"]},
                               {CKA.TOKEN: True, CKA.ID: b"\x07"})
     rig.lib.finalize()
     rig.lib.initialize()  # a new process, as it were: nothing listed yet

@@ -57,3 +57,19 @@ def test_a_key_without_certificate_is_listed_without_cryptography_x509() -> None
     """)
     assert "cryptography.x509" not in modules
     assert not [name for name in modules if name.startswith("asn1crypto")]
+
+
+def test_the_lower_layers_need_neither_pyscard_nor_cryptography() -> None:
+    """The APDU layer and transcript replay run without pyscard; the engine loads
+    neither pyscard (the slot layer's, imported at C_Initialize) nor cryptography's
+    hazmat (the token's and the host-side checks', imported at the first card)."""
+    for code, also_absent in (
+        ("import cardki", ("cardki.cryptoki", "cardki.api", "cardki.apdu")),
+        ("import cardki.apdu; from cardki.apdu import ReplayTransport, Transcript", ("cardki.slot",)),
+        ("import cardki.transport, cardki.der, cardki.curves, cardki.digests, cardki.errors", ("cardki.slot",)),
+        ("import cardki.cryptoki.engine", ("cardki.slot", "cardki.token", "cardki.virtual")),
+    ):
+        modules = loaded_after(code)
+        forbidden = ("smartcard", "cryptography.hazmat", "asn1crypto", "hwsim", *also_absent)
+        assert sorted(name for name in modules if any(name == f or name.startswith(f + ".") for f in forbidden)) \
+            == [], code

@@ -15,8 +15,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
-from hwsim.openpgp_card import VirtualOpenPgpCard
-from hwsim.yubikey import VirtualYubiKey
 from test_piv_token_support import make_cert, rsa_key
 
 from cardki.apdu import (
@@ -60,6 +58,8 @@ from cardki.token.openpgp import (
 from cardki.token.openpgp.data import historical_bytes_from_atr
 from cardki.token.openpgp.keys import import_template, point_bytes
 from cardki.token.rsa_padding import digest_info
+from hwsim.openpgp_card import VirtualOpenPgpCard
+from hwsim.yubikey import VirtualYubiKey
 
 PW1 = b"123456"
 PW3 = b"12345678"

@@ -9,13 +9,12 @@ named cases below pin the shapes a broken or hostile card would choose.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
-from hwsim.openpgp_card import VirtualOpenPgpCard
-from hwsim.yubikey import VirtualYubiKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_piv_token_support import rsa_key
@@ -47,6 +46,8 @@ from cardki.token.openpgp import (
 )
 from cardki.token.openpgp.data import historical_bytes_from_atr, parse_signature_counter, parse_uif, parse_version
 from cardki.transport import CardTransport
+from hwsim.openpgp_card import VirtualOpenPgpCard
+from hwsim.yubikey import VirtualYubiKey
 
 PW1, PW3 = b"123456", b"12345678"
 
@@ -139,6 +140,10 @@ def _use_kdf(kdf: Kdf) -> None:
 
 
 #: What each kind of answer is given to (a parser, and the properties a token reads).
+def _parse_public_key_with(attributes: Any, data: bytes) -> object:
+    return parse_public_key(data, attributes)
+
+
 PARSERS: Dict[str, Callable[[bytes], object]] = {
     "6E": lambda data: _use_6e(ApplicationRelatedData.parse(data)),
     "FA": lambda data: AlgorithmInformation.parse(data).without_curve25519_errors(),
@@ -152,7 +157,7 @@ PARSERS: Dict[str, Callable[[bytes], object]] = {
     "F1": parse_version,
     "ATR": lambda data: CardCapabilities.from_historical_bytes(historical_bytes_from_atr(data)),
     "attributes": parse_algorithm_attributes,
-    **{f"7F49-{name}": (lambda attributes: lambda data: parse_public_key(data, attributes))(attributes)
+    **{f"7F49-{name}": functools.partial(_parse_public_key_with, attributes)
        for name, attributes in ATTRIBUTES.items()},
 }
 
@@ -298,7 +303,7 @@ def _ard(card: Any = None) -> bytes:
     return _driver(card or VirtualOpenPgpCard()).get_data(0x6E)
 
 
-def _replace_in_73(data: bytes, tag: int, value: Optional[bytes]) -> bytes:
+def _replace_in_73(data: bytes, tag: int, value: bytes | None) -> bytes:
     """6E with DO ``tag`` inside 73 replaced by ``value`` (None: removed)."""
     outer = Tlv(data)
     parts = []
@@ -329,7 +334,7 @@ def _tlvs(data: bytes) -> List[Tlv]:
     ("extended length information of 0 bytes", 0x7F66, bytes(Tlv(0x02, b"\x00\x00")) * 2),
     ("extended length information with one number", 0x7F66, bytes(Tlv(0x02, b"\x0b\xfe"))),
 ])
-def test_broken_application_related_data(case: str, tag: int, value: Optional[bytes]) -> None:
+def test_broken_application_related_data(case: str, tag: int, value: bytes | None) -> None:
     with pytest.raises(MalformedResponseError):
         ApplicationRelatedData.parse(_replace_in_73(_ard(VirtualYubiKey()), tag, value))  # all of them in 73
 

@@ -4,13 +4,8 @@ missing from every installed copy while the editable checkout still works."""
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the supported interpreters ship tomllib
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,14 +18,17 @@ from test_piv_token_support import MGMT_HEX, PIN, GenericPivCard, find, make_cer
 from cardki import errors
 from cardki.apdu import TRACE
 from cardki.constants import CKA, CKK, CKM, CKO, CKU
+from cardki.curves import CURVES
 from cardki.slot.inprocess import InProcessSlot
 from cardki.token.piv.attestation import AttestationError, verify_attestation
 from cardki.token.piv.constants import ManagementKeyAlgorithm, PinPolicy, PivAlgorithm, TouchPolicy
-from cardki.token.piv.objects import EC_PARAMS
 from hwsim.piv_crypto import MANAGEMENT_KEY_TYPES
 from hwsim.yubikey import VirtualYubiKey
 
-P256 = EC_PARAMS["secp256r1"]
+#: CKA_EC_PARAMS by curve name (cardki.curves is the one table).
+EC_PARAMS_OF = {curve.name: curve.ec_params for curve in CURVES}
+
+P256 = EC_PARAMS_OF["secp256r1"]
 SECP521R1 = bytes.fromhex("06052b81040023")
 
 
@@ -68,14 +71,14 @@ def private_template(key: Any, cka_id: bytes, extra: Dict[int, Any] | None = Non
                          CKA.EXPONENT_2: big(numbers.dmq1), CKA.COEFFICIENT: big(numbers.iqmp)})
     elif isinstance(key, ec.EllipticCurvePrivateKey):
         size = (key.curve.key_size + 7) // 8
-        template.update({CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: EC_PARAMS[key.curve.name],
+        template.update({CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: EC_PARAMS_OF[key.curve.name],
                          CKA.VALUE: key.private_numbers().private_value.to_bytes(size, "big")})
     else:
         raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
         edwards = isinstance(key, ed25519.Ed25519PrivateKey)
         template.update({CKA.KEY_TYPE: CKK.EC_EDWARDS if edwards else CKK.EC_MONTGOMERY,
-                         CKA.EC_PARAMS: EC_PARAMS["ed25519" if edwards else "x25519"], CKA.VALUE: raw})
+                         CKA.EC_PARAMS: EC_PARAMS_OF["ed25519" if edwards else "x25519"], CKA.VALUE: raw})
     template.update(extra or {})
     return template
 
@@ -136,7 +139,7 @@ BAD_TEMPLATES = {
     "extractable": ({CKA.EXTRACTABLE: True}, errors.TemplateInconsistent),
     "not sensitive": ({CKA.SENSITIVE: False}, errors.TemplateInconsistent),
     "P-521": ({CKA.EC_PARAMS: SECP521R1}, errors.CurveNotSupported),
-    "Ed25519 params with an EC key": ({CKA.EC_PARAMS: EC_PARAMS["ed25519"]}, errors.TemplateInconsistent),
+    "Ed25519 params with an EC key": ({CKA.EC_PARAMS: EC_PARAMS_OF["ed25519"]}, errors.TemplateInconsistent),
     "no value": ({CKA.VALUE: None}, errors.TemplateIncomplete),
     "scalar too long": ({CKA.VALUE: b"\x01" * 33}, errors.AttributeValueInvalid),
     "scalar zero": ({CKA.VALUE: b"\x00" * 32}, errors.AttributeValueInvalid),
@@ -241,7 +244,7 @@ def test_pkcs11_tool_default_usages_work_where_the_key_has_them_and_are_refused_
     token.generate_key_pair(CKM.RSA_PKCS_KEY_PAIR_GEN, rsa_public, {CKA.ID: b"\x03", CKA.SIGN: True,
                                                                     CKA.DECRYPT: True})
     with pytest.raises(errors.TemplateInconsistent):
-        token.generate_key_pair(CKM.EC_EDWARDS_KEY_PAIR_GEN, {CKA.EC_PARAMS: EC_PARAMS["ed25519"],
+        token.generate_key_pair(CKM.EC_EDWARDS_KEY_PAIR_GEN, {CKA.EC_PARAMS: EC_PARAMS_OF["ed25519"],
                                                               CKA.ENCRYPT: True}, {CKA.ID: b"\x04"})
 
 

@@ -25,9 +25,11 @@ from cardki.constants import CKA, CKD, CKM, CKR, CKU
 from cardki.cryptoki.mechanisms import Ecdh1DeriveParams
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import PivToken, Token, open_token
+
+P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")  # CKA_EC_PARAMS of P-256
+
 from cardki.token.piv.objects import (
     ALGORITHM_BY_NAME,
-    EC_PARAMS,
     MAX_CERTIFICATE_LENGTH,
     SlotContents,
     key_objects,
@@ -112,7 +114,7 @@ def so_login(token: PivToken) -> None:
 
 def generate_p256(token: PivToken) -> Any:
     token.login(CKU.SO, MANAGEMENT_KEY)
-    return token.generate_key_pair(CKM.EC_KEY_PAIR_GEN, {CKA.ID: b"\x01", CKA.EC_PARAMS: EC_PARAMS["secp256r1"]},
+    return token.generate_key_pair(CKM.EC_KEY_PAIR_GEN, {CKA.ID: b"\x01", CKA.EC_PARAMS: P256_PARAMS},
                                    {CKA.ID: b"\x01"})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cardki.token.profiles import PIV_ALGORITHMS, available_profiles, candidates, load_profile, parse_version
@@ -64,3 +66,38 @@ def test_generic_profile_has_no_vendor_extensions() -> None:
 def test_parse_version_pads_missing_parts() -> None:
     assert parse_version("5.7") == (5, 7, 0)
     assert parse_version("4.3.1") == (4, 3, 1)
+
+
+def _check(name: str, toml_text: str) -> None:
+    import tomllib
+
+    from cardki.token.profiles import _check_schema
+
+    _check_schema(name, tomllib.loads(toml_text))
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[features]\nmetadta = true\n", "metadta"),                 # a typo is not silently "off"
+    ("[quirks]\nhas_get_version = true\n", "has_get_version"),   # a key nothing reads
+    ("[pin]\nreselect_clears_pin = true\n", "reselect_clears_pin"),
+    ("[colours]\nred = 1\n", "[colours]"),
+    ("[[slots]]\nkey = 0x9A\nusage = ['sign', 'wrap']\n", "usage"),
+    ("[[slots]]\nkey = 0x9A\npin_policy = 'sometimes'\n", "pin_policy"),
+    ("[[firmware]]\nfrom = '5.0.0'\nmetadata_ = true\n", "metadata_"),
+])
+def test_a_profile_key_cardki_does_not_know_is_an_error(text: str, says: str) -> None:
+    from cardki.token.profiles import ProfileError
+
+    with pytest.raises(ProfileError, match=re.escape(says)):
+        _check("broken", text)
+
+
+def test_the_shipped_profiles_pass_the_schema_and_unknown_features_are_errors() -> None:
+    from cardki.token.profiles import ProfileError
+
+    for name in available_profiles():
+        load_profile(name)  # the schema check runs on every load
+    profile = load_profile("yubikey-piv").for_firmware((5, 7, 2))
+    assert profile.feature("metadata") is True and profile.features.move_delete is True
+    with pytest.raises(ProfileError, match="no profile feature 'metdata'"):
+        profile.feature("metdata")

@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping
 
+from ..apdu.trace import TRACE
+
 logger = logging.getLogger("cardki.capi")
 
-_TRACE = 5  # the level cardki.apdu logs raw (redacted) APDUs at
-_LEVELS = {"debug": logging.DEBUG, "trace": _TRACE, "info": logging.INFO, "warning": logging.WARNING}
+_LEVELS = {"debug": logging.DEBUG, "trace": TRACE, "info": logging.INFO, "warning": logging.WARNING}
 _TRUE = {"1", "yes", "true", "on"}
 
 

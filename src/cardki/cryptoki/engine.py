@@ -99,10 +99,11 @@ log = logging.getLogger(__name__)
 
 
 def pcsc_slot_source() -> SlotSource:
-    """The default slot source: the machine's PC/SC readers (imported here, at
-    C_Initialize: pyscard is not needed before)."""
-    from ..slot.manager import SlotManager
-    return SlotManager()
+    """The default slot source: the machine's PC/SC readers, no virtual card (made by
+    :mod:`cardki.virtual`, the one place that decides; imported at C_Initialize, as
+    pyscard is not needed before)."""
+    from ..virtual import VirtualMode, slot_source_factory
+    return slot_source_factory(VirtualMode.OFF)()
 
 
 class Cryptoki:

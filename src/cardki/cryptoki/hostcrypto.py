@@ -10,90 +10,83 @@ sign and verify.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Mapping
 
-from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils, x25519
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from .. import errors
 from ..constants import CKA, CKD, CKK, CKM, CKO, CKZ
+from ..curves import Curve, CurveKind, curve_by_ec_params
+from ..der import unwrap_octet_string
+from ..digests import BY_KDF, BY_MECHANISM, BY_MGF, BY_SIZE, DIGESTS, cryptography_hash
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
-from .mechanisms import DIGESTS, KDF_DIGESTS, MGF_DIGESTS, MechanismSpec, RsaOaepParams, RsaPssParams
+from .mechanisms import MechanismSpec, RsaOaepParams, RsaPssParams
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-
-_ED25519_OID = "1.3.101.112"
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 
 def _hash(mechanism: int) -> hashes.HashAlgorithm:
-    return DIGESTS[mechanism]()
+    return cryptography_hash(BY_MECHANISM[mechanism])
 
 
-def unwrap_octet_string(value: bytes) -> bytes:
-    """EC_POINT is a DER OCTET STRING per the spec, but some callers pass the raw
-    point; accept both and return the raw point."""
-    if len(value) >= 2 and value[0] == 0x04:
-        try:
-            parsed = asn1_core.OctetString.load(value, strict=True)
-        except ValueError:
-            return value
-        inner = parsed.native
-        # A raw uncompressed point also starts with 0x04; only unwrap when the
-        # DER length covers the whole value and what is inside looks like a point.
-        if isinstance(inner, bytes) and inner and (inner[0] in (0x02, 0x03, 0x04) or len(inner) == 32):
-            return inner
-    return value
+def _mgf_hash(mgf: int) -> hashes.HashAlgorithm:
+    return cryptography_hash(BY_MGF[mgf])
 
 
-def curve_from_params(ec_params: bytes) -> ec.EllipticCurve | str:
-    """The curve named by CKA_EC_PARAMS (a DER OID or a PrintableString name);
-    ``"ed25519"`` for Edwards25519."""
+def curve_from_params(ec_params: bytes) -> Curve:
+    """The curve CKA_EC_PARAMS names (a DER OID or, for the 25519 curves, a
+    PrintableString name)."""
     if len(ec_params) > MAX_EC_PARAMS_LENGTH:
         raise errors.CurveNotSupported(f"CKA_EC_PARAMS longer than any named curve ({len(ec_params)} bytes)")
-    try:
-        parsed = asn1_core.load(ec_params)
-    except ValueError as error:
-        raise errors.DomainParamsInvalid("CKA_EC_PARAMS is not DER") from error
-    if isinstance(parsed, asn1_core.ObjectIdentifier):
-        dotted = parsed.dotted
-        if dotted == _ED25519_OID:
-            return "ed25519"
-        try:
-            return ec.get_curve_for_oid(x509.ObjectIdentifier(dotted))()
-        except LookupError as error:
-            raise errors.CurveNotSupported(f"curve {dotted}") from error
-    if isinstance(parsed, asn1_core.PrintableString) and parsed.native in ("edwards25519", "Ed25519"):
-        return "ed25519"
-    raise errors.CurveNotSupported("unsupported CKA_EC_PARAMS")
+    curve = curve_by_ec_params(bytes(ec_params))
+    if curve is None:
+        raise errors.CurveNotSupported("unsupported CKA_EC_PARAMS")
+    return curve
 
 
-def public_key_from_attributes(attributes: Dict[int, Any]) -> PublicKey:
-    """A pyca public key from a public-key object's (or certificate's) attributes."""
+def public_key_from_attributes(attributes: Mapping[int, Any], *, spki_first: bool = False) -> PublicKey:
+    """A pyca public key from a public-key object's (or certificate's) attributes:
+    RSA modulus and exponent (within :mod:`.limits`), or the curve and point (for the
+    25519 curves the key type says which; CKA_EC_PARAMS may be left out).
+    ``spki_first``: CKA_PUBLIC_KEY_INFO, where present, wins over the parts (the
+    Python API reads card objects, which carry both). KEY_TYPE_INCONSISTENT when
+    nothing usable is there."""
     try:
         if attributes.get(CKA.CLASS) == CKO.CERTIFICATE:
-            key = x509.load_der_x509_certificate(attributes[CKA.VALUE]).public_key()
-            if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
-                raise errors.KeyTypeInconsistent("unsupported certificate key")
-            return key
-        key_type = attributes.get(CKA.KEY_TYPE)
-        if key_type == CKK.RSA:
-            check_rsa_public_key(attributes[CKA.MODULUS], attributes[CKA.PUBLIC_EXPONENT], errors.KeySizeRange)
-            n = int.from_bytes(attributes[CKA.MODULUS], "big")
-            e = int.from_bytes(attributes[CKA.PUBLIC_EXPONENT], "big")
-            return rsa.RSAPublicNumbers(e, n).public_key()
-        if key_type in (CKK.EC, CKK.EC_EDWARDS):
-            curve = curve_from_params(attributes[CKA.EC_PARAMS])
-            point = unwrap_octet_string(attributes[CKA.EC_POINT])
-            if curve == "ed25519":
-                return ed25519.Ed25519PublicKey.from_public_bytes(point)
-            assert not isinstance(curve, str)
-            return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+            key: Any = x509.load_der_x509_certificate(attributes[CKA.VALUE]).public_key()
+        elif spki_first and attributes.get(CKA.PUBLIC_KEY_INFO):
+            key = serialization.load_der_public_key(bytes(attributes[CKA.PUBLIC_KEY_INFO]))
+        else:
+            key = _key_from_parts(attributes)
     except (KeyError, ValueError, UnsupportedAlgorithm) as error:
         raise errors.KeyTypeInconsistent("the object holds no usable public key") from error
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey,
+                            x25519.X25519PublicKey)):
+        raise errors.KeyTypeInconsistent("unsupported key")
+    return key
+
+
+def _key_from_parts(attributes: Mapping[int, Any]) -> PublicKey:
+    key_type = attributes.get(CKA.KEY_TYPE)
+    if key_type == CKK.RSA:
+        check_rsa_public_key(attributes[CKA.MODULUS], attributes[CKA.PUBLIC_EXPONENT], errors.KeySizeRange)
+        n = int.from_bytes(attributes[CKA.MODULUS], "big")
+        e = int.from_bytes(attributes[CKA.PUBLIC_EXPONENT], "big")
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    point = unwrap_octet_string(bytes(attributes[CKA.EC_POINT]))
+    if key_type == CKK.EC_EDWARDS:
+        return ed25519.Ed25519PublicKey.from_public_bytes(point)
+    if key_type == CKK.EC_MONTGOMERY:
+        return x25519.X25519PublicKey.from_public_bytes(point)
+    if key_type == CKK.EC:
+        curve = curve_from_params(bytes(attributes[CKA.EC_PARAMS]))
+        if curve.kind is CurveKind.EDWARDS:  # an Edwards key may come as CKK_EC too
+            return ed25519.Ed25519PublicKey.from_public_bytes(point)
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve.ec_curve(), point)
     raise errors.KeyTypeInconsistent("unsupported key type")
 
 
@@ -112,14 +105,13 @@ def _ecdsa_prehashed(data: bytes, curve: ec.EllipticCurve) -> tuple:
     stays the same) to a length pyca accepts; truncate long input to the order
     size as X9.62 does."""
     order_bytes = (curve.key_size + 7) // 8
-    if len(data) > order_bytes and len(data) not in (20, 28, 32, 48, 64):
+    if len(data) > order_bytes and len(data) not in BY_SIZE:
         data = data[:order_bytes]
-    for size, algorithm in ((20, hashes.SHA1), (28, hashes.SHA224), (32, hashes.SHA256),
-                            (48, hashes.SHA384), (64, hashes.SHA512)):
-        if len(data) == size:
-            return data, algorithm()
-        if len(data) < size and size <= max(order_bytes, 20):
-            return data.rjust(size, b"\x00"), algorithm()
+    for digest in sorted(DIGESTS, key=lambda d: d.size):
+        if len(data) == digest.size:
+            return data, cryptography_hash(digest)
+        if len(data) < digest.size and digest.size <= max(order_bytes, 20):
+            return data.rjust(digest.size, b"\x00"), cryptography_hash(digest)
     raise errors.DataLenRange("ECDSA input length not supported")
 
 
@@ -147,7 +139,7 @@ def verify(key: PublicKey, mechanism: MechanismSpec, digest_alg: int | None, dat
                 if len(data) != _hash(params.hash_alg).digest_size:
                     raise errors.DataLenRange("PSS input must be the digest")
                 key.verify(signature, data,
-                           padding.PSS(mgf=padding.MGF1(_hash(MGF_DIGESTS[params.mgf])),
+                           padding.PSS(mgf=padding.MGF1(_mgf_hash(params.mgf)),
                                        salt_length=params.salt_len),
                            utils.Prehashed(_hash(params.hash_alg)))
                 return
@@ -185,7 +177,7 @@ def encrypt(key: PublicKey, mechanism: MechanismSpec, data: bytes) -> bytes:
         if mech == CKM.RSA_PKCS_OAEP:
             params: RsaOaepParams = mechanism.parameter
             label = params.source_data if params.source == CKZ.DATA_SPECIFIED and params.source_data else None
-            return key.encrypt(data, padding.OAEP(mgf=padding.MGF1(_hash(MGF_DIGESTS[params.mgf])),
+            return key.encrypt(data, padding.OAEP(mgf=padding.MGF1(_mgf_hash(params.mgf)),
                                                   algorithm=_hash(params.hash_alg), label=label))
     except ValueError as error:
         raise errors.DataLenRange(str(error)) from error
@@ -201,12 +193,12 @@ def ecdh_kdf(kdf: int, secret: bytes, shared_data: bytes, length: int | None) ->
         if length > len(secret):
             raise errors.TemplateInconsistent("CKA_VALUE_LEN exceeds the shared secret")
         return secret[:length]
-    algorithm = _hash(KDF_DIGESTS[kdf])
+    algorithm = cryptography_hash(BY_KDF[kdf])
     out_length = algorithm.digest_size if length is None else length
     return X963KDF(algorithm=algorithm, length=out_length, sharedinfo=shared_data or None).derive(secret)
 
 
 __all__ = [
-    "PublicKey", "public_key_from_attributes", "curve_from_params", "unwrap_octet_string", "verify",
+    "PublicKey", "public_key_from_attributes", "curve_from_params", "verify",
     "encrypt", "ecdh_kdf",
 ]

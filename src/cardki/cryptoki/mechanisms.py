@@ -9,13 +9,13 @@ parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
-from cryptography.hazmat.primitives import hashes
-
 from .. import errors
-from ..constants import CKD, CKG, CKK, CKM, CKZ
+from ..constants import CKD, CKK, CKM, CKZ, mechanism_name
+from ..digests import BY_KDF, BY_MECHANISM, BY_MGF
 from . import limits
 
 
@@ -77,39 +77,9 @@ def as_spec(mechanism: Any) -> MechanismSpec:
     raise errors.ArgumentsBad("a mechanism is an int, (type, parameter) or MechanismSpec")
 
 
-def mechanism_name(mechanism: int) -> str:
-    try:
-        return "CKM_" + CKM(mechanism).name
-    except ValueError:
-        return f"mechanism 0x{int(mechanism):X}"
-
-
-#: Digest mechanisms -> cryptography hash classes.
-DIGESTS: Dict[int, type] = {
-    CKM.SHA_1: hashes.SHA1,
-    CKM.SHA224: hashes.SHA224,
-    CKM.SHA256: hashes.SHA256,
-    CKM.SHA384: hashes.SHA384,
-    CKM.SHA512: hashes.SHA512,
-}
-
-#: MGF1 variants -> the digest mechanism they use.
-MGF_DIGESTS: Dict[int, int] = {
-    CKG.MGF1_SHA1: CKM.SHA_1,
-    CKG.MGF1_SHA224: CKM.SHA224,
-    CKG.MGF1_SHA256: CKM.SHA256,
-    CKG.MGF1_SHA384: CKM.SHA384,
-    CKG.MGF1_SHA512: CKM.SHA512,
-}
-
-#: X9.63 KDFs -> the digest mechanism they use (CKD_NULL is absent: no KDF).
-KDF_DIGESTS: Dict[int, int] = {
-    CKD.SHA1_KDF: CKM.SHA_1,
-    CKD.SHA224_KDF: CKM.SHA224,
-    CKD.SHA256_KDF: CKM.SHA256,
-    CKD.SHA384_KDF: CKM.SHA384,
-    CKD.SHA512_KDF: CKM.SHA512,
-}
+#: Digest mechanisms (the digests themselves, with their MGF1 and KDF names, are in
+#: :mod:`cardki.digests`).
+DIGEST_MECHANISMS = frozenset(BY_MECHANISM)
 
 #: Hash-then-sign mechanisms -> (base mechanism the token signs with, digest).
 HASHED_SIGN: Dict[int, Tuple[int, int]] = {
@@ -136,16 +106,6 @@ SIGN_MECHANISMS = RAW_SIGN | frozenset(HASHED_SIGN)
 CIPHER_MECHANISMS = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP})
 DERIVE_MECHANISMS = frozenset({CKM.ECDH1_DERIVE})
 
-#: DER prefix of DigestInfo for each digest (RFC 8017 section 9.2, note 1).
-DIGEST_INFO_PREFIX: Dict[int, bytes] = {
-    CKM.SHA_1: bytes.fromhex("3021300906052b0e03021a05000414"),
-    CKM.SHA224: bytes.fromhex("302d300d06096086480165030402040500041c"),
-    CKM.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
-    CKM.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
-    CKM.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
-}
-
-
 def key_type_for(mechanism: int) -> int | None:
     """The key type a sign/verify/cipher/derive mechanism needs."""
     base = HASHED_SIGN.get(mechanism, (mechanism, None))[0]
@@ -158,13 +118,9 @@ def key_type_for(mechanism: int) -> int | None:
     return None
 
 
-def digest_size(digest_mechanism: int) -> int:
-    return DIGESTS[digest_mechanism].digest_size  # type: ignore[attr-defined]
-
-
-def new_hash(digest_mechanism: int) -> hashes.Hash:
+def new_hash(digest_mechanism: int) -> hashlib._Hash:
     """A fresh multi-part hash context for a digest mechanism."""
-    return hashes.Hash(DIGESTS[digest_mechanism]())
+    return BY_MECHANISM[digest_mechanism].new()
 
 
 def _param_invalid(spec: MechanismSpec, why: str) -> errors.CryptokiError:
@@ -178,7 +134,7 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
     if mech in (CKM.RSA_PKCS_PSS,) or (mech in HASHED_SIGN and HASHED_SIGN[mech][0] == CKM.RSA_PKCS_PSS):
         if not isinstance(param, RsaPssParams):
             raise _param_invalid(spec, "needs CK_RSA_PKCS_PSS_PARAMS")
-        if param.hash_alg not in DIGESTS or param.mgf not in MGF_DIGESTS:
+        if param.hash_alg not in BY_MECHANISM or param.mgf not in BY_MGF:
             raise _param_invalid(spec, "unsupported hash or MGF")
         if mech in HASHED_SIGN and HASHED_SIGN[mech][1] != param.hash_alg:
             raise _param_invalid(spec, "hashAlg differs from the mechanism's hash")
@@ -188,7 +144,7 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
     if mech == CKM.RSA_PKCS_OAEP:
         if not isinstance(param, RsaOaepParams):
             raise _param_invalid(spec, "needs CK_RSA_PKCS_OAEP_PARAMS")
-        if param.hash_alg not in DIGESTS or param.mgf not in MGF_DIGESTS:
+        if param.hash_alg not in BY_MECHANISM or param.mgf not in BY_MGF:
             raise _param_invalid(spec, "unsupported hash or MGF")
         if param.source not in (0, CKZ.DATA_SPECIFIED):
             raise _param_invalid(spec, "unsupported source")
@@ -198,7 +154,7 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
     if mech == CKM.ECDH1_DERIVE:
         if not isinstance(param, Ecdh1DeriveParams):
             raise _param_invalid(spec, "needs CK_ECDH1_DERIVE_PARAMS")
-        if param.kdf != CKD.NULL and param.kdf not in KDF_DIGESTS:
+        if param.kdf != CKD.NULL and param.kdf not in BY_KDF:
             raise _param_invalid(spec, "unsupported KDF")
         if param.kdf == CKD.NULL and param.shared_data:
             raise _param_invalid(spec, "shared data needs a KDF")
@@ -220,7 +176,7 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
 
 __all__ = [
     "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams", "Mechanism",
-    "as_spec", "mechanism_name", "DIGESTS", "MGF_DIGESTS", "KDF_DIGESTS", "HASHED_SIGN", "RAW_SIGN",
-    "SIGN_MECHANISMS", "CIPHER_MECHANISMS", "DERIVE_MECHANISMS", "DIGEST_INFO_PREFIX", "key_type_for",
-    "digest_size", "new_hash", "check_parameter",
+    "as_spec", "mechanism_name", "DIGEST_MECHANISMS", "HASHED_SIGN", "RAW_SIGN",
+    "SIGN_MECHANISMS", "CIPHER_MECHANISMS", "DERIVE_MECHANISMS", "key_type_for",
+    "new_hash", "check_parameter",
 ]

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Tuple
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
 from ..der import unwrap_octet_string
+from ..digests import BY_MECHANISM
 from . import limits
 from .attributes import normalize_template
 from .mechanisms import (
     CIPHER_MECHANISMS,
     DERIVE_MECHANISMS,
-    DIGEST_INFO_PREFIX,
-    DIGESTS,
+    DIGEST_MECHANISMS,
     HASHED_SIGN,
     SIGN_MECHANISMS,
     Ecdh1DeriveParams,
@@ -41,9 +41,8 @@ from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
 from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
 
 if TYPE_CHECKING:
+    import hashlib
     from types import ModuleType
-
-    from cryptography.hazmat.primitives.hashes import Hash
 
     from ..token.base import TokenObject
     from .object_table import ObjectTable
@@ -67,7 +66,7 @@ _KIND_FLAG = {
 _KIND_MECHANISMS = {
     OperationKind.SIGN: SIGN_MECHANISMS, OperationKind.VERIFY: SIGN_MECHANISMS,
     OperationKind.ENCRYPT: CIPHER_MECHANISMS, OperationKind.DECRYPT: CIPHER_MECHANISMS,
-    OperationKind.DIGEST: frozenset(DIGESTS),
+    OperationKind.DIGEST: DIGEST_MECHANISMS,
 }
 _KIND_KEY_ATTRIBUTE = {
     OperationKind.SIGN: CKA.SIGN, OperationKind.VERIFY: CKA.VERIFY,
@@ -94,7 +93,7 @@ def _base(operation: Operation) -> MechanismSpec:
     return operation.base_mechanism
 
 
-def _hash_context(operation: Operation) -> Hash:
+def _hash_context(operation: Operation) -> hashlib._Hash:
     assert operation.hash_context is not None, "set at *_init for hashing operations"
     return operation.hash_context
 
@@ -227,9 +226,9 @@ class OperationRunner:
         hash_context = _hash_context(operation)
         if data is not None:
             hash_context.update(bytes(data))
-        digest = hash_context.finalize()
+        digest = hash_context.digest()
         if _base(operation).type == CKM.RSA_PKCS:
-            return DIGEST_INFO_PREFIX[operation.digest_mechanism] + digest
+            return BY_MECHANISM[operation.digest_mechanism].digest_info(digest)
         return digest
 
     def _absorb(self, operation: Operation, data: bytes) -> None:
@@ -395,7 +394,7 @@ class OperationRunner:
 
             def compute() -> bytes:
                 hash_context.update(bytes(data))
-                return hash_context.finalize()
+                return hash_context.digest()
 
             return self._deliver(context.record, OperationKind.DIGEST, Call.SINGLE, operation, compute, length_only,
                                  max_length)
@@ -416,7 +415,7 @@ class OperationRunner:
                      max_length: int | None = None) -> Any:
         with self._step(session, OperationKind.DIGEST, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.DIGEST, Call.FINAL, operation,
-                                 _hash_context(operation).finalize, length_only, max_length)
+                                 _hash_context(operation).digest, length_only, max_length)
 
     # ------------------------------------------------------------------ keys
 

@@ -37,7 +37,7 @@ from ..constants import CKS, CKU, SessionFlag
 from .mechanisms import MechanismSpec
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.hashes import Hash
+    import hashlib
 
     from .objects import ObjectRecord
     from .slots import SlotState
@@ -78,7 +78,7 @@ class Operation:
     key: ObjectRecord | None = None     # None for digest and find
     base_mechanism: MechanismSpec | None = None   # what reaches the token / host primitive
     digest_mechanism: int | None = None           # hash applied by the engine, if any
-    hash_context: Hash | None = None
+    hash_context: hashlib._Hash | None = None
     buffer: bytearray = field(default_factory=bytearray)
     multipart: bool = False                # an *_update was called
     result: bytes | None = None         # cached output of a length query

@@ -17,7 +17,7 @@ from cardki.transport import CardResetError, CardTransport, SlotError
 from .base import MechanismInfo, Token, TokenInfo, TokenObject
 from .piv import PivToken
 from .piv.card import PivCard
-from .profiles import Profile, candidates, load_profile
+from .profiles import Probe, Profile, candidates, load_profile
 
 logger = logging.getLogger(__name__)
 
@@ -27,23 +27,19 @@ __all__ = ["open_token", "detect_profile", "Token", "TokenInfo", "TokenObject", 
 
 def _probe(card: PivCard, profile: Profile) -> Dict[str, object] | None:
     """Run the profile's vendor probe on the selected applet: facts about the card, or None."""
-    if profile.probe == "none":
+    if profile.probe is Probe.NONE:
         return {}
-    if profile.probe == "get_version":
+    try:
+        version = card.get_version()
+    except ApduError:
+        return None
+    facts: Dict[str, object] = {"version": version}
+    if profile.for_firmware(version).features.serial:
         try:
-            version = card.get_version()
+            facts["serial"] = card.get_serial()
         except ApduError:
-            return None
-        facts: Dict[str, object] = {"version": version}
-        resolved = profile.for_firmware(version)
-        if resolved.feature("serial"):
-            try:
-                facts["serial"] = card.get_serial()
-            except ApduError:
-                pass
-        return facts
-    logger.warning("profile %s has an unknown probe %r", profile.id, profile.probe)
-    return None
+            pass
+    return facts
 
 
 def detect_profile(transport: CardTransport) -> tuple | None:

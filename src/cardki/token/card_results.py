@@ -22,23 +22,13 @@ message never carries it (a decrypted block or a shared secret is secret).
 
 from __future__ import annotations
 
-from typing import Dict
-
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from .. import errors
-
-#: Group orders of the curves PIV cards sign with (SEC 2), by cryptography's curve name.
-CURVE_ORDERS: Dict[str, int] = {
-    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "secp384r1": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
-}
-#: The hash whose digest size matches each curve's field: the digest sent to the card
-#: is cut or padded to the field size, so it verifies as that hash's value.
-_PREHASH_BY_LENGTH = {32: hashes.SHA256(), 48: hashes.SHA384()}
+from ..curves import curve_by_name
+from ..digests import BY_SIZE, cryptography_hash
 
 #: Ed25519 signatures are R || S, 32 bytes each (RFC 8032).
 ED25519_SIGNATURE_LENGTH = 64
@@ -74,7 +64,10 @@ def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes,
 def ecdsa_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, der: bytes) -> bytes:
     """The card's DER ECDSA signature over ``digest`` (field-size bytes) as PKCS#11's
     r || s, once it is two integers in 1..n-1 that verify under ``public_key``."""
-    order = CURVE_ORDERS[public_key.curve.name]
+    curve = curve_by_name(public_key.curve.name)
+    if curve is None or curve.order is None:
+        raise errors.DeviceError(f"no group order known for {public_key.curve.name}")
+    order = curve.order
     size = (public_key.curve.key_size + 7) // 8
     try:
         r, s = decode_dss_signature(der)
@@ -83,7 +76,8 @@ def ecdsa_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, der: b
     if not (0 < r < order and 0 < s < order):
         raise errors.DeviceError("the card's ECDSA signature has an integer outside 1..n-1")
     try:
-        public_key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(Prehashed(_PREHASH_BY_LENGTH[len(digest)])))
+        prehashed = Prehashed(cryptography_hash(BY_SIZE[len(digest)]))
+        public_key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(prehashed))
     except InvalidSignature:
         raise errors.DeviceError("the card's ECDSA signature does not verify with the key's public key") from None
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -9,12 +9,18 @@ child wins), ``slots`` and ``data_objects`` are inherited, ``extra_slots`` are
 appended. ``[[firmware]]`` ranges apply in order to every version at or above
 their ``from``; :meth:`Profile.for_firmware` resolves them into one flat
 profile for the card at hand.
+
+The files are checked against one schema (:data:`_SCHEMA`) when loaded: a key
+cardki does not know, a feature or quirk it does not read, or a value of the
+wrong kind is a :class:`ProfileError` naming the file and the key, never a
+setting silently ignored.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any, Dict, FrozenSet, List, Tuple
@@ -40,6 +46,87 @@ DEFAULT_LABELS = {
 
 class ProfileError(ValueError):
     """A profile file is missing or malformed."""
+
+
+class Probe(StrEnum):
+    """How detection tells this profile's cards from others once the applet answers SELECT."""
+
+    NONE = "none"                 # any card with the applet
+    GET_VERSION = "get_version"   # YubiKey: the GET VERSION instruction answers
+
+
+@dataclass(frozen=True)
+class PivFeatures:
+    """What the card can do beyond SP 800-73-4 (set per firmware range)."""
+
+    metadata: bool = False       # GET METADATA: key algorithm, PIN policy, origin, PIN tries
+    attestation: bool = False    # ATTEST and the F9 attestation slot
+    move_delete: bool = False    # MOVE/DELETE KEY: keys are destroyable
+    serial: bool = False         # GET SERIAL
+    key_import: bool = False     # IMPORT ASYMMETRIC KEY (Yubico FE)
+    policies: bool = False       # PIN and touch policies in GENERATE / IMPORT (tags AA, AB)
+    touch_cached: bool = False   # the touch policy "cached" (15 s)
+    set_management_key: bool = False  # SET MANAGEMENT KEY (Yubico FF)
+    set_pin_retries: bool = False     # SET PIN RETRIES (Yubico FA)
+    reset: bool = False          # RESET (Yubico FB), once PIN and PUK are blocked
+
+
+@dataclass(frozen=True)
+class PivQuirks:
+    """How the card differs in the way it speaks."""
+
+    extended_apdus: bool = False  # accepts extended APDUs (an RSA-2048 signature in one exchange)
+
+
+def _bool_fields(kind: type) -> FrozenSet[str]:
+    return frozenset(f.name for f in fields(kind))
+
+
+_FEATURE_NAMES = _bool_fields(PivFeatures)
+_SLOT_KEYS = frozenset({"key", "id", "name", "container", "usage", "pin_policy", "requires"})
+#: Every table and key a profile file may have (None: a table of tables, checked below).
+_SCHEMA: Dict[str, FrozenSet[str] | None] = {
+    "profile": frozenset({"id", "extends", "applet", "aid", "label", "manufacturer", "model", "priority"}),
+    "match": frozenset({"probe"}),
+    "pin": frozenset({"min", "max", "pad", "verify_reset"}),
+    "management_key": frozenset({"default_algorithm", "algorithms", "factory_key"}),
+    "features": frozenset({"algorithms"}) | _FEATURE_NAMES,
+    "quirks": _bool_fields(PivQuirks),
+    "labels": frozenset(DEFAULT_LABELS),
+    "data_write": frozenset({"first", "last"}),
+    "retired_slots": frozenset({"first_key", "count", "first_id", "first_container", "name", "usage", "pin_policy"}),
+    "slots": None, "extra_slots": None, "data_objects": None, "firmware": None,
+}
+_LIST_KEYS: Dict[str, FrozenSet[str]] = {
+    "slots": _SLOT_KEYS, "extra_slots": _SLOT_KEYS,
+    "data_objects": frozenset({"name", "tag", "oid", "private", "writable"}),
+    "firmware": frozenset({"from", "add_algorithms", "algorithms", "management_key_default",
+                           "management_key_algorithms"}) | _FEATURE_NAMES,
+}
+#: A slot's default PIN policy as the profile writes it.
+_PIN_POLICY_BY_NAME = {"never": PinPolicy.NEVER, "once": PinPolicy.ONCE, "always": PinPolicy.ALWAYS}
+_PIN_POLICIES = frozenset(_PIN_POLICY_BY_NAME)
+_USAGES = frozenset({"sign", "decrypt"})
+
+
+def _check_schema(name: str, raw: Dict[str, Any]) -> None:
+    """ProfileError for any table or key the schema does not know."""
+    for table, value in raw.items():
+        if table not in _SCHEMA:
+            raise ProfileError(f"profile {name!r}: unknown table [{table}]")
+        allowed = _SCHEMA[table]
+        entries = [value] if allowed is not None else value
+        keys = allowed if allowed is not None else _LIST_KEYS[table]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ProfileError(f"profile {name!r}: [{table}] has the wrong shape")
+        for entry in entries:
+            unknown = set(entry) - keys
+            if unknown:
+                raise ProfileError(f"profile {name!r}: unknown key(s) {sorted(unknown)} in [{table}]")
+            if entry.get("pin_policy", "once") not in _PIN_POLICIES:
+                raise ProfileError(f"profile {name!r}: pin_policy must be one of {sorted(_PIN_POLICIES)}")
+            if not set(entry.get("usage", ())) <= _USAGES:
+                raise ProfileError(f"profile {name!r}: usage may only list {sorted(_USAGES)}")
 
 
 @dataclass(frozen=True)
@@ -81,18 +168,17 @@ class Profile:
     manufacturer: str
     model: str
     priority: int
-    probe: str
+    probe: Probe
     pin_min: int
     pin_max: int
     pin_pad: int
     verify_reset: bool
-    reselect_clears_pin: bool
     management_key_default: int
     management_key_algorithms: Tuple[int, ...]
     management_key_factory: bytes | None  # the factory-default key (after a reset), where known
     algorithms: FrozenSet[str]
-    features: Dict[str, Any]
-    quirks: Dict[str, Any]
+    features: PivFeatures
+    quirks: PivQuirks
     slots: Tuple[SlotSpec, ...]
     data_objects: Tuple[DataObjectSpec, ...]
     labels: Dict[str, str] = field(default_factory=dict)
@@ -107,8 +193,11 @@ class Profile:
         return template.format(slot=slot.name)
 
     def feature(self, name: str) -> bool:
-        """Whether a boolean feature (metadata, attestation, serial, ...) is on."""
-        return bool(self.features.get(name, False))
+        """Whether a feature (metadata, attestation, move_delete, serial) is on; a name
+        :class:`PivFeatures` does not have is a ProfileError, not False."""
+        if name not in _FEATURE_NAMES:
+            raise ProfileError(f"no profile feature {name!r}")
+        return bool(getattr(self.features, name))
 
     def supports_algorithm(self, name: str) -> bool:
         return name in self.algorithms
@@ -145,7 +234,7 @@ class Profile:
         """This profile with every ``[[firmware]]`` range at or below ``version`` applied,
         and slots whose required feature is off removed."""
         algorithms = set(self.algorithms)
-        features = dict(self.features)
+        features = {name: getattr(self.features, name) for name in _FEATURE_NAMES}
         mgmt_default = self.management_key_default
         mgmt_algorithms = self.management_key_algorithms
         for rule in self.firmware_rules:
@@ -163,13 +252,13 @@ class Profile:
                 elif key == "management_key_algorithms":
                     mgmt_algorithms = tuple(int(v) for v in value)
                 else:
-                    features[key] = value
+                    features[key] = bool(value)
         unknown = algorithms - set(PIV_ALGORITHMS)
         if unknown:
             raise ProfileError(f"profile {self.id}: unknown algorithms {sorted(unknown)}")
         slots = tuple(s for s in self.slots if s.requires is None or features.get(s.requires))
         return replace(
-            self, algorithms=frozenset(algorithms), features=features, slots=slots,
+            self, algorithms=frozenset(algorithms), features=PivFeatures(**features), slots=slots,
             management_key_default=mgmt_default, management_key_algorithms=mgmt_algorithms,
             firmware=version, firmware_rules=(),
         )
@@ -202,6 +291,7 @@ def _read_raw(name: str) -> Dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"profile {name!r}: {exc}") from exc
+    _check_schema(name, raw)
     parent = raw.get("profile", {}).get("extends")
     if parent:
         base = _read_raw(parent)
@@ -209,19 +299,11 @@ def _read_raw(name: str) -> Dict[str, Any]:
     return raw
 
 
-def _pin_policy(text: Any) -> PinPolicy:
-    """A slot's default PIN policy as the profile writes it ("never", "once", "always")."""
-    policy = {"never": PinPolicy.NEVER, "once": PinPolicy.ONCE, "always": PinPolicy.ALWAYS}.get(str(text))
-    if policy is None:
-        raise ValueError(f"unknown PIN policy {text!r}")
-    return policy
-
-
 def _slot(entry: Dict[str, Any]) -> SlotSpec:
     return SlotSpec(
         key=int(entry["key"]), id=int(entry["id"]), name=str(entry["name"]),
         container=int(entry["container"]), usage=frozenset(entry.get("usage", ())),
-        pin_policy=_pin_policy(entry.get("pin_policy", "once")), requires=entry.get("requires"),
+        pin_policy=_PIN_POLICY_BY_NAME[entry.get("pin_policy", "once")], requires=entry.get("requires"),
     )
 
 
@@ -231,7 +313,7 @@ def _retired_slots(rule: Dict[str, Any]) -> List[SlotSpec]:
             key=int(rule["first_key"]) + n, id=int(rule["first_id"]) + n,
             name=str(rule["name"]).format(n=n + 1),
             container=int(rule["first_container"]) + n,
-            usage=frozenset(rule.get("usage", ())), pin_policy=_pin_policy(rule.get("pin_policy", "once")),
+            usage=frozenset(rule.get("usage", ())), pin_policy=_PIN_POLICY_BY_NAME[rule.get("pin_policy", "once")],
         )
         for n in range(int(rule["count"]))
     ]
@@ -251,18 +333,19 @@ def load_profile(name: str) -> Profile:
         slots += [_slot(e) for e in raw.get("extra_slots", [])]
         features = dict(raw.get("features", {}))
         algorithms = frozenset(features.pop("algorithms", ()))
+        feature_values = {key: bool(value) for key, value in features.items()}
         return Profile(
             id=str(head["id"]), applet=str(head["applet"]), aid=bytes.fromhex(head["aid"]),
             label=str(head.get("label", "")), manufacturer=str(head.get("manufacturer", "")),
             model=str(head.get("model", "")), priority=int(head.get("priority", 0)),
-            probe=str(raw.get("match", {}).get("probe", "none")),
+            probe=Probe(raw.get("match", {}).get("probe", "none")),
             pin_min=int(pin.get("min", 6)), pin_max=int(pin.get("max", 8)),
             pin_pad=int(pin.get("pad", 0xFF)), verify_reset=bool(pin.get("verify_reset", False)),
-            reselect_clears_pin=bool(pin.get("reselect_clears_pin", False)),
             management_key_default=int(mgmt.get("default_algorithm", 0x03)),
             management_key_algorithms=tuple(int(a) for a in mgmt.get("algorithms", [0x03])),
             management_key_factory=bytes.fromhex(mgmt["factory_key"]) if "factory_key" in mgmt else None,
-            algorithms=algorithms, features=features, quirks=dict(raw.get("quirks", {})),
+            algorithms=algorithms, features=PivFeatures(**feature_values),
+            quirks=PivQuirks(**{key: bool(value) for key, value in raw.get("quirks", {}).items()}),
             slots=tuple(slots),
             data_objects=tuple(
                 DataObjectSpec(str(d["name"]), int(d["tag"]), str(d["oid"]), bool(d.get("private", False)),

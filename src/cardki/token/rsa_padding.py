@@ -21,51 +21,28 @@ import hmac
 import os
 
 from cardki import errors
-from cardki.constants import CKG, CKM
-
-#: CKM_ digest mechanism -> hashlib name.
-HASH_NAMES = {
-    CKM.SHA_1: "sha1",
-    CKM.SHA224: "sha224",
-    CKM.SHA256: "sha256",
-    CKM.SHA384: "sha384",
-    CKM.SHA512: "sha512",
-}
-#: CKG_MGF1_ -> hashlib name.
-MGF_HASH_NAMES = {
-    CKG.MGF1_SHA1: "sha1",
-    CKG.MGF1_SHA224: "sha224",
-    CKG.MGF1_SHA256: "sha256",
-    CKG.MGF1_SHA384: "sha384",
-    CKG.MGF1_SHA512: "sha512",
-}
-#: DER DigestInfo prefixes (RFC 8017 9.2 note 1), used to build / recognise PKCS#1 v1.5 signatures.
-DIGEST_INFO_PREFIX = {
-    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
-    "sha224": bytes.fromhex("302d300d06096086480165030402040500041c"),
-    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
-    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
-    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
-}
+from cardki.digests import BY_MECHANISM, BY_MGF, BY_NAME
 
 
 def hash_name(mechanism: int) -> str:
-    try:
-        return HASH_NAMES[CKM(mechanism)]
-    except (ValueError, KeyError):
-        raise errors.MechanismParamInvalid("unsupported hash algorithm") from None
+    """The hashlib name of a CKM_ digest mechanism (MECHANISM_PARAM_INVALID if cardki has none)."""
+    digest = BY_MECHANISM.get(int(mechanism))
+    if digest is None:
+        raise errors.MechanismParamInvalid("unsupported hash algorithm")
+    return digest.name
 
 
 def mgf_hash_name(mgf: int) -> str:
-    try:
-        return MGF_HASH_NAMES[CKG(mgf)]
-    except (ValueError, KeyError):
-        raise errors.MechanismParamInvalid("unsupported mask generation function") from None
+    """The hashlib name of the hash a CKG_MGF1_ generator uses."""
+    digest = BY_MGF.get(int(mgf))
+    if digest is None:
+        raise errors.MechanismParamInvalid("unsupported mask generation function")
+    return digest.name
 
 
 def digest_info(name: str, digest: bytes) -> bytes:
     """DER DigestInfo for a digest made with hashlib algorithm ``name``."""
-    return DIGEST_INFO_PREFIX[name] + digest
+    return BY_NAME[name].digest_info(digest)
 
 
 def mgf1(seed: bytes, length: int, name: str) -> bytes:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Tuple
 
 from cardki.apdu import (
     ApduError,
@@ -78,7 +78,7 @@ from .keys import PrivateKey, PublicKey, import_template, parse_public_key
 
 logger = logging.getLogger(__name__)
 
-Secret = Union[bytes, bytearray]
+Secret = bytes | bytearray
 """PINs and resetting codes: a ``bytearray`` lets the caller wipe its buffer."""
 
 #: SELECT DATA's data: 60 { 5C 02 7F 21 } -- the 7F21 instance to address.
@@ -120,7 +120,7 @@ class CardQuirks:
     X25519 ECDH: YubiKey 5.2.0 up to 5.6.0 (yubikit patches the list the same way)."""
 
     @classmethod
-    def for_yubikey(cls, version: Tuple[int, int, int]) -> "CardQuirks":
+    def for_yubikey(cls, version: Tuple[int, int, int]) -> CardQuirks:
         """A YubiKey's quirks by firmware version (from GET VERSION).
 
         Until the OpenPGP profile schema carries them as data (issue 10), this is
@@ -134,9 +134,9 @@ class CardQuirks:
 class PinStatus:
     """What a card says about one password without being sent it."""
 
-    verified: Optional[bool]
+    verified: bool | None
     """None when the card cannot say (YubiKey 5: no empty VERIFY)."""
-    tries_left: Optional[int]
+    tries_left: int | None
     """None when the password is verified (the card answers 9000 then, no count)."""
 
     @property
@@ -260,7 +260,7 @@ class OpenPgpCard:
         """The key's touch policy (D6-D9; cards with a button)."""
         return parse_uif(self.get_data(ref.dos.uif))
 
-    def algorithm_information(self) -> Optional[AlgorithmInformation]:
+    def algorithm_information(self) -> AlgorithmInformation | None:
         """DO FA: what each key accepts; None when the card has no FA (before 3.4,
         YubiKey before 5.2): the current attributes in 6E are then all it tells."""
         try:
@@ -388,7 +388,7 @@ class OpenPgpCard:
         except SecurityStatusError as exc:
             raise WrongPinError(None, exc.sw) from None
 
-    def reset_retry_counter(self, new_pin: Secret, *, resetting_code: Optional[Secret] = None) -> None:
+    def reset_retry_counter(self, new_pin: Secret, *, resetting_code: Secret | None = None) -> None:
         """RESET RETRY COUNTER: a new PW1 with its tries restored, authorised by the
         resetting code (a wrong one: :class:`WrongPinError`) or, without one, by a
         verified PW3 (else :class:`SecurityStatusError`)."""

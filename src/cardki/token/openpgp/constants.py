@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict
 
 #: RID D2 76 00 01 24 (FSFE) and application 01: what SELECT names. The full AID
 #: (DO 4F) adds version, manufacturer, serial and two RFU bytes.
@@ -125,7 +125,7 @@ class KeyRef(enum.IntEnum):
     ATT = 0x81
 
     @property
-    def dos(self) -> "KeyDataObjects":
+    def dos(self) -> KeyDataObjects:
         """The data objects that describe this key."""
         return _KEY_DOS[self]
 
@@ -135,12 +135,12 @@ class KeyRef(enum.IntEnum):
         return self.dos.crt
 
     @property
-    def verify_reference(self) -> "Pw":
+    def verify_reference(self) -> Pw:
         """The VERIFY its use needs: 81 for the signature key, 82 for the others."""
         return Pw.PW1_SIGN if self is KeyRef.SIG else Pw.PW1
 
     @property
-    def certificate_occurrence(self) -> Optional[int]:
+    def certificate_occurrence(self) -> int | None:
         """SELECT DATA P1 for the key's 7F21 instance (AUT 0, DEC 1, SIG 2); None for ATT."""
         return self.dos.certificate_occurrence
 
@@ -155,7 +155,7 @@ class KeyDataObjects:
     ca_fingerprint: Do
     generation_time: Do
     uif: Do
-    certificate_occurrence: Optional[int]
+    certificate_occurrence: int | None
 
 
 #: CRT tags: B6 digital signature, B8 confidentiality, A4 authentication.
@@ -186,7 +186,7 @@ class Pw(enum.IntEnum):
     PW3 = 0x83
 
     @property
-    def password(self) -> "Password":
+    def password(self) -> Password:
         return Password.ADMIN if self is Pw.PW3 else Password.USER
 
 

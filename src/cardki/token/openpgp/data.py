@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, replace
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
 from cardki.curves import Curve, CurveKind, curve_by_name, curve_by_openpgp_oid
@@ -100,7 +100,7 @@ def _by_key(value: bytes, size: int, what: str) -> Dict[KeyRef, bytes]:
     count, rest = divmod(len(value), size)
     if rest or not 3 <= count <= len(KEY_ORDER):
         raise MalformedResponseError(f"{what}: {len(value)} bytes are not 3 or 4 entries of {size}")
-    return {ref: value[i * size:(i + 1) * size] for i, ref in zip(range(count), KEY_ORDER)}
+    return {ref: value[i * size:(i + 1) * size] for i, ref in zip(range(count), KEY_ORDER, strict=False)}
 
 
 # -------------------------------------------------------------------- AID
@@ -117,7 +117,7 @@ class Aid:
     """The 4 serial bytes (BCD on a YubiKey: the number the Management applet reports)."""
 
     @classmethod
-    def parse(cls, value: bytes) -> "Aid":
+    def parse(cls, value: bytes) -> Aid:
         what = "AID (4F)"
         if len(value) != AID_LENGTH or value[:len(OPENPGP_AID)] != OPENPGP_AID:
             raise MalformedResponseError(f"{what}: {len(value)} bytes that are not an OpenPGP AID")
@@ -130,7 +130,7 @@ class Aid:
         return self.serial.hex().upper()
 
     @property
-    def serial_number(self) -> Optional[int]:
+    def serial_number(self) -> int | None:
         """The serial read as the decimal number its BCD digits spell (a YubiKey's
         serial); None when the bytes are not BCD."""
         text = self.serial_hex
@@ -164,7 +164,7 @@ class CardCapabilities:
     """The card has DO 7F66 with its largest command and response."""
 
     @classmethod
-    def from_historical_bytes(cls, historical: bytes) -> "CardCapabilities":
+    def from_historical_bytes(cls, historical: bytes) -> CardCapabilities:
         """Parse them leniently, as GnuPG does (it only warns): bytes that do not hold
         card capabilities mean none are announced; nothing here raises."""
         if not historical:
@@ -216,7 +216,7 @@ class ExtendedLengthInformation:
     max_response: int
 
     @classmethod
-    def parse(cls, value: bytes) -> "ExtendedLengthInformation":
+    def parse(cls, value: bytes) -> ExtendedLengthInformation:
         what = "extended length information (7F66)"
         try:
             items = parse_tlvs(constructed_value(Do.EXTENDED_LENGTH_INFORMATION, value, what))
@@ -248,7 +248,7 @@ class ApduLimits:
 
     @classmethod
     def of(cls, capabilities: CardCapabilities,
-           lengths: Optional[ExtendedLengthInformation] = None) -> "ApduLimits":
+           lengths: ExtendedLengthInformation | None = None) -> ApduLimits:
         if not capabilities.extended_lengths:
             return cls(False, capabilities.command_chaining, SHORT_MAX_DATA)
         if lengths is None:
@@ -259,7 +259,7 @@ class ApduLimits:
         return cls(True, capabilities.command_chaining, data)
 
     @classmethod
-    def from_atr(cls, atr: bytes) -> "ApduLimits":
+    def from_atr(cls, atr: bytes) -> ApduLimits:
         """What the ATR alone says (before any APDU): the card capabilities in its
         historical bytes, without 7F66's lengths."""
         return cls.of(CardCapabilities.from_historical_bytes(historical_bytes_from_atr(atr)))
@@ -288,7 +288,7 @@ class ExtendedCapabilities:
     """MANAGE SECURITY ENVIRONMENT (swap the DEC and AUT keys' roles)."""
 
     @classmethod
-    def parse(cls, value: bytes, version: Tuple[int, int]) -> "ExtendedCapabilities":
+    def parse(cls, value: bytes, version: Tuple[int, int]) -> ExtendedCapabilities:
         what = "extended capabilities (C0)"
         if not value:
             raise MalformedResponseError(f"{what}: empty")
@@ -336,7 +336,7 @@ class EcAttributes:
     import_format: EcImportFormat = EcImportFormat.STANDARD
 
     @classmethod
-    def for_key(cls, ref: KeyRef, curve: Curve) -> "EcAttributes":
+    def for_key(cls, ref: KeyRef, curve: Curve) -> EcAttributes:
         """What a key on ``curve`` in ``ref`` is written as: EdDSA for Ed25519, ECDH for
         the decryption key (X25519 included), ECDSA for the other keys."""
         if curve.kind is CurveKind.EDWARDS:
@@ -366,7 +366,7 @@ class UnknownAttributes:
         return self.raw
 
 
-AlgorithmAttributes = Union[RsaAttributes, EcAttributes, UnknownAttributes]
+AlgorithmAttributes = RsaAttributes | EcAttributes | UnknownAttributes
 
 #: The curve kinds each EC algorithm works on.
 _CURVE_KINDS = {
@@ -427,7 +427,7 @@ class PwStatus:
     pw3_tries_left: int
 
     @classmethod
-    def parse(cls, value: bytes) -> "PwStatus":
+    def parse(cls, value: bytes) -> PwStatus:
         if len(value) != PW_STATUS_LENGTH:
             raise MalformedResponseError(f"PW status (C4): {len(value)} bytes, expected {PW_STATUS_LENGTH}")
         return cls(value[0] != 0x00, value[1] & 0x7F, value[2], value[3] & 0x7F,
@@ -493,8 +493,8 @@ class ApplicationRelatedData:
     aid: Aid
     historical_bytes: bytes
     card_capabilities: CardCapabilities
-    extended_length_information: Optional[ExtendedLengthInformation]
-    general_feature_management: Optional[int]
+    extended_length_information: ExtendedLengthInformation | None
+    general_feature_management: int | None
     """7F74's feature byte: 20 = a button (touch policies exist); None without 7F74."""
     extended_capabilities: ExtendedCapabilities
     algorithm_attributes: Mapping[KeyRef, AlgorithmAttributes]
@@ -509,7 +509,7 @@ class ApplicationRelatedData:
     """D6-D9 inside 6E (a YubiKey; other cards answer them to GET DATA only)."""
 
     @classmethod
-    def parse(cls, data: bytes) -> "ApplicationRelatedData":
+    def parse(cls, data: bytes) -> ApplicationRelatedData:
         what = "application related data (6E)"
         outer = tlv_fields(constructed_value(Do.APPLICATION_RELATED_DATA, data, what), what)
         aid = Aid.parse(_required(outer, Do.AID, what))
@@ -517,7 +517,7 @@ class ApplicationRelatedData:
         inner = (tlv_fields(outer[Do.DISCRETIONARY_DATA], f"{what} 73") if Do.DISCRETIONARY_DATA in outer
                  else outer)
 
-        def find(tag: int) -> Optional[bytes]:
+        def find(tag: int) -> bytes | None:
             return inner.get(tag, outer.get(tag))  # the YubiKey puts 7F66 and D6-D9 in 73
 
         historical = outer.get(Do.HISTORICAL_BYTES, b"")
@@ -569,12 +569,12 @@ class ApplicationRelatedData:
     def apdu_limits(self) -> ApduLimits:
         return ApduLimits.of(self.card_capabilities, self.extended_length_information)
 
-    def fingerprint(self, ref: KeyRef) -> Optional[bytes]:
+    def fingerprint(self, ref: KeyRef) -> bytes | None:
         """The key's fingerprint (C7-C9, DB), None when unset (all zeros)."""
         value = self.fingerprints.get(ref)
         return value if value is not None and any(value) else None
 
-    def generation_time(self, ref: KeyRef) -> Optional[int]:
+    def generation_time(self, ref: KeyRef) -> int | None:
         """Seconds since 1970 (CE-D0, DD), None when unset (zero)."""
         return self.generation_times.get(ref) or None
 
@@ -588,11 +588,11 @@ class CardholderData:
 
     name: bytes
     language: bytes
-    sex: Optional[int]
+    sex: int | None
     """ISO 5218 as ASCII: 0x31 male, 0x32 female, 0x39 not announced; None when unset."""
 
     @classmethod
-    def parse(cls, data: bytes) -> "CardholderData":
+    def parse(cls, data: bytes) -> CardholderData:
         what = "cardholder related data (65)"
         fields = tlv_fields(constructed_value(Do.CARDHOLDER_RELATED_DATA, data, what), what)
         sex = fields.get(Do.SEX, b"")
@@ -634,7 +634,7 @@ class AlgorithmInformation:
     entries: Mapping[KeyRef, Tuple[AlgorithmAttributes, ...]]
 
     @classmethod
-    def parse(cls, data: bytes) -> "AlgorithmInformation":
+    def parse(cls, data: bytes) -> AlgorithmInformation:
         what = "algorithm information (FA)"
         content = _fa_content(bytes(data), what)
         entries: Dict[KeyRef, List[AlgorithmAttributes]] = {}
@@ -652,7 +652,7 @@ class AlgorithmInformation:
     def for_key(self, ref: KeyRef) -> Tuple[AlgorithmAttributes, ...]:
         return self.entries.get(ref, ())
 
-    def without_curve25519_errors(self) -> "AlgorithmInformation":
+    def without_curve25519_errors(self) -> AlgorithmInformation:
         """The list a YubiKey before 5.6.1 means (yubikit patches it the same way): it
         lists X25519 as EdDSA for every key, Ed25519 for DEC and ATT, and no X25519 ECDH."""
         ed25519, x25519 = curve_by_name("ed25519"), curve_by_name("x25519")
@@ -679,7 +679,7 @@ def _fa_content(data: bytes, what: str) -> bytes:
     if tlv is not None:
         return tlv.value if tlv.tag == Do.ALGORITHM_INFORMATION else data
     try:
-        padded: Optional[Tlv] = Tlv(data + b"\x00\x00")
+        padded: Tlv | None = Tlv(data + b"\x00\x00")
     except ValueError:
         padded = None
     if padded is not None and padded.tag == Do.ALGORITHM_INFORMATION:
@@ -696,17 +696,17 @@ class Kdf:
     S2K hash (RFC 4880 3.7.1.3), and its parameters."""
 
     algorithm: KdfAlgorithm = KdfAlgorithm.NONE
-    hash_algorithm: Optional[KdfHash] = None
+    hash_algorithm: KdfHash | None = None
     iteration_count: int = 0
     """Bytes to hash (RFC 4880's "count", not a number of rounds)."""
     salt_pw1: bytes = b""
-    salt_rc: Optional[bytes] = None
-    salt_pw3: Optional[bytes] = None
-    initial_hash_pw1: Optional[bytes] = None
-    initial_hash_pw3: Optional[bytes] = None
+    salt_rc: bytes | None = None
+    salt_pw3: bytes | None = None
+    initial_hash_pw1: bytes | None = None
+    initial_hash_pw3: bytes | None = None
 
     @classmethod
-    def parse(cls, data: bytes) -> "Kdf":
+    def parse(cls, data: bytes) -> Kdf:
         what = "KDF-DO (F9)"
         fields = tlv_fields(constructed_value(Do.KDF, data, what), what)
         algorithm = fields.get(0x81, b"\x00")
@@ -733,7 +733,7 @@ class Kdf:
 
     @classmethod
     def iterated_salted_s2k(cls, hash_algorithm: KdfHash = KdfHash.SHA256,
-                            iteration_count: int = DEFAULT_KDF_ITERATION_COUNT) -> "Kdf":
+                            iteration_count: int = DEFAULT_KDF_ITERATION_COUNT) -> Kdf:
         """A new KDF-DO with fresh 8-byte salts and the initial hashes of the default
         PINs, which the card takes as PW1 and PW3 when it is written (as ykman sets it)."""
         bare = cls(KdfAlgorithm.ITERSALTED_S2K, hash_algorithm, iteration_count, os.urandom(8), os.urandom(8),
@@ -765,7 +765,7 @@ class Kdf:
                Password.ADMIN: self.salt_pw3}[password]
         return own or self.salt_pw1
 
-    def derive(self, password: Password, pin: Union[bytes, bytearray]) -> bytes:
+    def derive(self, password: Password, pin: bytes | bytearray) -> bytes:
         """What VERIFY (and CHANGE REFERENCE DATA, RESET RETRY COUNTER) send for ``pin``:
         the PIN itself without a KDF, else the S2K hash of salt || PIN."""
         if not pin:

@@ -10,7 +10,7 @@ CKA_MODULUS_BITS, ECDH) relies on the key being what the attributes say.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -21,9 +21,8 @@ from cardki.curves import Curve, CurveKind, curve_by_name
 from .constants import Do, EcImportFormat, KeyRef, RsaImportFormat
 from .data import AlgorithmAttributes, EcAttributes, RsaAttributes, constructed_value, tlv_fields
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey]
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-                   x25519.X25519PrivateKey]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
 #: Tags of the public key template and of a key import's parts (spec 3.4, 4.4.3.12 and 7.2.14).
 TAG_MODULUS, TAG_EXPONENT, TAG_POINT = 0x81, 0x82, 0x86

@@ -30,33 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki import errors
 from cardki.constants import CKA, CKK
+from cardki.der import unwrap_octet_string
 
 from .card import ImportableKey
 from .constants import ImportTag, KeyFamily, PinPolicy, TouchPolicy
-from .objects import CURVES, EC_PARAMS, KeyAlgorithm, KeyCapabilities, algorithm_of, raw_ec_point
+from .objects import KeyAlgorithm, KeyCapabilities, algorithm_of, algorithm_of_params
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
 #: The only RSA public exponent a YubiKey takes (and generates).
 RSA_EXPONENT = 65537
 
-#: CKA_EC_PARAMS -> curve name, also PKCS#11 3.0's PrintableString names for 25519.
-_PARAMS_BY_CURVE = {
-    EC_PARAMS["secp256r1"]: "secp256r1", EC_PARAMS["secp384r1"]: "secp384r1",
-    EC_PARAMS["ed25519"]: "ed25519", EC_PARAMS["x25519"]: "x25519",
-    b"\x13\x0cedwards25519": "ed25519", b"\x13\x0acurve25519": "x25519",
-}
-_FAMILY_OF_KEY_TYPE: Dict[int, KeyFamily] = {CKK.RSA: KeyFamily.RSA, CKK.EC: KeyFamily.EC, CKK.EC_EDWARDS: KeyFamily.ED25519,
-                       CKK.EC_MONTGOMERY: KeyFamily.X25519}
-_CURVE_FAMILY = {"secp256r1": KeyFamily.EC, "secp384r1": KeyFamily.EC, "ed25519": KeyFamily.ED25519,
-                 "x25519": KeyFamily.X25519}
-
-
-def curve_of_params(params: Any) -> str | None:
-    """The curve CKA_EC_PARAMS names (a DER OID, or a PrintableString for 25519), or None."""
-    if not isinstance(params, (bytes, bytearray)):
-        return None
-    return _PARAMS_BY_CURVE.get(bytes(params))
+_FAMILY_OF_KEY_TYPE: Dict[int, KeyFamily] = {CKK.RSA: KeyFamily.RSA, CKK.EC: KeyFamily.EC,
+                                              CKK.EC_EDWARDS: KeyFamily.ED25519, CKK.EC_MONTGOMERY: KeyFamily.X25519}
 
 
 def _bytes(template: Mapping[int, Any], attribute: CKA) -> bytes | None:
@@ -90,12 +76,12 @@ def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
     family = _key_family(template)
     if family == KeyFamily.RSA:
         return _rsa_key(template)
-    curve = curve_of_params(template.get(CKA.EC_PARAMS))
     if template.get(CKA.EC_PARAMS) is None:
         raise errors.TemplateIncomplete("CKA_EC_PARAMS is missing")
-    if curve is None:
+    algorithm = algorithm_of_params(template[CKA.EC_PARAMS])
+    if algorithm is None:
         raise errors.CurveNotSupported()
-    if _CURVE_FAMILY[curve] != family:
+    if algorithm.family != family:
         raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit CKA_KEY_TYPE")
     value = _bytes(template, CKA.VALUE)
     if value is None:
@@ -103,10 +89,10 @@ def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
     try:
         key: PrivateKey
         if family == KeyFamily.EC:
-            curve_class = CURVES[curve]
-            if not value or len(value) > (curve_class().key_size + 7) // 8:
+            curve = algorithm.curve_info
+            if not value or len(value) > curve.field_bytes:
                 raise errors.AttributeValueInvalid("CKA_VALUE is not a private scalar of this curve")
-            key = ec.derive_private_key(int.from_bytes(value, "big"), curve_class())
+            key = ec.derive_private_key(int.from_bytes(value, "big"), curve.ec_curve())
         elif len(value) != 32:
             raise errors.AttributeValueInvalid("an Ed25519 or X25519 CKA_VALUE has 32 bytes")
         elif family == KeyFamily.ED25519:
@@ -130,11 +116,7 @@ def _check_point(template: Mapping[int, Any], key: PrivateKey) -> None:
     else:
         point = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     given = bytes(given)
-    try:
-        inner = raw_ec_point(given)
-    except (ValueError, TypeError):
-        inner = b""
-    if point not in (given, inner):
+    if point not in (given, unwrap_octet_string(given)):
         raise errors.TemplateInconsistent("CKA_EC_POINT is not the public point of CKA_VALUE")
 
 

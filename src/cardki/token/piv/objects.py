@@ -33,6 +33,7 @@ from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 
 from ...certificate import read_certificate
+from ...curves import Curve, curve_by_ec_params, curve_by_name
 from ...der import der_integer, der_octet_string, der_oid
 from ..base import ObjectKind, ObjectRef, TokenObject
 from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
@@ -44,16 +45,6 @@ if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
-#: DER OIDs for CKA_EC_PARAMS (PKCS#11 3.0 uses the RFC 8410 OIDs for 25519).
-EC_PARAMS = {
-    "secp256r1": bytes.fromhex("06082a8648ce3d030107"),
-    "secp384r1": bytes.fromhex("06052b81040022"),
-    "ed25519": bytes.fromhex("06032b6570"),
-    "x25519": bytes.fromhex("06032b656e"),
-}
-CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
-
-
 @dataclass(frozen=True)
 class KeyAlgorithm:
     """A PIV algorithm identifier and what it means for Cryptoki."""
@@ -61,12 +52,19 @@ class KeyAlgorithm:
     ident: PivAlgorithm
     family: KeyFamily
     bits: int
-    curve: str | None = None  # the curve's name in EC_PARAMS / cryptography
+    curve: str | None = None   # the curve's name in cardki.curves
 
     @property
     def name(self) -> str:
         """The profile's name of the algorithm: RSA2048, ECCP256, ED25519, ..."""
         return self.ident.name
+
+    @property
+    def curve_info(self) -> Curve:
+        """The curve (EC, Ed25519 and X25519 algorithms only)."""
+        curve = curve_by_name(self.curve or "")
+        assert curve is not None, f"{self.name} names no curve"
+        return curve
 
     @property
     def key_type(self) -> int:
@@ -92,6 +90,15 @@ KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
     )
 }
 ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
+
+
+def algorithm_of_params(ec_params: Any) -> KeyAlgorithm | None:
+    """The PIV algorithm of the curve CKA_EC_PARAMS names (an OID, or PKCS#11 3.0's
+    PrintableString for the 25519 curves), or None when PIV has no such curve."""
+    if not isinstance(ec_params, (bytes, bytearray)):
+        return None
+    curve = curve_by_ec_params(bytes(ec_params))
+    return next((a for a in KEY_ALGORITHMS.values() if curve is not None and a.curve == curve.name), None)
 
 
 def algorithm_of(public_key: Any) -> KeyAlgorithm | None:
@@ -125,7 +132,7 @@ def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> P
             return rsa.RSAPublicNumbers(e, n).public_key()
         point = field(fields, 0x86, what, min_length=1)
         if algorithm.family == KeyFamily.EC:
-            return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[algorithm.curve](), point)  # type: ignore[index]
+            return ec.EllipticCurvePublicKey.from_encoded_point(algorithm.curve_info.ec_curve(), point)
         if algorithm.family == KeyFamily.ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(point)
         return x25519.X25519PublicKey.from_public_bytes(point)
@@ -162,16 +169,9 @@ def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dic
         point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     else:
         point = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    attributes[CKA.EC_PARAMS] = EC_PARAMS[algorithm.curve]  # type: ignore[index]
+    attributes[CKA.EC_PARAMS] = algorithm.curve_info.ec_params
     attributes[CKA.EC_POINT] = _octet_string(point)
     return attributes
-
-
-def raw_ec_point(ec_point_attribute: bytes) -> bytes:
-    """The point inside CKA_EC_POINT's DER OCTET STRING."""
-    from asn1crypto import core as asn1  # only ECDH parameter parsing needs it
-
-    return asn1.OctetString.load(ec_point_attribute).native
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ from cardki.apdu.errors import (
 )
 from cardki.certificate import read_certificate
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
+from cardki.der import unwrap_octet_string
 from cardki.transport import CardRemovedError, CardResetError, CardTransport, SlotError
 
 from .. import card_results, rsa_padding
@@ -94,7 +95,6 @@ from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, Pi
 from .keys import (
     PrivateKey,
     check_capabilities,
-    curve_of_params,
     importable_key,
     key_algorithm,
     private_key_from_template,
@@ -107,6 +107,7 @@ from .objects import (
     KeyAlgorithm,
     SlotContents,
     algorithm_of,
+    algorithm_of_params,
     attestation_id,
     attestation_object,
     certificate_container,
@@ -115,7 +116,6 @@ from .objects import (
     key_objects,
     parse_certificate_container,
     public_key_from_card,
-    raw_ec_point,
     verify_allowed,
 )
 
@@ -184,7 +184,7 @@ class PivToken(Token):
         self.profile = profile
         self.version = version
         self.serial = serial
-        self.protocol = SmartCardProtocol(transport, extended=bool(profile.quirks.get("extended_apdus", False)))
+        self.protocol = SmartCardProtocol(transport, extended=profile.quirks.extended_apdus)
         self.card = PivCard(self.protocol, profile.aid)
         self._lock = threading.RLock()
         self._generation = 0
@@ -1340,10 +1340,7 @@ def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
     raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == KeyFamily.EC else 32
     if len(peer) == raw_length:
         return peer
-    try:
-        point = raw_ec_point(peer)
-    except (ValueError, TypeError):
-        point = b""
+    point = unwrap_octet_string(peer)
     if len(point) != raw_length:
         raise errors.MechanismParamInvalid("the peer's public point has the wrong size")
     return point
@@ -1360,15 +1357,15 @@ def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgori
             raise errors.TemplateInconsistent("PIV cards generate RSA keys with e = 65537")
         return algorithm
     if mechanism in _FAMILY_OF_MECHANISM:
-        curve = curve_of_params(template.get(CKA.EC_PARAMS))
-        if curve is None:
+        algorithm = algorithm_of_params(template.get(CKA.EC_PARAMS))
+        if algorithm is None:
             raise errors.CurveNotSupported()
-        algorithm = next(a for a in KEY_ALGORITHMS.values() if a.curve == curve)
         if algorithm.family != _FAMILY_OF_MECHANISM[mechanism]:
             raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit the mechanism")
         return algorithm
     raise errors.MechanismInvalid()
 
 
-_FAMILY_OF_MECHANISM: Dict[int, KeyFamily] = {CKM.EC_KEY_PAIR_GEN: KeyFamily.EC, CKM.EC_EDWARDS_KEY_PAIR_GEN: KeyFamily.ED25519,
-                        CKM.EC_MONTGOMERY_KEY_PAIR_GEN: KeyFamily.X25519}
+_FAMILY_OF_MECHANISM: Dict[int, KeyFamily] = {
+    CKM.EC_KEY_PAIR_GEN: KeyFamily.EC, CKM.EC_EDWARDS_KEY_PAIR_GEN: KeyFamily.ED25519,
+    CKM.EC_MONTGOMERY_KEY_PAIR_GEN: KeyFamily.X25519}
