@@ -101,3 +101,27 @@ def test_the_shipped_profiles_pass_the_schema_and_unknown_features_are_errors() 
     assert profile.feature("metadata") is True and profile.features.move_delete is True
     with pytest.raises(ProfileError, match="no profile feature 'metdata'"):
         profile.feature("metdata")
+
+
+@pytest.mark.parametrize("firmware, expected", [
+    ((3, 5, 0), set()),
+    ((4, 2, 0), {"key_import", "policies"}),
+    ((4, 3, 5), {"key_import", "policies", "touch_cached"}),
+])
+def test_administration_features_come_with_the_firmware_that_brought_them(firmware, expected) -> None:
+    names = {"key_import", "policies", "touch_cached"}
+    yubikey = load_profile("yubikey-piv").for_firmware(firmware)
+    assert {name for name in names if yubikey.feature(name)} == expected
+    assert yubikey.feature("reset") and yubikey.feature("set_management_key") and yubikey.feature("set_pin_retries")
+    generic = load_profile("generic-piv").for_firmware(None)
+    assert not any(generic.feature(name) for name in names | {"reset", "set_management_key", "set_pin_retries"})
+
+
+def test_writable_data_objects_and_the_attestation_label() -> None:
+    yubikey = load_profile("yubikey-piv").for_firmware((5, 7, 2))
+    generic = load_profile("generic-piv").for_firmware(None)
+    assert yubikey.data_object_writable(0x5FFF00) and not generic.data_object_writable(0x5FFF00)
+    assert generic.data_object_writable(0x5FC102) and not generic.data_object_writable(0x7E)  # discovery: read-only
+    assert yubikey.management_key_factory == bytes(range(1, 9)) * 3 and generic.management_key_factory is None
+    spec = next(s for s in yubikey.slots if s.key == 0x9A)
+    assert yubikey.object_label("attestation", spec) == "Attestation of PIV Authentication"
