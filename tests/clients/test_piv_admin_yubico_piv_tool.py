@@ -5,11 +5,9 @@ management keys, so the card is a YubiKey 5.4.3 (3DES by default)."""
 from __future__ import annotations
 
 import datetime
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
+from _piv_tool import piv_tool
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -23,19 +21,9 @@ from piv_pcsc import pcsc_token
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
-TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
 MGMT = "010203040506070801020304050607080102030405060708"
 NEW_MGMT = "1112131415161718212223242526272831323334353637ff"  # 3DES, as the tool needs
 CHUID = bytes.fromhex("3019d4e739da739ced39ce739d836858210842108421c84210c3eb3410" + "a5" * 16 + "fe00")
-
-
-def piv_tool(reader: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    if not Path(TOOL).exists():
-        pytest.fail("yubico-piv-tool is not installed")
-    result = subprocess.run([TOOL, "-r", reader, *args], capture_output=True, text=True, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"yubico-piv-tool {' '.join(args[:4])} failed: {result.stdout}{result.stderr}")
-    return result
 
 
 def certificate(public_key, common_name: str) -> x509.Certificate:

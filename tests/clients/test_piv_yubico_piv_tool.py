@@ -13,28 +13,17 @@ card and verify against a certificate's public key.
 from __future__ import annotations
 
 import datetime
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from _piv_tool import piv_tool
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 pytestmark = [pytest.mark.clients, pytest.mark.sim]
 
-TOOL = shutil.which("yubico-piv-tool") or "/usr/bin/yubico-piv-tool"
 MGMT = "010203040506070801020304050607080102030405060708"
-
-
-def piv_tool(reader: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    if not Path(TOOL).exists():
-        pytest.fail("yubico-piv-tool is not installed")
-    result = subprocess.run([TOOL, "-r", reader, *args], capture_output=True, text=True, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"yubico-piv-tool {' '.join(args[:4])} failed: {result.stdout}{result.stderr}")
-    return result
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
 from cardki.apdu.errors import AuthBlockedError
@@ -303,32 +303,29 @@ class PivCard:
     def block_pin(self) -> None:
         """Spend the PIN's tries with a value no PIN can be, until the card says it is
         blocked (ykman's first step of a reset)."""
-        for _ in range(MAX_BLOCKING_TRIES):
-            try:
-                self.verify_pin(NEVER_A_PIN)
-            except WrongPinError as exc:
-                if exc.tries_left == 0:
-                    return
-                continue
-            except AuthBlockedError:
-                return
-            raise MalformedResponseError("VERIFY accepted a PIN that cannot be valid")
-        raise MalformedResponseError(f"the PIN was not blocked after {MAX_BLOCKING_TRIES} wrong tries")
+        self._spend_tries(lambda: self.verify_pin(NEVER_A_PIN), "PIN", "VERIFY")
 
     def block_puk(self) -> None:
         """Spend the PUK's tries (RESET RETRY COUNTER with a PUK no PUK can be) until
         the card says it is blocked (ykman's second step of a reset)."""
+        self._spend_tries(lambda: self.unblock_pin(NEVER_A_PIN, NEVER_A_PIN), "PUK", "RESET RETRY COUNTER")
+
+    @staticmethod
+    def _spend_tries(wrong_try: Callable[[], None], what: str, command: str) -> None:
+        """Repeat ``wrong_try`` until the card answers "blocked" (63C0 or 6983), at most
+        :data:`MAX_BLOCKING_TRIES` times; a card that accepts the value, or never blocks,
+        raises MalformedResponseError."""
         for _ in range(MAX_BLOCKING_TRIES):
             try:
-                self.unblock_pin(NEVER_A_PIN, NEVER_A_PIN)
+                wrong_try()
             except WrongPinError as exc:
                 if exc.tries_left == 0:
                     return
                 continue
             except AuthBlockedError:
                 return
-            raise MalformedResponseError("RESET RETRY COUNTER accepted a PUK that cannot be valid")
-        raise MalformedResponseError(f"the PUK was not blocked after {MAX_BLOCKING_TRIES} wrong tries")
+            raise MalformedResponseError(f"{command} accepted a {what} that cannot be valid")
+        raise MalformedResponseError(f"the {what} was not blocked after {MAX_BLOCKING_TRIES} wrong tries")
 
     def reset(self) -> None:
         """YubiKey RESET (FB): factory state for PIN, PUK, management key, keys and data
