@@ -489,7 +489,9 @@ def test_attestation_objects_are_made_on_a_find_by_their_own_id() -> None:
     assert attributes[CKA.TOKEN] is False and attributes[CKA.DESTROYABLE] is False
     assert fresh.objects_with_id(b"\x65") == [attestation] and fresh.protocol.apdu_count - before == 2
     assert attestation in fresh.objects()
+    before = fresh.protocol.apdu_count
     assert fresh.objects_with_id(b"\x66") == []  # the 9C key was imported
+    assert fresh.objects_with_id(b"\x66") == [] and fresh.protocol.apdu_count - before == 2  # asked once
     f9 = fresh.attestation_certificate()
     root = card.piv.attestation_root.public_bytes(serialization.Encoding.DER)
     result = verify_attestation(attributes[CKA.VALUE], f9, [root],

@@ -204,7 +204,9 @@ class PivToken(Token):
         self._chuid: bytes | None = None
         self._last_pin_tries: int | None = None
         # Attestation certificates made so far: key slot -> (read epoch, object).
-        self._attestations: Dict[int, Tuple[int, TokenObject]] = {}
+        # None: the slot has no attestation (an imported key, no key), so a second find
+        # costs no APDU either.
+        self._attestations: Dict[int, Tuple[int, TokenObject | None]] = {}
 
     # ----------------------------------------------------------- sharing
     @property
@@ -416,7 +418,7 @@ class PivToken(Token):
             if self._user == CKU.USER and self._private_data:
                 result.extend(self._private_data)
             for slot, (epoch, attestation) in sorted(self._attestations.items()):
-                if epoch == self._read_epoch and slot in self._slots:
+                if attestation is not None and epoch == self._read_epoch and slot in self._slots:
                     result.append(attestation)
             return result
 
@@ -473,7 +475,7 @@ class PivToken(Token):
         with self._lock:
             cached = self._attestations.get(spec.key)
             if cached is not None and cached[0] == self._read_epoch:
-                return [cached[1]]
+                return [cached[1]] if cached[1] is not None else []
             epoch = self._read_epoch
 
             def read() -> bytes | None:
@@ -486,6 +488,7 @@ class PivToken(Token):
 
             der = self._run(read)
             if der is None:
+                self._attestations[spec.key] = (epoch, None)
                 return []
             cert = read_certificate(der)
             assert cert is not None  # PivCard.attest answers only readable certificates
