@@ -114,7 +114,10 @@ def serialize_private(key: PrivateKey) -> str:
 
 def load_private(hex_der: str) -> PrivateKey:
     key = serialization.load_der_private_key(bytes.fromhex(hex_der), password=None)
-    return key  # type: ignore[return-value]
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                            x25519.X25519PrivateKey)):
+        raise ValueError("a state file key of a kind no card holds")
+    return key
 
 
 def import_key(algorithm: KeyAlgorithm, parts: Dict[int, bytes]) -> PrivateKey:

@@ -36,6 +36,8 @@ from .card import field
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
 
+#: The public key types a PIV slot can hold.
+PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ KEY_ALGORITHMS: Dict[int, KeyAlgorithm] = {
 ALGORITHM_BY_NAME = {a.name: a for a in KEY_ALGORITHMS.values()}
 
 
-def algorithm_of(public_key: PublicKey) -> KeyAlgorithm | None:
+def algorithm_of(public_key: object) -> KeyAlgorithm | None:
     """The PIV algorithm a public key belongs to (None if PIV has none)."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
@@ -272,6 +274,21 @@ class SlotContents:
     @property
     def needs_touch(self) -> bool:
         return self.touch_policy in (2, 3)
+
+    @property
+    def rsa_key(self) -> rsa.RSAPublicKey:
+        assert isinstance(self.public_key, rsa.RSAPublicKey), f"{self.algorithm.name} is no RSA key"
+        return self.public_key
+
+    @property
+    def ec_key(self) -> ec.EllipticCurvePublicKey:
+        assert isinstance(self.public_key, ec.EllipticCurvePublicKey), f"{self.algorithm.name} is no EC key"
+        return self.public_key
+
+    @property
+    def ed25519_key(self) -> ed25519.Ed25519PublicKey:
+        assert isinstance(self.public_key, ed25519.Ed25519PublicKey), f"{self.algorithm.name} is no Ed25519 key"
+        return self.public_key
 
     @property
     def always_authenticate(self) -> bool:
