@@ -38,6 +38,13 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _signing_key(signer: PrivateKey) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
+    """The attestation key as one that signs certificates (X25519 keys cannot sign)."""
+    if not isinstance(signer, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        raise ValueError("an attestation key must be able to sign")
+    return signer
+
+
 def _hash_for(signer: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
@@ -126,7 +133,7 @@ def attest(
         builder = builder.add_extension(
             x509.UnrecognizedExtension(OID_FORM_FACTOR, bytes([FORM_FACTOR_USB_A_KEYCHAIN])), critical=False
         )
-    cert = builder.sign(signer, _hash_for(signer))  # type: ignore[arg-type]
+    cert = builder.sign(_signing_key(signer), _hash_for(signer))
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -195,5 +202,5 @@ def attest_openpgp(
         builder = builder.add_extension(
             x509.UnrecognizedExtension(x509.ObjectIdentifier(OPENPGP_EXTENSIONS[name]), value), critical=False
         )
-    cert = builder.sign(signer, _hash_for(signer))  # type: ignore[arg-type]
+    cert = builder.sign(_signing_key(signer), _hash_for(signer))
     return cert.public_bytes(serialization.Encoding.DER)

@@ -41,7 +41,7 @@ from .openpgp_keys import (
     public_key_template,
     sign,
 )
-from .piv_crypto import PrivateKey, load_private, serialize_private
+from .piv_crypto import PrivateKey, StoredKey, serialize_private
 
 Firmware = Tuple[int, int, int]
 
@@ -262,14 +262,36 @@ class Password:
         return cls(None if value is None else bytes.fromhex(value), int(data["total"]), int(data["left"]))
 
 
-@dataclass
 class KeySlot:
-    """One key reference: what it may hold (attributes) and what it holds."""
+    """One key reference: what it may hold (attributes) and what it holds. The key
+    is parsed when the card first uses it (:class:`~hwsim.piv_crypto.StoredKey`)."""
 
-    attributes: Attributes
-    key: PrivateKey | None = None
-    status: int = KEY_STATUS_NONE
-    uif: int = Uif.OFF
+    def __init__(self, attributes: Attributes, key: PrivateKey | None = None, status: int = KEY_STATUS_NONE,
+                 uif: int = Uif.OFF) -> None:
+        self.attributes = attributes
+        self._stored: StoredKey | None = None if key is None else StoredKey(key)
+        self.status = status
+        self.uif = uif
+
+    @property
+    def has_key(self) -> bool:
+        return self._stored is not None
+
+    @property
+    def key(self) -> PrivateKey | None:
+        return None if self._stored is None else self._stored.key
+
+    @key.setter
+    def key(self, key: PrivateKey | None) -> None:
+        self._stored = None if key is None else StoredKey(key)
+
+    def key_state(self) -> str | None:
+        """The key as the state file keeps it (PKCS#8 DER, hex), None for none."""
+        return None if self._stored is None else self._stored.to_state()
+
+    def restore_key(self, pkcs8_hex: str) -> None:
+        """The key of a saved state, parsed when first used; it must fit the attributes."""
+        self._stored = StoredKey.from_state(pkcs8_hex, self.attributes.matches_key)
 
 
 def bcd_serial(serial: int) -> bytes:
@@ -358,7 +380,7 @@ class OpenPgpApplet(Applet):
             slot = KeySlot(Attributes.parse(bytes.fromhex(data["attributes"])), None, int(data["status"]),
                            int(data["uif"]))
             if data.get("private_key"):
-                slot.key = load_private(data["private_key"])
+                slot.restore_key(data["private_key"])
             self.keys[ref] = slot
         self.dos = {int(tag, 16): bytes.fromhex(value) for tag, value in state["dos"].items()}
         self.certificates = [bytes.fromhex(value) for value in state["certificates"]]
@@ -382,7 +404,7 @@ class OpenPgpApplet(Applet):
                     "attributes": slot.attributes.encode().hex(),
                     "status": slot.status,
                     "uif": slot.uif,
-                    "private_key": serialize_private(slot.key) if slot.key is not None else None,
+                    "private_key": slot.key_state(),
                 }
                 for ref, slot in self.keys.items()
             },
@@ -624,7 +646,7 @@ class OpenPgpApplet(Applet):
         self.attestation_root_der = root_der
         self._attestation_root_key = serialize_private(root_key)
         slot = self.keys[KeyRef.ATT]
-        if slot.key is None and slot.status == KEY_STATUS_IMPORTED:
+        if not slot.has_key and slot.status == KEY_STATUS_IMPORTED:
             slot.key = key
             self.dos[TAG_ATT_CERT] = cert_der
         self._changed()

@@ -143,7 +143,8 @@ class Attributes:
             return isinstance(key, ed25519.Ed25519PrivateKey)
         if self.curve.kind == "x25519":
             return isinstance(key, x25519.X25519PrivateKey)
-        return isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == self.curve.ec_curve.name  # type: ignore[union-attr]
+        return (isinstance(key, ec.EllipticCurvePrivateKey) and self.curve.ec_curve is not None
+                and isinstance(key.curve, self.curve.ec_curve))
 
 
 def attributes_of(key: PrivateKey, ref: KeyRef) -> Attributes:

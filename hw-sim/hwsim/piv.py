@@ -35,10 +35,12 @@ from .iso7816 import (
 )
 from .piv_crypto import (
     DEFAULT_MANAGEMENT_KEY,
+    KEY_ALGORITHMS,
     MANAGEMENT_KEY_TYPES,
     KeyAlgorithm,
     ManagementKeyType,
     PrivateKey,
+    StoredKey,
     algorithm_of,
     block_decrypt,
     block_encrypt,
@@ -47,10 +49,10 @@ from .piv_crypto import (
     generate_key,
     import_key,
     key_algorithm,
-    load_private,
     serialize_private,
     sign_or_decrypt,
 )
+from .statefile import StateError
 
 PIV_AID = bytes.fromhex("A000000308000010000100")
 
@@ -129,15 +131,22 @@ def _pin_value_valid(padded: bytes) -> bool:
     return 6 <= len(value) <= 8 and b"\xff" not in value
 
 
-@dataclass
 class SlotKey:
-    """A private key in a slot and the policies fixed when it got there."""
+    """A private key in a slot and the policies fixed when it got there. The key is
+    parsed when the card first uses it (:class:`~hwsim.piv_crypto.StoredKey`): a card
+    restored from its state file takes the algorithm from the file."""
 
-    key: PrivateKey
-    algorithm: KeyAlgorithm
-    pin_policy: int
-    touch_policy: int
-    origin: int
+    def __init__(self, key: PrivateKey | StoredKey, algorithm: KeyAlgorithm, pin_policy: int,
+                 touch_policy: int, origin: int) -> None:
+        self._stored = key if isinstance(key, StoredKey) else StoredKey(key)
+        self.algorithm = algorithm
+        self.pin_policy = pin_policy
+        self.touch_policy = touch_policy
+        self.origin = origin
+
+    @property
+    def key(self) -> PrivateKey:
+        return self._stored.key
 
     def to_state(self) -> Dict[str, Any]:
         return {
@@ -145,13 +154,16 @@ class SlotKey:
             "pin_policy": self.pin_policy,
             "touch_policy": self.touch_policy,
             "origin": self.origin,
-            "private_key": serialize_private(self.key),
+            "private_key": self._stored.to_state(),
         }
 
     @classmethod
     def from_state(cls, data: Dict[str, Any]) -> SlotKey:
-        key = load_private(data["private_key"])
-        return cls(key, algorithm_of(key), int(data["pin_policy"]), int(data["touch_policy"]), int(data["origin"]))
+        algorithm = KEY_ALGORITHMS.get(int(data["algorithm"]))
+        if algorithm is None:
+            raise StateError("a PIV key of an algorithm this card does not know")
+        stored = StoredKey.from_state(data["private_key"], lambda key: algorithm_of(key) == algorithm)
+        return cls(stored, algorithm, int(data["pin_policy"]), int(data["touch_policy"]), int(data["origin"]))
 
 
 @dataclass

@@ -9,7 +9,7 @@ reads like the spec. Messages never carry a PIN, a key or a management key.
 
 from __future__ import annotations
 
-from typing import Dict, List, Type
+from typing import Any, Dict, List, Type
 
 from .constants import CKR
 
@@ -18,6 +18,9 @@ class CryptokiError(Exception):
     """A Cryptoki call failed; ``rv`` is the CKR_ code the spec assigns."""
 
     rv: int = CKR.GENERAL_ERROR
+    partial: Dict[int, Any] | None = None
+    """For C_GetAttributeValue's errors (ATTRIBUTE_SENSITIVE, ATTRIBUTE_TYPE_INVALID) in
+    the Python API: the values that could be read."""
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.__doc__ or CKR(self.rv).name)

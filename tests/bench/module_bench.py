@@ -2,7 +2,7 @@
 
 Not a test (nothing here can fail on speed); run it by hand:
 
-    python3 tests/bench/module_bench.py [--signatures 200] [--rounds 3] [--reader 2]
+    python3 tests/bench/module_bench.py [--signatures 200] [--rounds 3] [--reader 2] [--chart FILE]
 
 It takes the machine's PC/SC stack (the same lock test runs use) and puts a
 virtual YubiKey (firmware 5.4.3) into the Yubico-named vpcd reader
@@ -28,7 +28,10 @@ must also start its own interpreter.
 pcscd must list the Yubico-named reader: a pcscd started before
 hw-sim/bootstrap installed it is restarted only if this benchmark started it;
 otherwise the benchmark stops and says how to restart it. Output: a Markdown
-table on stdout.
+table on stdout, the machine's load (load average, CPUs, other busy processes)
+at start and end so a noisy run shows, and the table as a chart: an SVG written
+by hand, no plotting package needed (``--chart``, default docs/module_bench.svg,
+which the README shows).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hw-sim"))
@@ -119,6 +123,15 @@ Row = Tuple[Scenario, str, None | str | Dict[str, float]]
 """(scenario, module, result): None = module not installed, str = why there is no result."""
 
 
+def source_commit() -> str:
+    """The commit this checkout is at ("+ changes" when the tree has edits)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    commit = git("rev-parse", "--short", "HEAD") or "an unknown commit"
+    return commit + (" + changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def module_environment() -> Dict[str, str]:
     """The caller's environment without CARDKI_* and with cardki's config file pinned to none,
     so a developer's settings cannot change the numbers."""
@@ -130,11 +143,14 @@ def module_environment() -> Dict[str, str]:
 def certificate_for(public_pem: bytes) -> bytes:
     """A certificate carrying the card's key, from a throw-away host CA (key-holder proof is not needed)."""
     issuer = ec.generate_private_key(ec.SECP256R1())
+    public = serialization.load_pem_public_key(public_pem)
+    if not isinstance(public, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise TypeError(f"unexpected key type {type(public).__name__}")
     now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki bench 9a")]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardki bench CA")]))
-               .public_key(serialization.load_pem_public_key(public_pem))
+               .public_key(public)
                .serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(days=1))
                .not_valid_after(now + datetime.timedelta(days=7)))
@@ -244,6 +260,153 @@ def markdown(rows: List[Row]) -> str:
     return "\n".join(lines)
 
 
+def machine_load(sample: float = 0.5) -> Dict[str, object]:
+    """The load average, the CPU count and the processes that kept a CPU busy for at
+    least 5% of ``sample`` seconds (this one excluded): a noisy run shows here."""
+    def cpu_ticks() -> Dict[int, Tuple[str, int]]:
+        ticks = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is fields[0]
+            ticks[int(entry.name)] = (stat[stat.index("(") + 1:stat.rindex(")")], int(fields[11]) + int(fields[12]))
+        return ticks
+
+    before = cpu_ticks()
+    time.sleep(sample)
+    after = cpu_ticks()
+    per_second = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (name, ticks) in after.items():
+        if pid == os.getpid() or before.get(pid, ("", 0))[0] != name:
+            continue
+        share = (ticks - before[pid][1]) / per_second / sample * 100
+        if share >= 5:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                command = name
+            busy.append((round(share), pid, command.strip()[:80] or name))
+    return {"loadavg": os.getloadavg(), "cpus": os.cpu_count(), "busy": sorted(busy, reverse=True)[:6]}
+
+
+def format_load(when: str, load: Dict[str, object]) -> str:
+    averages = " ".join(f"{value:.2f}" for value in load["loadavg"])  # type: ignore[attr-defined]
+    busy = load["busy"] or []
+    others = "; ".join(f"{command} (pid {pid}, {share}% CPU)" for share, pid, command in busy)  # type: ignore[attr-defined]
+    return (f"machine load {when}: loadavg {averages} (1, 5, 15 min) on {load['cpus']} CPUs; "
+            f"other busy processes: {others or 'none'}")
+
+
+# --------------------------------------------------------------------------- the chart
+
+#: (title, result key, unit, better): the table's columns as chart panels.
+CHART_METRICS = (
+    ("time to first signature", "first", "s", "lower"),
+    ("pkcs11-tool, one signature", "c_host", "s", "lower"),
+    ("signatures per second", "per_second", "/s", "higher"),
+    ("APDUs until first signature", "setup_apdus", "", "lower"),
+    ("APDUs per signature", "apdus_per_sign", "", "lower"),
+)
+CHART_COLOURS = {"cardki": "#2b6cb0", "opensc": "#9c9c9c", "ykcs11": "#d69e2e"}
+
+
+def _svg_text(x: float, y: float, text: str, size: int = 11, anchor: str = "middle", weight: str = "normal",
+              fill: str = "#222") -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
+            f'fill="{fill}">{escaped}</text>')
+
+
+def _figure(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.0f} ms"
+    if unit == "/s":
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+
+
+def chart_svg(rows: List[Row], subtitle: str) -> str:
+    """The table as small multiples: one panel per column and key, a bar per module,
+    and under each panel cardki's ratio to each peer (with the way that is better)."""
+    scenarios = [scenario for scenario in SCENARIOS if any(row[0] == scenario for row in rows)]
+    modules = list(dict.fromkeys(name for _, name, _ in rows))
+    panel_w, panel_h, gap, top, left = 190, 200, 14, 58, 12
+    width = left * 2 + len(CHART_METRICS) * (panel_w + gap) - gap
+    height = top + len(scenarios) * (panel_h + 34) + 28
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             _svg_text(left, 22, "cardki beside OpenSC and ykcs11 (tests/bench/module_bench.py)", 15, "start", "bold"),
+             _svg_text(left, 40, subtitle, 11, "start", fill="#555")]
+    for column, name in enumerate(modules):
+        x = width - left - (len(modules) - column) * 82
+        parts.append(f'<rect x="{x}" y="12" width="12" height="12" fill="{CHART_COLOURS.get(name, "#666")}"/>')
+        parts.append(_svg_text(x + 16, 22, name, 11, "start"))
+    for row_index, scenario in enumerate(scenarios):
+        y0 = top + row_index * (panel_h + 34)
+        parts.append(_svg_text(left, y0 + 10, scenario.title, 12, "start", "bold"))
+        results = {name: result for s, name, result in rows if s == scenario}
+        for index, (title, key, unit, better) in enumerate(CHART_METRICS):
+            x0 = left + index * (panel_w + gap)
+            py = y0 + 18
+            parts.append(f'<rect x="{x0}" y="{py}" width="{panel_w}" height="{panel_h}" fill="#f7f7f7" '
+                         f'stroke="#ddd"/>')
+            parts.append(_svg_text(x0 + panel_w / 2, py + 15, title, 10, weight="bold"))
+            parts.append(_svg_text(x0 + panel_w / 2, py + 28, f"{better} is better", 9, fill="#666"))
+            values = {name: float(result[key]) for name, result in results.items() if isinstance(result, dict)}
+            peak = max(values.values(), default=0.0) or 1.0
+            bar_w, base, room = 40, py + panel_h - 62, panel_h - 112
+            for column, name in enumerate(modules):
+                bx = x0 + 20 + column * (bar_w + 15)
+                if name not in values:
+                    parts.append(_svg_text(bx + bar_w / 2, base - 4, "n/a", 10, fill="#999"))
+                    continue
+                h = max(1.0, values[name] / peak * room)
+                parts.append(f'<rect x="{bx}" y="{base - h:.1f}" width="{bar_w}" height="{h:.1f}" '
+                             f'fill="{CHART_COLOURS.get(name, "#666")}"/>')
+                parts.append(_svg_text(bx + bar_w / 2, base - h - 4, _figure(values[name], unit), 10))
+                parts.append(_svg_text(bx + bar_w / 2, base + 13, name, 9, fill="#444"))
+            if "cardki" in values:
+                lines = []
+                for name in modules:
+                    if name != "cardki" and values.get(name):
+                        lines.append(f"cardki = {values['cardki'] / values[name]:.2f}x {name}")
+                for line_index, line in enumerate(lines):
+                    parts.append(_svg_text(x0 + panel_w / 2, base + 32 + line_index * 13, line, 10, fill="#333"))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+@contextmanager
+def bench_card(reader_index: int) -> Iterator[Tuple[CardControl, str, Path]]:
+    """The stack held alone, a factory-fresh YubiKey 5.4.3 in ``reader_index`` and a work
+    directory: (control, reader name, workdir). Stops what it started (pcscd, the card server)."""
+    reader = stack.reader_name(reader_index)
+    with stack.exclusive_stack(on_wait=lambda: print("waiting for the PC/SC stack ...", file=sys.stderr)):
+        started_pcscd = stack.ensure_pcscd()
+        started_server = False
+        try:
+            stack.ensure_reader(reader_index, may_restart_pcscd=started_pcscd)
+            server = stack.running_server(reader_index) or stack.foreign_server(reader_index)
+            if server is None:
+                server = stack.start_server(reader_index, parent_pid=os.getpid())
+                started_server = True
+            control = CardControl(server.control_path)
+            with tempfile.TemporaryDirectory(prefix="cardki-bench-") as workdir:
+                insert_bench_card(control, reader, Path(workdir) / "state.json")
+                yield control, reader, Path(workdir)
+        finally:
+            if started_server:
+                stack.stop_server(reader_index)
+            if started_pcscd:
+                stack.stop_pcscd()
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signatures", type=int, default=200, help="signatures per client run after the first")
@@ -251,33 +414,32 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--reader", type=int, default=stack.YUBICO_READER,
                         help=f"reader index (default {stack.YUBICO_READER}: {stack.reader_name(stack.YUBICO_READER)!r};"
                              " ykcs11 sees only Yubico-named readers)")
+    parser.add_argument("--chart", type=Path, default=REPO / "docs" / "module_bench.svg",
+                        help="where the SVG chart of the table goes (default: docs/module_bench.svg)")
     options = parser.parse_args(argv)
 
     from cardki.capi import module_path
     modules = {"cardki": str(module_path()), **OTHER_MODULES}
-    reader = stack.reader_name(options.reader)
-    with stack.exclusive_stack(on_wait=lambda: print("waiting for the PC/SC stack ...", file=sys.stderr)):
-        started_pcscd = stack.ensure_pcscd()
-        started_server = False
-        try:
-            stack.ensure_reader(options.reader, may_restart_pcscd=started_pcscd)
-            server = stack.running_server(options.reader) or stack.foreign_server(options.reader)
-            if server is None:
-                server = stack.start_server(options.reader, parent_pid=os.getpid())
-                started_server = True
-            control = CardControl(server.control_path)
-            with tempfile.TemporaryDirectory(prefix="cardki-bench-") as workdir:
-                insert_bench_card(control, reader, Path(workdir) / "state.json")
-                rows = measure(modules, reader, server.control_path, options, Path(workdir))
-        finally:
-            if started_server:
-                stack.stop_server(options.reader)
-            if started_pcscd:
-                stack.stop_pcscd()
+    load_at_start = machine_load()
+    print(format_load("at start", load_at_start), file=sys.stderr)
+    with bench_card(options.reader) as (control, reader, workdir):
+        rows = measure(modules, reader, Path(control.path), options, workdir)
+    load_at_end = machine_load()
 
+    commit = source_commit()
     print(f"\nSlot 9a of a virtual YubiKey {FIRMWARE} in {reader!r} (pcscd + vpcd), PyKCS11 client, "
-          f"{options.signatures} signatures after the first, best of {options.rounds} runs\n")
+          f"{options.signatures} signatures after the first, best of {options.rounds} runs; cardki at {commit}\n")
     print(markdown(rows))
+    print()
+    print(format_load("at start", load_at_start))
+    print(format_load("at end", load_at_end))
+    options.chart.parent.mkdir(parents=True, exist_ok=True)
+    options.chart.write_text(chart_svg(rows, f"{datetime.date.today()}, cardki at {commit}; virtual YubiKey "
+                                             f"{FIRMWARE}, PyKCS11 client, {options.signatures} signatures after the "
+                                             f"first, best of {options.rounds} runs; "
+                                             f"loadavg {load_at_start['loadavg'][0]:.2f} -> "  # type: ignore[index]
+                                             f"{load_at_end['loadavg'][0]:.2f} on {os.cpu_count()} CPUs"))  # type: ignore[index]
+    print(f"chart: {options.chart}")
     return 0
 
 

@@ -210,7 +210,7 @@ class Cryptoki:
             max_pin_len=info.max_pin_len, min_pin_len=info.min_pin_len,
             total_public_memory=CK_UNAVAILABLE_INFORMATION, free_public_memory=CK_UNAVAILABLE_INFORMATION,
             total_private_memory=CK_UNAVAILABLE_INFORMATION, free_private_memory=CK_UNAVAILABLE_INFORMATION,
-            hardware_version=tuple(info.hardware_version), firmware_version=tuple(info.firmware_version),  # type: ignore[arg-type]  # Version is a pair
+            hardware_version=info.hardware_version, firmware_version=info.firmware_version,
             utc_time="")
 
     def wait_for_slot_event(self, flags: int = 0) -> int:

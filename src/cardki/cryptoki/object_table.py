@@ -283,7 +283,7 @@ class ObjectTable:
         result = {int(t): decode_attribute(int(t), v) for t, v in zip(types, encoded, strict=True) if v is not None}
         if rv != CKR.OK:
             error = errors.error_class(rv)()
-            error.partial = result  # type: ignore[attr-defined]  # documented extra of this one error
+            error.partial = result
             raise error
         return result
 

@@ -8,7 +8,7 @@ does not know, which the engine reports as CKR_TOKEN_NOT_RECOGNIZED).
 from __future__ import annotations
 
 import logging
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from cardki import errors
 from cardki.apdu import ApduError, MalformedResponseError, SmartCardProtocol
@@ -25,7 +25,7 @@ __all__ = ["open_token", "detect_profile", "Token", "TokenInfo", "TokenObject", 
            "PivToken", "Profile", "load_profile", "candidates"]
 
 
-def _probe(card: PivCard, profile: Profile) -> Dict[str, object] | None:
+def _probe(card: PivCard, profile: Profile) -> Dict[str, Any] | None:
     """Run the profile's vendor probe on the selected applet: facts about the card, or None."""
     if profile.probe is Probe.NONE:
         return {}
@@ -33,7 +33,7 @@ def _probe(card: PivCard, profile: Profile) -> Dict[str, object] | None:
         version = card.get_version()
     except ApduError:
         return None
-    facts: Dict[str, object] = {"version": version}
+    facts: Dict[str, Any] = {"version": version}
     if profile.for_firmware(version).features.serial:
         try:
             facts["serial"] = card.get_serial()
@@ -61,7 +61,7 @@ def detect_profile(transport: CardTransport) -> tuple | None:
             facts = _probe(card, profile)
             if facts is not None:
                 version = facts.get("version")
-                return profile.for_firmware(version), facts  # type: ignore[arg-type]
+                return profile.for_firmware(version), facts
     return None
 
 

@@ -43,6 +43,8 @@ from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
 
+#: The public key types a PIV slot can hold.
+PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def algorithm_of_params(ec_params: Any) -> KeyAlgorithm | None:
     return next((a for a in KEY_ALGORITHMS.values() if curve is not None and a.curve == curve.name), None)
 
 
-def algorithm_of(public_key: Any) -> KeyAlgorithm | None:
+def algorithm_of(public_key: object) -> KeyAlgorithm | None:
     """The PIV algorithm a public (or private) key belongs to (None if PIV has none)."""
     if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
         return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
@@ -258,6 +260,21 @@ class SlotContents:
     @property
     def effective_pin_policy(self) -> PinPolicy:
         return self.pin_policy if self.pin_policy != PinPolicy.DEFAULT else self.spec.pin_policy
+
+    @property
+    def rsa_key(self) -> rsa.RSAPublicKey:
+        assert isinstance(self.public_key, rsa.RSAPublicKey), f"{self.algorithm.name} is no RSA key"
+        return self.public_key
+
+    @property
+    def ec_key(self) -> ec.EllipticCurvePublicKey:
+        assert isinstance(self.public_key, ec.EllipticCurvePublicKey), f"{self.algorithm.name} is no EC key"
+        return self.public_key
+
+    @property
+    def ed25519_key(self) -> ed25519.Ed25519PublicKey:
+        assert isinstance(self.public_key, ed25519.Ed25519PublicKey), f"{self.algorithm.name} is no Ed25519 key"
+        return self.public_key
 
     @property
     def always_authenticate(self) -> bool:

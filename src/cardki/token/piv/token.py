@@ -104,6 +104,7 @@ from .mgmt import ManagementKey, new_management_key, parse_management_key
 from .objects import (
     ALGORITHM_BY_NAME,
     KEY_ALGORITHMS,
+    PUBLIC_KEY_TYPES,
     KeyAlgorithm,
     SlotContents,
     algorithm_of,
@@ -543,7 +544,8 @@ class PivToken(Token):
         algorithm = algorithm_of(public_key)
         if algorithm is None:
             return None
-        return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)  # type: ignore[arg-type]
+        assert isinstance(public_key, PUBLIC_KEY_TYPES), "algorithm_of knows only these"
+        return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)
 
     def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
         found = []
@@ -696,7 +698,7 @@ class PivToken(Token):
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
             payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
-            return card_results.rsa_private_result(contents.public_key, block, result,  # type: ignore[arg-type]
+            return card_results.rsa_private_result(contents.rsa_key, block, result,
                                                    "signature", pkcs1_payload=payload)
         if algorithm.family == KeyFamily.EC:
             if mechanism != CKM.ECDSA:
@@ -704,7 +706,7 @@ class PivToken(Token):
             size = algorithm.byte_length
             digest = bytes(data)[:size].rjust(size, b"\x00")
             der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
-            return card_results.ecdsa_signature(contents.public_key, digest, der)  # type: ignore[arg-type]
+            return card_results.ecdsa_signature(contents.ec_key, digest, der)
         if algorithm.family == KeyFamily.ED25519:
             if mechanism != CKM.EDDSA:
                 raise errors.MechanismInvalid()
@@ -712,7 +714,7 @@ class PivToken(Token):
                 raise errors.MechanismParamInvalid("only pure Ed25519 is supported")
             message = bytes(data)
             signature = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, message))
-            return card_results.eddsa_signature(contents.public_key, message, signature)  # type: ignore[arg-type]
+            return card_results.eddsa_signature(contents.ed25519_key, message, signature)
         raise errors.KeyFunctionNotPermitted()
 
     @staticmethod
@@ -753,7 +755,7 @@ class PivToken(Token):
             raise errors.EncryptedDataInvalid()
         algorithm, slot = contents.algorithm, contents.spec.key
         answer = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, data, secret_result=True))
-        block = card_results.rsa_private_result(contents.public_key, data, answer, "decryption")  # type: ignore[arg-type]
+        block = card_results.rsa_private_result(contents.rsa_key, data, answer, "decryption")
         if mechanism == CKM.RSA_X_509:
             return block
         if mechanism == CKM.RSA_PKCS:
@@ -1191,11 +1193,13 @@ class PivToken(Token):
         assert self._slots is not None
         self._single_slots.clear()  # the full table now knows better
         current = self._slots.get(spec.key)
-        algorithm = algorithm_of(cert.public_key())
+        public_key = cert.public_key()
+        algorithm = algorithm_of(public_key)
         if current is not None:
             current.certificate = der
         elif algorithm is not None:
-            self._slots[spec.key] = SlotContents(spec, algorithm, cert.public_key(), der)  # type: ignore[arg-type]
+            assert isinstance(public_key, PUBLIC_KEY_TYPES), "algorithm_of knows only these"
+            self._slots[spec.key] = SlotContents(spec, algorithm, public_key, der)
         for obj in self.objects():
             if obj.ref == ObjectRef(ObjectKind.CERTIFICATE, spec.key):
                 return obj
