@@ -101,10 +101,24 @@ class CommandAbortedError(ApduError):
     """6F00 / 6400: no precise diagnosis, execution error."""
 
 
+class TerminatedError(ApduError):
+    """6285: the selected file (an application) is in termination state. An OpenPGP
+    application answers SELECT so once TERMINATE DF ran; ACTIVATE FILE brings it back
+    in factory state."""
+
+
+class TouchTimeoutError(ApduError):
+    """The card waited for its user to touch it (a key with a touch policy) and
+    nobody did. No status word means this by ISO 7816-4 (66xx is "security-related
+    issues", left to each application), so it is not in the table: an applet's driver
+    raises it for its own SW (OpenPGP on a YubiKey: 6600, GnuPG's SW_ACK_TIMEOUT)."""
+
+
 # The one table: SW -> (exception class, ISO 7816-4 meaning).
 _SW_TABLE: dict[int, tuple[Type[ApduError], str]] = {
     0x6300: (WrongPinError, "verification failed"),
     0x6400: (CommandAbortedError, "execution error, state of non-volatile memory unchanged"),
+    0x6285: (TerminatedError, "selected file in termination state"),
     0x6581: (MemoryFailureError, "memory failure"),
     0x6700: (WrongLengthError, "wrong length"),
     0x6881: (FunctionNotSupportedError, "logical channel not supported"),

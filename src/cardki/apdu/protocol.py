@@ -210,14 +210,22 @@ class SmartCardProtocol:
     ) -> None:
         if not 1 <= max_short_chunk <= 255:
             raise ValueError("max_short_chunk must be in 1..255")
+        self.transport = transport
+        self._max_short_chunk = max_short_chunk
+        self._formatter = ApduFormatter(transport, extended=extended)
+        self._chaining = ChainingProcessor(WrongLeProcessor(self._formatter), max_short_chunk)
+        self._stack: ApduProcessor = GetResponseProcessor(self._chaining)
+        self.configure(extended=extended, max_extended=max_extended)
+
+    def configure(self, *, extended: bool, max_extended: int = 65535) -> None:
+        """Change the APDU format for the next commands, as yubikit's
+        ``SmartCardProtocol.configure`` does once a card says what it takes (an
+        OpenPGP card's 6E: extended lengths and the largest command, 7F66). The APDU
+        count and everything above the protocol stay as they are."""
         if not 1 <= max_extended <= 65535:
             raise ValueError("max_extended must be in 1..65535")
-        self.transport = transport
-        self._formatter = ApduFormatter(transport, extended=extended)
-        chunk = max_extended if extended else max_short_chunk
-        self._stack: ApduProcessor = GetResponseProcessor(
-            ChainingProcessor(WrongLeProcessor(self._formatter), chunk)
-        )
+        self._formatter.extended = extended
+        self._chaining.chunk_size = max_extended if extended else self._max_short_chunk
 
     @property
     def extended(self) -> bool:

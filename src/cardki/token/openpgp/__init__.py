@@ -5,7 +5,9 @@ objects into frozen values, :mod:`.keys` reads public keys and builds key import
 
 from __future__ import annotations
 
-from .card import CardQuirks, OpenPgpCard, PinStatus, Secret, TerminatedError, TouchTimeoutError
+from cardki.apdu import TerminatedError, TouchTimeoutError
+
+from .card import CardQuirks, OpenPgpCard, PinStatus, Secret
 from .constants import (
     OPENPGP_AID,
     AlgorithmId,

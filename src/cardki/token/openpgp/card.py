@@ -38,6 +38,7 @@ from cardki.apdu import (
     SecurityStatusError,
     SmartCardProtocol,
     Tlv,
+    TouchTimeoutError,
     WrongLengthError,
     WrongPinError,
 )
@@ -53,7 +54,6 @@ from .constants import (
     READ_PUBLIC_KEY,
     RESET_BY_PW3,
     RESET_BY_RESETTING_CODE,
-    SW_TERMINATED,
     SW_TOUCH_TIMEOUT,
     VERIFY_RESET,
     Do,
@@ -90,16 +90,10 @@ INS_SELECT = 0xA4
 _SHORT_LE = 256
 
 
-class TerminatedError(ApduError):
-    """6285 to SELECT: the application is terminated; ACTIVATE FILE brings it back in
-    factory state."""
-
-
-class TouchTimeoutError(ApduError):
-    """6600: the key has a touch policy and nobody touched the card in time."""
-
-
-_OPENPGP_ERRORS = {SW_TERMINATED: TerminatedError, SW_TOUCH_TIMEOUT: TouchTimeoutError}
+#: Status words this application gives a meaning the shared table cannot: 6600 is
+#: GnuPG's SW_ACK_TIMEOUT, nobody touched the card for a key with a touch policy.
+#: (6285, a terminated application, is ISO 7816-4's and in the shared table.)
+_OPENPGP_ERRORS = {SW_TOUCH_TIMEOUT: TouchTimeoutError}
 
 
 @dataclass(frozen=True)
@@ -158,9 +152,13 @@ class OpenPgpCard:
     def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = CardQuirks()) -> None:
         self.protocol = protocol
         self.quirks = quirks
-        # "As much as you have": with extended APDUs a certificate or an RSA 4096
-        # result comes in one answer instead of 256-byte GET RESPONSE pieces.
-        self.le_max = 65536 if protocol.extended else 0
+
+    @property
+    def le_max(self) -> int:
+        """"As much as you have": with extended APDUs a certificate or an RSA 4096
+        result comes in one answer instead of 256-byte GET RESPONSE pieces (follows
+        :meth:`SmartCardProtocol.configure`)."""
+        return 65536 if self.protocol.extended else 0
 
     # ---------------------------------------------------------------- transport
     def _send(self, command: Command) -> bytes:

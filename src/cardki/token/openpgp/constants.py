@@ -288,10 +288,9 @@ class KdfHash(enum.IntEnum):
     SHA512 = 0x0A
 
 
-#: Status words with a meaning of their own on this application (ISO 7816-4 and
-#: GnuPG's apdu.h), answered by OpenPgpCard as their own exceptions.
-SW_TERMINATED = 0x6285
-"""SELECT of a terminated application: ACTIVATE FILE brings it back."""
+#: The status word with a meaning of its own on this application (GnuPG's apdu.h),
+#: which OpenPgpCard answers as :class:`cardki.apdu.TouchTimeoutError`. (6285, a
+#: terminated application, is ISO 7816-4's: the shared SW table has it.)
 SW_TOUCH_TIMEOUT = 0x6600
 """Nobody touched the card in time (GnuPG's SW_ACK_TIMEOUT)."""
 

@@ -266,8 +266,15 @@ class ApduLimits:
 
     def protocol(self, transport: CardTransport) -> SmartCardProtocol:
         """A protocol for ``transport`` that formats APDUs within these limits."""
-        return SmartCardProtocol(transport, extended=self.extended,
-                                 max_extended=self.max_command_data if self.extended else EXTENDED_MAX_DATA)
+        protocol = SmartCardProtocol(transport)
+        self.apply(protocol)
+        return protocol
+
+    def apply(self, protocol: SmartCardProtocol) -> None:
+        """Make ``protocol`` format APDUs within these limits from now on (what 6E says
+        refines what the ATR said, without a new protocol)."""
+        protocol.configure(extended=self.extended,
+                           max_extended=self.max_command_data if self.extended else EXTENDED_MAX_DATA)
 
 
 # ------------------------------------------------- extended capabilities

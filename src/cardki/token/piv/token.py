@@ -1,13 +1,14 @@
 """The PIV token: a PIV applet (generic or YubiKey) as the Cryptoki engine sees it.
 
 Card sharing
-    Every operation runs through :meth:`PivToken._run`: one PC/SC transaction,
-    and if the card shows it lost our state (another program reset it ->
-    ``CardResetError``; another applet is selected -> 6D00/6E00/6A88; the PIN
-    status is gone while we are logged in -> 6982) it re-SELECTs PIV,
-    re-verifies the PIN *only if this application is logged in*, and retries
-    the operation exactly once. A reset bumps :attr:`presence_generation` so the
-    engine re-reads objects. In the common case this costs no extra APDU.
+    As every card token (:mod:`cardki.token.sharing`): each operation is one PC/SC
+    transaction, and if the card shows it lost our state (another program reset it
+    -> ``CardResetError``; another applet is selected -> 6D00/6E00, and PIV's 6A88;
+    the PIN status is gone while we are logged in -> 6982), or this process used
+    the card's other applet since (a YubiKey's OpenPGP token), it re-SELECTs PIV,
+    re-verifies the PIN or re-authenticates the management key *only if this
+    application is logged in*, and retries the operation exactly once. In the
+    common case this costs no extra APDU.
 
 PIN handling
     The PIN is kept (in a ``bytearray``) only while the user is logged in,
@@ -55,10 +56,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Tuple, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, Tuple, Type, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -75,21 +74,16 @@ from cardki.apdu import (
     WrongPinError,
     tlv_dict,
 )
-from cardki.apdu.errors import (
-    ConditionsNotSatisfiedError,
-    IncorrectParametersError,
-    NotEnoughMemoryError,
-    ReferenceDataUnusableError,
-    WrongLengthError,
-)
+from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersError
 from cardki.certificate import read_certificate
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import unwrap_octet_string
-from cardki.transport import CardRemovedError, CardResetError, CardTransport, SlotError
+from cardki.transport import CardTransport
 
 from .. import card_results, rsa_padding
-from ..base import MechanismInfo, ObjectKind, ObjectRef, Token, TokenInfo, TokenObject
+from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
 from ..profiles import DataObjectSpec, Profile, SlotSpec
+from ..sharing import CardToken, SharedCard, wipe
 from .card import ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .keys import (
@@ -123,8 +117,6 @@ from .objects import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Status words that mean "the PIV applet is not (or no longer) selected".
-_LOST_SELECTION = (InsNotSupportedError, ClaNotSupportedError, ReferenceNotFoundError)
 
 _HW = MechanismFlag.HW
 _EC_FLAGS = MechanismFlag.EC_F_P | MechanismFlag.EC_OID | MechanismFlag.EC_UNCOMPRESS
@@ -134,35 +126,6 @@ _HASHED_RSA = (CKM.SHA1_RSA_PKCS, CKM.SHA224_RSA_PKCS, CKM.SHA256_RSA_PKCS, CKM.
 _HASHED_PSS = (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA224_RSA_PKCS_PSS, CKM.SHA256_RSA_PKCS_PSS,
                CKM.SHA384_RSA_PKCS_PSS, CKM.SHA512_RSA_PKCS_PSS)
 _HASHED_ECDSA = (CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256, CKM.ECDSA_SHA384, CKM.ECDSA_SHA512)
-
-
-class _StateLost(Exception):
-    """Internal: the card lost the applet selection or our login; restore and retry."""
-
-
-def translate_error(exc: Exception) -> errors.CryptokiError:
-    """A card/slot exception as the Cryptoki error the engine returns (one table)."""
-    if isinstance(exc, errors.CryptokiError):
-        return exc
-    if isinstance(exc, CardRemovedError):
-        return errors.DeviceRemoved()
-    if isinstance(exc, SlotError):
-        return errors.DeviceError(str(exc))
-    if isinstance(exc, WrongPinError):
-        return errors.PinIncorrect(exc.tries_left)
-    if isinstance(exc, AuthBlockedError):
-        return errors.PinLocked()
-    if isinstance(exc, SecurityStatusError):
-        return errors.UserNotLoggedIn()
-    if isinstance(exc, (NotEnoughMemoryError,)):
-        return errors.DeviceMemory()
-    if isinstance(exc, (IncorrectParametersError, WrongLengthError)):
-        return errors.DataInvalid(str(exc))
-    if isinstance(exc, (ConditionsNotSatisfiedError, ReferenceDataUnusableError)):
-        return errors.FunctionFailed(str(exc))
-    if isinstance(exc, (ApduError, ValueError, KeyError)):
-        return errors.DeviceError(str(exc))
-    return errors.GeneralError(str(exc))
 
 
 @dataclass(frozen=True)
@@ -176,20 +139,25 @@ class AccessStatus:
     management_key: ManagementKeyMetadata | None
 
 
-class PivToken(Token):
-    """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`."""
+class PivToken(CardToken):
+    """One PIV applet in one slot. Build it with :func:`cardki.token.open_token`
+    (``card``: the card's connection, or the :class:`SharedCard` it shares with the
+    tokens of the card's other applets)."""
 
-    def __init__(self, transport: CardTransport, profile: Profile, *,
+    applet: ClassVar[str] = "piv"
+    applet_name: ClassVar[str] = "PIV"
+    #: PIV also answers 6A88 to its own commands when another applet has the card.
+    lost_selection: ClassVar[Tuple[Type[Exception], ...]] = (
+        InsNotSupportedError, ClaNotSupportedError, ReferenceNotFoundError)
+
+    def __init__(self, card: SharedCard | CardTransport, profile: Profile, *,
                  version: Tuple[int, int, int] | None = None, serial: int | None = None) -> None:
-        self.transport = transport
+        super().__init__(card)
         self.profile = profile
         self.version = version
         self.serial = serial
-        self.protocol = SmartCardProtocol(transport, extended=profile.quirks.extended_apdus)
+        self.protocol = SmartCardProtocol(self.transport, extended=profile.quirks.extended_apdus)
         self.card = PivCard(self.protocol, profile.aid)
-        self._lock = threading.RLock()
-        self._generation = 0
-        self._needs_restore = False
         self._user: int | None = None  # CKU.USER or CKU.SO while logged in
         self._pin: bytearray | None = None  # padded PIN, only while the user is logged in
         self._mgmt: ManagementKey | None = None  # only while the SO is logged in
@@ -210,38 +178,22 @@ class PivToken(Token):
         self._attestations: Dict[int, Tuple[int, TokenObject | None]] = {}
 
     # ----------------------------------------------------------- sharing
-    @property
-    def presence_generation(self) -> int | None:
-        return self._generation
-
-    def _on_reset(self) -> None:
-        """Another program reset the card: our applet selection and login are gone."""
-        self._generation += 1
-        self._needs_restore = True
-        # Another program may have changed keys: re-read at the next objects(). The
-        # old slot table stays for looking up keys the engine already handed us.
+    def _state_lost(self) -> None:
+        """The card was reset: another program may have changed keys, so re-read at the
+        next objects(). The old slot table stays for looking up keys the engine already
+        handed us."""
         self._objects_stale = True
         self._read_epoch += 1
         self._private_data = None
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        try:
-            self.transport.begin_transaction()
-        except CardResetError:
-            self._on_reset()
-            self.transport.begin_transaction()
-        try:
-            yield
-        finally:
-            try:
-                self.transport.end_transaction()
-            except SlotError:
-                pass  # the card is gone or was reset; the next operation finds out
-
-    def _restore(self) -> None:
-        """Re-select PIV and re-establish this application's login (PIN or management key)."""
+    def _select_applet(self) -> None:
         self.card.select()
+
+    def _logged_in(self) -> bool:
+        return self._user is not None
+
+    def _relogin(self) -> None:
+        """Re-establish this application's login (PIN or management key) after a SELECT."""
         if self._user == CKU.USER and self._pin is not None:
             try:
                 self.card.verify_pin(bytes(self._pin))
@@ -251,38 +203,11 @@ class PivToken(Token):
                 raise errors.UserNotLoggedIn("the card no longer accepts this application's PIN") from None
         elif self._user == CKU.SO and self._mgmt is not None:
             self._mgmt.authenticate(self.card)
-        self._needs_restore = False
 
-    def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True, touch: bool = False) -> T:
-        """Run ``operation`` (card I/O) in a transaction, restoring state and retrying once
-        when the card lost it; translate every failure into a Cryptoki error.
-
-        ``touch``: the key needs a touch, so a 6982 may mean the touch timed out
-        rather than a lost PIN status; one empty VERIFY (only on that error path)
-        tells them apart, and a timed-out touch is not retried."""
-        with self._lock:
-            try:
-                with self._transaction():
-                    if self._needs_restore:
-                        self._restore()
-                    try:
-                        return operation()
-                    except CardResetError:
-                        self._on_reset()
-                    except _LOST_SELECTION:
-                        pass
-                    except SecurityStatusError:
-                        if not (relogin_on_6982 and self._user is not None):
-                            raise
-                        if touch and self._user == CKU.USER and self._pin_still_verified():
-                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None
-                    self._restore()
-                    return operation()
-            except CardResetError as exc:  # a second reset in a row: give up for this call
-                self._on_reset()
-                raise translate_error(exc) from None
-            except (ApduError, SlotError, ValueError, KeyError) as exc:
-                raise translate_error(exc) from None
+    def _touch_timed_out(self) -> bool:
+        """One empty VERIFY (only on this error path): the PIN still verified means the
+        6982 was the touch timing out."""
+        return self._user == CKU.USER and self._pin_still_verified()
 
     def _pin_still_verified(self) -> bool:
         try:
@@ -671,8 +596,7 @@ class PivToken(Token):
 
     @staticmethod
     def _wipe(buffer: bytearray) -> None:
-        for index in range(len(buffer)):
-            buffer[index] = 0
+        wipe(buffer)
 
     # ------------------------------------------------------ key operations
     def _use_key(self, contents: SlotContents, payload: Callable[[], bytes]) -> bytes:
@@ -1319,10 +1243,7 @@ class PivToken(Token):
 
     def close(self) -> None:
         self._forget_credentials()
-        try:
-            self.transport.close()
-        except SlotError:
-            pass
+        super().close()
 
 
 # ----------------------------------------------------------------- helpers

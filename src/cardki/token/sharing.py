@@ -1,0 +1,229 @@
+"""What every card token shares: one card used in turn by several applets and programs.
+
+A card is used by more than this token: by the token of another applet on the same
+card (a YubiKey shows its PIV and its OpenPGP application as two tokens), and by
+other programs (gpg's scdaemon, ykman, another cardki). Both can select another
+applet between two of our operations, which drops our applet's PIN status; another
+program can also reset the card. :class:`CardToken` handles all of that once, for
+every applet:
+
+* every operation runs through :meth:`CardToken._run`: one PC/SC transaction (so no
+  other program's APDUs come between ours), and failures become the Cryptoki error
+  of the one table (:func:`cardki.token.card_errors.card_error`);
+* before it, the applet is re-selected when this process selected another applet of
+  the card since (:attr:`SharedCard.selected`), or after a reset; the login is then
+  re-established *only if this application is logged in* (:meth:`CardToken._relogin`);
+* when the card's answer shows it lost our state anyway (another program's SELECT:
+  6D00/6E00, or the applet's own signs; a lost PIN status: 6982 while logged in; a
+  reset), the same restore runs and the operation is retried exactly once;
+* a reset bumps :attr:`~cardki.token.base.Token.presence_generation`, so the engine
+  re-reads the objects: the other program may have changed them. A reset is reported
+  once per connection, so :class:`SharedCard` counts them and every token of the
+  card catches up at its next operation.
+
+PINs a token keeps to re-establish its login live in ``bytearray`` buffers that
+:func:`wipe` overwrites at logout. In the common case (nobody else used the card)
+this costs no APDU at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import abstractmethod
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator, Tuple, Type, TypeVar
+
+from cardki import errors
+from cardki.apdu import ApduError, ClaNotSupportedError, InsNotSupportedError, SecurityStatusError
+from cardki.transport import CardResetError, CardTransport, SlotError
+
+from .base import Token
+from .card_errors import card_error
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def wipe(buffer: bytearray | None) -> None:
+    """Overwrite a secret (a PIN, a derived PIN) with zeros where it lies."""
+    if buffer is None:
+        return
+    for index in range(len(buffer)):
+        buffer[index] = 0
+
+
+class SharedCard:
+    """One card behind one connection, which the tokens of its applets use in turn.
+
+    It holds what those tokens must agree on: the lock that keeps their APDUs apart,
+    which applet this process selected last, how many resets the connection reported,
+    and how many tokens still use the connection (the last one closes it)."""
+
+    def __init__(self, transport: CardTransport) -> None:
+        self.transport = transport
+        self.lock = threading.RLock()
+        self.selected: str | None = None
+        """The applet this process selected last (a driver's ``applet`` name); None
+        when unknown (at first, and after a reset, when the card selects nothing).
+        Another program may have selected another since: tokens find that out from
+        the card's answers."""
+        self.resets = 0
+        """Resets this connection reported; each token compares it with what it saw."""
+        self._users = 0
+
+    def attach(self) -> None:
+        self._users += 1
+
+    def release(self) -> None:
+        """One token is done with the card; the last one closes the connection."""
+        self._users -= 1
+        if self._users > 0:
+            return
+        try:
+            self.transport.close()
+        except SlotError:
+            pass
+
+    def reset_seen(self) -> None:
+        self.resets += 1
+        self.selected = None
+
+
+class CardToken(Token):
+    """A token on a (possibly shared) card: the sharing rules of the module doc.
+
+    A driver's token subclasses it, names its applet (:attr:`applet`,
+    :attr:`applet_name`) and implements :meth:`_select_applet`, :meth:`_relogin`,
+    :meth:`_logged_in`; it may add to :attr:`lost_selection` and override
+    :meth:`_state_lost` and :meth:`_touch_timed_out`."""
+
+    applet: ClassVar[str] = ""
+    """The driver's name for its applet (the profiles' ``applet``): "piv", "openpgp"."""
+    applet_name: ClassVar[str] = ""
+    """The applet as people call it ("PIV", "OpenPGP"): how the engine names its slot."""
+    lost_selection: ClassVar[Tuple[Type[Exception], ...]] = (InsNotSupportedError, ClaNotSupportedError)
+    """Answers that mean "our applet is not (or no longer) selected": restore, retry once."""
+
+    def __init__(self, card: SharedCard | CardTransport) -> None:
+        self.shared = card if isinstance(card, SharedCard) else SharedCard(card)
+        self.shared.attach()
+        self.transport = self.shared.transport
+        self._lock = self.shared.lock
+        self._generation = 0
+        self._needs_restore = False
+        self._resets_seen = self.shared.resets
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _select_applet(self) -> None:
+        """SELECT this token's applet (which drops its PIN status on every card known)."""
+
+    @abstractmethod
+    def _relogin(self) -> None:
+        """Re-establish this application's login right after :meth:`_select_applet`, if
+        it is logged in (nothing otherwise). A PIN the card no longer accepts raises
+        :class:`errors.UserNotLoggedIn` after forgetting it (never retried)."""
+
+    @abstractmethod
+    def _logged_in(self) -> bool:
+        """Whether this application is logged in (so a lost PIN status is ours to restore)."""
+
+    def _state_lost(self) -> None:  # noqa: B027 - optional hook
+        """The card was reset (by another program): drop what may have changed with it."""
+
+    def _touch_timed_out(self) -> bool:
+        """After a 6982 from a key that needs a touch: whether that was the touch timing
+        out (then the operation is not retried) rather than a lost PIN status."""
+        return False
+
+    # ------------------------------------------------------------------ sharing
+    @property
+    def presence_generation(self) -> int | None:
+        return self._generation
+
+    def _on_reset(self) -> None:
+        """The card was reset: our applet selection and login are gone."""
+        self._generation += 1
+        self._needs_restore = True
+        self._state_lost()
+
+    def _notice_reset(self) -> None:
+        """This token's exchange reported a reset: tell the card's other tokens too."""
+        self.shared.reset_seen()
+        self._resets_seen = self.shared.resets
+        self._on_reset()
+
+    def _catch_up(self) -> None:
+        """Another token of the card saw a reset since our last operation."""
+        if self._resets_seen != self.shared.resets:
+            self._resets_seen = self.shared.resets
+            self._on_reset()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self.transport.begin_transaction()
+        except CardResetError:
+            self._notice_reset()
+            self.transport.begin_transaction()
+        try:
+            self._catch_up()
+            yield
+        finally:
+            try:
+                self.transport.end_transaction()
+            except SlotError:
+                pass  # the card is gone or was reset; the next operation finds out
+
+    def _restore(self) -> None:
+        """Select this token's applet and re-establish the application's login."""
+        self._select_applet()
+        self.shared.selected = self.applet
+        self._relogin()
+        self._needs_restore = False
+
+    def _must_restore(self) -> bool:
+        """Whether to restore before the operation: after a reset, or when this process
+        selected another applet of the card since (which dropped our PIN status)."""
+        selected = self.shared.selected
+        return self._needs_restore or (selected is not None and selected != self.applet)
+
+    def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True, touch: bool = False) -> T:
+        """Run ``operation`` (card I/O) in a transaction, restoring state and retrying once
+        when the card lost it; translate every failure into a Cryptoki error.
+
+        ``relogin_on_6982``: a 6982 while logged in means the PIN status was lost (False
+        where it cannot: checking a PIN, or a key that needs a new PIN for each use).
+        ``touch``: the key needs a touch, so a 6982 may mean the touch timed out
+        (:meth:`_touch_timed_out` tells), which is not retried."""
+        with self._lock:
+            try:
+                with self._transaction():
+                    if self._must_restore():
+                        self._restore()
+                    try:
+                        return operation()
+                    except CardResetError:
+                        self._notice_reset()
+                    except self.lost_selection:
+                        pass
+                    except SecurityStatusError:
+                        if not (relogin_on_6982 and self._logged_in()):
+                            raise
+                        if touch and self._touch_timed_out():
+                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None
+                    self._restore()
+                    return operation()
+            except CardResetError as exc:  # a second reset in a row: give up for this call
+                self._notice_reset()
+                raise card_error(exc) from None
+            except (ApduError, SlotError, ValueError, KeyError) as exc:
+                raise card_error(exc) from None
+
+    def close(self) -> None:
+        """The card left or the library finalizes: this token is done with the connection."""
+        self.shared.release()
+
+
+__all__ = ["CardToken", "SharedCard", "wipe"]
