@@ -71,8 +71,12 @@ def test_slot_list_notices_removal_without_any_card_call(lib: Cryptoki, provisio
     provisioned_card.insert()
 
 
-def test_wait_for_slot_event_reports_the_reader(lib: Cryptoki, provisioned_card: Any) -> None:
+def test_wait_for_slot_event_reports_the_reader_then_the_cards_applet_slot(lib: Cryptoki,
+                                                                            provisioned_card: Any) -> None:
+    """A YubiKey has two slots (PIV in the reader's, OpenPGP in its own): its removal and
+    its insertion are an event of each, the reader's first; the OpenPGP slot keeps its id."""
     slot = reader_slot(lib, provisioned_card.reader_name)
+    openpgp = reader_slot(lib, provisioned_card.reader_name + " (OpenPGP)")
     while True:  # drain what happened before (the fixture's own insertion)
         try:
             lib.wait_for_slot_event(WaitFlag.DONT_BLOCK)
@@ -80,8 +84,14 @@ def test_wait_for_slot_event_reports_the_reader(lib: Cryptoki, provisioned_card:
             break
     provisioned_card.remove()
     assert lib.wait_for_slot_event() == slot
+    assert lib.wait_for_slot_event(WaitFlag.DONT_BLOCK) == openpgp
+    assert openpgp not in lib.get_slot_list(False)  # listed only while a card with OpenPGP is in
+    assert not lib.get_slot_info(openpgp).flags & SlotFlag.TOKEN_PRESENT  # its id stays valid
     provisioned_card.insert()
     assert lib.wait_for_slot_event() == slot
+    assert lib.wait_for_slot_event(WaitFlag.DONT_BLOCK) == openpgp
+    listed = lib.get_slot_list(True)
+    assert listed.index(openpgp) == listed.index(slot) + 1  # right after its reader's slot
 
 
 def test_finalize_ends_a_blocked_wait(lib: Cryptoki, provisioned_card: Any) -> None:

@@ -50,12 +50,14 @@ def _spki(public_key: Any) -> bytes:
 
 # ------------------------------------------------------------------ library, slot, token
 
-def test_the_virtual_slot_is_the_only_one_and_says_so(lib: api.Library) -> None:
+def test_the_virtual_yubikey_shows_its_piv_and_openpgp_slots_and_says_so(lib: api.Library) -> None:
     slots = lib.slots()
-    assert len(slots) == 1
-    slot = slots[0]
-    assert slot.is_virtual and slot.token_present
-    assert "virtual" in slot.description
+    assert len(slots) == 2  # one per applet: PIV in the reader's slot, OpenPGP in its own
+    for slot in slots:
+        assert slot.is_virtual and slot.token_present
+        assert "virtual" in slot.description
+    assert slots[1].description == slots[0].description + " (OpenPGP)"
+    assert [slot.token.label for slot in slots] == ["YubiKey PIV #12345678", "YubiKey OpenPGP #12345678"]
 
 
 def test_token_describes_the_yubikey(lib: api.Library) -> None:

@@ -71,6 +71,8 @@ def test_no_pcscd_falls_back_to_the_virtual_card() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines() == [
         "Slot 0: cardki virtual card (in-process) (token present)"
+        "  [virtual card in this process: no card in any reader]",
+        "Slot 1: cardki virtual card (in-process) (OpenPGP) (token present)"
         "  [virtual card in this process: no card in any reader]"]
 
 

@@ -105,7 +105,7 @@ class FakeSource:
 @pytest.fixture
 def parts() -> Any:
     token = FakeToken()
-    slots = SlotTable(threading.RLock(), token_factory=lambda transport: token)
+    slots = SlotTable(threading.RLock(), token_factory=lambda transport: [token])
     source = FakeSource()
     slots.attach(source, owned=False)
     objects = ObjectTable(slots)

@@ -33,9 +33,9 @@ ALLOWED: Dict[str, FrozenSet[str]] = {
     "cardki.apdu": frozenset({"cardki.transport", "cardki.der"}),
     "cardki.token": LEAVES | {"cardki.apdu", "cardki.transport", "cardki.profiles"},
     "cardki.slot": frozenset({"cardki.transport"}),
-    # the engine: tokens by their interface (and open_token as the default factory, imported
+    # the engine: tokens by their interface (and open_tokens as the default factory, imported
     # at the first card); its default slot source comes from the virtual card policy
-    "cardki.cryptoki": LEAVES | {"cardki.transport", "cardki.token.base", "cardki.token.open_token",
+    "cardki.cryptoki": LEAVES | {"cardki.transport", "cardki.token.base", "cardki.token.open_tokens",
                                  "cardki.virtual"},
     "cardki.virtual": frozenset({"cardki.slot", "cardki.cryptoki.ports"}),
 }

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from cardki.token.profiles import PIV_ALGORITHMS, available_profiles, candidates, load_profile, parse_version
+from cardki.token.piv.profile import PIV_ALGORITHMS
+from cardki.token.profiles import available_profiles, candidates, load_profile, parse_version
 
 
 def test_both_piv_profiles_ship_and_yubikey_is_tried_first() -> None:

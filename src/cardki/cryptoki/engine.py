@@ -10,8 +10,9 @@ C_Initialize (and the pid, after a fork) and the error boundary
 (:mod:`.boundary`), then hands the call to the part that owns what it is
 about. The parts, wired together in :meth:`Cryptoki.__init__`:
 
-* :class:`~.slots.SlotTable` (:mod:`.slots`): readers as slots, one token per card
-  insertion, and the one path every token call takes (removal, resets);
+* :class:`~.slots.SlotTable` (:mod:`.slots`): readers as slots, a slot per applet of
+  a card (a YubiKey's PIV and OpenPGP), and the one path every token call takes
+  (removal, resets);
 * :class:`~.object_table.ObjectTable` (:mod:`.object_table`): handles, who may see
   which object, the card's list read as far as a find needs it, session objects;
 * :class:`~.session_table.SessionTable` (:mod:`.session_table`): sessions and the
@@ -112,8 +113,9 @@ class Cryptoki:
     ``slot_manager``: a slot source the caller owns (used as it is, never closed).
     ``slot_source_factory``: makes the slot source at each C_Initialize (closed at
     C_Finalize); by default the PC/SC readers. :mod:`cardki.virtual` makes the ones
-    with the in-process virtual card. ``token_factory``: a card's transport -> its
-    token (by default :func:`cardki.token.open_token`, imported at the first card).
+    with the in-process virtual card. ``token_factory``: a card's transport -> the
+    tokens of its applets (by default :func:`cardki.token.open_tokens`, imported at
+    the first card).
     """
 
     def __init__(self, *, slot_manager: SlotSource | None = None,

@@ -2,13 +2,13 @@
 
 The engine never imports the slot layer (pyscard) or a token implementation:
 it is handed a :class:`SlotSource` (readers as slots; :class:`cardki.slot.manager.SlotManager`
-is one) and a :data:`TokenFactory` (a card's transport -> the token for its
-applet; :func:`cardki.token.open_token` is one). Tests hand it fakes.
+is one) and a :data:`TokenFactory` (a card's transport -> the tokens of its
+applets; :func:`cardki.token.open_tokens` is one). Tests hand it fakes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 if TYPE_CHECKING:
     from ..token.base import Token
@@ -50,6 +50,10 @@ class SlotSource(Protocol):
     def card_generation(self, slot_id: int) -> int:
         """Changes whenever a card is inserted into the slot (tells one insertion from the next)."""
 
+    def reserve_slot_id(self) -> int:
+        """A slot id of the source's numbering that no reader has or will get: the
+        engine's slot for a further applet of the card in a reader."""
+
     def wait_for_slot_event(self, block: bool = True, timeout: float | None = None) -> int | None:
         """The id of a slot whose presence changed, or None (no event within ``timeout``)."""
 
@@ -60,7 +64,8 @@ class SlotSource(Protocol):
         """Release the PC/SC context and every connection."""
 
 
-#: A card's transport -> the token for its applet, or None for a card no profile knows.
-TokenFactory = Callable[["CardTransport"], Optional["Token"]]
+#: A card's transport -> the tokens of its applets cardki knows, the reader's slot's
+#: first; none for a card no profile knows (they share the transport).
+TokenFactory = Callable[["CardTransport"], Sequence["Token"]]
 
 __all__ = ["SlotEntryView", "SlotSource", "TokenFactory"]

@@ -1,4 +1,4 @@
-"""The slot table: which cards are in, the token of each insertion, and every call to it.
+"""The slot table: which cards are in, the tokens of each insertion, and every call to them.
 
 It owns the slot source (readers), one :class:`SlotState` per slot, and the
 rule that every token call passes :meth:`SlotTable.call`, which turns a
@@ -8,6 +8,20 @@ leaves or changes (sessions closed, object handles dropped or re-read) belongs
 to the session and object tables; they are told through the two callbacks the
 engine facade wires in (:attr:`SlotTable.on_card_gone`, :attr:`SlotTable.on_token_changed`).
 
+Slots and applets. A reader is a slot (the source's id and the reader's name),
+listed whether or not a card is in. A card may carry several applets cardki knows
+(a YubiKey: PIV and OpenPGP): the first token the factory returns (registry order,
+PIV first) is the reader's slot's, and each further one gets a slot of its own,
+described "<reader> (<applet>)", listed right after the reader's slot while a card
+with that applet is in. Its id comes from the source's numbering
+(:meth:`SlotSource.reserve_slot_id`) once per (reader, applet) and stays while the
+reader stays attached, so the YubiKey's OpenPGP slot keeps its id across
+re-insertions. Each slot has its own token, login state and sessions; the tokens
+of one card share its connection. To list those slots the card's applets must be
+known, so C_GetSlotList opens the tokens of a newly inserted card (the APDUs the
+first C_GetTokenInfo or C_OpenSession would send anyway; none afterwards), and
+C_WaitForSlotEvent reports a card's applet slots right after its reader's slot.
+
 The token package (and with it cryptography) is imported at the first card,
 not at C_Initialize: hosts that only probe modules never pay for it.
 """
@@ -16,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Sequence, Tuple, TypeVar
 
 from .. import errors
 from ..constants import CKR, SlotFlag, TokenFlag, WaitFlag
@@ -45,11 +60,35 @@ class SlotState:
     token_generation: int | None = None    # token.presence_generation when last seen
     card_generation: int | None = None     # the slot source's insertion count at opening
     write_protected: bool | None = None    # asked once per insertion
+    reader_id: int | None = None           # an applet slot: the reader's slot (None: a reader's own slot)
+    applet_name: str = ""                  # an applet slot: its applet, as people call it ("OpenPGP")
+
+
+@dataclass(frozen=True)
+class AppletSlotEntry:
+    """An applet slot as listed: the slot of a further applet of the card in a reader."""
+
+    id: int
+    reader_name: str  # the slot's description: "<reader> (<applet>)"
+    card_present: bool
+    virtual: bool
+
+
+#: CK_SLOT_INFO.slotDescription holds 64 bytes.
+SLOT_DESCRIPTION_LENGTH = 64
+
+
+def applet_slot_description(reader_name: str, applet_name: str) -> str:
+    """"<reader> (<applet>)", the reader's name shortened so the applet stays visible."""
+    suffix = f" ({applet_name})"
+    room = SLOT_DESCRIPTION_LENGTH - len(suffix.encode("utf-8"))
+    name = reader_name.encode("utf-8")[:max(room, 0)].decode("utf-8", "ignore")
+    return name + suffix
 
 
 def _default_token_factory() -> TokenFactory:
-    from ..token import open_token
-    return open_token
+    from ..token import open_tokens
+    return open_tokens
 
 
 class SlotTable:
@@ -61,6 +100,10 @@ class SlotTable:
         self._source: SlotSource | None = None
         self._owns_source = False
         self._states: Dict[int, SlotState] = {}
+        self._applet_ids: Dict[Tuple[int, str], int] = {}  # (reader's slot, applet) -> applet slot
+        self._applet_slots: Dict[int, Tuple[int, str]] = {}  # applet slot -> (reader's slot, applet)
+        self._siblings: Dict[int, List[int]] = {}  # reader's slot -> applet slots of the card in it
+        self._pending_events: Deque[int] = deque()  # applet slots to report after their reader's
         self._epoch = 0  # bumped by detach(): waits that began before it end
         self.on_card_gone: Callable[[int], None] = lambda slot_id: None
         """Called with the slot id when a card left (before its token is released)."""
@@ -77,6 +120,10 @@ class SlotTable:
         """Forget every slot (no card I/O); release the source if it is ours. Ends the
         blocked waits of other threads at their next slice."""
         self._states.clear()
+        self._applet_ids.clear()
+        self._applet_slots.clear()
+        self._siblings.clear()
+        self._pending_events.clear()
         self._epoch += 1
         source, self._source = self._source, None
         if source is not None and self._owns_source:
@@ -94,18 +141,58 @@ class SlotTable:
 
     # ------------------------------------------------------------------ slots and presence
 
-    def entries(self) -> List[SlotEntryView]:
+    def _reader_entries(self) -> List[SlotEntryView]:
         try:
             return list(self.source.slots())
         except SlotError:
             log.debug("no readers", exc_info=True)
             return []
 
-    def entry(self, slot_id: int) -> SlotEntryView:
-        for entry in self.entries():
+    def entries(self) -> List[SlotEntryView]:
+        """Every slot as listed now: each reader's slot, then the applet slots of the card
+        in it (whose applets are found out here for a newly inserted card)."""
+        result: List[SlotEntryView] = []
+        for entry in self._reader_entries():
+            result.append(entry)
+            state = self.sync(entry)
+            if entry.card_present:
+                result.extend(self._applet_entries(entry, state))
+        return result
+
+    def _applet_entries(self, reader: SlotEntryView, state: SlotState) -> List[AppletSlotEntry]:
+        """The applet slots of the card in ``reader``, its tokens opened first if needed
+        (quietly: a card that cannot be opened now shows its reader's slot only, and
+        C_GetTokenInfo / C_OpenSession there say why)."""
+        if state.token is None:
+            try:
+                self._open_token(state)
+            except errors.CryptokiError as error:
+                log.debug("the card in slot %d is not open: %s", state.slot_id, error.rv_name)
+        entries = []
+        for slot_id in self._siblings.get(reader.id, ()):
+            sibling = self._states.get(slot_id)
+            if sibling is not None and sibling.token is not None:
+                entries.append(AppletSlotEntry(slot_id, applet_slot_description(reader.reader_name, sibling.applet_name),
+                                               True, reader.virtual))
+        return entries
+
+    def _reader_entry(self, slot_id: int) -> SlotEntryView:
+        for entry in self._reader_entries():
             if entry.id == slot_id:
                 return entry
         raise errors.SlotIdInvalid(f"no slot {slot_id}")
+
+    def entry(self, slot_id: int) -> SlotEntryView:
+        """One slot (SLOT_ID_INVALID if there is none): a reader's, or an applet slot, which
+        stays valid (without a token) while its reader is attached."""
+        applet = self._applet_slots.get(slot_id)
+        if applet is None:
+            return self._reader_entry(slot_id)
+        reader = self._reader_entry(applet[0])
+        self.sync(reader)
+        state = self.state(slot_id)
+        return AppletSlotEntry(slot_id, applet_slot_description(reader.reader_name, state.applet_name or applet[1]),
+                               reader.card_present and state.token is not None, reader.virtual)
 
     def state(self, slot_id: int) -> SlotState:
         """The slot's state (made at first use)."""
@@ -124,22 +211,38 @@ class SlotTable:
             return None
 
     def sync(self, entry: SlotEntryView) -> SlotState:
-        """The slot's state, its token dropped if the card is gone or was swapped for
-        another insertion since the token was opened."""
+        """The slot's state, its tokens dropped if the card is gone or was swapped for
+        another insertion since they were opened (an applet slot: its reader's card)."""
         state = self.state(entry.id)
-        if state.token is None:
+        reader_state = state if state.reader_id is None else self.state(state.reader_id)
+        if reader_state.token is None:
             return state
+        if state.reader_id is not None:
+            entry = self._reader_entry(state.reader_id)
         if not entry.card_present:
-            self.card_gone(state)
-        elif state.card_generation is not None and self._card_generation(entry.id) not in (
-                None, state.card_generation):
-            self.card_gone(state)
+            self.card_gone(reader_state)
+        elif reader_state.card_generation is not None and self._card_generation(entry.id) not in (
+                None, reader_state.card_generation):
+            self.card_gone(reader_state)
         return state
 
     def present(self, slot_id: int) -> SlotState:
         """The slot's state with a token, opened for a newly inserted card
         (SLOT_ID_INVALID, TOKEN_NOT_PRESENT, TOKEN_NOT_RECOGNIZED)."""
-        entry = self.entry(slot_id)
+        applet = self._applet_slots.get(slot_id)
+        if applet is not None:
+            reader = self._reader_entry(applet[0])
+            reader_state = self.sync(reader)
+            if reader_state.token is None and reader.card_present:
+                try:
+                    self._open_token(reader_state)
+                except errors.TokenNotRecognized:
+                    pass  # not even the first applet: this one is not there either
+            state = self.state(slot_id)
+            if state.token is None:
+                raise errors.TokenNotPresent()
+            return state
+        entry = self._reader_entry(slot_id)
         state = self.sync(entry)
         if state.token is None:
             if not entry.card_present:
@@ -147,7 +250,18 @@ class SlotTable:
             self._open_token(state)
         return state
 
+    def _applet_slot_id(self, reader_id: int, applet: str) -> int:
+        """The slot of ``applet`` on the cards in reader ``reader_id`` (made at first sight)."""
+        slot_id = self._applet_ids.get((reader_id, applet))
+        if slot_id is None:
+            slot_id = self.source.reserve_slot_id()
+            self._applet_ids[(reader_id, applet)] = slot_id
+            self._applet_slots[slot_id] = (reader_id, applet)
+        return slot_id
+
     def _open_token(self, state: SlotState) -> None:
+        """Open the tokens of the card in a reader's slot: the first is the slot's own,
+        each further one goes to the slot of its applet."""
         if self._token_factory is None:
             self._token_factory = _default_token_factory()
         generation = self._card_generation(state.slot_id)
@@ -158,7 +272,7 @@ class SlotTable:
         except SlotError as error:
             raise errors.DeviceError(str(error)) from error
         try:
-            token = self._token_factory(transport)
+            tokens = list(self._token_factory(transport))
         except CardRemovedError as error:
             transport.close()
             raise errors.TokenNotPresent() from error
@@ -168,13 +282,22 @@ class SlotTable:
         except errors.CryptokiError:
             transport.close()
             raise
-        if token is None:
+        if not tokens:
             transport.close()
             raise errors.TokenNotRecognized()
-        state.token = token
-        state.card_generation = generation
-        state.token_generation = token.presence_generation
-        state.write_protected = None
+        siblings = []
+        for index, token in enumerate(tokens):
+            if index == 0:
+                target = state
+            else:
+                target = self.state(self._applet_slot_id(state.slot_id, token.applet))
+                target.reader_id, target.applet_name = state.slot_id, token.applet_name
+                siblings.append(target.slot_id)
+            target.token = token
+            target.card_generation = generation
+            target.token_generation = token.presence_generation
+            target.write_protected = None
+        self._siblings[state.slot_id] = siblings
 
     def release(self, state: SlotState) -> None:
         """Close the slot's token (the card left, or the library finalizes)."""
@@ -187,23 +310,35 @@ class SlotTable:
                 log.debug("token close failed", exc_info=True)
 
     def card_gone(self, state: SlotState) -> None:
-        """The card left: the slot's sessions close, its handles die, the token goes."""
-        log.info("card removed from slot %d", state.slot_id)
-        self.on_card_gone(state.slot_id)
-        self.release(state)
+        """The card left: the sessions of its slots (the reader's and its applets') close,
+        their handles die, the tokens go."""
+        reader_state = state if state.reader_id is None else self.state(state.reader_id)
+        for slot_id in [reader_state.slot_id, *self._siblings.pop(reader_state.slot_id, [])]:
+            gone = self.state(slot_id)
+            if gone.token is None and slot_id != reader_state.slot_id:
+                continue
+            log.info("card removed from slot %d", slot_id)
+            self.on_card_gone(slot_id)
+            self.release(gone)
 
     def forget_vanished(self, entries: Sequence[SlotEntryView]) -> None:
         """Close the sessions of slots whose reader went away (a USB token pulled out
-        takes its reader with it; pcscd stopped takes them all). The in-process
-        virtual slot is only listed while no reader has a card: it stays."""
+        takes its reader with it; pcscd stopped takes them all); their applet slots'
+        ids become invalid. The in-process virtual slot is only listed while no reader
+        has a card: it stays."""
         listed = {entry.id for entry in entries}
         for state in self.states():
-            if state.slot_id in listed or state.token is None:
+            reader_id = state.slot_id if state.reader_id is None else state.reader_id
+            if reader_id in listed:
                 continue
             try:
-                self.source.slot(state.slot_id)
+                self.source.slot(reader_id)
             except SlotError:
-                self.card_gone(state)
+                if state.token is not None:
+                    self.card_gone(state)
+                applet = self._applet_slots.pop(state.slot_id, None)
+                if applet is not None:
+                    self._applet_ids.pop(applet, None)
 
     # ------------------------------------------------------------------ token calls
 
@@ -259,15 +394,15 @@ class SlotTable:
     # ------------------------------------------------------------------ queries
 
     def slot_list(self, token_present: bool) -> List[int]:
-        """C_GetSlotList: every slot, or those with a card; presence is synced and the
-        slots of readers that went away are closed."""
+        """C_GetSlotList: every slot, or those with a card; presence is synced, the tokens
+        of a newly inserted card are opened (to list its applet slots), and the slots of
+        readers that went away are closed."""
         result = []
-        entries = self.entries()
-        for entry in entries:
-            self.sync(entry)
+        readers = self._reader_entries()
+        for entry in self.entries():
             if entry.card_present or not token_present:
                 result.append(int(entry.id))
-        self.forget_vanished(entries)
+        self.forget_vanished(readers)
         return result
 
     def slot_info(self, slot_id: int) -> SlotInfo:
@@ -306,6 +441,9 @@ class SlotTable:
             source, epoch = self.source, self._epoch
         block = not flags & WaitFlag.DONT_BLOCK
         while True:
+            with self._lock:
+                if self._epoch == epoch and self._pending_events:
+                    return self._pending_events.popleft()
             try:
                 slot_id = source.wait_for_slot_event(block=block, timeout=WAIT_SLICE if block else None)
             except WaitCancelledError as error:
@@ -319,10 +457,21 @@ class SlotTable:
                     if block:
                         continue
                     raise errors.NoEvent()
-                for entry in self.entries():
-                    if entry.id == slot_id:
-                        self.sync(entry)
+                self._reader_event(int(slot_id))
                 return int(slot_id)
+
+    def _reader_event(self, slot_id: int) -> None:
+        """A reader's card came or went: sync it (opening a new card's tokens) and queue
+        the applet slots that appeared or went with it, reported by the next waits."""
+        before = list(self._siblings.get(slot_id, ()))
+        for entry in self._reader_entries():
+            if entry.id == slot_id:
+                state = self.sync(entry)
+                if entry.card_present:
+                    self._applet_entries(entry, state)
+        after = self._siblings.get(slot_id, [])
+        for sibling in before + [s for s in after if s not in before]:
+            self._pending_events.append(sibling)
 
 
 __all__ = ["SlotState", "SlotTable", "WAIT_SLICE"]

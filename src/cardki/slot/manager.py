@@ -218,6 +218,12 @@ class SlotManager:
         with self._lock:
             return self._generations.get(slot_id, 0)
 
+    def reserve_slot_id(self) -> int:
+        """An id from the same numbering that no reader will get: the engine's slot for
+        a further applet of a reader's card (never reused, as reader ids are not)."""
+        with self._lock:
+            return self._allocate()
+
     def connect(self, slot_id: int) -> CardTransport:
         """A connection to the card in ``slot_id`` (a :class:`PcscTransport`,
         or an :class:`InProcessTransport` for the virtual slot)."""

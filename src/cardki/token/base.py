@@ -1,7 +1,7 @@
 """What the Cryptoki engine needs from a card: the :class:`Token` interface.
 
 A token turns the engine's requests into card operations for one applet (PIV,
-later OpenPGP). The engine owns everything Cryptoki-shaped (sessions, handles,
+OpenPGP); a card with several applets has one token per applet. The engine owns everything Cryptoki-shaped (sessions, handles,
 login state per application, templates, multi-part hashing, host-side public
 key operations); a token owns everything card-shaped (APDUs, which slot holds
 which key, PIN verification, what the card can do).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKA
@@ -100,6 +100,12 @@ class Token(ABC):
     code (PinIncorrect with ``tries_left``, PinLocked, DeviceRemoved,
     KeyFunctionNotPermitted, MechanismInvalid, DataLenRange, ...).
     """
+
+    applet: ClassVar[str] = ""
+    """Which applet the token is ("piv", "openpgp"): with the reader, what keeps a slot's id."""
+    applet_name: ClassVar[str] = ""
+    """The applet as people call it ("PIV", "OpenPGP"): the engine names a card's
+    further slots by it ("<reader> (OpenPGP)")."""
 
     @abstractmethod
     def info(self) -> TokenInfo:

@@ -10,8 +10,12 @@ holds (from GET METADATA or the certificate), so the check costs no APDU:
   signatures this also stops the RSA-CRT fault attack (one faulty CRT signature
   reveals a factor of the modulus); for decryptions it stops a fault from turning
   into a wrong plaintext.
-* ECDSA: the answer is a DER SEQUENCE of two INTEGERs, each in 1..n-1, and it
-  verifies for the digest that was sent.
+* RSA decryptions a card unpads itself (OpenPGP's PSO:DECIPHER answers the
+  plaintext): the answer fits in a PKCS#1 v1.5 block (the padding was the card's
+  to check; without the block nothing more can be).
+* ECDSA: the answer (a DER SEQUENCE of two INTEGERs from PIV, r || s from
+  OpenPGP) holds two integers in 1..n-1, and it verifies for the digest that was
+  sent. PKCS#11 wants r || s; either way it leaves in that form.
 * EdDSA: 64 bytes that verify for the message.
 * ECDH: a shared secret of the curve's field size (nothing more can be checked
   without the private key).
@@ -61,18 +65,40 @@ def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes,
     raise errors.DeviceError(f"the card's RSA {what} does not match the key's public key")
 
 
+def rsa_plaintext(answer: bytes, modulus_length: int) -> bytes:
+    """What a card that removes the PKCS#1 v1.5 padding itself decrypted: at most
+    ``modulus_length`` - 11 bytes (the shortest padding), else a DeviceError."""
+    if len(answer) > modulus_length - 11:
+        raise errors.DeviceError(f"the card's RSA decryption has {len(answer)} bytes; a "
+                                 f"{modulus_length}-byte key's PKCS#1 v1.5 block holds at most {modulus_length - 11}")
+    return answer
+
+
 def ecdsa_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, der: bytes) -> bytes:
     """The card's DER ECDSA signature over ``digest`` (field-size bytes) as PKCS#11's
     r || s, once it is two integers in 1..n-1 that verify under ``public_key``."""
+    try:
+        r, s = decode_dss_signature(der)
+    except ValueError:
+        raise errors.DeviceError("the card's ECDSA signature is not a DER pair of integers") from None
+    return _checked_ecdsa(public_key, digest, r, s)
+
+
+def ecdsa_raw_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, raw: bytes) -> bytes:
+    """The card's r || s ECDSA signature over ``digest`` (a hash), once it has twice
+    the field length and is two integers in 1..n-1 that verify under ``public_key``."""
+    size = (public_key.curve.key_size + 7) // 8
+    if len(raw) != 2 * size:
+        raise errors.DeviceError(f"the card's ECDSA signature has {len(raw)} bytes, not {2 * size}")
+    return _checked_ecdsa(public_key, digest, int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big"))
+
+
+def _checked_ecdsa(public_key: ec.EllipticCurvePublicKey, digest: bytes, r: int, s: int) -> bytes:
     curve = curve_by_name(public_key.curve.name)
     if curve is None or curve.order is None:
         raise errors.DeviceError(f"no group order known for {public_key.curve.name}")
     order = curve.order
     size = (public_key.curve.key_size + 7) // 8
-    try:
-        r, s = decode_dss_signature(der)
-    except ValueError:
-        raise errors.DeviceError("the card's ECDSA signature is not a DER pair of integers") from None
     if not (0 < r < order and 0 < s < order):
         raise errors.DeviceError("the card's ECDSA signature has an integer outside 1..n-1")
     try:

@@ -58,7 +58,8 @@ class SharedCard:
 
     It holds what those tokens must agree on: the lock that keeps their APDUs apart,
     which applet this process selected last, how many resets the connection reported,
-    and how many tokens still use the connection (the last one closes it)."""
+    what detection learnt about the device, and how many tokens still use the
+    connection (the last one closes it)."""
 
     def __init__(self, transport: CardTransport) -> None:
         self.transport = transport
@@ -70,6 +71,11 @@ class SharedCard:
         the card's answers."""
         self.resets = 0
         """Resets this connection reported; each token compares it with what it saw."""
+        self.version: Tuple[int, int, int] | None = None
+        """The device's firmware version, once an applet's probe read it (a YubiKey's
+        GET VERSION): the tokens of its other applets need not ask again."""
+        self.serial: int | None = None
+        """The device's serial number, likewise."""
         self._users = 0
 
     def attach(self) -> None:
@@ -93,15 +99,11 @@ class SharedCard:
 class CardToken(Token):
     """A token on a (possibly shared) card: the sharing rules of the module doc.
 
-    A driver's token subclasses it, names its applet (:attr:`applet`,
-    :attr:`applet_name`) and implements :meth:`_select_applet`, :meth:`_relogin`,
+    A driver's token subclasses it, names its applet (:attr:`Token.applet`, the
+    profiles' ``applet``, and :attr:`Token.applet_name`) and implements :meth:`_select_applet`, :meth:`_relogin`,
     :meth:`_logged_in`; it may add to :attr:`lost_selection` and override
     :meth:`_state_lost` and :meth:`_touch_timed_out`."""
 
-    applet: ClassVar[str] = ""
-    """The driver's name for its applet (the profiles' ``applet``): "piv", "openpgp"."""
-    applet_name: ClassVar[str] = ""
-    """The applet as people call it ("PIV", "OpenPGP"): how the engine names its slot."""
     lost_selection: ClassVar[Tuple[Type[Exception], ...]] = (InsNotSupportedError, ClaNotSupportedError)
     """Answers that mean "our applet is not (or no longer) selected": restore, retry once."""
 

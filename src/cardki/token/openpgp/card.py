@@ -115,13 +115,11 @@ class CardQuirks:
 
     @classmethod
     def for_yubikey(cls, version: Tuple[int, int, int]) -> CardQuirks:
-        """A YubiKey's quirks by firmware version (from GET VERSION).
+        """A YubiKey's quirks by firmware version (from GET VERSION), as its profile
+        (profiles/yubikey-openpgp.toml, their one home) gives them."""
+        from .profile import load_openpgp_profile  # the profile module imports this one
 
-        Until the OpenPGP profile schema carries them as data (issue 10), this is
-        their one home."""
-        return cls(select_data_length_byte=version <= (5, 4, 3),
-                   empty_verify_status=version < (5, 0, 0),
-                   fa_curve25519_errors=(5, 2, 0) <= version < (5, 6, 1))
+        return load_openpgp_profile("yubikey-openpgp").for_firmware(version).quirks
 
 
 @dataclass(frozen=True)

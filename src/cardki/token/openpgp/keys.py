@@ -1,6 +1,7 @@
 """Keys as the OpenPGP card moves them: the public key template (7F49) that
-GENERATE ASYMMETRIC KEY PAIR answers, and the extended header list (4D) that
-imports a private key with PUT DATA (odd INS).
+GENERATE ASYMMETRIC KEY PAIR answers, the extended header list (4D) that
+imports a private key with PUT DATA (odd INS), and the OpenPGP v4 fingerprint a
+key's C7-C9 hold.
 
 The public key is checked against the slot's algorithm attributes: a modulus of
 another size, a point off the curve or of the wrong length is a
@@ -10,6 +11,7 @@ CKA_MODULUS_BITS, ECDH) relies on the key being what the attributes say.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Dict, List, Tuple
 
 from cryptography.hazmat.primitives import serialization
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki.apdu import MalformedResponseError, Tlv, encode_length
 from cardki.curves import Curve, CurveKind, curve_by_name
 
-from .constants import Do, EcImportFormat, KeyRef, RsaImportFormat
+from .constants import AlgorithmId, Do, EcImportFormat, KeyRef, RsaImportFormat
 from .data import AlgorithmAttributes, EcAttributes, RsaAttributes, constructed_value, tlv_fields
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
@@ -160,3 +162,52 @@ def _private_scalar(curve: Curve, private_key: PrivateKey) -> bytes:
             and private_key.curve.name == curve.name):
         return private_key.private_numbers().private_value.to_bytes(curve.field_bytes, "big")
     raise ValueError(f"the slot takes {curve.name} keys")
+
+
+# ------------------------------------------------------ OpenPGP fingerprints
+
+#: ECDH's KDF parameters in the public key packet, by curve size: the hash and the
+#: key wrap cipher GnuPG writes (RFC 6637 section 9: SHA-256/AES-128 for 256-bit
+#: curves, SHA-384/AES-192, SHA-512/AES-256), as RFC 4880 ids.
+_ECDH_KDF: Dict[int, Tuple[int, int]] = {256: (0x08, 0x07), 384: (0x09, 0x08), 512: (0x0A, 0x09),
+                                         521: (0x0A, 0x09)}
+#: The prefix OpenPGP gives a 25519 point in its MPI ("native" point format).
+_NATIVE_POINT = b"\x40"
+
+
+def _mpi(value: bytes) -> bytes:
+    """RFC 4880 3.2: the bit count (2 bytes) and the big-endian value without leading zeros."""
+    stripped = value.lstrip(b"\x00")
+    bits = (len(stripped) - 1) * 8 + stripped[0].bit_length() if stripped else 0
+    return bits.to_bytes(2, "big") + stripped
+
+
+def public_key_packet_body(public_key: PublicKey, created: int, attributes: AlgorithmAttributes) -> bytes:
+    """The body of the version 4 public key packet (RFC 4880 5.5.2, RFC 6637) of a card
+    key made at ``created`` (seconds since 1970): what its fingerprint hashes."""
+    if not 0 <= created < 1 << 32:
+        raise ValueError("a creation time is 4 bytes of seconds since 1970")
+    if isinstance(attributes, RsaAttributes) and isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        material = (_mpi(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big"))
+                    + _mpi(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")))
+    elif isinstance(attributes, EcAttributes) and not isinstance(public_key, rsa.RSAPublicKey):
+        oid = attributes.curve.openpgp_oid_bytes
+        point = point_bytes(public_key)
+        if attributes.curve.kind is not CurveKind.WEIERSTRASS:
+            point = _NATIVE_POINT + point
+        material = bytes([len(oid)]) + oid + _mpi(point)
+        if attributes.algorithm is AlgorithmId.ECDH:
+            hash_id, cipher_id = _ECDH_KDF[attributes.curve.bits]
+            material += bytes([3, 1, hash_id, cipher_id])
+    else:
+        raise ValueError("the key does not fit its algorithm attributes")
+    return bytes([4]) + created.to_bytes(4, "big") + bytes([attributes.algorithm]) + material
+
+
+def v4_fingerprint(public_key: PublicKey, created: int, attributes: AlgorithmAttributes) -> bytes:
+    """The key's OpenPGP v4 fingerprint (RFC 4880 12.2): SHA-1 over 0x99, the packet
+    body's length and the body. What gpg shows and what the card's C7-C9 hold; OpenSC
+    lists only keys that have one."""
+    body = public_key_packet_body(public_key, created, attributes)
+    return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()  # nosec - the spec's hash

@@ -26,17 +26,15 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Tuple
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from cardki import errors
 from cardki.constants import CKA, CKK
-from cardki.der import unwrap_octet_string
 
+from ..key_templates import PrivateKey, ec_private_key, key_type, rsa_private_key
 from .card import ImportableKey
 from .constants import ImportTag, KeyFamily, PinPolicy, TouchPolicy
 from .objects import KeyAlgorithm, KeyCapabilities, algorithm_of, algorithm_of_params
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
 #: The only RSA public exponent a YubiKey takes (and generates).
 RSA_EXPONENT = 65537
@@ -45,37 +43,17 @@ _FAMILY_OF_KEY_TYPE: Dict[int, KeyFamily] = {CKK.RSA: KeyFamily.RSA, CKK.EC: Key
                                               CKK.EC_EDWARDS: KeyFamily.ED25519, CKK.EC_MONTGOMERY: KeyFamily.X25519}
 
 
-def _bytes(template: Mapping[int, Any], attribute: CKA) -> bytes | None:
-    value = template.get(attribute)
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    raise errors.AttributeValueInvalid(f"CKA_{attribute.name} must be a byte array")
-
-
-def _integer(template: Mapping[int, Any], attribute: CKA) -> int | None:
-    value = _bytes(template, attribute)
-    return None if value is None else int.from_bytes(value, "big")
-
-
 def _key_family(template: Mapping[int, Any]) -> KeyFamily:
-    key_type = template.get(CKA.KEY_TYPE)
-    if key_type is None:
-        raise errors.TemplateIncomplete("a private key needs CKA_KEY_TYPE")
-    if isinstance(key_type, (bytes, bytearray)):
-        key_type = int.from_bytes(bytes(key_type), "little")
-    family = _FAMILY_OF_KEY_TYPE.get(key_type) if isinstance(key_type, int) else None
-    if family is None:
-        raise errors.TemplateInconsistent("a PIV card holds RSA, EC, Ed25519 and X25519 keys")
-    return family
+    return _FAMILY_OF_KEY_TYPE[key_type(template, "a PIV card")]
 
 
 def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
-    """The private key a C_CreateObject template describes (see the module doc)."""
+    """The private key a C_CreateObject template describes (see the module doc): the
+    shared template rules (:mod:`cardki.token.key_templates`) with PIV's curves and
+    its one RSA exponent."""
     family = _key_family(template)
     if family == KeyFamily.RSA:
-        return _rsa_key(template)
+        return rsa_private_key(template, exponents=frozenset({RSA_EXPONENT}), holder="a PIV card")
     if template.get(CKA.EC_PARAMS) is None:
         raise errors.TemplateIncomplete("CKA_EC_PARAMS is missing")
     algorithm = algorithm_of_params(template[CKA.EC_PARAMS])
@@ -83,80 +61,7 @@ def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
         raise errors.CurveNotSupported()
     if algorithm.family != family:
         raise errors.TemplateInconsistent("CKA_EC_PARAMS does not fit CKA_KEY_TYPE")
-    value = _bytes(template, CKA.VALUE)
-    if value is None:
-        raise errors.TemplateIncomplete("CKA_VALUE (the private key) is missing")
-    try:
-        key: PrivateKey
-        if family == KeyFamily.EC:
-            curve = algorithm.curve_info
-            if not value or len(value) > curve.field_bytes:
-                raise errors.AttributeValueInvalid("CKA_VALUE is not a private scalar of this curve")
-            key = ec.derive_private_key(int.from_bytes(value, "big"), curve.ec_curve())
-        elif len(value) != 32:
-            raise errors.AttributeValueInvalid("an Ed25519 or X25519 CKA_VALUE has 32 bytes")
-        elif family == KeyFamily.ED25519:
-            key = ed25519.Ed25519PrivateKey.from_private_bytes(value)
-        else:
-            key = x25519.X25519PrivateKey.from_private_bytes(value)
-    except ValueError:
-        raise errors.AttributeValueInvalid("CKA_VALUE is not a private key of this curve") from None
-    _check_point(template, key)
-    return key
-
-
-def _check_point(template: Mapping[int, Any], key: PrivateKey) -> None:
-    """A CKA_EC_POINT given with the private key must be its public point."""
-    given = template.get(CKA.EC_POINT)
-    if given is None:
-        return
-    public = key.public_key()
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    else:
-        point = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    given = bytes(given)
-    if point not in (given, unwrap_octet_string(given)):
-        raise errors.TemplateInconsistent("CKA_EC_POINT is not the public point of CKA_VALUE")
-
-
-def _rsa_key(template: Mapping[int, Any]) -> rsa.RSAPrivateKey:
-    p, q = _integer(template, CKA.PRIME_1), _integer(template, CKA.PRIME_2)
-    if p is None or q is None:
-        raise errors.TemplateIncomplete("a PIV card imports RSA keys from CKA_PRIME_1 and CKA_PRIME_2")
-    e = _integer(template, CKA.PUBLIC_EXPONENT)
-    if e is None:
-        e = RSA_EXPONENT
-    if e != RSA_EXPONENT:
-        raise errors.TemplateInconsistent("PIV cards take RSA keys with e = 65537 only")
-    if p < 3 or q < 3 or p == q:
-        raise errors.AttributeValueInvalid("CKA_PRIME_1 and CKA_PRIME_2 are not the primes of an RSA key")
-    n = p * q
-    modulus = _integer(template, CKA.MODULUS)
-    if modulus is not None and modulus != n:
-        raise errors.TemplateInconsistent("CKA_MODULUS is not CKA_PRIME_1 x CKA_PRIME_2")
-    try:
-        d = pow(e, -1, (p - 1) * (q - 1) // _gcd(p - 1, q - 1))
-        dp, dq, qinv = d % (p - 1), d % (q - 1), pow(q, -1, p)
-    except ValueError:  # e has no inverse: p or q is not a prime of such a key
-        raise errors.AttributeValueInvalid("CKA_PRIME_1 and CKA_PRIME_2 are not the primes of an RSA key") from None
-    given_d = _integer(template, CKA.PRIVATE_EXPONENT)
-    if given_d is not None and pow(pow(2, e, n), given_d, n) != 2:
-        raise errors.TemplateInconsistent("CKA_PRIVATE_EXPONENT does not belong to these primes")
-    for attribute, expected in ((CKA.EXPONENT_1, dp), (CKA.EXPONENT_2, dq), (CKA.COEFFICIENT, qinv)):
-        value = _integer(template, attribute)
-        if value is not None and value != expected:
-            raise errors.TemplateInconsistent(f"CKA_{attribute.name} does not belong to these primes")
-    try:
-        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qinv, rsa.RSAPublicNumbers(e, n)).private_key()
-    except ValueError:
-        raise errors.AttributeValueInvalid("these values are not an RSA private key") from None
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
+    return ec_private_key(template, algorithm.curve_info)
 
 
 def importable_key(key: PrivateKey, algorithm: KeyAlgorithm) -> ImportableKey:

@@ -22,30 +22,37 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu.errors import MalformedResponseError
-from cardki.constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
+from cardki.constants import CKA, CKK, CKM, CKO
 
 from ...certificate import read_certificate
 from ...curves import Curve, curve_by_ec_params, curve_by_name
 from ...der import der_integer, der_octet_string, der_oid
+from .. import attributes as shared
+from ..attributes import (  # noqa: F401 - KeyCapabilities, PUBLIC_KEY_TYPES, PublicKey: PIV's names for them
+    AGREEING_USAGE,
+    DECRYPTING_USAGE,
+    PUBLIC_KEY_TYPES,
+    SIGNING_USAGE,
+    KeyCapabilities,
+    KeyPair,
+    PublicKey,
+    certificate_key_usage,
+    key_pair_objects,
+    usage_allows,
+)
 from ..base import ObjectKind, ObjectRef, TokenObject
-from ..profiles import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
 from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
+from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
-
-#: The public key types a PIV slot can hold.
-PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
 @dataclass(frozen=True)
 class KeyAlgorithm:
@@ -158,37 +165,13 @@ def _octet_string(value: bytes) -> bytes:
 
 def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dict[int, Any]:
     """Key-type specific public attributes shared by public and private key objects
-    (the private key carries them all: clients read its public key from it)."""
-    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(algorithm.key_type), CKA.PUBLIC_KEY_INFO: spki}
-    if isinstance(public_key, rsa.RSAPublicKey):
-        numbers = public_key.public_numbers()
-        attributes[CKA.MODULUS] = numbers.n.to_bytes((public_key.key_size + 7) // 8, "big")
-        attributes[CKA.MODULUS_BITS] = public_key.key_size
-        attributes[CKA.PUBLIC_EXPONENT] = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
-        return attributes
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    else:
-        point = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    attributes[CKA.EC_PARAMS] = algorithm.curve_info.ec_params
-    attributes[CKA.EC_POINT] = _octet_string(point)
-    return attributes
-
-
-@dataclass(frozen=True)
-class KeyCapabilities:
-    sign: bool
-    decrypt: bool
-    derive: bool
+    (:func:`cardki.token.attributes.public_key_attributes`; ``algorithm`` is the slot's,
+    which the key fits)."""
+    return shared.public_key_attributes(public_key)
 
 
 #: Key families that sign (X25519 only agrees on keys).
 _SIGNING_FAMILIES = (KeyFamily.RSA, KeyFamily.EC, KeyFamily.ED25519)
-#: KeyUsage bits that allow each capability (RFC 5280 4.2.1.3).
-_SIGNING_USAGE = ("digital_signature", "content_commitment", "key_cert_sign", "crl_sign")
-_DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
-_AGREEING_USAGE = ("key_agreement",)
 
 
 def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None = None,
@@ -200,39 +183,21 @@ def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.Ke
     one. A key that needs the PIN for every use does not derive: C_DeriveKey has
     no *Init for the context-specific login to follow."""
     def allowed(bits: Tuple[str, ...]) -> bool:
-        return key_usage is None or any(getattr(key_usage, bit) for bit in bits)
+        return usage_allows(key_usage, bits)
 
     family = algorithm.family
-    sign = "sign" in slot.usage and family in _SIGNING_FAMILIES and allowed(_SIGNING_USAGE)
+    sign = "sign" in slot.usage and family in _SIGNING_FAMILIES and allowed(SIGNING_USAGE)
     management = "decrypt" in slot.usage
-    decrypt = management and family == KeyFamily.RSA and allowed(_DECRYPTING_USAGE)
-    derive = (management and family in (KeyFamily.EC, KeyFamily.X25519) and allowed(_AGREEING_USAGE)
+    decrypt = management and family == KeyFamily.RSA and allowed(DECRYPTING_USAGE)
+    derive = (management and family in (KeyFamily.EC, KeyFamily.X25519) and allowed(AGREEING_USAGE)
               and not always_authenticate)
     return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
-
-
-def certificate_key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
-    """The certificate's KeyUsage extension, or None when it has none (or an
-    unreadable one: then the certificate narrows nothing)."""
-    from cryptography import x509 as x509_module  # only where a certificate was parsed already
-
-    try:
-        return cert.extensions.get_extension_for_class(x509_module.KeyUsage).value
-    except (x509_module.ExtensionNotFound, ValueError):
-        return None
 
 
 def verify_allowed(algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None) -> bool:
     """Whether the public key may verify: any signing algorithm the certificate does
     not rule out, whatever the slot (the attestation key's signatures verify too)."""
-    return algorithm.family in _SIGNING_FAMILIES and (
-        key_usage is None or any(getattr(key_usage, bit) for bit in _SIGNING_USAGE))
-
-
-def _keygen_mechanism(algorithm: KeyAlgorithm, local: bool) -> int:
-    if not local:
-        return CK_UNAVAILABLE_INFORMATION
-    return int(KEYGEN_MECHANISMS[algorithm.family])
+    return algorithm.family in _SIGNING_FAMILIES and usage_allows(key_usage, SIGNING_USAGE)
 
 
 #: The key pair generation mechanism of each key family.
@@ -281,60 +246,29 @@ class SlotContents:
         return self.effective_pin_policy == PinPolicy.ALWAYS
 
 
-RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
-                               CKA.EXPONENT_2, CKA.COEFFICIENT})
-EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
-
-
 def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
                 policies: bool = False) -> List[TokenObject]:
-    """Private key, public key and (if present) certificate objects of one slot;
-    ``labels`` are the profile's label templates (``{slot}`` = the slot's name);
-    ``policies``: the card has PIN/touch policies, so the private key shows them in
-    CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY (as ykcs11 does)."""
+    """Private key, public key and (if present) certificate objects of one slot
+    (the shared rules: :mod:`cardki.token.attributes`); ``labels`` are the profile's
+    label templates (``{slot}`` = the slot's name); ``policies``: the card has
+    PIN/touch policies, so the private key shows them in CKA_YUBICO_PIN_POLICY /
+    CKA_YUBICO_TOUCH_POLICY (as ykcs11 does)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert = read_certificate(contents.certificate) if contents.certificate is not None else None
-    subject = cert.subject.public_bytes() if cert is not None else b""
-    common: Dict[int, Any] = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: spec.cka_id, CKA.SUBJECT: subject,
-              CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
-              CKA.DESTROYABLE: contents.destroyable}
-    local = contents.origin == Origin.GENERATED
     key_usage = certificate_key_usage(cert) if cert is not None else None
-    capabilities = key_capabilities(spec, algorithm, key_usage, contents.always_authenticate)
-    key_common = {**public_key_attributes(contents.public_key, algorithm), CKA.LOCAL: local,
-                  CKA.KEY_GEN_MECHANISM: _keygen_mechanism(algorithm, local),
-                  CKA.DERIVE: capabilities.derive}
-
-    private: Dict[int, Any] = {
-        **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
-        CKA.LABEL: templates["private_key"].format(slot=spec.name),
-        CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: local,
-        CKA.NEVER_EXTRACTABLE: local, CKA.SIGN: capabilities.sign, CKA.SIGN_RECOVER: False,
-        CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
-        CKA.ALWAYS_AUTHENTICATE: contents.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
-    }
-    if policies:
-        # One byte each, as ykcs11's CK_BYTE: what the card reports (or what cardki
-        # set); 0 where neither is known.
-        private[CKA.YUBICO_PIN_POLICY] = bytes([contents.pin_policy])
-        private[CKA.YUBICO_TOUCH_POLICY] = bytes([contents.touch_policy])
-    # The private key carries the public parts too (CKA_MODULUS/CKA_PUBLIC_EXPONENT,
-    # CKA_EC_PARAMS/CKA_EC_POINT, CKA_PUBLIC_KEY_INFO), as OpenSC and ykcs11 give them:
-    # GnuTLS and NSS read the public key from the private key object (CKA_EC_POINT is
-    # not a private-key attribute in PKCS#11, but clients look for it there).
-    sensitive = RSA_PRIVATE_PARTS if algorithm.family == KeyFamily.RSA else EC_PRIVATE_PARTS
-    public: Dict[int, Any] = {
-        **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
-        CKA.LABEL: templates["public_key"].format(slot=spec.name),
-        CKA.VERIFY: verify_allowed(algorithm, key_usage), CKA.VERIFY_RECOVER: False,
-        CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
-    }
-    public[CKA.DERIVE] = False
-    objects = [
-        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, spec.key), private, frozenset(int(a) for a in sensitive)),
-        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, spec.key), public),
-    ]
+    pair = KeyPair(
+        key=spec.key, cka_id=spec.cka_id, public_key=contents.public_key,
+        capabilities=key_capabilities(spec, algorithm, key_usage, contents.always_authenticate),
+        verify=verify_allowed(algorithm, key_usage), local=contents.origin == Origin.GENERATED,
+        always_authenticate=contents.always_authenticate, destroyable=contents.destroyable,
+        subject=cert.subject.public_bytes() if cert is not None else b"")
+    # One byte each, as ykcs11's CK_BYTE: what the card reports (or what cardki set);
+    # 0 where neither is known.
+    extra: Dict[int, Any] | None = ({CKA.YUBICO_PIN_POLICY: bytes([contents.pin_policy]),
+              CKA.YUBICO_TOUCH_POLICY: bytes([contents.touch_policy])} if policies else None)
+    objects = key_pair_objects(pair, private_label=templates["private_key"].format(slot=spec.name),
+                               public_label=templates["public_key"].format(slot=spec.name), private_extra=extra)
     if cert is not None and contents.certificate is not None:
         attributes = certificate_attributes(spec, contents.certificate, cert)
         attributes[CKA.LABEL] = templates["certificate"].format(slot=spec.name)
@@ -343,21 +277,8 @@ def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
 
 
 def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -> Dict[int, Any]:
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {
-        CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
-        CKA.COPYABLE: False, CKA.DESTROYABLE: True,
-        CKA.LABEL: spec.name, CKA.ID: spec.cka_id,
-        CKA.CERTIFICATE_TYPE: int(CKC.X_509),
-        # 1 = token user: the matching private key is on this token.
-        CKA.CERTIFICATE_CATEGORY: 1 if spec.usage else 0,
-        CKA.TRUSTED: False, CKA.CHECK_VALUE: hashlib.sha1(der).digest()[:3],  # nosec - spec-mandated
-        CKA.VALUE: der, CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
-        CKA.SERIAL_NUMBER: _der_integer(cert.serial_number), CKA.PUBLIC_KEY_INFO: spki,
-        CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",
-        CKA.HASH_OF_SUBJECT_PUBLIC_KEY: b"", CKA.HASH_OF_ISSUER_PUBLIC_KEY: b"",
-        CKA.JAVA_MIDP_SECURITY_DOMAIN: 0,
-    }
+    """A slot's certificate; category "token user" when the slot's key may be used."""
+    return shared.certificate_attributes(der, cert, cka_id=spec.cka_id, label=spec.name, holder=bool(spec.usage))
 
 
 def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:

@@ -77,12 +77,11 @@ from cardki.apdu import (
 from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersError
 from cardki.certificate import read_certificate
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
-from cardki.der import unwrap_octet_string
 from cardki.transport import CardTransport
 
 from .. import card_results, rsa_padding
+from ..attributes import ecdh_peer_point
 from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
-from ..profiles import DataObjectSpec, Profile, SlotSpec
 from ..sharing import CardToken, SharedCard, wipe
 from .card import ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
@@ -113,6 +112,7 @@ from .objects import (
     public_key_from_card,
     verify_allowed,
 )
+from .profile import DataObjectSpec, Profile, SlotSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -1266,12 +1266,7 @@ def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
 def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
     """The peer's point from Ecdh1DeriveParams.public_data, raw or DER OCTET STRING."""
     raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == KeyFamily.EC else 32
-    if len(peer) == raw_length:
-        return peer
-    point = unwrap_octet_string(peer)
-    if len(point) != raw_length:
-        raise errors.MechanismParamInvalid("the peer's public point has the wrong size")
-    return point
+    return ecdh_peer_point(raw_length, peer)
 
 
 def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgorithm:

@@ -1,0 +1,219 @@
+"""The Cryptoki attributes of what a card holds, the same for every applet.
+
+A token knows, for each key of its card, the public key, the certificate that may
+go with it, and what the card lets the key do; these functions make the key's
+private key, public key and certificate objects from that (pure functions, no card
+I/O). The choices, for every token:
+
+* the objects of one key share its CKA_ID and one label (GnuTLS finds a private
+  key's public half by the id *and* label of its URL);
+* private keys are SENSITIVE and never EXTRACTABLE; ALWAYS_SENSITIVE,
+  NEVER_EXTRACTABLE and LOCAL only for keys the card generated itself;
+* the private key carries the public parts too (CKA_MODULUS/CKA_PUBLIC_EXPONENT,
+  CKA_EC_PARAMS/CKA_EC_POINT, CKA_PUBLIC_KEY_INFO), as OpenSC and ykcs11 give them:
+  GnuTLS and NSS read the public key from the private key object;
+* a certificate's KeyUsage extension narrows what the key may do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+
+from .. import errors
+from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
+from ..curves import curve_by_name
+from ..der import der_integer, der_octet_string, unwrap_octet_string
+from .base import ObjectKind, ObjectRef, TokenObject
+
+if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
+    from cryptography import x509
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
+#: The public key types a card key can have.
+PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
+
+RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
+                               CKA.EXPONENT_2, CKA.COEFFICIENT})
+EC_PRIVATE_PARTS = frozenset({CKA.VALUE})
+
+#: KeyUsage bits that allow each capability (RFC 5280 4.2.1.3).
+SIGNING_USAGE = ("digital_signature", "content_commitment", "key_cert_sign", "crl_sign")
+DECRYPTING_USAGE = ("key_encipherment", "data_encipherment")
+AGREEING_USAGE = ("key_agreement",)
+
+#: The key pair generation mechanism of each key type.
+KEYGEN_MECHANISMS: Dict[int, CKM] = {CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, CKK.EC: CKM.EC_KEY_PAIR_GEN,
+                                     CKK.EC_EDWARDS: CKM.EC_EDWARDS_KEY_PAIR_GEN,
+                                     CKK.EC_MONTGOMERY: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
+
+
+@dataclass(frozen=True)
+class KeyCapabilities:
+    """What the card lets a private key do (its CKA_SIGN, CKA_DECRYPT, CKA_DERIVE)."""
+
+    sign: bool
+    decrypt: bool
+    derive: bool
+
+
+def key_type_of(public_key: PublicKey) -> CKK:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return CKK.RSA
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return CKK.EC
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return CKK.EC_EDWARDS
+    return CKK.EC_MONTGOMERY
+
+
+def curve_name_of(public_key: PublicKey) -> str:
+    """The name of the key's curve in :mod:`cardki.curves` (not for RSA keys)."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.curve.name
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "ed25519"
+    if isinstance(public_key, x25519.X25519PublicKey):
+        return "x25519"
+    raise ValueError("an RSA key has no curve")
+
+
+def public_key_attributes(public_key: PublicKey) -> Dict[int, Any]:
+    """Key-type specific public attributes shared by public and private key objects
+    (the private key carries them all: clients read its public key from it)."""
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(key_type_of(public_key)), CKA.PUBLIC_KEY_INFO: spki}
+    if isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        attributes[CKA.MODULUS] = numbers.n.to_bytes((public_key.key_size + 7) // 8, "big")
+        attributes[CKA.MODULUS_BITS] = public_key.key_size
+        attributes[CKA.PUBLIC_EXPONENT] = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
+        return attributes
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        point = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    curve = curve_by_name(curve_name_of(public_key))
+    if curve is None:
+        raise ValueError(f"no curve {curve_name_of(public_key)} in cardki.curves")
+    attributes[CKA.EC_PARAMS] = curve.ec_params
+    attributes[CKA.EC_POINT] = der_octet_string(point)
+    return attributes
+
+
+def ecdh_peer_point(point_length: int, peer: bytes) -> bytes:
+    """The peer's point from CK_ECDH1_DERIVE_PARAMS.public_data, given raw (04 || X || Y,
+    or 32 bytes for X25519) or as a DER OCTET STRING (as CKA_EC_POINT holds it), of the
+    length the key's curve has (MECHANISM_PARAM_INVALID otherwise)."""
+    if len(peer) == point_length:
+        return peer
+    point = unwrap_octet_string(peer)
+    if len(point) != point_length:
+        raise errors.MechanismParamInvalid("the peer's public point has the wrong size")
+    return point
+
+
+def certificate_key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    """The certificate's KeyUsage extension, or None when it has none (or an
+    unreadable one: then the certificate narrows nothing)."""
+    from cryptography import x509 as x509_module  # only where a certificate was parsed already
+
+    try:
+        return cert.extensions.get_extension_for_class(x509_module.KeyUsage).value
+    except (x509_module.ExtensionNotFound, ValueError):
+        return None
+
+
+def usage_allows(key_usage: x509.KeyUsage | None, bits: tuple[str, ...]) -> bool:
+    """Whether a certificate's KeyUsage (None: no certificate, or none in it) has any of ``bits``."""
+    return key_usage is None or any(getattr(key_usage, bit) for bit in bits)
+
+
+def keygen_mechanism(public_key: PublicKey, local: bool) -> int:
+    """CKA_KEY_GEN_MECHANISM: how the card made the key (unknown unless it did)."""
+    if not local:
+        return CK_UNAVAILABLE_INFORMATION
+    return int(KEYGEN_MECHANISMS[key_type_of(public_key)])
+
+
+def certificate_attributes(der: bytes, cert: x509.Certificate, *, cka_id: bytes, label: str,
+                           holder: bool) -> Dict[int, Any]:
+    """A certificate object's attributes; ``holder``: the matching private key is on
+    this token (CKA_CERTIFICATE_CATEGORY 1, "token user"; else 0, unspecified)."""
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {
+        CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
+        CKA.COPYABLE: False, CKA.DESTROYABLE: True,
+        CKA.LABEL: label, CKA.ID: cka_id,
+        CKA.CERTIFICATE_TYPE: int(CKC.X_509),
+        CKA.CERTIFICATE_CATEGORY: 1 if holder else 0,
+        CKA.TRUSTED: False, CKA.CHECK_VALUE: hashlib.sha1(der).digest()[:3],  # nosec - spec-mandated
+        CKA.VALUE: der, CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
+        CKA.SERIAL_NUMBER: der_integer(cert.serial_number), CKA.PUBLIC_KEY_INFO: spki,
+        CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",
+        CKA.HASH_OF_SUBJECT_PUBLIC_KEY: b"", CKA.HASH_OF_ISSUER_PUBLIC_KEY: b"",
+        CKA.JAVA_MIDP_SECURITY_DOMAIN: 0,
+    }
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """What a token knows of one key on its card, to make its objects from."""
+
+    key: int
+    """The token's name for the key (ObjectRef.key): a PIV slot, an OpenPGP key reference."""
+    cka_id: bytes
+    public_key: PublicKey
+    capabilities: KeyCapabilities
+    verify: bool
+    """The public key verifies (a signing key, unless its certificate says otherwise)."""
+    local: bool = False
+    """The card generated the key itself."""
+    always_authenticate: bool = False
+    destroyable: bool = False
+    subject: bytes = b""
+    """The certificate's subject (DER), b"" without one."""
+
+
+def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
+                     private_extra: Mapping[int, Any] | None = None) -> List[TokenObject]:
+    """The key's private and public key objects (``private_extra``: vendor attributes
+    of the private key, e.g. ykcs11's PIN and touch policy)."""
+    common: Dict[int, Any] = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: pair.cka_id, CKA.SUBJECT: pair.subject,
+                              CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
+                              CKA.DESTROYABLE: pair.destroyable}
+    capabilities = pair.capabilities
+    key_common = {**public_key_attributes(pair.public_key), CKA.LOCAL: pair.local,
+                  CKA.KEY_GEN_MECHANISM: keygen_mechanism(pair.public_key, pair.local),
+                  CKA.DERIVE: capabilities.derive}
+    private: Dict[int, Any] = {
+        **common, **key_common, CKA.CLASS: int(CKO.PRIVATE_KEY), CKA.PRIVATE: True,
+        CKA.LABEL: private_label,
+        CKA.SENSITIVE: True, CKA.EXTRACTABLE: False, CKA.ALWAYS_SENSITIVE: pair.local,
+        CKA.NEVER_EXTRACTABLE: pair.local, CKA.SIGN: capabilities.sign, CKA.SIGN_RECOVER: False,
+        CKA.DECRYPT: capabilities.decrypt, CKA.UNWRAP: capabilities.decrypt,
+        CKA.ALWAYS_AUTHENTICATE: pair.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
+        **(private_extra or {}),
+    }
+    sensitive = RSA_PRIVATE_PARTS if isinstance(pair.public_key, rsa.RSAPublicKey) else EC_PRIVATE_PARTS
+    public: Dict[int, Any] = {
+        **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
+        CKA.LABEL: public_label,
+        CKA.VERIFY: pair.verify, CKA.VERIFY_RECOVER: False,
+        CKA.ENCRYPT: capabilities.decrypt, CKA.WRAP: capabilities.decrypt, CKA.TRUSTED: False,
+    }
+    public[CKA.DERIVE] = False
+    return [
+        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, pair.key), private, frozenset(int(a) for a in sensitive)),
+        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, pair.key), public),
+    ]
+
+
+__all__ = ["AGREEING_USAGE", "DECRYPTING_USAGE", "EC_PRIVATE_PARTS", "KEYGEN_MECHANISMS", "KeyCapabilities",
+           "KeyPair", "PUBLIC_KEY_TYPES", "PublicKey", "RSA_PRIVATE_PARTS", "SIGNING_USAGE",
+           "certificate_attributes", "certificate_key_usage", "curve_name_of", "ecdh_peer_point", "key_pair_objects",
+           "key_type_of", "keygen_mechanism", "public_key_attributes", "usage_allows"]

@@ -1,0 +1,72 @@
+"""Finding a PIV applet on a card: SELECT by each PIV profile's AID, then the
+profiles' probes, most specific first (a YubiKey answers GET VERSION; a generic
+card needs none)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from cardki.apdu import ApduError, SmartCardProtocol
+
+from ..applet import AppletDriver, Detected
+from ..profiles import Probe, candidates
+from ..sharing import CardToken, SharedCard
+from .card import PivCard
+from .profile import PIV_SCHEMA, PivProfile, load_piv_profile
+from .token import PivToken
+
+
+def _probe(card: PivCard, profile: PivProfile) -> Dict[str, Any] | None:
+    """Run the profile's vendor probe on the selected applet: facts about the card, or None."""
+    if profile.probe is Probe.NONE:
+        return {}
+    try:
+        version = card.get_version()
+    except ApduError:
+        return None
+    facts: Dict[str, Any] = {"version": version}
+    if profile.for_firmware(version).features.serial:
+        try:
+            facts["serial"] = card.get_serial()
+        except ApduError:
+            pass
+    return facts
+
+
+def detect(card: SharedCard) -> Detected | None:
+    """The PIV token of the card (SELECT + the winning profile's probe: a YubiKey 5
+    costs SELECT, GET VERSION, GET SERIAL), or None when no PIV AID answers SELECT."""
+    protocol = SmartCardProtocol(card.transport)
+    by_aid: Dict[bytes, List[PivProfile]] = {}
+    for profile in candidates("piv"):
+        if isinstance(profile, PivProfile):
+            by_aid.setdefault(profile.aid, []).append(profile)
+    for aid, profiles in by_aid.items():
+        piv = PivCard(protocol, aid)
+        try:
+            piv.select()
+        except ApduError:
+            continue
+        card.selected = PivToken.applet
+        for profile in profiles:
+            facts = _probe(piv, profile)
+            if facts is None:
+                continue
+            version, serial = facts.get("version"), facts.get("serial")
+            card.version = card.version or version
+            card.serial = card.serial or serial
+            resolved = profile.for_firmware(version)
+            return Detected(PivToken(card, resolved, version=version, serial=serial), resolved.also_carries)
+    return None
+
+
+def carried(card: SharedCard, profile: str) -> CardToken:
+    """The PIV token of a card another applet's profile says carries PIV."""
+    resolved = load_piv_profile(profile).for_firmware(card.version)
+    return PivToken(card, resolved, version=card.version, serial=card.serial)
+
+
+PIV_DRIVER = AppletDriver(applet=PivToken.applet, name=PivToken.applet_name, schema=PIV_SCHEMA,
+                          detect=detect, carried=carried)
+
+__all__ = ["PIV_DRIVER", "carried", "detect"]
