@@ -14,6 +14,8 @@ from cardki.apdu import (
     NotFoundError,
     ReferenceNotFoundError,
     SecurityStatusError,
+    TerminatedError,
+    TouchTimeoutError,
     WrongLengthError,
     WrongPinError,
     error_for_sw,
@@ -35,6 +37,7 @@ from cardki.apdu import (
         (0x6E00, ClaNotSupportedError),
         (0x6A84, NotEnoughMemoryError),
         (0x6A81, FunctionNotSupportedError),
+        (0x6285, TerminatedError),  # ISO 7816-4: selected file in termination state
     ],
 )
 def test_sw_maps_to_its_exception(sw, cls):
@@ -60,3 +63,10 @@ def test_unknown_sw_is_a_plain_apdu_error_with_a_meaning():
     error = error_for_sw(0x6999)
     assert type(error) is ApduError
     assert str(error) == "SW 6999: checking error"
+
+
+def test_6600_has_no_meaning_of_its_own_in_the_shared_table():
+    """A touch timeout is 6600 on an OpenPGP card only (GnuPG's SW_ACK_TIMEOUT; ISO leaves
+    66xx to each application): the OpenPGP driver maps it, the shared table does not."""
+    assert type(error_for_sw(0x6600)) is ApduError
+    assert issubclass(TouchTimeoutError, ApduError)

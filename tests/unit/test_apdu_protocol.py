@@ -270,3 +270,22 @@ def test_a_one_byte_answer_is_a_malformed_response():
     card = EndlessCard(b"\x90")
     with pytest.raises(MalformedResponseError, match="no status word"):
         SmartCardProtocol(InProcessTransport(card)).select(PIV_AID)
+
+
+def test_configure_changes_the_apdu_format_of_a_protocol_in_use():
+    """Short APDUs with chaining until the card says it takes extended ones (an OpenPGP
+    card's 6E), then one extended APDU: the same protocol, its count going on."""
+    data = bytes(300)
+    transport = replay(
+        "> 10 DA 01 01 FF " + " ".join(["00"] * 255) + "\n< 90 00\n"
+        + "> 00 DA 01 01 2D " + " ".join(["00"] * 45) + "\n< 90 00\n"
+        + "> 00 DA 01 01 00 01 2C " + " ".join(["00"] * 300) + "\n< 90 00\n")
+    protocol = SmartCardProtocol(transport)
+    protocol.send_apdu(0x00, 0xDA, 0x01, 0x01, data)
+    protocol.configure(extended=True)
+    assert protocol.extended
+    protocol.send_apdu(0x00, 0xDA, 0x01, 0x01, data)
+    assert protocol.apdu_count == 3
+    transport.assert_finished()
+    with pytest.raises(ValueError):
+        protocol.configure(extended=True, max_extended=0)

@@ -115,6 +115,7 @@ class CardToken(Token):
         self._generation = 0
         self._needs_restore = False
         self._resets_seen = self.shared.resets
+        self._restored_in_transaction = False
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -170,6 +171,7 @@ class CardToken(Token):
             self._notice_reset()
             self.transport.begin_transaction()
         try:
+            self._restored_in_transaction = False
             self._catch_up()
             yield
         finally:
@@ -184,6 +186,13 @@ class CardToken(Token):
         self.shared.selected = self.applet
         self._relogin()
         self._needs_restore = False
+        self._restored_in_transaction = True
+
+    def _restore_once(self) -> None:
+        """:meth:`_restore`, unless this transaction did already (for reads that must not
+        trust the selection: another program's applet answers "not found" too)."""
+        if not self._restored_in_transaction:
+            self._restore()
 
     def _must_restore(self) -> bool:
         """Whether to restore before the operation: after a reset, or when this process

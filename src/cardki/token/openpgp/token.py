@@ -65,6 +65,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki import errors
 from cardki.apdu import (
     ApduError,
+    ApplicationNotFoundError,
     AuthBlockedError,
     MalformedResponseError,
     MemoryFailureError,
@@ -202,7 +203,12 @@ class OpenPgpToken(CardToken):
 
     # ----------------------------------------------------------- sharing
     def _select_applet(self) -> None:
-        self.card.select()
+        try:
+            self.card.select()
+        except ApplicationNotFoundError:
+            # A YubiKey whose OpenPGP application was turned off (its PIV profile said it
+            # would be there): the slot has no token cardki knows after all.
+            raise errors.TokenNotRecognized("the card has no OpenPGP application (turned off?)") from None
         self._verified.clear()
 
     def _relogin(self) -> None:

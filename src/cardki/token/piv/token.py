@@ -377,7 +377,7 @@ class PivToken(CardToken):
                         # SELECT as _read_all does (another program may have selected another
                         # applet, whose 6A82 would read as an empty slot); a SELECT drops the
                         # PIN status, so a logged-in user's is restored at once (VERIFY).
-                        self._restore()
+                        self._restore_once()
                         return [(spec, self._read_slot(spec)) for spec in missing]
 
                     for spec, contents in self._run(read):
@@ -405,7 +405,7 @@ class PivToken(CardToken):
             epoch = self._read_epoch
 
             def read() -> bytes | None:
-                self._restore()  # another applet's 6A82 must not read as "no key" (see objects_with_id)
+                self._restore_once()  # another applet's 6A82 must not read as "no key" (see objects_with_id)
                 try:
                     return self.card.attest(spec.key)
                 except (IncorrectParametersError, NotFoundError, ReferenceNotFoundError,
