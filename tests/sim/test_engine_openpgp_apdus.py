@@ -31,10 +31,14 @@ FIRST_YUBIKEY_OPENPGP_SIGNATURE_APDUS = 3 + 4 + 3 + 3
 #: SELECT PIV (refused), SELECT OpenPGP (detection) + GET DATA 6E, GET DATA F9, VERIFY 82
 #: + READ PUBLIC KEY 01, SELECT DATA, GET DATA 7F21 + GET DATA FA, VERIFY 81, PSO:CDS.
 FIRST_PLAIN_OPENPGP_SIGNATURE_APDUS = 2 + 3 + 3 + 3
-#: From OpenPGP back to PIV, both logged in: SELECT PIV, VERIFY PIN, GENERAL AUTHENTICATE.
-SWITCH_TO_PIV_SIGNATURE_APDUS = 3
-#: From PIV to OpenPGP: SELECT OpenPGP, VERIFY 81 (the card forgot it with the SELECT), PSO:CDS.
-SWITCH_TO_OPENPGP_SIGNATURE_APDUS = 3
+#: From OpenPGP to PIV, both logged in: SELECT PIV, VERIFY PIN, GENERAL AUTHENTICATE, and
+#: SELECT OpenPGP at the end (the card goes back to the application gpg's scdaemon 2.2
+#: expects to find selected, see cardki.token.sharing). Every PIV signature costs these 4
+#: while the card is given back so.
+SWITCH_TO_PIV_SIGNATURE_APDUS = 4
+#: Back to OpenPGP: no SELECT (the card is on OpenPGP already), VERIFY 81 (the last SELECT
+#: dropped it), PSO:CDS.
+SWITCH_TO_OPENPGP_SIGNATURE_APDUS = 2
 
 
 def _card_with_keys(factory: Callable[..., Any], tmp_path: Path, card: Any) -> Any:
@@ -100,8 +104,9 @@ def test_switching_between_a_yubikeys_two_tokens(virtual_card_factory: Callable[
             return handle.control.count()
 
         assert sign(piv_session, piv_key) == SWITCH_TO_PIV_SIGNATURE_APDUS
-        assert sign(piv_session, piv_key) == 1  # no switch, no extra APDU
         assert sign(openpgp_session, openpgp_key) == SWITCH_TO_OPENPGP_SIGNATURE_APDUS
-        assert sign(openpgp_session, openpgp_key) == 1
+        assert sign(openpgp_session, openpgp_key) == 1  # no switch, no extra APDU
+        assert sign(piv_session, piv_key) == SWITCH_TO_PIV_SIGNATURE_APDUS
+        assert sign(piv_session, piv_key) == SWITCH_TO_PIV_SIGNATURE_APDUS  # given back again
     finally:
         lib.finalize()

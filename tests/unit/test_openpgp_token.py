@@ -394,23 +394,28 @@ def test_generate_random_comes_from_the_card() -> None:
 def test_switching_applets_reselects_and_reverifies_only_for_a_logged_in_application() -> None:
     slot, piv, token, keys = yubikey()
     piv_key = next(obj for obj in piv.objects_with_id(b"\x03") if obj.attributes[CKA.CLASS] == CKO.PRIVATE_KEY)
-    sig = find(token, CKO.PRIVATE_KEY, 1)
     piv.login(CKU.USER, PIN.encode())
-    token.login(CKU.USER, OPENPGP_PIN.encode())
-    token.sign(sig, CKM.ECDSA, None, DIGEST)
     _, cost = apdus(slot, lambda: piv.sign(piv_key, CKM.ECDSA, None, DIGEST))
-    assert cost == 3  # SELECT PIV, VERIFY PIN, GENERAL AUTHENTICATE
+    assert cost == 1  # PIV had the card: no switch
+    sig = find(token, CKO.PRIVATE_KEY, 1)
+    token.login(CKU.USER, OPENPGP_PIN.encode())
+    _, cost = apdus(slot, lambda: token.sign(sig, CKM.ECDSA, None, DIGEST))
+    assert cost == 2  # VERIFY 81, PSO:CDS (the login selected OpenPGP)
+    _, cost = apdus(slot, lambda: piv.sign(piv_key, CKM.ECDSA, None, DIGEST))
+    # SELECT PIV, VERIFY PIN, GENERAL AUTHENTICATE, and SELECT OpenPGP: the card goes back to
+    # the application programs such as gpg's scdaemon 2.2 expect to stay selected.
+    assert cost == 4
     signature, cost = apdus(slot, lambda: token.sign(sig, CKM.ECDSA, None, DIGEST))
-    assert cost == 3  # SELECT OpenPGP, VERIFY 81, PSO:CDS
+    assert cost == 2  # no SELECT (the card is on OpenPGP), VERIFY 81 (that SELECT dropped it), PSO:CDS
     verify_ecdsa(keys["sig"], DIGEST, signature)
     _, cost = apdus(slot, lambda: token.sign(sig, CKM.ECDSA, None, DIGEST))
     assert cost == 1  # no switch: no extra APDU
     piv.logout()
     token.logout()
     _, cost = apdus(slot, piv.info)
-    assert cost == 1 + 1  # SELECT PIV (nothing to re-verify: logged out), GET METADATA
+    assert cost == 1 + 1 + 1  # SELECT PIV (nothing to re-verify: logged out), GET METADATA, SELECT OpenPGP
     _, cost = apdus(slot, token.info)
-    assert cost == 1 + 1  # SELECT OpenPGP, GET DATA C4
+    assert cost == 1  # GET DATA C4: the card is on OpenPGP
 
 
 def test_a_reset_by_another_program_reaches_both_tokens() -> None:

@@ -16,6 +16,16 @@ every applet:
 * when the card's answer shows it lost our state anyway (another program's SELECT:
   6D00/6E00, or the applet's own signs; a lost PIN status: 6982 while logged in; a
   reset), the same restore runs and the operation is retried exactly once;
+* the card is given back to an applet whose other programs expect it to stay
+  selected (:attr:`CardToken.others_keep_selected`: OpenPGP, for gpg's scdaemon 2.2,
+  which never re-selects and fails with "Card error" until restarted otherwise): a
+  transaction that found the card on that applet (left there by cardki's own token of
+  it or by another program, which cardki cannot tell apart) and selected another one
+  selects it again at its end; so does cardki when it closes the card. Another
+  program's selection cardki finds out when its applet is gone (6D00/6E00), with a
+  harmless probe of each other applet (:meth:`CardToken._applet_is_selected`,
+  OpenPGP's GET DATA 4F), only on that path. The other program's PIN state cannot
+  be given back: scdaemon 2.2 copes when it verifies before each signature (forcesig);
 * a reset bumps :attr:`~cardki.token.base.Token.presence_generation`, so the engine
   re-reads the objects: the other program may have changed them. A reset is reported
   once per connection, so :class:`SharedCard` counts them and every token of the
@@ -32,7 +42,7 @@ import logging
 import threading
 from abc import abstractmethod
 from contextlib import contextmanager
-from typing import Callable, ClassVar, Iterator, Tuple, Type, TypeVar
+from typing import Callable, ClassVar, Iterator, List, Tuple, Type, TypeVar
 
 from cardki import errors
 from cardki.apdu import ApduError, ClaNotSupportedError, InsNotSupportedError, SecurityStatusError
@@ -76,16 +86,32 @@ class SharedCard:
         GET VERSION): the tokens of its other applets need not ask again."""
         self.serial: int | None = None
         """The device's serial number, likewise."""
-        self._users = 0
+        self.tokens: List[CardToken] = []
+        """The tokens using the card (the applets cardki knows on it)."""
+        self.keeper: CardToken | None = None
+        """The token of an applet other programs expect to stay selected (OpenPGP)."""
 
-    def attach(self) -> None:
-        self._users += 1
+    def attach(self, token: CardToken) -> None:
+        self.tokens.append(token)
+        if token.others_keep_selected and self.keeper is None:
+            self.keeper = token
 
-    def release(self) -> None:
-        """One token is done with the card; the last one closes the connection."""
-        self._users -= 1
-        if self._users > 0:
+    def release(self, token: CardToken) -> None:
+        """One token is done with the card; the last one gives the card back (see the
+        module doc) and closes the connection."""
+        if token in self.tokens:
+            self.tokens.remove(token)
+        if self.tokens:
+            if token is self.keeper:
+                self.keeper = None  # nobody shows that applet any more: nothing to give back
             return
+        keeper = self.keeper
+        if keeper is not None and self.selected not in (None, keeper.applet):
+            try:
+                with self.transport.transaction():
+                    keeper._give_back()
+            except SlotError:
+                pass  # the card is gone
         try:
             self.transport.close()
         except SlotError:
@@ -106,10 +132,13 @@ class CardToken(Token):
 
     lost_selection: ClassVar[Tuple[Type[Exception], ...]] = (InsNotSupportedError, ClaNotSupportedError)
     """Answers that mean "our applet is not (or no longer) selected": restore, retry once."""
+    others_keep_selected: ClassVar[bool] = False
+    """Other programs using this applet expect it to stay selected between their
+    commands (gpg's scdaemon 2.2 with OpenPGP): cardki gives the card back to it."""
 
     def __init__(self, card: SharedCard | CardTransport) -> None:
         self.shared = card if isinstance(card, SharedCard) else SharedCard(card)
-        self.shared.attach()
+        self.shared.attach(self)
         self.transport = self.shared.transport
         self._lock = self.shared.lock
         self._generation = 0
@@ -139,6 +168,34 @@ class CardToken(Token):
         """After a 6982 from a key that needs a touch: whether that was the touch timing
         out (then the operation is not retried) rather than a lost PIN status."""
         return False
+
+    def _applet_is_selected(self) -> bool:
+        """Whether the card has this token's applet selected now, found out by a harmless
+        command of that applet (only asked after another token's applet was found
+        deselected by another program); False when the applet has no such probe."""
+        return False
+
+    def _foreign_selection(self) -> CardToken | None:
+        """The card's other token whose applet another program has selected now, if it is
+        one whose programs expect it to stay selected."""
+        for other in self.shared.tokens:
+            if other is self or other.applet == self.applet or not other.others_keep_selected:
+                continue
+            try:
+                if other._applet_is_selected():
+                    return other
+            except (ApduError, ValueError):
+                continue
+        return None
+
+    def _give_back(self) -> None:
+        """Select this token's applet again for the program that had it selected."""
+        try:
+            self._select_applet()
+        except (ApduError, errors.CryptokiError, SlotError, ValueError) as exc:
+            logger.debug("could not select %s again for the program that had it: %s", self.applet_name, exc)
+            return
+        self.shared.selected = self.applet
 
     # ------------------------------------------------------------------ sharing
     @property
@@ -211,21 +268,27 @@ class CardToken(Token):
         with self._lock:
             try:
                 with self._transaction():
-                    if self._must_restore():
-                        self._restore()
+                    keeper = self.shared.keeper
+                    owner = keeper if keeper is not None and self.shared.selected == keeper.applet else None
                     try:
+                        if self._must_restore():
+                            self._restore()
+                        try:
+                            return operation()
+                        except CardResetError:
+                            self._notice_reset()
+                        except self.lost_selection:
+                            owner = self._foreign_selection() or owner
+                        except SecurityStatusError:
+                            if not (relogin_on_6982 and self._logged_in()):
+                                raise
+                            if touch and self._touch_timed_out():
+                                raise errors.FunctionCanceled("the key's touch was not confirmed") from None
+                        self._restore()
                         return operation()
-                    except CardResetError:
-                        self._notice_reset()
-                    except self.lost_selection:
-                        pass
-                    except SecurityStatusError:
-                        if not (relogin_on_6982 and self._logged_in()):
-                            raise
-                        if touch and self._touch_timed_out():
-                            raise errors.FunctionCanceled("the key's touch was not confirmed") from None
-                    self._restore()
-                    return operation()
+                    finally:
+                        if owner is not None and owner is not self and self.shared.selected != owner.applet:
+                            owner._give_back()
             except CardResetError as exc:  # a second reset in a row: give up for this call
                 self._notice_reset()
                 raise card_error(exc) from None
@@ -234,7 +297,7 @@ class CardToken(Token):
 
     def close(self) -> None:
         """The card left or the library finalizes: this token is done with the connection."""
-        self.shared.release()
+        self.shared.release(self)
 
 
 __all__ = ["CardToken", "SharedCard", "wipe"]

@@ -98,7 +98,7 @@ from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
 from ..profiles import Probe, candidates
 from ..sharing import CardToken, SharedCard, wipe
 from .card import CardQuirks, OpenPgpCard
-from .constants import AlgorithmId, ExtendedCapability, KeyRef, KeyStatus, Password, Pw, Uif
+from .constants import OPENPGP_AID, AlgorithmId, ExtendedCapability, KeyRef, KeyStatus, Password, Pw, Uif
 from .data import (
     AlgorithmAttributes,
     ApduLimits,
@@ -178,6 +178,8 @@ class OpenPgpToken(CardToken):
 
     applet: ClassVar[str] = "openpgp"
     applet_name: ClassVar[str] = "OpenPGP"
+    #: gpg's scdaemon (2.2, Debian 12) never re-selects the application between commands.
+    others_keep_selected: ClassVar[bool] = True
 
     def __init__(self, card: SharedCard | CardTransport, profile: OpenPgpProfile | None = None) -> None:
         super().__init__(card)
@@ -213,6 +215,13 @@ class OpenPgpToken(CardToken):
 
     def _relogin(self) -> None:
         """Nothing right away: each operation sends the VERIFY it needs (:meth:`_ensure`)."""
+
+    def _applet_is_selected(self) -> bool:
+        """GET DATA 4F: the OpenPGP application answers its AID (others refuse the command)."""
+        try:
+            return self.card.aid()[:len(OPENPGP_AID)] == OPENPGP_AID
+        except ApduError:
+            return False
 
     def _logged_in(self) -> bool:
         return self._user is not None
