@@ -152,3 +152,19 @@ def test_the_card_leaving_closes_the_sessions_of_both_slots(yubikey: Tuple[Rig, 
     digest = hashlib.sha256(b"after re-insertion").digest()
     rig.lib.sign_init(session, CKM.RSA_PKCS, rig.key(session, CKO.PRIVATE_KEY, b"\x01"))
     assert len(rig.lib.sign(session, bytes.fromhex("3031300d060960864801650304020105000420") + digest)) == 256
+
+
+def test_an_applet_slot_id_from_another_listing_works_without_c_getslotlist() -> None:
+    """A caller that keeps a slot id from another process listing the same cards (the
+    CLI's --slot N) may use it before C_GetSlotList: the table lists once to find it."""
+    card = VirtualYubiKey()
+    provision_openpgp(card)
+    first = Rig(card)
+    _, openpgp = first.lib.get_slot_list(True)
+    first.lib.finalize()
+    again = Rig(card)
+    try:
+        assert again.lib.get_token_info(openpgp).label == "YubiKey OpenPGP #12345678"
+        assert again.lib.get_slot_info(openpgp).slot_description.endswith(" (OpenPGP)")
+    finally:
+        again.lib.finalize()

@@ -496,3 +496,36 @@ def test_the_fingerprint_is_the_openpgp_v4_one() -> None:
 
     rsa_body = public_key_packet_body(rsa_key, 1, RsaAttributes(2048))
     assert rsa_body[6:8] == (2048).to_bytes(2, "big") and rsa_body[-5:] == b"\x00\x11\x01\x00\x01"
+
+
+def test_the_card_goes_back_to_openpgp_for_a_program_that_left_it_there() -> None:
+    """scdaemon 2.2 never re-selects: after cardki's PIV token found the card on OpenPGP
+    (another program's SELECT, seen through GET DATA 4F), OpenPGP is selected again."""
+    slot, piv, token, _ = yubikey()
+    card = slot.card
+    piv_key = next(obj for obj in piv.objects_with_id(b"\x03") if obj.attributes[CKA.CLASS] == CKO.PRIVATE_KEY)
+    piv.login(CKU.USER, PIN.encode())
+    _, cost = apdus(slot, lambda: piv.sign(piv_key, CKM.ECDSA, None, DIGEST))
+    assert cost == 1 and card.selected is card.piv  # nobody else: the card stays on PIV
+    InProcessTransport(slot).transmit(bytes.fromhex("00A4040006D27600012401"))  # "scdaemon" selects OpenPGP
+    _, cost = apdus(slot, lambda: piv.sign(piv_key, CKM.ECDSA, None, DIGEST))
+    assert cost == 6  # GA (6D00), GET DATA 4F (OpenPGP answers), SELECT PIV, VERIFY, GA, SELECT OpenPGP
+    assert card.selected is card.openpgp
+
+
+def test_closing_the_card_gives_it_back_to_openpgp_and_a_piv_only_card_is_left_alone() -> None:
+    slot, piv, token, _ = yubikey()
+    card = slot.card
+    piv.info()
+    assert card.selected is card.piv
+    piv.close()
+    token.close()
+    assert card.selected is card.openpgp  # the last token closing leaves the card as scdaemon expects
+    generic_slot = InProcessSlot(VirtualYubiKey())
+    from cardki.token import open_token
+
+    only_piv = open_token(InProcessTransport(generic_slot))  # one token: the card's OpenPGP one is not shown
+    assert only_piv is not None
+    only_piv.info()
+    only_piv.close()
+    assert generic_slot.card.selected is generic_slot.card.piv

@@ -182,10 +182,20 @@ class SlotTable:
                 return entry
         raise errors.SlotIdInvalid(f"no slot {slot_id}")
 
+    def _applet_slot(self, slot_id: int) -> Tuple[int, str] | None:
+        """(reader's slot, applet) of an applet slot. An id the table does not know yet
+        may be one a listing would make (a caller that skipped C_GetSlotList, with an id
+        from another process listing the same cards): list once to find out."""
+        applet = self._applet_slots.get(slot_id)
+        if applet is None and slot_id not in {entry.id for entry in self._reader_entries()}:
+            self.entries()
+            applet = self._applet_slots.get(slot_id)
+        return applet
+
     def entry(self, slot_id: int) -> SlotEntryView:
         """One slot (SLOT_ID_INVALID if there is none): a reader's, or an applet slot, which
         stays valid (without a token) while its reader is attached."""
-        applet = self._applet_slots.get(slot_id)
+        applet = self._applet_slot(slot_id)
         if applet is None:
             return self._reader_entry(slot_id)
         reader = self._reader_entry(applet[0])
@@ -229,7 +239,7 @@ class SlotTable:
     def present(self, slot_id: int) -> SlotState:
         """The slot's state with a token, opened for a newly inserted card
         (SLOT_ID_INVALID, TOKEN_NOT_PRESENT, TOKEN_NOT_RECOGNIZED)."""
-        applet = self._applet_slots.get(slot_id)
+        applet = self._applet_slot(slot_id)
         if applet is not None:
             reader = self._reader_entry(applet[0])
             reader_state = self.sync(reader)
