@@ -589,22 +589,27 @@ class OpenPgpToken(CardToken):
     # ------------------------------------------------------ key operations
     def _use_key(self, contents: KeyContents, pw: Pw, payload: Callable[[], bytes]) -> bytes:
         """One private-key operation: the VERIFY it needs, then the command. The
-        signature key on a PW1-once card needs a pending context login."""
-        always = pw is Pw.PW1_SIGN and self._pw1_once
+        signature key on a PW1-once card needs a pending context login (C4 read in the
+        same transaction, so a policy another program changed counts)."""
+        used_context = False
 
         def operation() -> bytes:
-            if always and not self._context_pending and pw not in self._verified:
-                raise errors.UserNotLoggedIn("this key needs the PIN again (C_Login CKU_CONTEXT_SPECIFIC)")
+            nonlocal used_context
+            once = pw is Pw.PW1_SIGN and not self._application_data().pw_status.pw1_valid_for_several_signatures
+            if once:
+                if not self._context_pending and pw not in self._verified:
+                    raise errors.UserNotLoggedIn("this key needs the PIN again (C_Login CKU_CONTEXT_SPECIFIC)")
+                used_context = True
             self._ensure(pw)
             answer = payload()
-            if pw is Pw.PW1_SIGN and self._pw1_once:
+            if once:
                 self._verified.discard(Pw.PW1_SIGN)  # the card forgot it with this signature
             return answer
 
         try:
             return self._run(operation)
         finally:
-            if always:
+            if used_context:
                 self._context_pending = False
 
     def sign(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
