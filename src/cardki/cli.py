@@ -76,7 +76,7 @@ def _mechanism(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cardki",
-        description="PKCS#11 for PIV smart cards and YubiKeys. Without a command: "
+        description="PKCS#11 for PIV and OpenPGP smart cards and YubiKeys. Without a command: "
                     "a report of slots, tokens, objects and mechanisms.")
     parser.add_argument("--version", action="version", version=f"cardki {__version__}")
     parser.add_argument("--virtual", action="store_true",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 MANUFACTURER_ID = "cardki"
-LIBRARY_DESCRIPTION = "cardki PKCS#11 for PIV smart cards"
+LIBRARY_DESCRIPTION = "cardki: PIV and OpenPGP cards"  # CK_INFO holds 32 bytes
 LIBRARY_VERSION = (0, 1)
 
 
