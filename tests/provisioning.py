@@ -35,8 +35,8 @@ from hwsim import piv as piv_applet
 from hwsim.cardos import AppletCard
 from hwsim.iso7816 import tlv
 from hwsim.openpgp import CERT_OCCURRENCE, FINGERPRINT_TAGS, KEY_STATUS_IMPORTED, TIME_TAGS, KeySlot
-from hwsim.openpgp_keys import AlgorithmId, Attributes
 from hwsim.openpgp_keys import KeyRef as OpenPgpKey
+from hwsim.openpgp_keys import attributes_of
 from hwsim.piv_crypto import algorithm_of
 from hwsim.yubikey import VirtualYubiKey
 
@@ -141,17 +141,6 @@ def openpgp_keys(layout: str = "ec") -> Dict[str, Any]:
     return {ref: _openpgp_key(name) for ref, name in OPENPGP_LAYOUTS[layout].items()}
 
 
-def _openpgp_attributes(ref: OpenPgpKey, key: Any) -> Attributes:
-    if isinstance(key, rsa.RSAPrivateKey):
-        return Attributes.rsa(key.key_size)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return Attributes.ec(AlgorithmId.EDDSA, "ed25519")
-    if isinstance(key, x25519.X25519PrivateKey):
-        return Attributes.ec(AlgorithmId.ECDH, "cv25519")
-    algorithm = AlgorithmId.ECDH if ref == OpenPgpKey.DEC else AlgorithmId.ECDSA
-    return Attributes.ec(algorithm, {"secp256r1": "nistp256", "secp384r1": "nistp384"}[key.curve.name])
-
-
 def provision_openpgp(card: AppletCard, layout: str = "ec", *, certificates: bool = True,
                       pw1_once: bool = False) -> Dict[str, Any]:
     """Put the layout's keys into ``card``'s OpenPGP application as an import would
@@ -166,7 +155,7 @@ def provision_openpgp(card: AppletCard, layout: str = "ec", *, certificates: boo
     keys = openpgp_keys(layout)
     for name, key in keys.items():
         ref = OpenPgpKey[name.upper()]
-        applet.keys[ref] = KeySlot(_openpgp_attributes(ref, key), key, KEY_STATUS_IMPORTED)
+        applet.keys[ref] = KeySlot(attributes_of(key, ref), key, KEY_STATUS_IMPORTED)
         spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         applet.dos[FINGERPRINT_TAGS[ref]] = hashlib.sha1(spki).digest()
         applet.dos[TIME_TAGS[ref]] = OPENPGP_KEY_TIME.to_bytes(4, "big")

@@ -11,12 +11,15 @@ gets a fresh copy of that card in its reader, so tests cannot disturb each other
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 import subprocess
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 from cryptography import x509
@@ -60,6 +63,35 @@ class ModuleCard:
 def module_env(**extra: str) -> Dict[str, str]:
     """The environment for a host process using real readers (logging settings kept)."""
     return hermetic_env(keep_logging=True, **extra)
+
+
+@contextmanager
+def ssh_agent(module: str, tmp_path: Path, pin: str = PIN) -> Iterator[Dict[str, str]]:
+    """An ssh-agent of our own (allowed to load the module) holding the keys of every
+    token of the module (``ssh-add -s``, the PIN from an askpass script); yields the
+    environment that reaches it (SSH_AUTH_SOCK)."""
+    socket = tmp_path / "agent.sock"
+    env = module_env(SSH_AUTH_SOCK=str(socket))
+    process = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket), "-P", module], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if socket.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert socket.exists(), f"ssh-agent did not start: {process.stderr.read() if process.stderr else ''}"
+        askpass = tmp_path / "askpass"
+        askpass.write_text(f"#!/bin/sh\necho {pin}\n")
+        askpass.chmod(0o700)
+        added = subprocess.run(["ssh-add", "-s", module], capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL,
+                               env={**env, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force",
+                                    "DISPLAY": os.environ.get("DISPLAY", ":0")})
+        assert added.returncode == 0, added.stdout + added.stderr
+        yield env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def yubico_piv_tool(reader: str, *args: str) -> str:

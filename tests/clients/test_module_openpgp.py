@@ -9,16 +9,14 @@ verify), against the host's copy of the key."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
-from _module_card import ModuleCard, module_env
+from _module_card import ModuleCard, module_env, ssh_agent
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -216,29 +214,10 @@ def test_pkcs11_tool_self_test(virtual_card_factory: Callable[..., Any], tmp_pat
 
 @pytest.fixture
 def agent(yubikey: Card, tmp_path: Path) -> Iterator[Dict[str, str]]:
-    """An ssh-agent of our own holding every key of the module's tokens."""
-    socket = tmp_path / "agent.sock"
-    env = module_env(SSH_AUTH_SOCK=str(socket))
-    process = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket), "-P", module_path()], env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(200):
-            if socket.exists() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert socket.exists(), "ssh-agent did not start"
-        askpass = tmp_path / "askpass"
-        askpass.write_text(f"#!/bin/sh\necho {PIN}\n")
-        askpass.chmod(0o700)
-        added = subprocess.run(["ssh-add", "-s", module_path()], capture_output=True, text=True, timeout=120,
-                               stdin=subprocess.DEVNULL,
-                               env={**env, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force",
-                                    "DISPLAY": os.environ.get("DISPLAY", ":0")})
-        assert added.returncode == 0, added.stdout + added.stderr
+    """An ssh-agent of our own holding every key of the module's tokens (both the
+    YubiKey's PIV and OpenPGP ones: the same PIN logs in to each)."""
+    with ssh_agent(module_path(), tmp_path) as env:
         yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def openssh(key: Any) -> str:

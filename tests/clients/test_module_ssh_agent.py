@@ -10,14 +10,12 @@ session is shared by every key of the slot, so the other keys must still sign.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
-from _module_card import PIN, ModuleCard, module_card, module_env
+from _module_card import ModuleCard, module_card, ssh_agent
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -34,28 +32,8 @@ def card(virtual_card_factory) -> ModuleCard:
 @pytest.fixture
 def agent(card: ModuleCard, tmp_path: Path) -> Iterator[Dict[str, str]]:
     """An ssh-agent of our own (allowed to load the module) holding the card's keys."""
-    socket = tmp_path / "agent.sock"
-    env = module_env(SSH_AUTH_SOCK=str(socket))
-    process = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket), "-P", card.module], env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(200):
-            if socket.exists() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert socket.exists(), f"ssh-agent did not start: {process.stderr.read() if process.stderr else ''}"
-        askpass = tmp_path / "askpass"
-        askpass.write_text(f"#!/bin/sh\necho {PIN}\n")
-        askpass.chmod(0o700)
-        added = subprocess.run(["ssh-add", "-s", card.module], capture_output=True, text=True, timeout=120,
-                               stdin=subprocess.DEVNULL,
-                               env={**env, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force",
-                                    "DISPLAY": os.environ.get("DISPLAY", ":0")})
-        assert added.returncode == 0, added.stdout + added.stderr
+    with ssh_agent(card.module, tmp_path) as env:
         yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def openssh_public_key(card: ModuleCard, slot: str) -> str:

@@ -105,10 +105,17 @@ def public_key_attributes(public_key: PublicKey) -> Dict[int, Any]:
     return attributes
 
 
-def ecdh_peer_point(point_length: int, peer: bytes) -> bytes:
-    """The peer's point from CK_ECDH1_DERIVE_PARAMS.public_data, given raw (04 || X || Y,
-    or 32 bytes for X25519) or as a DER OCTET STRING (as CKA_EC_POINT holds it), of the
+def ecdh_peer_point(mechanism: int, parameter: Any, point_length: int) -> bytes:
+    """The peer's point of a CKM_ECDH1_DERIVE (MECHANISM_INVALID for another mechanism):
+    CK_ECDH1_DERIVE_PARAMS.public_data (or the bare value), given raw (04 || X || Y, or
+    32 bytes for X25519) or as a DER OCTET STRING (as CKA_EC_POINT holds it), of the
     length the key's curve has (MECHANISM_PARAM_INVALID otherwise)."""
+    if mechanism != CKM.ECDH1_DERIVE:
+        raise errors.MechanismInvalid()
+    peer = getattr(parameter, "public_data", parameter)
+    if not isinstance(peer, (bytes, bytearray)) or not peer:
+        raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")
+    peer = bytes(peer)
     if len(peer) == point_length:
         return peer
     point = unwrap_octet_string(peer)

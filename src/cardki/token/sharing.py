@@ -295,6 +295,15 @@ class CardToken(Token):
             except (ApduError, SlotError, ValueError, KeyError) as exc:
                 raise card_error(exc) from None
 
+    def _end_card_login(self, drop: Callable[[], None]) -> None:
+        """At logout, after the credentials are forgotten: ``drop`` the card's security
+        status (VERIFY P1=FF, or a SELECT); a failure is only logged (the card forgets
+        it anyway at the next SELECT or reset)."""
+        try:
+            self._run(drop, relogin_on_6982=False)
+        except errors.CryptokiError as exc:
+            logger.debug("logout could not reset the card's security status: %s", exc.rv_name)
+
     def close(self) -> None:
         """The card left or the library finalizes: this token is done with the connection."""
         self.shared.release(self)

@@ -561,12 +561,8 @@ class OpenPgpToken(CardToken):
         profile says the card has it, else a new SELECT)."""
         was_logged_in = self._user is not None
         self._forget_credentials()
-        if not was_logged_in:
-            return
-        try:
-            self._run(self._drop_security_status, relogin_on_6982=False)
-        except errors.CryptokiError as exc:
-            logger.debug("logout could not reset the card's security status: %s", exc.rv_name)
+        if was_logged_in:
+            self._end_card_login(self._drop_security_status)
 
     def _drop_security_status(self) -> None:
         if self._resolved_profile().verify_reset:
@@ -671,13 +667,8 @@ class OpenPgpToken(CardToken):
         contents = self._contents(key)
         if not key.attributes.get(CKA.DERIVE) or not isinstance(contents.attributes, EcAttributes):
             raise errors.KeyFunctionNotPermitted()
-        if mechanism != CKM.ECDH1_DERIVE:
-            raise errors.MechanismInvalid()
-        peer = getattr(parameter, "public_data", parameter)
-        if not isinstance(peer, (bytes, bytearray)) or not peer:
-            raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")
         curve = contents.attributes.curve
-        point = ecdh_peer_point(curve.point_length, bytes(peer))
+        point = ecdh_peer_point(mechanism, parameter, curve.point_length)
         secret = self._use_key(contents, Pw.PW1, lambda: self.card.ecdh(point))
         return card_results.ecdh_secret(secret, curve.field_bytes)
 

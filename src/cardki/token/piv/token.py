@@ -568,12 +568,8 @@ class PivToken(CardToken):
         self._private_data = None
         if was_user:
             self._private_objects_changed()
-        if not was_logged_in:
-            return
-        try:
-            self._run(self._drop_security_status, relogin_on_6982=False)
-        except errors.CryptokiError as exc:
-            logger.debug("logout could not reset the card's security status: %s", exc.rv_name)
+        if was_logged_in:
+            self._end_card_login(self._drop_security_status)
 
     def _drop_security_status(self) -> None:
         if self.profile.verify_reset:
@@ -690,12 +686,7 @@ class PivToken(CardToken):
         contents = self._contents(key)
         if not key.attributes.get(CKA.DERIVE):
             raise errors.KeyFunctionNotPermitted()
-        if mechanism != CKM.ECDH1_DERIVE:
-            raise errors.MechanismInvalid()
-        peer = getattr(parameter, "public_data", parameter)
-        if not isinstance(peer, (bytes, bytearray)) or not peer:
-            raise errors.MechanismParamInvalid("ECDH1_DERIVE needs the peer's public point")
-        point = _peer_point(contents.algorithm, bytes(peer))
+        point = ecdh_peer_point(mechanism, parameter, _point_length(contents.algorithm))
         algorithm, slot = contents.algorithm, contents.spec.key
         secret = self._use_key(contents, lambda: self.card.ecdh(algorithm.ident, slot, point))
         return card_results.ecdh_secret(secret, algorithm.byte_length)
@@ -1263,10 +1254,9 @@ def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
     return block
 
 
-def _peer_point(algorithm: KeyAlgorithm, peer: bytes) -> bytes:
-    """The peer's point from Ecdh1DeriveParams.public_data, raw or DER OCTET STRING."""
-    raw_length = 1 + 2 * algorithm.byte_length if algorithm.family == KeyFamily.EC else 32
-    return ecdh_peer_point(raw_length, peer)
+def _point_length(algorithm: KeyAlgorithm) -> int:
+    """A public point's length: 04 || X || Y, or 32 bytes (X25519)."""
+    return 1 + 2 * algorithm.byte_length if algorithm.family == KeyFamily.EC else 32
 
 
 def _generation_algorithm(mechanism: int, template: Dict[int, Any]) -> KeyAlgorithm:
