@@ -239,7 +239,9 @@ def test_a_reader_that_vanishes_takes_its_sessions_and_returns_as_a_new_slot(
     invalid, and the reader comes back under a new id (ids are never reused) that works."""
     assert pcsc_stack.started_pcscd, "this test stops pcscd: stop the pcscd started outside the test run first"
     slot = reader_slot(lib, provisioned_card.reader_name)
+    openpgp = reader_slot(lib, provisioned_card.reader_name + " (OpenPGP)")  # the YubiKey's second slot
     busy, idle = lib.open_session(slot, RO), lib.open_session(slot, RO)
+    other = lib.open_session(openpgp, RO)
     lib.login(busy, CKU.USER, PIN)
     key = sign_and_check(lib, busy)
     lib.sign_init(busy, CKM.SHA256_RSA_PKCS, key)
@@ -248,17 +250,20 @@ def test_a_reader_that_vanishes_takes_its_sessions_and_returns_as_a_new_slot(
         if first == "operation":
             with pytest.raises(errors.DeviceRemoved):
                 lib.sign(busy, b"the reader is gone")
-        assert slot not in lib.get_slot_list(False)
-        for handle in (busy, idle):
+        listed = lib.get_slot_list(False)
+        assert slot not in listed and openpgp not in listed
+        for handle in (busy, idle, other):
             with pytest.raises(errors.SessionHandleInvalid):
                 lib.get_session_info(handle)
-        with pytest.raises(errors.SlotIdInvalid):
-            lib.open_session(slot, RO)
+        for gone in (slot, openpgp):
+            with pytest.raises(errors.SlotIdInvalid):
+                lib.open_session(gone, RO)
     finally:
         stack.ensure_pcscd()
         stack.wait_for_card(provisioned_card.reader_name, present=True, timeout=10)
     back = reader_slot(lib, provisioned_card.reader_name)
     assert back != slot
+    assert reader_slot(lib, provisioned_card.reader_name + " (OpenPGP)") not in (openpgp, back)
     fresh = lib.open_session(back, RO)
     lib.login(fresh, CKU.USER, PIN)
     sign_and_check(lib, fresh)
