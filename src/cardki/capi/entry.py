@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
 from cardki import errors
 from cardki.constants import CKR, InitializeFlag
 from cardki.cryptoki.sessions import OperationKind
+from cardki.log import DEBUG, get_logger
 
 from .config import ModuleConfig, configure_logging
 from .marshal import Marshaller
@@ -34,7 +34,7 @@ from .marshal import Marshaller
 if TYPE_CHECKING:
     from cardki.cryptoki.engine import Cryptoki
 
-logger = logging.getLogger("cardki.capi")
+logger = get_logger("cardki.capi")
 
 _engine_lock = threading.Lock()
 _engine: Cryptoki | None = None
@@ -94,7 +94,7 @@ def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None
         except BaseException:  # noqa: BLE001
             logger.exception("%s failed unexpectedly", name)
             rv = int(CKR.GENERAL_ERROR)
-        if logger.isEnabledFor(logging.DEBUG):
+        if logger.isEnabledFor(DEBUG):
             logger.debug("%s -> %s", name, _rv_name(rv))
         return rv
 

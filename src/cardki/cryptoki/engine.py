@@ -67,7 +67,6 @@ Choices where the spec leaves room (so callers know what to expect):
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from contextlib import contextmanager
@@ -75,6 +74,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, 
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
+from ..log import get_logger
 from .boundary import api_boundary
 from .info import (
     LIBRARY_DESCRIPTION,
@@ -95,7 +95,7 @@ from .slots import SlotTable
 if TYPE_CHECKING:
     from ..token.base import MechanismInfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def pcsc_slot_source() -> SlotSource:
