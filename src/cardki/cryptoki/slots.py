@@ -14,13 +14,12 @@ not at C_Initialize: hosts that only probe modules never pay for it.
 
 from __future__ import annotations
 
-import logging
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, TypeVar
 
 from .. import errors
 from ..constants import CKR, SlotFlag, TokenFlag, WaitFlag
+from ..log import get_logger
 from ..transport import CardRemovedError, CardResetError, SlotError, WaitCancelledError
 from .info import MANUFACTURER_ID, SlotInfo
 from .mechanisms import mechanism_name
@@ -29,22 +28,27 @@ from .ports import SlotEntryView, SlotSource, TokenFactory
 if TYPE_CHECKING:
     from ..token.base import MechanismInfo, Token, TokenInfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 T = TypeVar("T")
 
 #: Longest time a blocking C_WaitForSlotEvent takes to notice C_Finalize (seconds).
 WAIT_SLICE = 0.5
 
 
-@dataclass
 class SlotState:
     """What the engine knows of one slot: the token of the card now in it."""
 
-    slot_id: int
-    token: Token | None = None
-    token_generation: int | None = None    # token.presence_generation when last seen
-    card_generation: int | None = None     # the slot source's insertion count at opening
-    write_protected: bool | None = None    # asked once per insertion
+    __slots__ = ("slot_id", "token", "token_generation", "card_generation", "write_protected")
+
+    def __init__(self, slot_id: int) -> None:
+        self.slot_id = slot_id
+        self.token: Token | None = None
+        self.token_generation: int | None = None  # token.presence_generation when last seen
+        self.card_generation: int | None = None   # the slot source's insertion count at opening
+        self.write_protected: bool | None = None  # asked once per insertion
+
+    def __repr__(self) -> str:
+        return f"SlotState({self.slot_id}, token={self.token!r})"
 
 
 def _default_token_factory() -> TokenFactory:
