@@ -71,6 +71,8 @@ def _create_engine() -> Cryptoki:
 # --- the guard -------------------------------------------------------------------------------
 
 _ENTRIES: Dict[str, Callable[..., int]] = {}
+_OK = int(CKR.OK)
+_GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 
 
 def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
@@ -84,16 +86,16 @@ def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None
         try:
             if checks_initialized:
                 # CRYPTOKI_NOT_INITIALIZED before any argument check, as hosts expect.
-                engine().get_info()
+                engine().check_initialized()
             function(*args)
-            rv = int(CKR.OK)
+            rv = _OK
         except errors.CryptokiError as failure:
             rv = int(failure.rv)
         # The host must survive whatever happens in Python (even KeyboardInterrupt/SystemExit
         # raised in a callback thread): report it as the spec's catch-all code.
         except BaseException:  # noqa: BLE001
             logger.exception("%s failed unexpectedly", name)
-            rv = int(CKR.GENERAL_ERROR)
+            rv = _GENERAL_ERROR
         if logger.isEnabledFor(DEBUG):
             logger.debug("%s -> %s", name, _rv_name(rv))
         return rv
@@ -125,7 +127,7 @@ def attach(ffi: Any, lib: Any) -> None:
 def _not_supported(name: str) -> Callable[..., int]:
     def answer(*args: Any) -> int:
         try:
-            engine().get_info()  # CRYPTOKI_NOT_INITIALIZED comes first, as for every other call
+            engine().check_initialized()  # CRYPTOKI_NOT_INITIALIZED comes first, as for every other call
         except errors.CryptokiError as failure:
             return int(failure.rv)
         return int(CKR.FUNCTION_NOT_SUPPORTED)

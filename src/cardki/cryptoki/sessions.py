@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from .slots import SlotState
 
 
+_RW_SESSION = int(SessionFlag.RW_SESSION)  # an int: IntFlag's & costs a microsecond a call
+
+
 class Call(Enum):
     """How a call takes part in an operation."""
 
@@ -72,7 +75,7 @@ class Operation:
     """State of one active operation (a plain class: one is made per ``*_Init``)."""
 
     __slots__ = ("kind", "mechanism", "key", "base_mechanism", "digest_mechanism", "hash_context", "buffer",
-                 "multipart", "result", "answered", "context_login_pending", "public_key", "found")
+                 "multipart", "result", "answered", "context_login_pending", "public_key", "found", "output_length")
 
     def __init__(self, kind: OperationKind, mechanism: MechanismSpec | None = None, key: ObjectRecord | None = None,
                  digest_mechanism: int | None = None, hash_context: hashlib._Hash | None = None,
@@ -90,6 +93,7 @@ class Operation:
         self.context_login_pending = False              # ALWAYS_AUTHENTICATE key: CKU_CONTEXT_SPECIFIC allowed now
         self.public_key: Any = None                     # host-side verify/encrypt key (a pyca public key)
         self.found: List[int] = found if found is not None else []  # find: remaining handles
+        self.output_length: int | None = None           # sign: every signature's length, known from the key
 
     def __repr__(self) -> str:
         return f"Operation({self.kind.name}, mechanism={self.mechanism!r})"
@@ -125,7 +129,7 @@ class SessionRecord:
 
     @property
     def read_write(self) -> bool:
-        return bool(self.flags & SessionFlag.RW_SESSION)
+        return bool(self.flags & _RW_SESSION)
 
     def state(self, logged_in: int | None) -> CKS:
         """The CKS_ state for the slot's login state ``logged_in`` (CKU_ or None)."""
