@@ -22,13 +22,13 @@ from hosts import module_env
 
 HEAVY = ("cryptography.x509", "asn1crypto", "cardki.api", "cardki.token", "cardki.cryptoki.hostcrypto")
 #: What C_Initialize needs none of: logging (only when CARDKI_LOG asks), dataclasses and the
-#: inspect/ast/dis they bring, tomllib (only with a configuration file), pathlib, the rest of
-#: pyscard (its package __init__), the simulator, and the .pth files' imports (the embedded
-#: interpreter runs none: setuptools' editable finder loads when a package outside src/ is
-#: first imported, the distutils hack never).
-UNNEEDED = ("logging", "dataclasses", "inspect", "ast", "tomllib", "pathlib", "traceback", "smartcard.System",
-            "smartcard.Session", "smartcard.CardConnection", "smartcard.reader", "hwsim", "_distutils_hack",
-            "__editable___cardki")
+#: inspect/ast/dis they bring, tomllib (only with a configuration file), pathlib, datetime (only
+#: CK_DATE values need it), the rest of pyscard (its package __init__), the simulator, and the
+#: .pth files' imports (the embedded interpreter runs none: setuptools' editable finder loads
+#: when a package outside src/ is first imported, the distutils hack never).
+UNNEEDED = ("logging", "dataclasses", "inspect", "ast", "tomllib", "pathlib", "traceback", "datetime",
+            "smartcard.System", "smartcard.Session", "smartcard.CardConnection", "smartcard.reader", "hwsim",
+            "_distutils_hack", "__editable___cardki")
 
 
 def _matching(modules: Set[str], names: tuple) -> List[str]:
