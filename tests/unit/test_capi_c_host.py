@@ -22,7 +22,6 @@ import pytest
 from cardki.capi import module_path
 from hosts import module_env
 
-
 CKR_OK = 0x0
 CKR_ARGUMENTS_BAD = 0x7
 CKR_CANT_LOCK = 0xA
