@@ -349,16 +349,24 @@ static void scenario_broken(void) {
     SHOW("finalize", f->C_Finalize(NULL));
 }
 
-/* What the module's own interpreter holds after C_Initialize and C_GetInfo: one line
+/* What the module's own interpreter holds after C_Initialize and C_GetInfo (with
+   "token": also C_GetSlotList and the first slot's C_GetTokenInfo): one line
    "modules=a,b,..." (sys.modules) and one "path <entry>" line per sys.path entry. */
-static void scenario_modules(void) {
+static void scenario_modules(int token) {
     CK_INFO info;
+    CK_SLOT_ID slots[8];
+    CK_ULONG count = 8;
+    CK_TOKEN_INFO token_info;
     int (*gil_ensure)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
     void (*gil_release)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "PyGILState_Release");
     int (*run)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "PyRun_SimpleString");
     int state;
     SHOW("init", f->C_Initialize(NULL));
     SHOW("get_info", f->C_GetInfo(&info));
+    if (token) {
+        SHOW("slot_list", f->C_GetSlotList(1, slots, &count));
+        SHOW("token_info", count ? f->C_GetTokenInfo(slots[0], &token_info) : 0x3UL);
+    }
     if (!gil_ensure || !gil_release || !run) { printf("python=missing\n"); return; }
     fflush(stdout);
     state = gil_ensure();
@@ -382,7 +390,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[2], "waitevent")) scenario_waitevent();
     else if (!strcmp(argv[2], "waitreinit")) scenario_waitreinit();
     else if (!strcmp(argv[2], "broken")) scenario_broken();
-    else if (!strcmp(argv[2], "modules")) scenario_modules();
+    else if (!strcmp(argv[2], "modules")) scenario_modules(0);
+    else if (!strcmp(argv[2], "token_modules")) scenario_modules(1);
     else { printf("unknown scenario\n"); return 2; }
     printf("survived=1\n");
     return 0;

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Any, Dict, List, Set
 
 from cardki.capi import module_path
 from hosts import module_env
@@ -24,8 +24,8 @@ HEAVY = ("cryptography.x509", "asn1crypto", "cardki.api", "cardki.token", "cardk
 #: What C_Initialize needs none of: logging (only when CARDKI_LOG asks), dataclasses and the
 #: inspect/ast/dis they bring, tomllib (only with a configuration file), pathlib, datetime (only
 #: CK_DATE values need it), the rest of pyscard (its package __init__), the simulator, and the
-#: .pth files' imports (the embedded interpreter runs none: setuptools' editable finder loads
-#: when a package outside src/ is first imported, the distutils hack never).
+#: .pth files' imports (the embedded interpreter runs none: a checkout's packages outside src/
+#: are found without setuptools' editable finder).
 UNNEEDED = ("logging", "dataclasses", "inspect", "ast", "tomllib", "pathlib", "traceback", "datetime",
             "smartcard.System", "smartcard.Session", "smartcard.CardConnection", "smartcard.reader", "hwsim",
             "_distutils_hack", "__editable___cardki")
@@ -97,14 +97,16 @@ def test_the_lower_layers_need_neither_pyscard_nor_cryptography() -> None:
             == [], code
 
 
-def _embedded_start(harness: Path, **environment: str) -> Dict[str, List[str]]:
+def _embedded_start(harness: Path, scenario: str = "modules", **environment: Any) -> Dict[str, List[str]]:
     """sys.modules and sys.path of the interpreter the module starts in a C host
-    (capi_harness "modules": C_Initialize, C_GetInfo, then a look inside)."""
-    done = subprocess.run([str(harness), module_path(), "modules"], capture_output=True, text=True, timeout=120,
+    (capi_harness "modules": C_Initialize, C_GetInfo, then a look inside;
+    "token_modules": C_GetSlotList and C_GetTokenInfo too)."""
+    done = subprocess.run([str(harness), module_path(), scenario], capture_output=True, text=True, timeout=120,
                           env=module_env(**environment))
     assert done.returncode == 0 and done.stderr == "", (done.stdout, done.stderr)
     lines = done.stdout.splitlines()
     assert "init=0x0" in lines and "get_info=0x0" in lines and lines[-1] == "survived=1", done.stdout
+    assert scenario == "modules" or "token_info=0x0" in lines, done.stdout
     modules = next(line for line in lines if line.startswith("modules=")).partition("=")[2].split(",")
     return {"modules": modules, "path": [line[len("path "):] for line in lines if line.startswith("path ")]}
 
@@ -137,3 +139,12 @@ def test_a_configuration_file_is_parsed_when_there_is_one(harness: Path, tmp_pat
     modules = set(_embedded_start(harness, CARDKI_CONFIG=str(config))["modules"])
     assert "tomllib" in modules and "logging" in modules
     assert "C_GetInfo -> CKR_OK" in log.read_text()
+
+
+def test_a_checkouts_packages_outside_src_come_without_any_pth_file(harness: Path) -> None:
+    """The token needs cardki.profiles (profiles/ in a checkout) and the virtual card hwsim
+    (hw-sim/hwsim): the library finds both itself, so setuptools' editable finder (15 ms,
+    most of it pathlib) never loads."""
+    modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
+    assert {"cardki.profiles", "hwsim", "cardki.token.piv.token"} <= modules
+    assert _matching(modules, ("__editable___cardki", "_distutils_hack")) == []

@@ -39,7 +39,8 @@ import os
 import sys
 import sysconfig
 import tempfile
-from typing import TYPE_CHECKING
+import tomllib
+from typing import TYPE_CHECKING, Dict
 
 import cffi
 
@@ -80,6 +81,19 @@ def _prefix_relative(path: str) -> str:
     return os.path.relpath(path, sys.prefix)
 
 
+def _checkout_packages() -> Dict[str, str]:
+    """The packages a source checkout keeps outside its package root, relative to the
+    checkout (pyproject's [tool.setuptools.package-dir]: cardki.profiles in profiles/,
+    hwsim in hw-sim/hwsim), plus the package root itself under "" (src)."""
+    pyproject = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "pyproject.toml")
+    try:
+        with open(pyproject, "rb") as stream:
+            package_dir = tomllib.load(stream).get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {str(name): str(directory) for name, directory in package_dir.items()}
+
+
 # Where cardki's imports come from, as Python source the library runs (in an
 # interpreter it started, before cffi imports _cffi_backend; in a Python host, from
 # the init code): the package root first (site-packages, or src/ of a checkout),
@@ -87,14 +101,11 @@ def _prefix_relative(path: str) -> str:
 # environment's own Python lists them (site.getsitepackages() over the prefixes
 # site.venv() would use: a virtualenv's, plus the base Python's when its pyvenv.cfg
 # includes system site-packages). site.main() does not run: no .pth file (here they
-# cost 18 to 33 ms, most of it setuptools' editable finder importing pathlib), no
-# sitecustomize. An editable install maps the packages that live outside src/
-# (profiles/ as cardki.profiles, hw-sim/hwsim as hwsim) with a finder that pip's
-# __editable__.cardki-*.pth installs: that one file runs when an import that
-# nothing on sys.path answers asks for one of the distribution's top-level
-# packages (top_level.txt: cardki, hwsim), i.e. when cardki.profiles is first
-# imported (by then importlib.resources has loaded pathlib, so it costs ~1 ms).
-_PATH_CODE = """\
+# cost 15 to 33 ms, most of it setuptools' editable finder importing pathlib), no
+# sitecustomize. A checkout's packages outside src/ (profiles/ as cardki.profiles,
+# hw-sim/hwsim as hwsim: what pip's editable finder would map) are found by a small
+# finder that knows them from pyproject.toml at build time.
+_PATH_CODE = f"CHECKOUT_PACKAGES = {_checkout_packages()!r}\n" + """\
 import os, sys
 
 
@@ -116,71 +127,36 @@ def _environment_prefixes(interpreter, python_home):
     return [python_home]
 
 
-class _EditableInstall:
-    def __init__(self, directories):
-        self.directories = directories
-        self.packages = None
-        self.pth_files = []
+class _CheckoutPackages:
+    def __init__(self, package_root):
+        checkout = package_root
+        for _ in [part for part in CHECKOUT_PACKAGES.get("", "").split("/") if part and part != "."]:
+            checkout = os.path.dirname(checkout)
+        self.directories = {name: os.path.join(checkout, directory)
+                            for name, directory in CHECKOUT_PACKAGES.items() if name}
 
     def find_spec(self, name, path=None, target=None):
-        if self.packages is None:
-            self.packages = self._scan()
-        if name.partition(".")[0] not in self.packages:
+        directory = self.directories.get(name)
+        if directory is None or not os.path.isdir(directory):
             return None
-        self.packages = ()
-        before = list(sys.meta_path)
-        for pth in self.pth_files:
-            self._run(pth)
-        from importlib.machinery import PathFinder
-        for finder in [finder for finder in sys.meta_path if finder not in before] + [PathFinder]:
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                return spec
-        return None
-
-    def _scan(self):
-        packages = set()
-        for directory in self.directories:
-            try:
-                names = sorted(os.listdir(directory))
-            except OSError:
-                continue
-            for entry in names:
-                if entry.startswith("__editable__.cardki-") and entry.endswith(".pth"):
-                    self.pth_files.append(os.path.join(directory, entry))
-                elif entry.startswith("cardki-") and entry.endswith(".dist-info"):
-                    try:
-                        with open(os.path.join(directory, entry, "top_level.txt"), encoding="utf-8") as stream:
-                            packages.update(line.strip() for line in stream if line.strip())
-                    except OSError:
-                        packages.add("cardki")
-        return packages if self.pth_files else ()
-
-    @staticmethod
-    def _run(pth):
-        try:
-            with open(pth, encoding="utf-8") as stream:
-                lines = stream.read().splitlines()
-            for line in lines:
-                if line.startswith(("import ", "import\\t")):
-                    exec(line, {})
-                elif line.strip() and not line.startswith("#") and os.path.isdir(line.strip()):
-                    if line.strip() not in sys.path:
-                        sys.path.append(line.strip())
-        except Exception:
-            pass
+        parent, leaf = os.path.split(directory)
+        if leaf == name.rpartition(".")[2]:
+            from importlib.machinery import PathFinder
+            return PathFinder.find_spec(name, [parent])
+        from importlib.util import spec_from_file_location
+        return spec_from_file_location(name, os.path.join(directory, "__init__.py"),
+                                       submodule_search_locations=[directory])
 
 
 def cardki_search_path(package_root, installed, interpreter, python_home):
     import site
-    directories = site.getsitepackages(_environment_prefixes(interpreter, python_home))
-    for directory in directories:
+    for directory in site.getsitepackages(_environment_prefixes(interpreter, python_home)):
         if directory not in sys.path and os.path.isdir(directory):
             sys.path.append(directory)
     if package_root not in sys.path and "cardki" not in sys.modules:
         sys.path.insert(0, package_root)
-    if not installed and not any(type(finder).__name__ == "_EditableInstall" for finder in sys.meta_path):
-        sys.meta_path.append(_EditableInstall(directories))
+    if not installed and not any(type(finder).__name__ == "_CheckoutPackages" for finder in sys.meta_path):
+        sys.meta_path.append(_CheckoutPackages(package_root))
 """
 
 # The embedded start around cffi's: the search path, and what cffi's own start prints
