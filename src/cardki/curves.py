@@ -15,8 +15,7 @@ A leaf: it imports only :mod:`cardki.der`, and cryptography only when
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Tuple, Type
+from typing import TYPE_CHECKING, Dict, NamedTuple, Tuple, Type
 
 from .der import der_oid
 
@@ -32,8 +31,7 @@ class CurveKind(enum.Enum):
     MONTGOMERY = "montgomery"
 
 
-@dataclass(frozen=True)
-class Curve:
+class Curve(NamedTuple):
     """One named curve and every name it goes by."""
 
     name: str

@@ -11,8 +11,7 @@ signature); :func:`cryptography_hash` gives pyca's object where pyca wants one.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Tuple
+from typing import TYPE_CHECKING, Dict, NamedTuple, Tuple
 
 from .constants import CKD, CKG, CKM
 
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.hashes import HashAlgorithm
 
 
-@dataclass(frozen=True)
-class Digest:
+class Digest(NamedTuple):
     """One hash function under all the names Cryptoki gives it."""
 
     mechanism: CKM

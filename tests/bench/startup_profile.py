@@ -19,12 +19,14 @@ shown):
    PYTHONPROFILEIMPORTTIME in the isolated interpreter cardki starts, so this is
    how its start is seen from inside). From the spawn to the reaped exit every
    millisecond lands in one phase: exec and loader, the module's dlopen,
-   C_Initialize (for cardki: interpreter, site and .pth files, cffi, imports by
-   package, PC/SC, the rest), each later group of calls with its APDUs, the host's
-   own time between calls, exit.
+   C_Initialize (for cardki: interpreter, the search path and any .pth file,
+   cffi, imports by package, PC/SC, the rest), each later group of calls with
+   its APDUs, the host's own time between calls, exit.
 2. cardki's embedded start replayed in a plain interpreter under ``-X
-   importtime`` (isolated, no site, then the same site code, then the module's
-   C_Initialize through ctypes): exact import times per module and package; and
+   importtime`` (isolated, no site, then the library's own start code, then the
+   module's C_Initialize through ctypes): exact import times per module and
+   package; the same start with ``site.main()`` and ``addsitedir`` in place of
+   the library's path code (as the library started before), for comparison; and
    the bare interpreter with and without site, with the .pth files site runs.
 3. The per-signature path: ``--signatures`` signatures (C_SignInit + 2 x C_Sign,
    as PyKCS11 calls them) in a PyKCS11 host, timed per layer by wrapping the
@@ -349,7 +351,7 @@ def embedded_phases(trace: Trace, site_dirs: Sequence[str]) -> List[Phase]:
     first: Dict[str, int] = {}
     for t, name in events:
         first.setdefault(name, t)
-    site_at = first.get("site")
+    site_at = first.get("site")  # the library's path code asks site for the site-packages
     cffi_at = first.get("_cffi_backend")
     cardki_at = next((t for t, name in events if top_package(name) == "cardki"), None)
     if site_at is None or cffi_at is None or cardki_at is None:
@@ -357,11 +359,11 @@ def embedded_phases(trace: Trace, site_dirs: Sequence[str]) -> List[Phase]:
     pcsc = trace.pcsc_within(init.start, init.end)
     phases: List[Phase] = [("interpreter start (Py_InitializeFromConfig, isolated, no site)",
                             (site_at - init.start) / 1e6, "")]
-    # site.main() and the .pth files: each .pth's import runs until the next one starts.
+    # The search path, and any .pth file run on the way: each .pth's import runs until the next one starts.
     pth_modules = _pth_modules(site_dirs)
     marks = [(t, name) for t, name in events if site_at <= t < cffi_at and name in pth_modules]
     boundaries = [site_at] + [t for t, _ in marks] + [cffi_at]
-    labels = ["site.main() itself (site, venv, site dirs)"] + [
+    labels = ["sys.path (the library's path code: site-packages, no site.main())"] + [
         f".pth {pth_modules[name]}: import {name}" for _, name in marks]
     for label, start, end in zip(labels, boundaries, boundaries[1:], strict=False):
         phases.append((label, (end - start) / 1e6, ""))
@@ -441,15 +443,28 @@ def interpreter_facts(site_dirs: Sequence[str]) -> Dict[str, Any]:
 
 # --------------------------------------------------------------------------- the embedded start, replayed
 
+# How the library set sys.path before it set it itself: site.main() (the venv, every
+# .pth file), then addsitedir for its site directories (more .pth files).
+OLD_SITE_CODE = """\
+import os, site, sys
+site.main()
+for directory in SITE_DIRS.split(os.pathsep):
+    if directory and os.path.isdir(directory) and directory not in sys.path:
+        site.addsitedir(directory)
+if PACKAGE_ROOT not in sys.path:
+    sys.path.insert(0, PACKAGE_ROOT)
+"""
+
 REPLAY = r"""
 import os, sys, time
 started = time.perf_counter()
 SITE_DIRS = sys.argv[2]
-if sys.argv[3] == "site":  # cardki's own site code (build._SITE_CODE and its end), as the library runs it
-    exec(sys.argv[4])
-    exec(sys.argv[5])
-else:                      # the same sys.path without site.main() and the .pth files
-    sys.path.extend(d for d in SITE_DIRS.split(os.pathsep) if d and d not in sys.path)
+PACKAGE_ROOT, INSTALLED, INTERPRETER, PYTHON_HOME = sys.argv[4], False, sys.argv[5], sys.base_prefix
+if sys.argv[3] == "site":  # site.main() and addsitedir, as the library started before
+    exec(sys.argv[6])
+else:                      # the library's own start code (build._START_CODE and its end)
+    exec(sys.argv[6])
+    exec(sys.argv[7])
 sited = time.perf_counter()
 import ctypes
 library = ctypes.CDLL(sys.argv[1])
@@ -516,15 +531,17 @@ def heaviest_imports(rows: List[ImportRow], count: int = 25) -> List[ImportRow]:
 
 def replay_embedded_start(module: str, site_dirs: Sequence[str], site: bool = True,
                           importtime: bool = False) -> Tuple[List[ImportRow], float, float]:
-    """cardki's embedded start in a plain isolated interpreter (``-I -S``): its site code
-    (or, ``site=False``, only the sys.path it leads to), then C_Initialize through ctypes
-    (which starts cffi's module). Returns the import rows (with ``importtime``), the
-    site step's and C_Initialize's milliseconds."""
+    """cardki's embedded start in a plain isolated interpreter (``-I -S``): the library's
+    own start code (or, ``site=True``, site.main() and addsitedir as it started before),
+    then C_Initialize through ctypes (which starts cffi's module). Returns the import
+    rows (with ``importtime``), the path step's and C_Initialize's milliseconds."""
     from cardki.capi import build
 
     flags = ["-X", "importtime"] if importtime else []
+    package_root = str(Path(module).resolve().parents[2])
+    code = [OLD_SITE_CODE] if site else [build._START_CODE, build._START_DONE_CODE]
     done = subprocess.run([sys.executable, "-I", "-S", *flags, "-c", REPLAY, module, os.pathsep.join(site_dirs),
-                           "site" if site else "path", build._SITE_CODE, build._SITE_DONE_CODE],
+                           "site" if site else "path", package_root, sys.executable, *code],
                           capture_output=True, text=True, env=bench.module_environment(), timeout=120)
     if done.returncode != 0 or "MARK done 0" not in done.stderr:
         raise RuntimeError(f"the replay failed: {done.stderr.strip().splitlines()[-3:]}")
@@ -550,11 +567,12 @@ def imports_by_step(stderr: str) -> List[Tuple[str, float, int, str]]:
 
 
 def embedded_site_dirs(module: str) -> List[str]:
-    """The site directories the library adds (a checkout: the building environment's)."""
-    from cardki.capi import build
+    """The site directories the library searches (a checkout: the building environment's,
+    which is this one: the benchmark runs in the environment it measures)."""
+    import site
 
     del module
-    return build._site_dirs()
+    return [directory for directory in site.getsitepackages() if os.path.isdir(directory)]
 
 
 # --------------------------------------------------------------------------- per signature
@@ -635,10 +653,11 @@ print(json.dumps({"plain_ns": plain_ns, "timed_ns": timed_ns, "profiled_ns": pro
 
 #: (module, attribute path, label): the entry of each layer on the signing path, outermost first.
 LAYERS = (
-    ("cardki.cryptoki.engine", "Cryptoki.get_info", "guard: engine().get_info() before each C call"),
+    ("cardki.cryptoki.engine", "Cryptoki.get_info", "guard: engine().get_info() before each C call (before)"),
+    ("cardki.cryptoki.engine", "Cryptoki.check_initialized", "guard: engine().check_initialized() before each C call"),
     ("cardki.cryptoki.engine", "Cryptoki.sign_init", "engine: sign_init"),
     ("cardki.cryptoki.engine", "Cryptoki.sign", "engine: sign (both C_Sign calls)"),
-    ("cardki.token.piv.token", "PivToken.mechanisms", "token: PivToken.mechanisms (C_SignInit asks)"),
+    ("cardki.token.piv.token", "PivToken.mechanisms", "token: PivToken.mechanisms (C_SignInit asks, or the cache)"),
     ("cardki.token.piv.token", "PivToken.sign", "token: PivToken.sign"),
     ("cardki.token.piv.token", "PivToken._run", "token: _run (lock, transaction, restore)"),
     ("cardki.token.card_results", "ecdsa_signature", "token: check the card's ECDSA answer"),
@@ -846,6 +865,7 @@ def signature_breakdown(result: Dict[str, Any], costs: Dict[str, float]) -> List
         return timed["pcsc"].get(name, {}).get("per_signature", 0.0)
 
     get = {qualified: inclusive(qualified) for _, qualified, _ in LAYERS}
+    guard = get["Cryptoki.get_info"] + get["Cryptoki.check_initialized"]  # the guard's call, before and now
     total = result["timed_ns"] / count / 1e3
     pyscard = ["SCardBeginTransaction", "SCardTransmit", "SCardEndTransaction"]
     transmit_us = pcsc("SCardTransmit")
@@ -853,11 +873,12 @@ def signature_breakdown(result: Dict[str, Any], costs: Dict[str, float]) -> List
     rows = [
         ("PyKCS11 (SWIG wrappers, its sign()), outside the C calls", total - timed["c_total"]),
         ("cffi callbacks, argument marshalling, entry.py (the C calls less the engine calls)",
-         timed["c_total"] - get["Cryptoki.get_info"] - get["Cryptoki.sign_init"] - get["Cryptoki.sign"]),
-        ("entry.py's guard: engine().get_info() before each of the 3 calls", get["Cryptoki.get_info"]),
+         timed["c_total"] - guard - get["Cryptoki.sign_init"] - get["Cryptoki.sign"]),
+        ("entry.py's guard (CRYPTOKI_NOT_INITIALIZED first) before each of the 3 calls", guard),
         ("engine: sign_init, without the token's mechanism table",
          get["Cryptoki.sign_init"] - get["PivToken.mechanisms"]),
-        ("token: PivToken.mechanisms(), rebuilt for each C_SignInit", get["PivToken.mechanisms"]),
+        ("token: PivToken.mechanisms() at C_SignInit (the slot table now asks once per insertion)",
+         get["PivToken.mechanisms"]),
         ("engine: sign (the length query and the signature: hash, operation rules, _call)",
          get["Cryptoki.sign"] - get["PivToken.sign"]),
         ("token: PivToken.sign itself", get["PivToken.sign"] - get["PivToken._run"]
@@ -986,7 +1007,7 @@ def main(argv: List[str] | None = None) -> int:
                             plain[host].setdefault(name, []).append(untraced)
             importtime = traced_run(pykcs11_host(tracer, reader, importtime=True), modules["cardki"], tracer,
                                     workdir, bench.PIN + "\n", control)
-            replay_rows, _, _ = replay_embedded_start(modules["cardki"], site_dirs, importtime=True)
+            replay_rows, _, _ = replay_embedded_start(modules["cardki"], site_dirs, site=False, importtime=True)
             replays: Dict[str, List[Tuple[float, float]]] = {"site": [], "path": []}
             for _ in range(2 * options.rounds):  # interleaved, as the hosts are
                 for mode, runs in replays.items():
@@ -1051,18 +1072,19 @@ def main(argv: List[str] | None = None) -> int:
     print(imports_markdown(host_rows, "PyKCS11 host, from loading cardki to the first signature"))
     print()
     print(imports_markdown(replay_rows, "cardki's C_Initialize replayed in `python -I -S -X importtime` after the "
-                                        "library's own site code"))
+                                        "library's own start code"))
     print()
     site_ms = [a + b for a, b in replays["site"]]
     path_ms = [a + b for a, b in replays["path"]]
-    print(f"Site processing in the replay (median of {2 * options.rounds}; site step + C_Initialize, ms):\n")
-    print("| replay | site step | C_Initialize | both |\n|---|---:|---:|---:|")
-    for label, mode in (("site.main() and addsitedir, as the library does", "site"),
-                        ("the same sys.path set directly (no site, no .pth)", "path")):
+    print(f"Site processing in the replay (median of {2 * options.rounds}; path step + C_Initialize, ms):\n")
+    print("| replay | path step | C_Initialize | both |\n|---|---:|---:|---:|")
+    for label, mode in (("site.main() and addsitedir, as the library did before", "site"),
+                        ("the library's own path code (no site.main(), no .pth)", "path")):
         runs = replays[mode]
         print(f"| {label} | {_median(a for a, _ in runs):.1f} | {_median(b for _, b in runs):.1f} "
               f"| {_median(a + b for a, b in runs):.1f} |")
-    print(f"\nSkipping site.main() saves {_median(site_ms) - _median(path_ms):.1f} ms here.\n")
+    print(f"\nSkipping site.main() saves {_median(site_ms) - _median(path_ms):.1f} ms here (what the .pth files "
+          "import and cardki imports anyway, pathlib say, is counted once, in whichever step loads it).\n")
     print("## The interpreter\n")
     print("| what | min (ms) | median (ms) |\n|---|---:|---:|")
     for what, value in facts.items():

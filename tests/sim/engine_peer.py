@@ -19,6 +19,8 @@ from cardki import Cryptoki, errors
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         return _plain(dataclasses.asdict(value))
+    if hasattr(value, "_asdict"):  # the engine's info values are named tuples
+        return _plain(value._asdict())
     if isinstance(value, dict):
         return {str(int(k)) if isinstance(k, int) else str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

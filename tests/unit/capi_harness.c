@@ -349,6 +349,35 @@ static void scenario_broken(void) {
     SHOW("finalize", f->C_Finalize(NULL));
 }
 
+/* What the module's own interpreter holds after C_Initialize and C_GetInfo (with
+   "token": also C_GetSlotList and the first slot's C_GetTokenInfo): one line
+   "modules=a,b,..." (sys.modules) and one "path <entry>" line per sys.path entry. */
+static void scenario_modules(int token) {
+    CK_INFO info;
+    CK_SLOT_ID slots[8];
+    CK_ULONG count = 8;
+    CK_TOKEN_INFO token_info;
+    int (*gil_ensure)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
+    void (*gil_release)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "PyGILState_Release");
+    int (*run)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "PyRun_SimpleString");
+    int state;
+    SHOW("init", f->C_Initialize(NULL));
+    SHOW("get_info", f->C_GetInfo(&info));
+    if (token) {
+        SHOW("slot_list", f->C_GetSlotList(1, slots, &count));
+        SHOW("token_info", count ? f->C_GetTokenInfo(slots[0], &token_info) : 0x3UL);
+    }
+    if (!gil_ensure || !gil_release || !run) { printf("python=missing\n"); return; }
+    fflush(stdout);
+    state = gil_ensure();
+    run("import sys\n"
+        "print('modules=' + ','.join(sorted(sys.modules)))\n"
+        "print(''.join('path %s\\n' % entry for entry in sys.path), end='')\n"
+        "sys.stdout.flush()\n");
+    gil_release(state);
+    SHOW("finalize", f->C_Finalize(NULL));
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s module scenario\n", argv[0]); return 2; }
     module_path = argv[1];
@@ -361,6 +390,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[2], "waitevent")) scenario_waitevent();
     else if (!strcmp(argv[2], "waitreinit")) scenario_waitreinit();
     else if (!strcmp(argv[2], "broken")) scenario_broken();
+    else if (!strcmp(argv[2], "modules")) scenario_modules(0);
+    else if (!strcmp(argv[2], "token_modules")) scenario_modules(1);
     else { printf("unknown scenario\n"); return 2; }
     printf("survived=1\n");
     return 0;

@@ -19,10 +19,8 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from cardki.capi import cdefs, module_path
+from cardki.capi import module_path
 from hosts import module_env
-
-HERE = Path(__file__).resolve().parent
 
 CKR_OK = 0x0
 CKR_ARGUMENTS_BAD = 0x7
@@ -39,19 +37,6 @@ CKR_BUFFER_TOO_SMALL = 0x150
 CKR_NO_EVENT = 0x8
 CKR_CRYPTOKI_NOT_INITIALIZED = 0x190
 CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("gcc") is None:
-        pytest.fail("gcc is needed to build the C host harness")
-    build = tmp_path_factory.mktemp("harness")
-    names = ", ".join(f'"{name}"' for name in cdefs.FUNCTION_LIST_ORDER)
-    (build / "pkcs11_types.h").write_text(cdefs.TYPES + cdefs.FUNCTION_LISTS + f"\n#define NAMES_2_40 {names}\n")
-    binary = build / "capi_harness"
-    subprocess.run(["gcc", "-Wall", "-O1", "-I", str(build), "-o", str(binary), str(HERE / "capi_harness.c"),
-                    "-ldl", "-lpthread"], check=True)
-    return binary
 
 
 def run(harness: Path, scenario: str, virtual: bool = True, module: str = "",

@@ -67,3 +67,13 @@ def test_a_broken_config_file_is_ignored(tmp_path: Path, capsys) -> None:
     assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(tmp_path / "missing.toml")}) == ModuleConfig()
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_a_config_file_that_is_not_utf8_is_ignored(tmp_path: Path, capsys) -> None:
+    """TOML is UTF-8; other bytes are a malformed file like any other (they used to
+    escape from C_Initialize as CKR_GENERAL_ERROR)."""
+    latin1 = tmp_path / "module.toml"
+    latin1.write_bytes(b'virtual = "only"\n# caf\xe9\n')
+    assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(latin1)}) == ModuleConfig()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

@@ -5,7 +5,9 @@ environment stays on disk with a marker in its site-packages that records
 every interpreter that processes that directory. pkcs11-tool then loads the
 installed library: it must run cardki from the install environment and never
 touch the build environment (the library used to bake the build
-environment's site-packages into itself and add it to every host's sys.path).
+environment's site-packages into itself and add it to every host's sys.path),
+and its interpreter runs no .pth file (site.main() is not run: sys.path is set
+directly), so a marker .pth in the install environment stays silent too.
 """
 
 from __future__ import annotations
@@ -77,12 +79,18 @@ def test_an_installed_wheel_imports_from_where_it_is_installed_only(tmp_path: Pa
 
     install_site = _site_packages(install_python)
     module = next((install_site / "cardki" / "capi").glob("_cardki_pkcs11*.so"))
+    # The library's interpreter runs no .pth file at all, not even the install environment's.
+    install_touched = tmp_path / "install-env-pth-ran"
+    (install_site / "cardki_install_env_marker.py").write_text(
+        f"open({str(install_touched)!r}, 'a').write('imported\\n')\n")
+    (install_site / "cardki_install_env_marker.pth").write_text("import cardki_install_env_marker\n")
     log = tmp_path / "module.log"
     env = module_env(virtual_only=True, CARDKI_LOG="debug", CARDKI_LOG_FILE=str(log))
     listed = _run(PKCS11_TOOL, "--module", module, "-L", env=env, cwd=tmp_path)
     assert "cardki virtual card" in listed.stdout, listed.stdout
     assert listed.stderr == ""
     assert not touched.exists(), "a host of the installed library processed the build environment"
+    assert not install_touched.exists(), "the library's interpreter ran a .pth file"
     loaded_from = re.search(r"cardki \S+ from (\S+), virtual", log.read_text())
     assert loaded_from is not None, log.read_text()
     assert Path(loaded_from.group(1)) == install_site / "cardki"

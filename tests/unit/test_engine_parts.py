@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Sequence
 import pytest
 
 from cardki import errors
-from cardki.constants import CKA, CKO, CKU, SessionFlag
+from cardki.constants import CKA, CKM, CKO, CKU, MechanismFlag, SessionFlag
 from cardki.cryptoki.object_table import ObjectTable
 from cardki.cryptoki.session_table import SessionTable
 from cardki.cryptoki.slots import SlotTable
@@ -48,7 +48,8 @@ class FakeToken(Token):
         return TokenInfo("fake", "cardki", "fake", "1", 0, 4, 8)
 
     def mechanisms(self) -> Dict[int, MechanismInfo]:
-        return {}
+        self._record("mechanisms")
+        return {CKM.ECDSA: MechanismInfo(256, 256, MechanismFlag.SIGN)}
 
     def objects(self) -> List[TokenObject]:
         self._record("objects")
@@ -141,6 +142,20 @@ def test_a_swapped_card_is_a_new_insertion(parts: Any) -> None:
     parts.source.generation += 1
     parts.slots.slot_list(True)
     assert parts.gone == [7]
+
+
+def test_the_token_is_asked_for_its_mechanisms_once_per_insertion(parts: Any) -> None:
+    """Every C_SignInit checks its mechanism against the token's table; what a card can
+    do does not change while it stays in, so the table is asked once per token."""
+    state = parts.slots.present(7)
+    for _ in range(3):
+        assert parts.slots.mechanisms(state)[CKM.ECDSA].flags == MechanismFlag.SIGN
+        assert parts.slots.mechanism_info(state, CKM.ECDSA).min_key_size == 256
+    assert parts.token.calls.count("mechanisms") == 1
+    parts.source.generation += 1  # another card: another token, asked again
+    state = parts.slots.present(7)
+    parts.slots.mechanisms(state)
+    assert parts.token.calls.count("mechanisms") == 2
 
 
 def test_a_token_call_on_a_vanished_card_is_device_removed_and_closes_the_slot(parts: Any) -> None:

@@ -20,8 +20,7 @@ command), and an answer outside them raises :class:`MalformedResponseError`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 from cardki.transport import CardTransport
 
@@ -40,9 +39,8 @@ MAX_RESPONSE_LENGTH = 65536
 MAX_GET_RESPONSES = MAX_RESPONSE_LENGTH // SHORT_MAX_LE
 
 
-@dataclass(frozen=True)
-class Command:
-    """One logical command, before formatting.
+class Command(NamedTuple):
+    """One logical command, before formatting (a named tuple: one is made per APDU).
 
     ``le`` None means no Le field; 0 means "Le = 00" (as much as possible).
     ``sensitive`` marks the data as secret, ``sensitive_response`` the answer.
@@ -58,8 +56,7 @@ class Command:
     sensitive_response: bool = False
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     data: bytes
     sw: int
 
@@ -137,7 +134,7 @@ class WrongLeProcessor(ApduProcessor):
     def send(self, command: Command) -> Response:
         response = self.inner.send(command)
         if response.sw1 == 0x6C:
-            response = self.inner.send(replace(command, le=response.sw2 or SHORT_MAX_LE))
+            response = self.inner.send(command._replace(le=response.sw2 or SHORT_MAX_LE))
         return response
 
 
@@ -156,13 +153,12 @@ class ChainingProcessor(ApduProcessor):
         while len(data) - offset > self.chunk_size:
             chunk = data[offset:offset + self.chunk_size]
             response = self.inner.send(
-                replace(command, cla=command.cla | CLA_CHAINING, data=chunk, le=None,
-                        sensitive_response=False)
+                command._replace(cla=command.cla | CLA_CHAINING, data=chunk, le=None, sensitive_response=False)
             )
             if response.sw != SW_OK:
                 return response  # the card refused the chain; the caller raises
             offset += self.chunk_size
-        return self.inner.send(replace(command, data=data[offset:]))
+        return self.inner.send(command._replace(data=data[offset:]))
 
 
 class GetResponseProcessor(ApduProcessor):

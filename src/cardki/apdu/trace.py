@@ -4,21 +4,20 @@
 Secret bytes (PINs, keys, decrypted data) appear only as
 ``<redacted N bytes>``, so traces and transcripts can be shared.
 
-The trace goes to logger ``cardki.apdu`` at level :data:`TRACE` (5, below
-DEBUG): raw APDUs are too noisy for DEBUG and, redaction aside, describe what
-a user did with their card.
+The trace goes to logger ``cardki.apdu`` at level :data:`cardki.log.TRACE` (5,
+below DEBUG): raw APDUs are too noisy for DEBUG and, redaction aside, describe
+what a user did with their card.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Tuple
 
-TRACE = 5
-logging.addLevelName(TRACE, "TRACE")
+from cardki.log import TRACE as TRACE  # the level is cardki.log's; the APDU layer names it too
+from cardki.log import get_logger
 
-logger = logging.getLogger("cardki.apdu")
+logger = get_logger("cardki.apdu")
 
 COMMAND_PREFIX = ">"
 RESPONSE_PREFIX = "<"

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
-from typing import Tuple
+from typing import List, NamedTuple, Tuple
 
 from cardki.transport import CardTransport
 
@@ -41,20 +40,25 @@ class TranscriptMismatchError(AssertionError):
     """The code under test sent something other than the transcript expects."""
 
 
-@dataclass
-class Exchange:
+class Exchange(NamedTuple):
     command: ApduPattern
     response: ApduPattern
     command_text: str
     line: int
 
 
-@dataclass
 class Transcript:
-    exchanges: list[Exchange] = field(default_factory=list)
-    atr: bytes = b""
-    reader: str = DEFAULT_READER
-    name: str = "<transcript>"
+    """The exchanges of one recorded operation and the reader and card they came from."""
+
+    def __init__(self, exchanges: List[Exchange] | None = None, atr: bytes = b"", reader: str = DEFAULT_READER,
+                 name: str = "<transcript>") -> None:
+        self.exchanges: List[Exchange] = exchanges if exchanges is not None else []
+        self.atr = atr
+        self.reader = reader
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Transcript({self.name!r}, {len(self.exchanges)} exchanges)"
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Transcript:

@@ -10,9 +10,10 @@ both build ``cardki/capi/_cardki_pkcs11.*.so`` with no extra step. The library:
 * starts that interpreter itself in a host that is not Python (cffi would call
   ``Py_InitializeEx``, which prints and exits the process when the standard
   library cannot be read): the Python it was built for, isolated from the
-  host's ``PYTHON*`` variables and user site, as if it were the interpreter of
-  the environment where the library is installed (that environment's
-  site-packages, and nothing of the environment that built it);
+  host's ``PYTHON*`` variables and user site, searching what the interpreter of
+  the environment where the library is installed would search (that
+  environment's site-packages, and nothing of the environment that built it),
+  with sys.path set directly instead of by ``site`` (no .pth file runs);
 * answers C_GetFunctionList / C_GetInterfaceList / C_GetInterface and the 3.0
   message functions in C (no interpreter needed to hand out a table);
 * has a load-time constructor that re-opens libpython RTLD_GLOBAL, because
@@ -38,7 +39,8 @@ import os
 import sys
 import sysconfig
 import tempfile
-from typing import TYPE_CHECKING
+import tomllib
+from typing import TYPE_CHECKING, Dict
 
 import cffi
 
@@ -73,40 +75,106 @@ def _libpython_link_name(libpython: str) -> list[str]:
     return [f"python{sys.version_info.major}.{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"]
 
 
-def _site_dirs() -> list[str]:
-    """Where the building environment keeps packages: a source checkout (an editable
-    install) finds cardki's dependencies there."""
-    paths = sysconfig.get_paths()
-    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
-
-
 def _prefix_relative(path: str) -> str:
     """``path`` below ``sys.prefix`` (``lib/python3.11/site-packages``, ``bin``), which
     is the same below every prefix an installer uses (venvs, --prefix, --user)."""
     return os.path.relpath(path, sys.prefix)
 
 
-# Run in an interpreter the library started itself, before cffi sets the module up
-# (cffi imports _cffi_backend first, so the site directories must be in place by
-# then). What site processing prints (a broken .pth, say) is kept from the host's
-# streams and goes to CARDKI_LOG_FILE, if one is set.
-_SITE_CODE = """\
-import io, os, site, sys
+def _checkout_packages() -> Dict[str, str]:
+    """The packages a source checkout keeps outside its package root, relative to the
+    checkout (pyproject's [tool.setuptools.package-dir]: cardki.profiles in profiles/,
+    hwsim in hw-sim/hwsim), plus the package root itself under "" (src)."""
+    pyproject = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "pyproject.toml")
+    try:
+        with open(pyproject, "rb") as stream:
+            package_dir = tomllib.load(stream).get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {str(name): str(directory) for name, directory in package_dir.items()}
+
+
+# Where cardki's imports come from, as Python source the library runs (in an
+# interpreter it started, before cffi imports _cffi_backend; in a Python host, from
+# the init code): the package root first (site-packages, or src/ of a checkout),
+# then the site-packages of the environment cardki belongs to, listed as that
+# environment's own Python lists them (site.getsitepackages() over the prefixes
+# site.venv() would use: a virtualenv's, plus the base Python's when its pyvenv.cfg
+# includes system site-packages). site.main() does not run: no .pth file (here they
+# cost 15 to 33 ms, most of it setuptools' editable finder importing pathlib), no
+# sitecustomize. A checkout's packages outside src/ (profiles/ as cardki.profiles,
+# hw-sim/hwsim as hwsim: what pip's editable finder would map) are found by a small
+# finder that knows them from pyproject.toml at build time.
+_PATH_CODE = f"CHECKOUT_PACKAGES = {_checkout_packages()!r}\n" + """\
+import os, sys
+
+
+def _environment_prefixes(interpreter, python_home):
+    bin_dir = os.path.dirname(interpreter)
+    prefix = os.path.dirname(bin_dir)
+    for config in (os.path.join(bin_dir, "pyvenv.cfg"), os.path.join(prefix, "pyvenv.cfg")):
+        try:
+            with open(config, encoding="utf-8") as stream:
+                lines = stream.read().splitlines()
+        except OSError:
+            continue
+        system_site = "true"
+        for line in lines:
+            key, equals, value = line.partition("=")
+            if equals and key.strip().lower() == "include-system-site-packages":
+                system_site = value.strip().lower()
+        return [prefix, python_home] if system_site == "true" else [prefix]
+    return [python_home]
+
+
+class _CheckoutPackages:
+    def __init__(self, package_root):
+        checkout = package_root
+        for _ in [part for part in CHECKOUT_PACKAGES.get("", "").split("/") if part and part != "."]:
+            checkout = os.path.dirname(checkout)
+        self.directories = {name: os.path.join(checkout, directory)
+                            for name, directory in CHECKOUT_PACKAGES.items() if name}
+
+    def find_spec(self, name, path=None, target=None):
+        directory = self.directories.get(name)
+        if directory is None or not os.path.isdir(directory):
+            return None
+        parent, leaf = os.path.split(directory)
+        if leaf == name.rpartition(".")[2]:
+            from importlib.machinery import PathFinder
+            return PathFinder.find_spec(name, [parent])
+        from importlib.util import spec_from_file_location
+        return spec_from_file_location(name, os.path.join(directory, "__init__.py"),
+                                       submodule_search_locations=[directory])
+
+
+def cardki_search_path(package_root, installed, interpreter, python_home):
+    import site
+    for directory in site.getsitepackages(_environment_prefixes(interpreter, python_home)):
+        if directory not in sys.path and os.path.isdir(directory):
+            sys.path.append(directory)
+    if package_root not in sys.path and "cardki" not in sys.modules:
+        sys.path.insert(0, package_root)
+    if not installed and not any(type(finder).__name__ == "_CheckoutPackages" for finder in sys.meta_path):
+        sys.meta_path.append(_CheckoutPackages(package_root))
+"""
+
+# The embedded start around cffi's: the search path, and what cffi's own start prints
+# (its errors) kept from the host's streams for CARDKI_LOG_FILE, if one is set.
+_START_CODE = _PATH_CODE + """
+import io
 captured = io.StringIO()
 saved_streams = sys.stdout, sys.stderr
 sys.stdout = sys.stderr = captured
 try:
-    site.main()
-    for directory in SITE_DIRS.split(os.pathsep):
-        if directory and os.path.isdir(directory) and directory not in sys.path:
-            site.addsitedir(directory)
+    cardki_search_path(PACKAGE_ROOT, INSTALLED, INTERPRETER, PYTHON_HOME)
 except BaseException:
     import traceback
     traceback.print_exc()
 """
 
 # After cffi's own start (its errors were captured too): the streams go back.
-_SITE_DONE_CODE = """\
+_START_DONE_CODE = """\
 sys.stdout, sys.stderr = saved_streams
 if captured.getvalue() and os.environ.get("CARDKI_LOG_FILE"):
     try:
@@ -126,11 +194,10 @@ def _baked_paths() -> str:
         "cardki_build_executable": sys.executable,
         "cardki_base_executable": getattr(sys, "_base_executable", None) or sys.executable,
         "cardki_executable_name": os.path.basename(sys.executable),
-        "cardki_build_site_dirs": os.pathsep.join(_site_dirs()),
         "cardki_site_suffix": _prefix_relative(paths["platlib"]),
         "cardki_scripts_suffix": _prefix_relative(paths["scripts"]),
-        "cardki_site_code": _SITE_CODE,
-        "cardki_site_done_code": _SITE_DONE_CODE,
+        "cardki_start_code": _START_CODE,
+        "cardki_start_done_code": _START_DONE_CODE,
     }
     return "\n".join(f"static const char {name}[] = {_c_string(value)};" for name, value in constants.items())
 
@@ -223,10 +290,30 @@ static const char *cardki_install_dir(void) {
     return cardki_install;
 }
 
-/* Directories whose packages serve cardki: where it is installed, else the build environment's. */
-static const char *cardki_site_dirs(void) {
+/* 1 when pip installed cardki there (a wheel), 0 for a source checkout. */
+static int cardki_installed(void) {
     pthread_once(&cardki_located, cardki_locate);
-    return cardki_is_installed ? cardki_install : cardki_build_site_dirs;
+    return cardki_is_installed;
+}
+
+/* The interpreter of the environment that serves cardki (its site-packages are searched). */
+static const char *cardki_interpreter_path(void) {
+    pthread_once(&cardki_located, cardki_locate);
+    return cardki_interpreter;
+}
+
+static int cardki_started_python;  /* 1 once this library started the interpreter itself */
+
+static int cardki_started_interpreter(void) {
+    return cardki_started_python;
+}
+
+/* Binds a string to a name in globals (the file system's encoding); 0 on failure. */
+static int cardki_set_path(PyObject *globals, const char *name, const char *value) {
+    PyObject *text = PyUnicode_DecodeFSDefault(value);
+    int ok = text && PyDict_SetItemString(globals, name, text) == 0;
+    Py_XDECREF(text);
+    return ok;
 }
 
 static int cardki_run(const char *code, PyObject *globals) {
@@ -245,7 +332,7 @@ static int cardki_run(const char *code, PyObject *globals) {
 static int cardki_start_interpreter(void) {
     PyConfig config;
     PyStatus status;
-    PyObject *globals, *site_dirs;
+    PyObject *globals;
     PyGILState_STATE gil;
     int started;
 
@@ -257,7 +344,7 @@ static int cardki_start_interpreter(void) {
     }
     PyConfig_InitIsolatedConfig(&config);  /* no PYTHON* variables, no user site, no argv */
     config.install_signal_handlers = 0;    /* the host's signals stay the host's */
-    config.site_import = 0;                /* site runs below, with its output captured */
+    config.site_import = 0;                /* no site.main(): the start code sets sys.path */
     status = PyConfig_SetBytesString(&config, &config.home, cardki_python_home);
     if (!PyStatus_Exception(status))
         status = PyConfig_SetBytesString(&config, &config.executable, cardki_interpreter);
@@ -269,23 +356,24 @@ static int cardki_start_interpreter(void) {
         cardki_note("Python did not start:", status.err_msg);
         return -1;
     }
+    cardki_started_python = 1;
     /* Py_InitializeFromConfig left us holding the GIL. */
     globals = PyDict_New();
-    site_dirs = PyUnicode_DecodeFSDefault(cardki_site_dirs());
-    if (!globals || !site_dirs || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0
-            || PyDict_SetItemString(globals, "SITE_DIRS", site_dirs) < 0 || !cardki_run(cardki_site_code, globals)) {
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0
+            || !cardki_set_path(globals, "PACKAGE_ROOT", cardki_install)
+            || !cardki_set_path(globals, "INTERPRETER", cardki_interpreter)
+            || !cardki_set_path(globals, "PYTHON_HOME", cardki_python_home)
+            || PyDict_SetItemString(globals, "INSTALLED", cardki_is_installed ? Py_True : Py_False) < 0
+            || !cardki_run(cardki_start_code, globals)) {
         PyErr_Clear();
-        Py_XDECREF(site_dirs);
         Py_XDECREF(globals);
         globals = NULL;
-    } else {
-        Py_DECREF(site_dirs);
     }
     (void)PyEval_SaveThread();  /* cffi expects to take the GIL itself */
     started = globals ? cffi_start_python() : -1;
     if (globals) {
         gil = PyGILState_Ensure();
-        (void)cardki_run(cardki_site_done_code, globals);
+        (void)cardki_run(cardki_start_done_code, globals);
         Py_DECREF(globals);
         PyGILState_Release(gil);
     }
@@ -437,10 +525,12 @@ CARDKI_EXPORT CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags) 
 """
 
 
-# Only what Python touches: the struct layouts and the two path helpers.
+# Only what Python touches: the struct layouts and the path helpers.
 _PYTHON_CDEF = cdefs.TYPES + """
 const char *cardki_install_dir(void);
-const char *cardki_site_dirs(void);
+int cardki_installed(void);
+const char *cardki_interpreter_path(void);
+int cardki_started_interpreter(void);
 """
 
 _INIT_CODE = f"""
@@ -450,18 +540,15 @@ _module = sys.modules[{MODULE_NAME!r}]
 
 
 def _start():
-    import os
-    import site
     ffi, lib = _module.ffi, _module.lib
-    # A Python host from another environment needs cardki's dependencies (where it is
-    # installed; for a checkout, in the building environment); an interpreter the
-    # library started has them on sys.path already.
-    for directory in os.fsdecode(ffi.string(lib.cardki_site_dirs())).split(os.pathsep):
-        if directory and os.path.isdir(directory) and directory not in sys.path:
-            site.addsitedir(directory)
-    package_root = os.fsdecode(ffi.string(lib.cardki_install_dir()))  # site-packages, or src/ when editable
-    if "cardki" not in sys.modules and package_root not in sys.path:
-        sys.path.insert(0, package_root)
+    # A Python host (perhaps of another environment) needs cardki's directories; an
+    # interpreter the library started has them on sys.path already.
+    if not lib.cardki_started_interpreter():
+        import os
+        code = {{}}
+        exec({_PATH_CODE!r}, code)
+        code["cardki_search_path"](os.fsdecode(ffi.string(lib.cardki_install_dir())), bool(lib.cardki_installed()),
+                                   os.fsdecode(ffi.string(lib.cardki_interpreter_path())), {sys.base_prefix!r})
     from cardki.capi import entry
     entry.attach(ffi, lib)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
 from cardki import errors
 from cardki.constants import CKR, InitializeFlag
 from cardki.cryptoki.sessions import OperationKind
+from cardki.log import DEBUG, get_logger
 
 from .config import ModuleConfig, configure_logging
 from .marshal import Marshaller
@@ -34,7 +34,7 @@ from .marshal import Marshaller
 if TYPE_CHECKING:
     from cardki.cryptoki.engine import Cryptoki
 
-logger = logging.getLogger("cardki.capi")
+logger = get_logger("cardki.capi")
 
 _engine_lock = threading.Lock()
 _engine: Cryptoki | None = None
@@ -71,6 +71,8 @@ def _create_engine() -> Cryptoki:
 # --- the guard -------------------------------------------------------------------------------
 
 _ENTRIES: Dict[str, Callable[..., int]] = {}
+_OK = int(CKR.OK)
+_GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 
 
 def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
@@ -84,17 +86,17 @@ def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None
         try:
             if checks_initialized:
                 # CRYPTOKI_NOT_INITIALIZED before any argument check, as hosts expect.
-                engine().get_info()
+                engine().check_initialized()
             function(*args)
-            rv = int(CKR.OK)
+            rv = _OK
         except errors.CryptokiError as failure:
             rv = int(failure.rv)
         # The host must survive whatever happens in Python (even KeyboardInterrupt/SystemExit
         # raised in a callback thread): report it as the spec's catch-all code.
         except BaseException:  # noqa: BLE001
             logger.exception("%s failed unexpectedly", name)
-            rv = int(CKR.GENERAL_ERROR)
-        if logger.isEnabledFor(logging.DEBUG):
+            rv = _GENERAL_ERROR
+        if logger.isEnabledFor(DEBUG):
             logger.debug("%s -> %s", name, _rv_name(rv))
         return rv
 
@@ -125,7 +127,7 @@ def attach(ffi: Any, lib: Any) -> None:
 def _not_supported(name: str) -> Callable[..., int]:
     def answer(*args: Any) -> int:
         try:
-            engine().get_info()  # CRYPTOKI_NOT_INITIALIZED comes first, as for every other call
+            engine().check_initialized()  # CRYPTOKI_NOT_INITIALIZED comes first, as for every other call
         except errors.CryptokiError as failure:
             return int(failure.rv)
         return int(CKR.FUNCTION_NOT_SUPPORTED)

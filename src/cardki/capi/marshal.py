@@ -194,7 +194,7 @@ class Marshaller:
         target.minor = int(minor) & 0xFF
 
 
-# --- mechanism parameter structs -> engine dataclasses ------------------------------------
+# --- mechanism parameter structs -> engine values -----------------------------------------
 
 def _pss(marshal: Marshaller, struct: Any) -> Any:
     from cardki.cryptoki.mechanisms import RsaPssParams

@@ -10,15 +10,15 @@ decorates its public methods with it.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import errors
+from ..log import get_logger
 
 if TYPE_CHECKING:
     from .engine import Cryptoki
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def api_boundary(method: Callable) -> Callable:

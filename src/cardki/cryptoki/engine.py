@@ -68,14 +68,13 @@ Choices where the spec leaves room (so callers know what to expect):
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
+from ..log import get_logger
 from .boundary import api_boundary
 from .info import (
     LIBRARY_DESCRIPTION,
@@ -96,7 +95,7 @@ from .slots import SlotTable
 if TYPE_CHECKING:
     from ..token.base import MechanismInfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def pcsc_slot_source() -> SlotSource:
@@ -105,6 +104,28 @@ def pcsc_slot_source() -> SlotSource:
     pyscard is not needed before)."""
     from ..virtual import VirtualMode, slot_source_factory
     return slot_source_factory(VirtualMode.OFF)()
+
+
+class _OperationCall:
+    """:meth:`Cryptoki.operation_call`: the library lock around one C call on an
+    operation, and the operation's failure rule for what fails in it. A class rather
+    than a generator-based context manager: every signature takes two."""
+
+    __slots__ = ("lock", "operations", "session", "kind")
+
+    def __init__(self, lock: threading.RLock, operations: OperationRunner, session: int,
+                 kind: OperationKind) -> None:
+        self.lock, self.operations, self.session, self.kind = lock, operations, session, kind
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if error is not None:
+                self.operations.call_failed(self.session, self.kind, error)
+        finally:
+            self.lock.release()
 
 
 class Cryptoki:
@@ -147,6 +168,14 @@ class Cryptoki:
             self._forget_everything()
         if not self._initialized:
             raise errors.CryptokiNotInitialized()
+
+    def check_initialized(self) -> None:
+        """CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process: what the C
+        layer asks first on every call, before it reads an argument. A flag and the pid,
+        no lock unless the answer is no (the call itself checks again under the lock)."""
+        if not self._initialized or self._pid != os.getpid():
+            with self._lock:
+                self._check_initialized()
 
     def _forget_everything(self) -> None:
         self._initialized = False
@@ -346,17 +375,11 @@ class Cryptoki:
 
     # ------------------------------------------------------------------ operations
 
-    @contextmanager
-    def operation_call(self, session: int, kind: OperationKind) -> Iterator[None]:
+    def operation_call(self, session: int, kind: OperationKind) -> ContextManager[None]:
         """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
         checks included. A NULL pointer or an absurd length the C layer finds is a
         failed call like any other, so it ends the operation by the same rule."""
-        with self._lock:
-            try:
-                yield
-            except BaseException as error:
-                self._operations.call_failed(session, kind, error)
-                raise
+        return _OperationCall(self._lock, self._operations, session, kind)
 
     @api_boundary
     def sign_init(self, session: int, mech: Any, key: int) -> None:

@@ -2,7 +2,8 @@
 
 A mechanism arrives as an int, an enum member, a ``(type, parameter)`` pair or
 a :class:`MechanismSpec`; :func:`as_spec` turns all of them into one
-``MechanismSpec``. The tables here say which base mechanism and hash a
+``MechanismSpec``. The values are named tuples (cheap to define and to make: one
+is made per ``*_Init``). The tables here say which base mechanism and hash a
 "hash-then-sign" mechanism uses, which key type a mechanism needs, and which
 parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 """
@@ -10,8 +11,7 @@ parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKD, CKK, CKM, CKZ, mechanism_name
@@ -19,16 +19,14 @@ from ..digests import BY_KDF, BY_MECHANISM, BY_MGF
 from . import limits
 
 
-@dataclass(frozen=True)
-class MechanismSpec:
+class MechanismSpec(NamedTuple):
     """``CK_MECHANISM``: a type and its (already decoded) parameter."""
 
     type: int
     parameter: Any = None
 
 
-@dataclass(frozen=True)
-class RsaPssParams:
+class RsaPssParams(NamedTuple):
     """``CK_RSA_PKCS_PSS_PARAMS``."""
 
     hash_alg: int
@@ -36,8 +34,7 @@ class RsaPssParams:
     salt_len: int
 
 
-@dataclass(frozen=True)
-class RsaOaepParams:
+class RsaOaepParams(NamedTuple):
     """``CK_RSA_PKCS_OAEP_PARAMS``."""
 
     hash_alg: int
@@ -46,8 +43,7 @@ class RsaOaepParams:
     source_data: bytes = b""
 
 
-@dataclass(frozen=True)
-class Ecdh1DeriveParams:
+class Ecdh1DeriveParams(NamedTuple):
     """``CK_ECDH1_DERIVE_PARAMS``; ``public_data`` is the peer's point."""
 
     kdf: int
@@ -55,8 +51,7 @@ class Ecdh1DeriveParams:
     public_data: bytes
 
 
-@dataclass(frozen=True)
-class EddsaParams:
+class EddsaParams(NamedTuple):
     """``CK_EDDSA_PARAMS`` (only pure Ed25519 is supported: phflag False, no context)."""
 
     phflag: bool = False

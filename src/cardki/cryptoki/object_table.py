@@ -16,7 +16,6 @@ stays in (across resets by other programs); a new insertion gets new handles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -53,14 +52,16 @@ def _objects_with_id(cka_id: bytes) -> Callable[[Token], List[TokenObject]]:
     return lambda token: list(token.objects_with_id(cka_id))
 
 
-@dataclass
 class _CardObjects:
     """What one slot's card has registered: handles by the token's own reference,
     and how much of the card's list was read."""
 
-    handles: Dict[ObjectRef, int] = field(default_factory=dict)
-    loaded: bool = False                                  # the whole list is registered
-    loaded_ids: Set[bytes] = field(default_factory=set)   # else: the CKA_IDs registered one by one
+    __slots__ = ("handles", "loaded", "loaded_ids")
+
+    def __init__(self) -> None:
+        self.handles: Dict[ObjectRef, int] = {}
+        self.loaded = False                  # the whole list is registered
+        self.loaded_ids: Set[bytes] = set()  # else: the CKA_IDs registered one by one
 
 
 class ObjectTable:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Set, Tuple
 
 from .. import errors
@@ -66,16 +65,23 @@ def next_handle() -> int:
         return next(_handle_counter)
 
 
-@dataclass
 class ObjectRecord:
     """One object behind one handle."""
 
-    handle: int
-    slot_id: int
-    attributes: Dict[int, Any]
-    sensitive: FrozenSet[int] = frozenset()
-    token_object: TokenObject | None = None  # the card's own object (None for session objects)
-    owner_session: int | None = None         # session handle for session objects
+    __slots__ = ("handle", "slot_id", "attributes", "sensitive", "token_object", "owner_session")
+
+    def __init__(self, handle: int, slot_id: int, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset(),
+                 token_object: TokenObject | None = None, owner_session: int | None = None) -> None:
+        self.handle = handle
+        self.slot_id = slot_id
+        self.attributes = attributes
+        self.sensitive = sensitive
+        self.token_object = token_object    # the card's own object (None for session objects)
+        self.owner_session = owner_session  # session handle for session objects
+
+    def __repr__(self) -> str:
+        kind = "token" if self.token_object is not None else f"session {self.owner_session}"
+        return f"ObjectRecord({self.handle}, slot {self.slot_id}, {kind} object)"
 
     @property
     def is_token_object(self) -> bool:

@@ -14,8 +14,7 @@ operations live in their session, keys in the object table.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Tuple
 
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
@@ -118,6 +117,24 @@ def _signature_length(key: ObjectRecord | None) -> int | None:
     return None
 
 
+class _Step:
+    """The context of one call on an operation (:meth:`OperationRunner._step`): a
+    failure ends the operation where the spec says so. A class rather than a
+    generator-based context manager: every signature takes two."""
+
+    __slots__ = ("context", "kind", "operation")
+
+    def __init__(self, context: SessionContext, kind: OperationKind, operation: Operation) -> None:
+        self.context, self.kind, self.operation = context, kind, operation
+
+    def __enter__(self) -> Tuple[SessionContext, Operation]:
+        return self.context, self.operation
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if error is not None:
+            self.context.record.failed(self.kind, error)
+
+
 class OperationRunner:
     """The cryptographic operations and their state machines."""
 
@@ -128,19 +145,12 @@ class OperationRunner:
 
     # ------------------------------------------------------------------ common
 
-    @contextmanager
-    def _step(self, session: int, kind: OperationKind,
-              call: Call) -> Iterator[Tuple[SessionContext, Operation]]:
+    def _step(self, session: int, kind: OperationKind, call: Call) -> _Step:
         """One call on the active ``kind`` operation, under the session's sequencing
         rules: refused (OPERATION_ACTIVE) if it cannot come now, ended if it fails
         (see :mod:`.sessions`)."""
         context = self._sessions.context(session)
-        operation = context.record.step(kind, call)
-        try:
-            yield context, operation
-        except BaseException as error:
-            context.record.failed(kind, error)
-            raise
+        return _Step(context, kind, context.record.step(kind, call))
 
     def call_failed(self, session: int, kind: OperationKind, error: BaseException) -> None:
         """A ``C_*`` call on ``kind``'s operation failed in the C layer's own checks (a
@@ -205,6 +215,8 @@ class OperationRunner:
         self._check_key(kind, spec, key)
         spec = check_parameter(spec)
         operation = Operation(kind, mechanism=spec, key=key)
+        if kind is OperationKind.SIGN:
+            operation.output_length = _signature_length(key)
         if spec.type in HASHED_SIGN:
             base, digest = HASHED_SIGN[spec.type]
             operation.base_mechanism = MechanismSpec(base, spec.parameter)
@@ -260,7 +272,7 @@ class OperationRunner:
         with self._step(session, OperationKind.SIGN, Call.SINGLE) as (context, operation):
             return self._deliver(context.record, OperationKind.SIGN, Call.SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
-                                 _signature_length(operation.key))
+                                 operation.output_length)
 
     def sign_update(self, session: int, data: bytes) -> None:
         """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
@@ -273,7 +285,7 @@ class OperationRunner:
         with self._step(session, OperationKind.SIGN, Call.FINAL) as (context, operation):
             return self._deliver(context.record, OperationKind.SIGN, Call.FINAL, operation,
                                  lambda: self._card_sign(context.slot, operation, None), length_only, max_length,
-                                 _signature_length(operation.key))
+                                 operation.output_length)
 
     def sign_recover_init(self, session: int, mech: Any, key: int) -> None:
         self._sessions.get(session)

@@ -10,18 +10,18 @@ tells the object table what a session's end or a logout invalidates.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Set, Tuple
 
 from .. import errors
 from ..constants import CKU, SessionFlag, TokenFlag
+from ..log import get_logger
 from .info import SessionInfo
 from .object_table import ObjectTable
 from .objects import next_handle
 from .sessions import SessionContext, SessionRecord
 from .slots import SlotState, SlotTable
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def pin_bytes(pin: Any) -> bytes | None:

@@ -28,9 +28,8 @@ Python API and the C ABI:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple
 
 from .. import errors
 from ..constants import CKS, CKU, SessionFlag
@@ -41,6 +40,9 @@ if TYPE_CHECKING:
 
     from .objects import ObjectRecord
     from .slots import SlotState
+
+
+_RW_SESSION = int(SessionFlag.RW_SESSION)  # an int: IntFlag's & costs a microsecond a call
 
 
 class Call(Enum):
@@ -69,23 +71,32 @@ class OperationKind(Enum):
     DECRYPT = "decrypt"
 
 
-@dataclass
 class Operation:
-    """State of one active operation."""
+    """State of one active operation (a plain class: one is made per ``*_Init``)."""
 
-    kind: OperationKind
-    mechanism: MechanismSpec | None = None
-    key: ObjectRecord | None = None     # None for digest and find
-    base_mechanism: MechanismSpec | None = None   # what reaches the token / host primitive
-    digest_mechanism: int | None = None           # hash applied by the engine, if any
-    hash_context: hashlib._Hash | None = None
-    buffer: bytearray = field(default_factory=bytearray)
-    multipart: bool = False                # an *_update was called
-    result: bytes | None = None         # cached output of a length query
-    answered: Call | None = None        # the call told a length only; its output is still to fetch
-    context_login_pending: bool = False    # ALWAYS_AUTHENTICATE key: CKU_CONTEXT_SPECIFIC allowed now
-    public_key: Any = None                 # host-side verify/encrypt key (a pyca public key)
-    found: List[int] = field(default_factory=list)   # find: remaining handles
+    __slots__ = ("kind", "mechanism", "key", "base_mechanism", "digest_mechanism", "hash_context", "buffer",
+                 "multipart", "result", "answered", "context_login_pending", "public_key", "found", "output_length")
+
+    def __init__(self, kind: OperationKind, mechanism: MechanismSpec | None = None, key: ObjectRecord | None = None,
+                 digest_mechanism: int | None = None, hash_context: hashlib._Hash | None = None,
+                 found: List[int] | None = None) -> None:
+        self.kind = kind
+        self.mechanism = mechanism
+        self.key = key                                  # None for digest and find
+        self.base_mechanism: MechanismSpec | None = None  # what reaches the token / host primitive
+        self.digest_mechanism = digest_mechanism        # hash applied by the engine, if any
+        self.hash_context = hash_context
+        self.buffer = bytearray()
+        self.multipart = False                          # an *_update was called
+        self.result: bytes | None = None                # cached output of a length query
+        self.answered: Call | None = None               # the call told a length only; its output is still to fetch
+        self.context_login_pending = False              # ALWAYS_AUTHENTICATE key: CKU_CONTEXT_SPECIFIC allowed now
+        self.public_key: Any = None                     # host-side verify/encrypt key (a pyca public key)
+        self.found: List[int] = found if found is not None else []  # find: remaining handles
+        self.output_length: int | None = None           # sign: every signature's length, known from the key
+
+    def __repr__(self) -> str:
+        return f"Operation({self.kind.name}, mechanism={self.mechanism!r})"
 
     def admit(self, call: Call) -> None:
         """OPERATION_ACTIVE (and nothing changes) if ``call`` cannot come now."""
@@ -100,20 +111,25 @@ class Operation:
         return self.context_login_pending
 
 
-@dataclass
 class SessionRecord:
     """One open session."""
 
-    handle: int
-    slot_id: int
-    flags: int
-    application: Any = None
-    notify: Any = None
-    operations: Dict[OperationKind, Operation] = field(default_factory=dict)
+    __slots__ = ("handle", "slot_id", "flags", "application", "notify", "operations")
+
+    def __init__(self, handle: int, slot_id: int, flags: int, application: Any = None, notify: Any = None) -> None:
+        self.handle = handle
+        self.slot_id = slot_id
+        self.flags = flags
+        self.application = application
+        self.notify = notify
+        self.operations: Dict[OperationKind, Operation] = {}
+
+    def __repr__(self) -> str:
+        return f"SessionRecord({self.handle}, slot {self.slot_id}, flags 0x{self.flags:X})"
 
     @property
     def read_write(self) -> bool:
-        return bool(self.flags & SessionFlag.RW_SESSION)
+        return bool(self.flags & _RW_SESSION)
 
     def state(self, logged_in: int | None) -> CKS:
         """The CKS_ state for the slot's login state ``logged_in`` (CKU_ or None)."""
@@ -161,8 +177,7 @@ class SessionRecord:
         self.operations.pop(kind, None)
 
 
-@dataclass(frozen=True)
-class SessionContext:
+class SessionContext(NamedTuple):
     """One session as a call sees it: the session, its slot, and the slot's login state
     (CKU_USER, CKU_SO or None), looked up once per call by the session table."""
 

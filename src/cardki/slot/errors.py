@@ -7,8 +7,6 @@ codes' table and their messages.
 
 from __future__ import annotations
 
-from smartcard import scard
-
 from ..transport import (
     CardRemovedError,
     CardResetError,
@@ -20,6 +18,7 @@ from ..transport import (
     SlotError,
     WaitCancelledError,
 )
+from .pyscard import scard
 
 
 def describe_pcsc_code(code: int) -> str:

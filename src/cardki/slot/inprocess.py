@@ -13,10 +13,9 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from smartcard import scard
-
 from ..transport import CardTransport, LockedTransactions
 from .errors import CardRemovedError, CardResetError, PcscError
+from .pyscard import scard
 
 
 class EmulatedCard(Protocol):

@@ -16,10 +16,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
-
-from smartcard import scard
+from typing import Callable, NamedTuple
 
 from ..transport import CardTransport
 from .errors import (
@@ -30,6 +27,7 @@ from .errors import (
 )
 from .inprocess import EmulatedCard, InProcessSlot, InProcessTransport
 from .pcsc import PcscTransport, establish_context, release_context
+from .pyscard import scard
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
@@ -39,8 +37,7 @@ _PRESENT = scard.SCARD_STATE_PRESENT
 _COUNTER_SHIFT = 16  # pcsc-lite keeps a per-reader card event counter in the high word
 
 
-@dataclass(frozen=True)
-class SlotEntry:
+class SlotEntry(NamedTuple):
     """One slot as listed: a reader (or the in-process virtual card)."""
 
     slot_id: int

@@ -22,10 +22,9 @@ import threading
 import time
 from typing import Tuple
 
-from smartcard import scard
-
 from ..transport import CardTransport, LockedTransactions
 from .errors import CardRemovedError, CardResetError, PcscError, SharingViolationError, error_for_pcsc
+from .pyscard import scard
 
 PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: scard.SCARD_PCI_T1}
