@@ -245,8 +245,7 @@ def C_InitToken(slot: int, pin: Any, pin_length: int, label: Any) -> None:
     so_pin = _M.read_optional_pin(pin, int(pin_length))
     if _M.is_null(label):
         raise errors.ArgumentsBad("NULL label")
-    label_text = bytes(_ffi.buffer(label, 32)).decode("utf-8", "replace").rstrip(" ")
-    engine().init_token(int(slot), so_pin, label_text)
+    engine().init_token(int(slot), so_pin, bytes(_ffi.buffer(label, 32)))  # the engine reads the field
 
 
 @entry_point

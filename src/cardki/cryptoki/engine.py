@@ -84,11 +84,12 @@ from .info import (
     SessionInfo,
     SlotInfo,
     TokenInfoFull,
+    token_label,
 )
 from .object_table import ObjectTable
 from .operations import OperationRunner
 from .ports import SlotSource, TokenFactory
-from .session_table import SessionTable
+from .session_table import SessionTable, pin_bytes
 from .sessions import OperationKind
 from .slots import SlotTable
 
@@ -228,11 +229,29 @@ class Cryptoki:
         return self._slots.mechanism_info(self._slots.present(slot), mech)
 
     @api_boundary
-    def init_token(self, slot: int, so_pin: Any, label: str) -> None:
-        self._slots.present(slot)
+    def init_token(self, slot: int, so_pin: Any, label: str | bytes) -> None:
+        """C_InitToken: the token back to its initial state, with ``so_pin`` as its SO PIN.
+
+        The spec's rules: no session of this application may be open with the token
+        (SESSION_EXISTS); ``so_pin`` is required (no token here has a protected
+        authentication path); ``label`` is the token's 32-byte CK_UTF8CHAR field, blank
+        padded (or the text itself), so at most 32 bytes of UTF-8 once the padding is
+        stripped and without NULs (else ARGUMENTS_BAD). The token checks the SO PIN
+        before it changes anything (PIN_INCORRECT). Afterwards the card holds other
+        objects: their handles die and the list is read again at the next find."""
+        state = self._slots.present(slot)
         if self._sessions.of_slot(slot):
             raise errors.SessionExists()
-        raise errors.FunctionNotSupported("PIV cards are initialized with their own tools")
+        secret = pin_bytes(so_pin)
+        if secret is None:
+            raise errors.ArgumentsBad("C_InitToken needs the SO PIN")
+        text = token_label(label)
+        if self._slots.write_protected(state):
+            raise errors.TokenWriteProtected()
+        # Every object is about to change (even a refused SO PIN makes the token drop what
+        # it read): forget the slot's objects first, so nothing is re-read until a find.
+        self._objects.drop_slot(slot)
+        self._slots.call(state, lambda token: token.init_token(secret, text))
 
     # ------------------------------------------------------------------ sessions and login
 
