@@ -78,6 +78,11 @@ def unwrap_octet_string(value: bytes) -> bytes:
 
 def der_oid(dotted: str) -> bytes:
     """OBJECT IDENTIFIER from its dotted form ("2.16.840.1.101.3.7.2.96.80")."""
+    return _tlv(0x06, oid_content(dotted))
+
+
+def oid_content(dotted: str) -> bytes:
+    """The content octets of :func:`der_oid` (no tag, no length)."""
     arcs = [int(part) for part in dotted.split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
         raise ValueError(f"not an object identifier: {dotted!r}")
@@ -89,7 +94,7 @@ def der_oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         content += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(content))
+    return bytes(content)
 
 
 def decode_oid(value: bytes) -> str:

@@ -163,3 +163,15 @@ def test_init_token_through_the_engine_follows_the_spec_and_resets_the_card() ->
     rig.lib.login(session, CKU.SO, MANAGEMENT_KEY)  # the SO PIN is what C_InitToken was given
     rig.lib.logout(session)
     rig.lib.login(session, CKU.USER, "123456")      # the PIN is the factory one
+
+
+def test_opensc_0_23s_misspelt_curve25519_generates_an_x25519_key() -> None:
+    """pkcs11-tool 0.23 (Debian 12) names X25519 by a PrintableString whose length byte
+    says 11 for "curve25519"'s 10 characters; it still means X25519."""
+    rig = make_rig()
+    session = rig.open(RW)
+    rig.lib.login(session, CKU.SO, MANAGEMENT_KEY)
+    rig.lib.generate_key_pair(session, CKM.EC_MONTGOMERY_KEY_PAIR_GEN,
+                              {CKA.TOKEN: True, CKA.EC_PARAMS: bytes.fromhex("130b") + b"curve25519"},
+                              {CKA.TOKEN: True, CKA.ID: b"\x08", CKA.DERIVE: True})
+    assert rig.card.piv.keys[0x85].algorithm.ident == 0xE1
