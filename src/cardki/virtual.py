@@ -127,6 +127,19 @@ class _SavedOnChange:
         return response
 
 
+def attestation_root(card: Any) -> bytes | None:
+    """The DER root certificate a virtual YubiKey's attestations chain to (the
+    simulator's own CA, made with the card), or None for a card without one. A real
+    YubiKey's chain ends at Yubico's PIV root CA instead."""
+    piv = getattr(card, "piv", None)
+    root = getattr(piv, "attestation_root", None) if piv is not None else None
+    if root is None:
+        return None
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return bytes(root.public_bytes(Encoding.DER))
+
+
 def slot_source_factory(mode: VirtualMode,
                         card_factory: Callable[[], Any] | None = None) -> Callable[[], SlotSource]:
     """What the engine calls at each C_Initialize to get its slots under ``mode``;
@@ -157,5 +170,5 @@ def state_file_slot_source_factory(mode: VirtualMode, path: str) -> Callable[[],
     return make
 
 
-__all__ = ["VirtualMode", "VirtualStateError", "VirtualCardFile", "new_virtual_card", "slot_source_factory",
-           "state_file_slot_source_factory"]
+__all__ = ["VirtualMode", "VirtualStateError", "VirtualCardFile", "attestation_root", "new_virtual_card",
+           "slot_source_factory", "state_file_slot_source_factory"]

@@ -71,7 +71,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple, TypeVar
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
@@ -94,9 +94,10 @@ from .sessions import OperationKind
 from .slots import SlotTable
 
 if TYPE_CHECKING:
-    from ..token.base import MechanismInfo
+    from ..token.base import MechanismInfo, Token
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def pcsc_slot_source() -> SlotSource:
@@ -313,6 +314,25 @@ class Cryptoki:
     @api_boundary
     def set_pin(self, session: int, old_pin: Any, new_pin: Any) -> None:
         self._sessions.set_pin(session, old_pin, new_pin)
+
+    # ------------------------------------------------------------------ beyond Cryptoki
+
+    @api_boundary
+    def token_call(self, session: int, operation: Callable[[Token], T], *, writes: bool = False) -> T:
+        """Run ``operation`` on the token of ``session``'s slot: for what Cryptoki has no
+        call for (the Python API's PIV administration: the PUK, PIN retries, a reset, an
+        attestation, moving a key). It takes the path every token call takes (a card
+        pulled out is DEVICE_REMOVED, a reset by another program is noticed), and the
+        token sees the login the session's slot has. ``writes``: the operation changes
+        the card, so it needs a read/write session, and what the object table registered
+        of the card is read again afterwards (handles of unchanged objects stay)."""
+        context = self._sessions.context(session)
+        if writes and not context.record.read_write:
+            raise errors.SessionReadOnly()
+        result = self._slots.call(context.slot, operation)
+        if writes:
+            self._objects.refresh(context.slot)
+        return result
 
     # ------------------------------------------------------------------ objects
 
