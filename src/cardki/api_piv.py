@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple, TypeVar
 
 from . import errors
-from .api_objects import Certificate, PublicKey, only
+from .api_objects import Certificate, PublicKey, SignMixin, only
 from .api_util import Pin, private_key_template
-from .constants import CKA, CKK, CKO, CKS, CKU
+from .constants import CKA, CKK, CKM, CKO, CKS, CKU
 from .cryptoki.session_table import pin_bytes
 from .token.piv.constants import ManagementKeyAlgorithm, PinPolicy, PivAlgorithm, TouchPolicy
 
@@ -145,6 +145,19 @@ class PivSession:
             raise errors.ArgumentsBad(f"this card has no slot {key:02X}")
         return spec.cka_id
 
+    @property
+    def available(self) -> bool:
+        """Whether the session's token is a PIV applet (no card I/O)."""
+        from .token.piv.token import PivToken
+
+        return self.session.library.engine.token_call(self.session.handle,
+                                                      lambda token: isinstance(token, PivToken))
+
+    def default_management_key(self) -> str | None:
+        """The factory management key of this kind of card, as hex (None if unknown)."""
+        key = self._call(lambda token: token.profile.management_key_factory)
+        return key.hex() if key is not None else None
+
     # ---------------------------------------------------------------- reading
     def status(self) -> PivStatus:
         """Firmware, serial, and the PIN / PUK / management key status (no login needed)."""
@@ -203,6 +216,47 @@ class PivSession:
         return verify_attestation(der(attestation), der(device), [der(r) for r in roots],
                                   intermediates=[der(c) for c in intermediates],
                                   public_key_info=bytes(spki) if spki else None)
+
+    def _signer(self, slot: str | int) -> Tuple[Any, Callable[[bytes, str], bytes]]:
+        """The slot's public key and a signer with its private key (a user session)."""
+        from .api import NoSuchKey
+
+        key_id = self.key_id(slot)
+        public = self.public_key(slot).to_cryptography()
+        found = self.session.private_keys(id=key_id)
+        if not found:
+            raise NoSuchKey(f"no private key in slot {parse_slot(slot):02X} (is the session logged in?)")
+        private = found[0]
+        if not isinstance(private, SignMixin):
+            raise errors.KeyFunctionNotPermitted(f"the key in slot {parse_slot(slot):02X} cannot sign")
+        signer = private
+
+        def sign(data: bytes, hash_name: str) -> bytes:
+            mechanism = _SIGN_MECHANISMS[(int(private.key_type), hash_name if private.key_type != CKK.EC_EDWARDS
+                                          else "")]
+            return signer.sign(data, mechanism, to_der=private.key_type == CKK.EC)
+
+        return public, sign
+
+    def self_signed_certificate(self, slot: str | int, subject: str | x509.Name, *, days: int = 365,
+                                hash_name: str = "sha256") -> x509.Certificate:
+        """A self-signed certificate for ``slot``'s key, signed on the card (the user logged
+        in; a PIN-always key uses the session's ``context_pin``). ``subject`` is an RFC 4514
+        string ("CN=me,O=example") or an ``x509.Name``. Store it with :meth:`import_certificate`."""
+        from .card_x509 import self_signed_certificate
+
+        name = _name(subject)
+        public, sign = self._signer(slot)
+        return self_signed_certificate(public, sign, name, days=days, hash_name=hash_name)
+
+    def certificate_request(self, slot: str | int, subject: str | x509.Name, *,
+                            hash_name: str = "sha256") -> x509.CertificateSigningRequest:
+        """A PKCS#10 certificate request for ``slot``'s key, signed on the card."""
+        from .card_x509 import certificate_request
+
+        name = _name(subject)
+        public, sign = self._signer(slot)
+        return certificate_request(public, sign, name, hash_name=hash_name)
 
     # ---------------------------------------------------------------- keys and certificates (the SO)
     def generate(self, slot: str | int, algorithm: str | int = PivAlgorithm.ECCP256, *,
@@ -304,6 +358,27 @@ class PivSession:
         if self.session.info.state in (CKS.RO_USER_FUNCTIONS, CKS.RW_USER_FUNCTIONS, CKS.RW_SO_FUNCTIONS):
             self.session.logout()
         self._call(lambda token: token.factory_reset(), writes=True)
+
+
+#: (CKK, hash) -> the mechanism that signs a certificate's body (Ed25519 hashes itself).
+_SIGN_MECHANISMS: Dict[Tuple[int, str], int] = {
+    (CKK.RSA, "sha256"): CKM.SHA256_RSA_PKCS, (CKK.RSA, "sha384"): CKM.SHA384_RSA_PKCS,
+    (CKK.RSA, "sha512"): CKM.SHA512_RSA_PKCS, (CKK.EC, "sha256"): CKM.ECDSA_SHA256,
+    (CKK.EC, "sha384"): CKM.ECDSA_SHA384, (CKK.EC, "sha512"): CKM.ECDSA_SHA512, (CKK.EC_EDWARDS, ""): CKM.EDDSA,
+}
+
+
+def _name(subject: str | x509.Name) -> x509.Name:
+    """An RFC 4514 subject ("CN=me,O=example"; a bare "me" means CN=me, as in ykman)."""
+    from cryptography import x509
+
+    if not isinstance(subject, str):
+        return subject
+    text = subject if "=" in subject else f"CN={subject}"
+    try:
+        return x509.Name.from_rfc4514_string(text)
+    except ValueError:
+        raise ValueError("the subject is not an RFC 4514 name (CN=..., O=...)") from None
 
 
 def _policy_attributes(pin_policy: PinPolicy, touch_policy: TouchPolicy) -> Dict[int, Any]:

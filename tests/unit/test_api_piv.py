@@ -192,3 +192,36 @@ def test_reset_logs_out_and_empties_the_card(lib: api.Library) -> None:
     assert set(lib.virtual_card.piv.keys) == {0xF9}
     with so(lib) as admin:  # the factory management key again
         assert admin.piv.status().access.management_key.default
+
+
+@pytest.mark.parametrize("slot,algorithm,hash_name", [("9a", "ECCP256", "sha256"), ("9c", "RSA2048", "sha384"),
+                                                      ("9d", "ECCP384", "sha512"), ("9e", "ED25519", "sha256")])
+def test_certificates_and_requests_signed_on_the_card(lib: api.Library, slot: str, algorithm: str,
+                                                      hash_name: str) -> None:
+    with so(lib) as admin:
+        admin.piv.generate(slot, algorithm)
+    with lib.get_token().open(user_pin=PIN, context_pin=PIN) as session:
+        certificate = session.piv.self_signed_certificate(slot, "CN=signed on the card,O=cardki", days=30,
+                                                          hash_name=hash_name)
+        request = session.piv.certificate_request(slot, "requested", hash_name=hash_name)
+        public = session.piv.public_key(slot).to_cryptography()
+    assert certificate.public_key() == public and request.public_key() == public
+    certificate.verify_directly_issued_by(certificate)
+    assert request.is_signature_valid and request.subject.rfc4514_string() == "CN=requested"
+    assert certificate.subject.rfc4514_string() == "CN=signed on the card,O=cardki"
+    assert (certificate.not_valid_after_utc - certificate.not_valid_before_utc).days == 30
+    if algorithm != "ED25519":
+        assert certificate.signature_hash_algorithm.name == hash_name
+    with so(lib) as admin:
+        admin.piv.import_certificate(slot, certificate)
+        assert admin.piv.certificate(slot).to_cryptography() == certificate
+
+
+def test_an_x25519_key_signs_no_certificate(lib: api.Library) -> None:
+    with so(lib) as admin:
+        admin.piv.generate("82", "X25519")
+    with lib.get_token().open(user_pin=PIN) as session:
+        with pytest.raises(errors.KeyFunctionNotPermitted):
+            session.piv.self_signed_certificate("82", "CN=x")
+        with pytest.raises(ValueError, match="RFC 4514"):
+            session.piv.certificate_request("82", "CN=x,,=")
