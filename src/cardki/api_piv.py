@@ -158,6 +158,10 @@ class PivSession:
         key = self._call(lambda token: token.profile.management_key_factory)
         return key.hex() if key is not None else None
 
+    def slot_names(self) -> List[Tuple[int, bytes, str]]:
+        """(key reference, CKA_ID, name) of every key slot this card has, in the profile's order."""
+        return self._call(lambda token: [(spec.key, spec.cka_id, spec.name) for spec in token.profile.slots])
+
     # ---------------------------------------------------------------- reading
     def status(self) -> PivStatus:
         """Firmware, serial, and the PIN / PUK / management key status (no login needed)."""
