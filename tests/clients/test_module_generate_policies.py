@@ -1,6 +1,7 @@
 """C_GenerateKeyPair through the module's C ABI (a cffi host, as a C program calls it)
 with ykcs11's policy attributes, for every algorithm a YubiKey 5.7 has: RSA 1024 to
-4096, P-256, P-384, Ed25519, X25519. The card is the module's virtual card kept in a
+4096, P-256, P-384, Ed25519, X25519; and C_CreateObject of Ed25519 and X25519 private
+keys from their CKA_ values (pkcs11-tool 0.23 writes only RSA and EC keys). The card is the module's virtual card kept in a
 file, so the test reads what the card stored there."""
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ priv, keep_priv = template([(CKA.TOKEN, true), (CKA.ID, b"\x09"), (CKA.YUBICO_PI
 mech = ffi.new("CK_MECHANISM *", [CKM.EC_KEY_PAIR_GEN, ffi.NULL, 0])
 handles = ffi.new("CK_OBJECT_HANDLE[2]")
 out["wide_policy"] = f.C_GenerateKeyPair(h, mech, pub, 3, priv, 3, handles, handles + 1)
+# C_CreateObject of 25519 private keys from their CKA_ values, with policies (9E, 82->retired 9: 0x8A)
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+raw = serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+out["imported"] = []
+for key_id, key_type, name, key in ((0x0A, CKK.EC_EDWARDS, "ed25519", ed25519.Ed25519PrivateKey.generate()),
+                                    (0x0B, CKK.EC_MONTGOMERY, "x25519", x25519.X25519PrivateKey.generate())):
+    attrs, keep = template([(CKA.CLASS, ulong(CKO.PRIVATE_KEY)), (CKA.TOKEN, true), (CKA.PRIVATE, true),
+                            (CKA.KEY_TYPE, ulong(key_type)), (CKA.ID, bytes([key_id])),
+                            (CKA.EC_PARAMS, curve_by_name(name).ec_params), (CKA.VALUE, key.private_bytes(*raw)),
+                            (CKA.YUBICO_PIN_POLICY, b"\x01"), (CKA.YUBICO_TOUCH_POLICY, b"\x01")])
+    handle = ffi.new("CK_OBJECT_HANDLE *")
+    out["imported"].append(f.C_CreateObject(h, attrs, 9, handle))
 f.C_Logout(h)
 out["user"] = f.C_Login(h, CKU.USER, b"123456", 6)
 policies = {}
@@ -99,6 +113,7 @@ def test_every_algorithm_of_a_yubikey_5_7_with_pin_and_touch_policies(tmp_path: 
     assert out["init"] == out["so"] == out["user"] == out["finalize"] == 0
     assert out["generated"] == [0] * 8
     assert out["wide_policy"] == 0x13  # CKR_ATTRIBUTE_VALUE_INVALID: a CK_BYTE is one byte
+    assert out["imported"] == [0, 0]
     expected = {1: (1, 1), 2: (2, 3), 3: (3, 2), 4: (1, 1), 5: (2, 3), 6: (3, 1), 7: (1, 2), 8: (2, 3)}
     assert out["policies"] == {str(k): [1, 0, pin, touch, 1, 1] for k, (pin, touch) in expected.items()}
     saved = statefile.load_state(state)
@@ -110,3 +125,6 @@ def test_every_algorithm_of_a_yubikey_5_7_with_pin_and_touch_policies(tmp_path: 
         key = keys[slots[key_id]]
         assert (key["algorithm"], key["pin_policy"], key["touch_policy"], key["origin"]) == (
             algorithms[key_id], pin, touch, 1), key_id
+    for slot, algorithm in (("87", 0xE0), ("88", 0xE1)):  # ids 0A and 0B: retired keys 6 and 7
+        key = keys[slot]
+        assert (key["algorithm"], key["pin_policy"], key["touch_policy"], key["origin"]) == (algorithm, 1, 1, 2)
