@@ -68,6 +68,7 @@ from .constants import (
     CKK,
     CKM,
     CKO,
+    CKS,
     CKU,
     MechanismFlag,
     SessionFlag,
@@ -78,6 +79,7 @@ from .curves import CurveKind, curve_by_name
 from .virtual import VirtualCardFile, VirtualMode, VirtualStateError, new_virtual_card, slot_source_factory
 
 if TYPE_CHECKING:
+    from .api_piv import PivSession
     from .cryptoki.engine import Cryptoki
 
 logger = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ __all__ = [
     "NoSuchKey", "MultipleObjectsReturned", "VirtualStateError",
     "ecdsa_raw_to_der", "ecdsa_der_to_raw", "default_sign_mechanism", "parse_mechanism",
     "mechanism_name", "curve_name", "rsa_pss_params", "rsa_oaep_params",
-    "CKA", "CKD", "CKG", "CKK", "CKM", "CKO", "CKU", "TokenFlag", "SlotFlag", "MechanismFlag",
+    "CKA", "CKD", "CKG", "CKK", "CKM", "CKO", "CKS", "CKU", "TokenFlag", "SlotFlag", "MechanismFlag",
 ]
 
 
@@ -161,6 +163,14 @@ class Session:
         if chosen is None:
             raise ValueError("no PIN given and the session has no context_pin")
         self.library.engine.login(self.handle, CKU.CONTEXT_SPECIFIC, chosen)
+
+    @property
+    def piv(self) -> PivSession:
+        """PIV administration through this session (:class:`cardki.api_piv.PivSession`):
+        keys, certificates, PIN, PUK, management key, attestation, reset."""
+        from .api_piv import PivSession
+
+        return PivSession(self)
 
     # ---------------------------------------------------------------- objects
     def object(self, handle: int) -> Object:
@@ -503,6 +513,17 @@ class Library:
             finally:
                 if self._state_file is not None:
                     self._state_file.save_if_changed()
+
+    @property
+    def virtual_attestation_root(self) -> bytes | None:
+        """The DER root certificate the in-process virtual card's PIV attestations chain
+        to (None without a virtual card): the trust anchor for
+        ``session.piv.verify_attestation`` on that card."""
+        if self.virtual_card is None:
+            return None
+        from .virtual import attestation_root
+
+        return attestation_root(self.virtual_card)
 
     @property
     def info(self) -> Any:

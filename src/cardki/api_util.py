@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from . import errors
-from .constants import CKK, CKM, CKZ, constant_name, mechanism_name
+from .constants import CKA, CKK, CKM, CKO, CKZ, constant_name, mechanism_name
 from .cryptoki.mechanisms import HASHED_SIGN, RsaOaepParams, RsaPssParams
 from .curves import curve_by_ec_params
 from .digests import BY_MECHANISM
@@ -87,6 +87,48 @@ def public_key_from_attributes(attrs: Mapping[int, Any]) -> PublicKey:
     return from_attributes(attrs, spki_first=True)
 
 
+def private_key_template(key: Any) -> Dict[int, Any]:
+    """A C_CreateObject template for a :mod:`cryptography` private key (RSA, EC, Ed25519,
+    X25519): class, key type, sensitive and private, and its CKA_ values (RSA: every
+    CRT part; EC: CKA_EC_PARAMS and the scalar; the 25519 curves: CKA_EC_PARAMS and the
+    32 raw bytes). The caller adds CKA_TOKEN, CKA_ID and the rest; ValueError for a key
+    of another kind or curve."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+
+    from .curves import curve_by_name
+
+    template: Dict[int, Any] = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.PRIVATE: True, CKA.SENSITIVE: True}
+
+    def big(value: int) -> bytes:
+        return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        numbers = key.private_numbers()
+        template.update({CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: big(numbers.public_numbers.n),
+                         CKA.PUBLIC_EXPONENT: big(numbers.public_numbers.e), CKA.PRIVATE_EXPONENT: big(numbers.d),
+                         CKA.PRIME_1: big(numbers.p), CKA.PRIME_2: big(numbers.q), CKA.EXPONENT_1: big(numbers.dmp1),
+                         CKA.EXPONENT_2: big(numbers.dmq1), CKA.COEFFICIENT: big(numbers.iqmp)})
+        return template
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        curve = curve_by_name(key.curve.name)
+        if curve is None:
+            raise ValueError(f"cardki knows no curve {key.curve.name}")
+        template.update({CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: curve.ec_params,
+                         CKA.VALUE: key.private_numbers().private_value.to_bytes(curve.field_bytes, "big")})
+        return template
+    for kind, key_type, name in ((ed25519.Ed25519PrivateKey, CKK.EC_EDWARDS, "ed25519"),
+                                 (x25519.X25519PrivateKey, CKK.EC_MONTGOMERY, "x25519")):
+        if isinstance(key, kind):
+            found = curve_by_name(name)
+            assert found is not None, "cardki.curves lists both 25519 curves"
+            raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+            template.update({CKA.KEY_TYPE: key_type, CKA.EC_PARAMS: found.ec_params, CKA.VALUE: raw})
+            return template
+    raise ValueError("an RSA, EC, Ed25519 or X25519 private key is needed")
+
+
 def mechanism_arg(mechanism: int, param: Any) -> MechanismArg:
     """What the engine takes as a mechanism: the number, or (number, parameter)."""
     return mechanism if param is None else (mechanism, param)
@@ -125,5 +167,5 @@ def curve_name(ec_params: bytes | None) -> str | None:
 __all__ = [
     "Pin", "MechanismArg", "PSS_HASH", "ECDSA_MECHANISMS", "default_sign_mechanism", "parse_mechanism",
     "mechanism_name", "constant_name", "ecdsa_raw_to_der", "ecdsa_der_to_raw", "public_key_from_attributes",
-    "mechanism_arg", "default_pss_params", "rsa_pss_params", "rsa_oaep_params", "curve_bits", "curve_name",
+    "private_key_template", "mechanism_arg", "default_pss_params", "rsa_pss_params", "rsa_oaep_params", "curve_bits", "curve_name",
 ]

@@ -1,4 +1,6 @@
-"""``cardki``: look at cards and tokens, sign a file, find the PKCS#11 module.
+"""``cardki``: look at cards and tokens, sign, verify, encrypt and decrypt files,
+administer PIV cards (``cardki piv ...``, :mod:`cardki.cli_piv`), find the PKCS#11
+module.
 
 With no arguments it prints a report of every slot, token, object and
 mechanism. With no card in any reader (or no pcscd at all) it shows cardki's
@@ -10,15 +12,16 @@ exit status 1; usage errors exit 2 and never repeat a value from the command
 line (a PIN typed in the wrong place must not be echoed): they name the option
 or the position instead. ``--debug`` shows the traceback. Output into a pipe
 that closes early (``cardki | head -3``) ends quietly with status 141, as if
-SIGPIPE had ended the process. The PIN comes from ``--pin``, ``CARDKI_PIN`` or
-a no-echo prompt and is never printed or logged.
+SIGPIPE had ended the process. The PIN comes from ``-P``/``--pin``, ``CARDKI_PIN``
+or a no-echo prompt and is never printed or logged (the PUK and the management
+key likewise: :mod:`cardki.cli_common`). Every command's ``--help`` ends with an
+example.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import getpass
 import logging
 import os
 import re
@@ -27,13 +30,19 @@ import sys
 from typing import Any, Callable, Dict, List, NoReturn, Sequence, Set, TextIO
 
 from . import __version__
+from .cli_common import (
+    PIN_ENV,
+    CliError,
+    choose_slot,
+    find_key,
+    parse_uri_argument,
+    piv_slot,
+    read_input,
+    secret,
+    write_output,
+)
 
-PIN_ENV = "CARDKI_PIN"
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error")
-
-
-class CliError(Exception):
-    """A failure worth one line to the user (no traceback)."""
 
 
 class UsageError(Exception):
@@ -73,16 +82,43 @@ def _mechanism(text: str) -> int:
         raise argparse.ArgumentTypeError("unknown mechanism (see `cardki mechanisms`)") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(commands: Any, name: str, help_text: str, example: str,
+             parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and ends with an example."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=list(parents), help=help_text, description=help_text, epilog=f"Example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    """--slot / --key-id / --key: the key a sign, verify, encrypt or decrypt uses."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--slot", type=piv_slot, metavar="SLOT",
+                       help="the key's PIV slot: 9a, 9c, 9d, 9e, 82-95")
+    which.add_argument("--key-id", type=_hex_id, metavar="HEX",
+                       help="the key's CKA_ID (01 = PIV 9A, 02 = 9C, 03 = 9D, 04 = 9E)")
+    which.add_argument("--key", type=parse_uri_argument, metavar="URI",
+                       help="a pkcs11: URI (RFC 7512), e.g. 'pkcs11:id=%%01;type=private'")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv`` without ``piv`` in it, the ``piv`` commands
+    are only named (their thirty parsers would cost every other command's start)."""
     parser = _Parser(
         prog="cardki",
         description="PKCS#11 for PIV and OpenPGP smart cards and YubiKeys. Without a command: "
-                    "a report of slots, tokens, objects and mechanisms.")
+                    "a report of slots, tokens, objects and mechanisms.",
+        epilog="Example:\n  cardki --virtual-state card.json piv keys generate 9a -a ECCP256",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cardki {__version__}")
     parser.add_argument("--virtual", action="store_true",
                         help="use only the in-process virtual card, never a reader")
     parser.add_argument("--virtual-state", metavar="FILE",
                         help="keep the virtual card in FILE across runs (implies --virtual)")
+    parser.add_argument("-r", "--token", "--reader", dest="token", metavar="TOKEN",
+                        help="which token: a slot number, a pkcs11: URI, or text in the reader's name or the "
+                             "token's label (default: the first token; for `piv`, the first PIV token)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                         help="log to stderr; 'trace' shows APDUs (PINs and keys redacted)")
     parser.add_argument("--debug", action="store_true",
@@ -90,34 +126,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     slot_opt = _Parser(add_help=False)
     slot_opt.add_argument("--slot", type=int, metavar="N",
-                          help="slot ID (default: the first slot with a token)")
+                          help="slot ID (default: --token, else the first slot with a token)")
     pin_opt = _Parser(add_help=False)
-    pin_opt.add_argument("--pin", help=f"user PIN (safer: ${PIN_ENV} or the prompt)")
+    pin_opt.add_argument("-P", "--pin", help=f"user PIN (safer: ${PIN_ENV} or the prompt)")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("report", parents=[slot_opt, pin_opt],
-                        help="the default: slots, tokens, objects, mechanisms").add_argument(
-        "--login", action="store_true", help="log in to list private objects too")
-    commands.add_parser("slots", help="list slots (readers)")
-    commands.add_parser("token", parents=[slot_opt], help="show the token in a slot")
-    objects = commands.add_parser("objects", parents=[slot_opt, pin_opt],
-                                  help="list keys, certificates and data objects")
+    _command(commands, "report", "the default: slots, tokens, objects, mechanisms", "cardki report --login",
+             [slot_opt, pin_opt]).add_argument("--login", action="store_true", help="log in to list private objects too")
+    _command(commands, "slots", "list slots (readers)", "cardki slots")
+    _command(commands, "token", "show the token in a slot", "cardki token --slot 0", [slot_opt])
+    objects = _command(commands, "objects", "list keys, certificates and data objects", "cardki objects --login",
+                       [slot_opt, pin_opt])
     objects.add_argument("--login", action="store_true", help="log in to list private objects too")
-    commands.add_parser("mechanisms", parents=[slot_opt], help="list the token's mechanisms")
-    sign = commands.add_parser("sign", parents=[slot_opt, pin_opt], help="sign a file")
-    sign.add_argument("--key-id", type=_hex_id, required=True, metavar="HEX",
-                      help="CKA_ID of the private key (01 = PIV 9A, 02 = 9C, 03 = 9D, 04 = 9E)")
-    sign.add_argument("--in", dest="input", required=True, metavar="FILE",
-                      help="data to sign ('-' for stdin)")
+    _command(commands, "mechanisms", "list the token's mechanisms", "cardki mechanisms", [slot_opt])
+
+    sign = _command(commands, "sign", "sign a file with a key on the card",
+                    "cardki sign --slot 9a --in doc.pdf --out doc.sig", [pin_opt])
+    _key_options(sign)
+    sign.add_argument("--in", dest="input", required=True, metavar="FILE", help="data to sign ('-' for stdin)")
     sign.add_argument("--out", dest="output", required=True, metavar="FILE",
                       help="where the signature goes ('-' for stdout)")
     sign.add_argument("--mechanism", type=_mechanism, metavar="MECH",
-                      help="e.g. SHA256_RSA_PKCS, SHA256_RSA_PKCS_PSS, ECDSA_SHA384, EDDSA "
-                           "(default by key type)")
-    sign.add_argument("--der", action="store_true",
-                      help="write ECDSA signatures DER-encoded instead of raw r||s")
-    commands.add_parser("module-path", help="print the path of the PKCS#11 shared library")
-    commands.add_parser("p11kit-module", help="print a p11-kit module file for cardki")
+                      help="e.g. SHA256_RSA_PKCS, SHA256_RSA_PKCS_PSS, ECDSA_SHA384, EDDSA (default by key type)")
+    form = sign.add_mutually_exclusive_group()
+    form.add_argument("--raw", action="store_true", help="ECDSA signatures as PKCS#11's r||s instead of DER")
+    form.add_argument("--der", action="store_true", help=argparse.SUPPRESS)  # DER is the default now
+
+    verify = _command(commands, "verify", "check a signature with a public key on the card (on the host)",
+                      "cardki verify --slot 9a --in doc.pdf --signature doc.sig")
+    _key_options(verify)
+    verify.add_argument("--in", dest="input", required=True, metavar="FILE", help="the signed data ('-' for stdin)")
+    verify.add_argument("--signature", required=True, metavar="FILE", help="the signature")
+    verify.add_argument("--mechanism", type=_mechanism, metavar="MECH", help="as for sign (default by key type)")
+    verify.add_argument("--raw", action="store_true", help="an ECDSA signature given as r||s (DER is read too)")
+
+    encrypt = _command(commands, "encrypt", "encrypt a file for an RSA key on the card (on the host)",
+                       "cardki encrypt --slot 9d --in secret.txt --out secret.bin")
+    _key_options(encrypt)
+    decrypt = _command(commands, "decrypt", "decrypt a file with an RSA key on the card",
+                       "cardki decrypt --slot 9d --in secret.bin --out secret.txt", [pin_opt])
+    _key_options(decrypt)
+    for cipher in (encrypt, decrypt):
+        cipher.add_argument("--in", dest="input", required=True, metavar="FILE", help="input ('-' for stdin)")
+        cipher.add_argument("--out", dest="output", required=True, metavar="FILE", help="output ('-' for stdout)")
+        cipher.add_argument("--mechanism", type=_mechanism, default=None, metavar="MECH",
+                            help="RSA_PKCS (the default, as openssl pkeyutl) or RSA_PKCS_OAEP (SHA-256)")
+
+    if argv is None or "piv" in argv:
+        from . import cli_piv
+
+        cli_piv.add_commands(commands, _Parser)
+    else:
+        commands.add_parser("piv", help="PIV administration (as `ykman piv`)")
+    _command(commands, "module-path", "print the path of the PKCS#11 shared library",
+             "pkcs11-tool --module \"$(cardki module-path)\" -L")
+    _command(commands, "p11kit-module", "print a p11-kit module file for cardki",
+             "cardki p11kit-module > ~/.config/pkcs11/modules/cardki.module")
     return parser
 
 
@@ -174,29 +238,21 @@ def _configure_logging(level_name: str | None, debug: bool) -> None:
 
 
 def _read_pin(args: argparse.Namespace) -> str:
-    """--pin, then $CARDKI_PIN, then a no-echo prompt on a terminal."""
-    if getattr(args, "pin", None):
-        return str(args.pin)
-    env = os.environ.get(PIN_ENV)
-    if env:
-        return env
-    if sys.stdin.isatty():
-        pin = getpass.getpass("PIN: ")
-        if pin:
-            return pin
-    raise CliError(f"a PIN is needed: give --pin, set {PIN_ENV}, or run on a terminal")
+    """-P/--pin, then the pkcs11: URI's pin-value, then $CARDKI_PIN, then a no-echo prompt."""
+    uri = getattr(args, "key", None)
+    given = getattr(args, "pin", None) or (uri.query.get("pin-value") if uri is not None else None)
+    return secret(given, PIN_ENV, "PIN", "-P")
 
 
-def _choose_slot(lib: Any, slot_id: int | None) -> Any:
+def _choose_slot(lib: Any, slot_id: int | None, args: argparse.Namespace | None = None) -> Any:
+    """``--slot N`` where a listing command has it, else what --token (or --key's URI) names."""
     if slot_id is not None:
         return lib.slot(slot_id)
-    for slot in lib.slots(token_present=True):
-        return slot
-    raise CliError("no token in any slot (plug in a card, or try --virtual)")
+    return choose_slot(lib, getattr(args, "token", None), getattr(args, "key", None))
 
 
 def _open_token_session(lib: Any, args: argparse.Namespace, login: bool) -> Any:
-    slot = _choose_slot(lib, args.slot)
+    slot = _choose_slot(lib, args.slot, args)
     token = slot.token
     if not login:
         return token.open()
@@ -324,7 +380,7 @@ def cmd_report(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report_objects(lib: Any, slot: Any, args: argparse.Namespace, out: TextIO) -> None:
-    slot_args = argparse.Namespace(slot=slot.slot_id, pin=args.pin)
+    slot_args = argparse.Namespace(slot=slot.slot_id, pin=args.pin, token=None)
     with _open_token_session(lib, slot_args, args.login) as session:
         _print_objects(session, out, indent="    ")
 
@@ -335,7 +391,7 @@ def cmd_slots(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_token(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
-    _print_token(_choose_slot(lib, args.slot), out)
+    _print_token(_choose_slot(lib, args.slot, args), out)
     return 0
 
 
@@ -346,44 +402,97 @@ def cmd_objects(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_mechanisms(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
-    _print_mechanisms(_choose_slot(lib, args.slot).token, out)
+    _print_mechanisms(_choose_slot(lib, args.slot, args).token, out)
     return 0
 
 
-def _read_input(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+def _key_session(lib: Any, args: argparse.Namespace, login: bool) -> Any:
+    """A session with the token the command names; for ``--slot 9a``, a PIV token."""
+    slot = choose_slot(lib, args.token, args.key, piv=args.slot is not None)
+    token = slot.token
+    if not login:
+        return token.open()
+    pin = _read_pin(args)
+    return token.open(user_pin=pin, context_pin=pin)
 
 
-def _write_output(path: str, data: bytes) -> None:
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    try:
-        with open(path, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+def _key(session: Any, args: argparse.Namespace, object_class: int) -> Any:
+    return find_key(session, object_class, piv_slot=args.slot, key_id=args.key_id, uri=args.key)
+
+
+def _key_name(args: argparse.Namespace) -> str:
+    if args.slot is not None:
+        return f"in slot {args.slot}"
+    if args.key_id is not None:
+        return f"with ID {args.key_id.hex()}"
+    return "the URI names"
 
 
 def cmd_sign(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
     from .api import CKO
 
     data = args.data
-    with _open_token_session(lib, args, login=True) as session:
-        key = session.get_key(object_class=CKO.PRIVATE_KEY, id=args.key_id)
+    with _key_session(lib, args, login=True) as session:
+        key = _key(session, args, CKO.PRIVATE_KEY)
         if not hasattr(key, "sign"):
-            raise CliError(f"the private key with ID {args.key_id.hex()} cannot sign")
-        signature = key.sign(data, args.mechanism, to_der=args.der)
-    _write_output(args.output, signature)
+            raise CliError(f"the private key {_key_name(args)} cannot sign")
+        signature = key.sign(data, args.mechanism, to_der=not args.raw)
+    write_output(args.output, signature)
     if args.output != "-":
         print(f"wrote {len(signature)}-byte signature to {args.output}", file=out)
+    return 0
+
+
+def cmd_verify(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from .api import CKO
+
+    with _key_session(lib, args, login=False) as session:
+        key = _key(session, args, CKO.PUBLIC_KEY)
+        if not hasattr(key, "verify"):
+            raise CliError(f"the public key {_key_name(args)} cannot verify")
+        good = key.verify(args.data, read_input(args.signature), args.mechanism)
+    if not good:
+        raise CliError("the signature does not verify")
+    print("the signature verifies", file=out)
+    return 0
+
+
+def _cipher_mechanism(args: argparse.Namespace) -> int:
+    from .api import CKM
+
+    mechanism = CKM.RSA_PKCS if args.mechanism is None else args.mechanism
+    if mechanism not in (CKM.RSA_PKCS, CKM.RSA_PKCS_OAEP, CKM.RSA_X_509):
+        raise CliError("encrypt and decrypt take RSA_PKCS, RSA_PKCS_OAEP or RSA_X_509")
+    return int(mechanism)
+
+
+def cmd_encrypt(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from .api import CKO
+
+    mechanism = _cipher_mechanism(args)
+    with _key_session(lib, args, login=False) as session:
+        key = _key(session, args, CKO.PUBLIC_KEY)
+        if not hasattr(key, "encrypt"):
+            raise CliError(f"the public key {_key_name(args)} cannot encrypt (only RSA keys do)")
+        result = key.encrypt(args.data, mechanism)
+    write_output(args.output, result)
+    if args.output != "-":
+        print(f"wrote {len(result)} encrypted bytes to {args.output}", file=out)
+    return 0
+
+
+def cmd_decrypt(lib: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from .api import CKO
+
+    mechanism = _cipher_mechanism(args)
+    with _key_session(lib, args, login=True) as session:
+        key = _key(session, args, CKO.PRIVATE_KEY)
+        if not hasattr(key, "decrypt"):
+            raise CliError(f"the private key {_key_name(args)} cannot decrypt (only RSA keys do)")
+        result = key.decrypt(args.data, mechanism)
+    write_output(args.output, result)
+    if args.output != "-":
+        print(f"wrote {len(result)} decrypted bytes to {args.output}", file=out)
     return 0
 
 
@@ -424,6 +533,9 @@ LIBRARY_COMMANDS: Dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = 
     "objects": cmd_objects,
     "mechanisms": cmd_mechanisms,
     "sign": cmd_sign,
+    "verify": cmd_verify,
+    "encrypt": cmd_encrypt,
+    "decrypt": cmd_decrypt,
 }
 STANDALONE_COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "module-path": cmd_module_path,
@@ -437,12 +549,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return STANDALONE_COMMANDS[command](args, out)
     if command == "report" and not hasattr(args, "pin"):
         args.pin, args.login, args.slot = None, False, None
-    if command == "sign":
-        args.data = _read_input(args.input)  # a wrong path is reported before touching any card
+    if command in ("sign", "verify", "encrypt", "decrypt"):
+        args.data = read_input(args.input)  # a wrong path is reported before touching any card
+    handler = getattr(args, "handler", None) or LIBRARY_COMMANDS[command]
     from .api import Library
 
     with Library(virtual=args.virtual, virtual_state=args.virtual_state) as lib:
-        return LIBRARY_COMMANDS[command](lib, args, out)
+        return handler(lib, args, out)
 
 
 #: Exit status after the reader of stdout went away: what a shell reports for SIGPIPE.
@@ -474,8 +587,9 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cardki`` console script; returns the exit status."""
-    parser = build_parser()
-    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = _parse(parser, words)
     _configure_logging(args.log_level, args.debug)
     from .api import MultipleObjectsReturned, NoSuchKey, VirtualStateError
     from .errors import CryptokiError

@@ -129,6 +129,10 @@ _BY_OPENPGP_OID: Dict[bytes, Curve] = {curve.openpgp_oid_bytes: curve for curve 
 _BY_PRINTABLE_NAME: Dict[bytes, Curve] = {
     bytes([0x13, len(name)]) + name.encode("ascii"): curve
     for curve in CURVES for name in _PRINTABLE_NAMES.get(curve.name, ())}
+#: A client's misspelling, taken for what it means: OpenSC's pkcs11-tool up to 0.23
+#: (Debian 12's) sends X25519's PrintableString "curve25519" with a length byte of 11
+#: for its 10 characters (OpenSC fixed its table in 0.24).
+_BY_PRINTABLE_NAME[bytes.fromhex("130b") + b"curve25519"] = _BY_NAME["x25519"]
 
 
 def curve_by_name(name: str) -> Curve | None:

@@ -28,7 +28,8 @@ def encode_length(length: int) -> bytes:
     return bytes([0x80 | n]) + length.to_bytes(n, "big")
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
+def der_tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag``, the definite length, ``content``."""
     return bytes([tag]) + encode_length(len(content)) + content
 
 
@@ -36,12 +37,12 @@ def der_integer(value: int) -> bytes:
     """INTEGER: the shortest two's-complement big-endian form (-128 is one byte, 80)."""
     magnitude = value if value >= 0 else ~value  # the bits a sign bit must stay clear of
     length = magnitude.bit_length() // 8 + 1
-    return _tlv(0x02, value.to_bytes(length, "big", signed=True))
+    return der_tlv(0x02, value.to_bytes(length, "big", signed=True))
 
 
 def der_octet_string(value: bytes) -> bytes:
     """OCTET STRING."""
-    return _tlv(0x04, bytes(value))
+    return der_tlv(0x04, bytes(value))
 
 
 def _point_shaped(content: bytes) -> bool:
@@ -78,6 +79,11 @@ def unwrap_octet_string(value: bytes) -> bytes:
 
 def der_oid(dotted: str) -> bytes:
     """OBJECT IDENTIFIER from its dotted form ("2.16.840.1.101.3.7.2.96.80")."""
+    return der_tlv(0x06, oid_content(dotted))
+
+
+def oid_content(dotted: str) -> bytes:
+    """The content octets of :func:`der_oid` (no tag, no length)."""
     arcs = [int(part) for part in dotted.split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
         raise ValueError(f"not an object identifier: {dotted!r}")
@@ -89,7 +95,7 @@ def der_oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         content += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(content))
+    return bytes(content)
 
 
 def decode_oid(value: bytes) -> str:

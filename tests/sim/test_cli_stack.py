@@ -58,7 +58,7 @@ def test_objects_and_sign_through_pcscd(provisioned_card: Any, tmp_path: Path) -
     data.write_bytes(b"pcscd signs")
     for key_id, slot_key in (("01", 0x9A), ("02", 0x9C)):
         sig = tmp_path / f"sig{key_id}"
-        result = run(["sign", "--slot", slot, "--key-id", key_id, "--in", str(data), "--out", str(sig),
+        result = run(["--token", slot, "sign", "--key-id", key_id, "--in", str(data), "--out", str(sig),
                       "--der"], env={"CARDKI_PIN": PIN})
         assert result.returncode == 0, result.stderr
         public = host_keys()[slot_key].public_key()

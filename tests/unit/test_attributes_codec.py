@@ -79,6 +79,21 @@ def test_vendor_types_are_raw_bytes() -> None:
     assert decode_attribute(0x80001234, b"\x00\x01") == b"\x00\x01"
 
 
+@pytest.mark.parametrize("attribute_type", [CKA.YUBICO_PIN_POLICY, CKA.YUBICO_TOUCH_POLICY])
+def test_ykcs11_policy_attributes_are_one_byte(attribute_type: int) -> None:
+    """ykcs11's CKA_YUBICO_*_POLICY are CK_BYTEs: one byte from C, one byte back; a
+    Python int is taken too; any other length is ATTRIBUTE_VALUE_INVALID."""
+    assert attribute_kind(attribute_type) is AttributeKind.BYTE
+    assert decode_attribute(attribute_type, b"\x03") == b"\x03"
+    assert encode_attribute(attribute_type, 2) == encode_attribute(attribute_type, b"\x02") == b"\x02"
+    for raw in (b"", b"\x02\x00\x00\x00\x00\x00\x00\x00"):
+        with pytest.raises(errors.AttributeValueInvalid):
+            decode_attribute(attribute_type, raw)
+    for value in (256, -1, True, "2"):
+        with pytest.raises(errors.AttributeValueInvalid):
+            encode_attribute(attribute_type, value)
+
+
 def test_normalize_template_accepts_c_bytes_and_python_values_alike() -> None:
     from_python = normalize_template({CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.LABEL: "x"})
     from_c = normalize_template({0: bytes(8), 1: b"\x00", 3: b"x"})

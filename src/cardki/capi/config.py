@@ -6,6 +6,7 @@ the desktop) a TOML file: ``$CARDKI_CONFIG``, else
 ``$XDG_CONFIG_HOME/cardki/module.toml`` (``~/.config/cardki/module.toml``)::
 
     virtual = "fallback"      # "off" (default) | "fallback" | "only"
+    virtual_state = "~/.local/share/cardki/card.json"   # the virtual card kept in a file
     log = "debug"             # or "trace"; absent = silent
     log_file = "/tmp/cardki.log"
 
@@ -17,6 +18,13 @@ Environment variables win over the file:
 ``CARDKI_VIRTUAL=only``
     the in-process virtual card is the only slot; PC/SC is not used at all
     (hermetic tests, machines without pcscd).
+``CARDKI_VIRTUAL_STATE=FILE``
+    the virtual card is kept in FILE (JSON, created at first use; it holds the
+    card's keys and PINs, so it is made readable by its owner only): loaded at
+    C_Initialize, written back after every command that changed the card, so
+    ``pkcs11-tool --keypairgen`` in one process and ``--sign`` in the next use the
+    same keys even when the host exits without C_Finalize. Alone it means
+    ``CARDKI_VIRTUAL=only``; with ``CARDKI_VIRTUAL=1`` the card is the fallback.
 ``CARDKI_LOG=debug|trace``
     log entry points (debug) and also redacted APDUs (trace). Default: silent.
 ``CARDKI_LOG_FILE=path``
@@ -50,18 +58,29 @@ class ModuleConfig(NamedTuple):
     virtual_only: bool = False
     log_level: int | None = None
     log_file: str | None = None
+    virtual_state: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ModuleConfig:
         settings = {**_file_settings(config_file_path(environ)), **environ}
         level_name = settings.get("CARDKI_LOG", "").strip().lower()
         virtual = settings.get("CARDKI_VIRTUAL", "").strip().lower()
+        state = settings.get("CARDKI_VIRTUAL_STATE") or None
         return cls(
             virtual_fallback=virtual in _TRUE,
-            virtual_only=virtual == "only",
+            virtual_only=virtual == "only" or (state is not None and not virtual),
             log_level=_LEVELS.get(level_name),
             log_file=settings.get("CARDKI_LOG_FILE") or None,
+            virtual_state=_home_expanded(state, environ) if state else None,
         )
+
+
+def _home_expanded(path: str, environ: Mapping[str, str]) -> str:
+    """``path`` with a leading ``~`` made the home directory of the environment it came from."""
+    if path == "~" or path.startswith("~/"):
+        home = environ.get("HOME") or os.path.expanduser("~")
+        return home + path[1:]
+    return os.path.expanduser(path)
 
 
 def config_file_path(environ: Mapping[str, str] = os.environ) -> str:
@@ -101,6 +120,8 @@ def _file_settings(path: str) -> Dict[str, str]:
         settings["CARDKI_VIRTUAL"] = "1" if virtual else "0"
     elif isinstance(virtual, str) and virtual.lower() in _VIRTUAL_WORDS:
         settings["CARDKI_VIRTUAL"] = _VIRTUAL_WORDS[virtual.lower()]
+    if isinstance(data.get("virtual_state"), str):
+        settings["CARDKI_VIRTUAL_STATE"] = data["virtual_state"]
     if isinstance(data.get("log"), str):
         settings["CARDKI_LOG"] = data["log"]
     if isinstance(data.get("log_file"), str):

@@ -60,12 +60,34 @@ def _create_engine() -> Cryptoki:
 
             config = ModuleConfig.from_environment()
             configure_logging(config)
-            logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s", cardki.__version__,
-                         os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only)
+            logger.debug("cardki %s from %s, virtual fallback %s, virtual only %s, state file %s", cardki.__version__,
+                         os.path.dirname(cardki.__file__ or "?"), config.virtual_fallback, config.virtual_only,
+                         config.virtual_state is not None)
             mode = (VirtualMode.ONLY if config.virtual_only else
                     VirtualMode.FALLBACK if config.virtual_fallback else VirtualMode.OFF)
-            _engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
+            if config.virtual_state is not None and mode is not VirtualMode.OFF:
+                _engine = Cryptoki(slot_source_factory=_state_file_slots(mode, config.virtual_state))
+            else:
+                _engine = Cryptoki(slot_source_factory=slot_source_factory(mode))
         return _engine
+
+
+def _state_file_slots(mode: Any, path: str) -> Callable[[], Any]:
+    """The slots with the virtual card kept in ``path``; a file that cannot be used makes
+    C_Initialize answer CKR_FUNCTION_FAILED (C_Initialize has no code for "your file"),
+    with one log line naming the file and what is wrong (never its contents)."""
+    from cardki.virtual import VirtualStateError, state_file_slot_source_factory
+
+    make = state_file_slot_source_factory(mode, path)
+
+    def slots() -> Any:
+        try:
+            return make()
+        except VirtualStateError as unusable:
+            logger.warning("%s", unusable)
+            raise errors.FunctionFailed(str(unusable)) from None
+
+    return slots
 
 
 # --- the guard -------------------------------------------------------------------------------
@@ -247,8 +269,7 @@ def C_InitToken(slot: int, pin: Any, pin_length: int, label: Any) -> None:
     so_pin = _M.read_optional_pin(pin, int(pin_length))
     if _M.is_null(label):
         raise errors.ArgumentsBad("NULL label")
-    label_text = bytes(_ffi.buffer(label, 32)).decode("utf-8", "replace").rstrip(" ")
-    engine().init_token(int(slot), so_pin, label_text)
+    engine().init_token(int(slot), so_pin, bytes(_ffi.buffer(label, 32)))  # the engine reads the field
 
 
 @entry_point

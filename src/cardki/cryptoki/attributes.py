@@ -8,8 +8,9 @@ template matching on encoded bytes means ``{CKA_CLASS: CKO.PRIVATE_KEY}`` and
 
 Encoding (x86_64 LP64, the only ABI cardki builds): CK_BBOOL one byte,
 CK_ULONG 8 bytes little-endian, byte arrays raw, UTF-8 strings, CK_DATE eight
-ASCII digits (or empty), CK_MECHANISM_TYPE arrays packed ulongs. Unknown and
-vendor types are raw bytes.
+ASCII digits (or empty), CK_MECHANISM_TYPE arrays packed ulongs, CK_BYTE one
+byte (ykcs11's vendor policy attributes, kept as a one-byte ``bytes``: an int is
+accepted). Unknown and other vendor types are raw bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class AttributeKind(Enum):
     STRING = "UTF-8 string"
     DATE = "CK_DATE"
     MECHANISMS = "CK_MECHANISM_TYPE array"
+    BYTE = "CK_BYTE"
 
 
 _BOOL_TYPES = (
@@ -52,6 +54,7 @@ _ULONG_TYPES = (
 )
 _STRING_TYPES = (CKA.LABEL, CKA.APPLICATION, CKA.URL, CKA.UNIQUE_ID)
 _DATE_TYPES = (CKA.START_DATE, CKA.END_DATE)
+_BYTE_TYPES = (CKA.YUBICO_TOUCH_POLICY, CKA.YUBICO_PIN_POLICY)
 
 #: The one table: attribute type -> layout. Types not listed are byte arrays.
 ATTRIBUTE_KINDS: Dict[int, AttributeKind] = {
@@ -59,6 +62,7 @@ ATTRIBUTE_KINDS: Dict[int, AttributeKind] = {
     **{int(t): AttributeKind.ULONG for t in _ULONG_TYPES},
     **{int(t): AttributeKind.STRING for t in _STRING_TYPES},
     **{int(t): AttributeKind.DATE for t in _DATE_TYPES},
+    **{int(t): AttributeKind.BYTE for t in _BYTE_TYPES},
     int(CKA.ALLOWED_MECHANISMS): AttributeKind.MECHANISMS,
 }
 
@@ -146,6 +150,20 @@ def _encode_mechanisms(attribute_type: int, value: Any) -> bytes:
         raise _invalid(attribute_type, "expected a list of mechanism types") from error
 
 
+def _encode_byte(attribute_type: int, value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)) and len(value) == 1:
+        return bytes(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFF:
+        return bytes([value])
+    raise _invalid(attribute_type, "expected one byte (CK_BYTE)")
+
+
+def _decode_byte(attribute_type: int, raw: bytes) -> bytes:
+    if len(raw) != 1:
+        raise _invalid(attribute_type, f"CK_BYTE must be 1 byte, got {len(raw)}")
+    return raw
+
+
 def _decode_bool(attribute_type: int, raw: bytes) -> bool:
     if len(raw) != 1:
         raise _invalid(attribute_type, f"CK_BBOOL must be 1 byte, got {len(raw)}")
@@ -193,6 +211,7 @@ _CODECS: Dict[AttributeKind, Tuple[Callable[[int, Any], bytes], Callable[[int, b
     AttributeKind.STRING: (_encode_string, _decode_string),
     AttributeKind.DATE: (_encode_date, _decode_date),
     AttributeKind.MECHANISMS: (_encode_mechanisms, _decode_mechanisms),
+    AttributeKind.BYTE: (_encode_byte, _decode_byte),
 }
 
 

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple, TypeVar
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
@@ -84,18 +84,20 @@ from .info import (
     SessionInfo,
     SlotInfo,
     TokenInfoFull,
+    token_label,
 )
 from .object_table import ObjectTable
 from .operations import OperationRunner
 from .ports import SlotSource, TokenFactory
-from .session_table import SessionTable
+from .session_table import SessionTable, pin_bytes
 from .sessions import OperationKind
 from .slots import SlotTable
 
 if TYPE_CHECKING:
-    from ..token.base import MechanismInfo
+    from ..token.base import MechanismInfo, Token
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 def pcsc_slot_source() -> SlotSource:
@@ -259,11 +261,29 @@ class Cryptoki:
         return self._slots.mechanism_info(self._slots.present(slot), mech)
 
     @api_boundary
-    def init_token(self, slot: int, so_pin: Any, label: str) -> None:
-        self._slots.present(slot)
+    def init_token(self, slot: int, so_pin: Any, label: str | bytes) -> None:
+        """C_InitToken: the token back to its initial state, with ``so_pin`` as its SO PIN.
+
+        The spec's rules: no session of this application may be open with the token
+        (SESSION_EXISTS); ``so_pin`` is required (no token here has a protected
+        authentication path); ``label`` is the token's 32-byte CK_UTF8CHAR field, blank
+        padded (or the text itself), so at most 32 bytes of UTF-8 once the padding is
+        stripped and without NULs (else ARGUMENTS_BAD). The token checks the SO PIN
+        before it changes anything (PIN_INCORRECT). Afterwards the card holds other
+        objects: their handles die and the list is read again at the next find."""
+        state = self._slots.present(slot)
         if self._sessions.of_slot(slot):
             raise errors.SessionExists()
-        raise errors.FunctionNotSupported("PIV cards are initialized with their own tools")
+        secret = pin_bytes(so_pin)
+        if secret is None:
+            raise errors.ArgumentsBad("C_InitToken needs the SO PIN")
+        text = token_label(label)
+        if self._slots.write_protected(state):
+            raise errors.TokenWriteProtected()
+        # Every object is about to change (even a refused SO PIN makes the token drop what
+        # it read): forget the slot's objects first, so nothing is re-read until a find.
+        self._objects.drop_slot(slot)
+        self._slots.call(state, lambda token: token.init_token(secret, text))
 
     # ------------------------------------------------------------------ sessions and login
 
@@ -325,6 +345,25 @@ class Cryptoki:
     @api_boundary
     def set_pin(self, session: int, old_pin: Any, new_pin: Any) -> None:
         self._sessions.set_pin(session, old_pin, new_pin)
+
+    # ------------------------------------------------------------------ beyond Cryptoki
+
+    @api_boundary
+    def token_call(self, session: int, operation: Callable[[Token], T], *, writes: bool = False) -> T:
+        """Run ``operation`` on the token of ``session``'s slot: for what Cryptoki has no
+        call for (the Python API's PIV administration: the PUK, PIN retries, a reset, an
+        attestation, moving a key). It takes the path every token call takes (a card
+        pulled out is DEVICE_REMOVED, a reset by another program is noticed), and the
+        token sees the login the session's slot has. ``writes``: the operation changes
+        the card, so it needs a read/write session, and what the object table registered
+        of the card is read again afterwards (handles of unchanged objects stay)."""
+        context = self._sessions.context(session)
+        if writes and not context.record.read_write:
+            raise errors.SessionReadOnly()
+        result = self._slots.call(context.slot, operation)
+        if writes:
+            self._objects.refresh(context.slot)
+        return result
 
     # ------------------------------------------------------------------ objects
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Tuple
 
+from .. import errors
+
 MANUFACTURER_ID = "cardki"
 LIBRARY_DESCRIPTION = "cardki: PIV and OpenPGP cards"  # CK_INFO holds 32 bytes
 LIBRARY_VERSION = (0, 1)
@@ -70,5 +72,35 @@ class SessionInfo(NamedTuple):
 
 
 
-__all__ = ["LIBRARY_DESCRIPTION", "LIBRARY_VERSION", "MANUFACTURER_ID", "LibraryInfo", "SessionInfo", "SlotInfo",
-           "TokenInfoFull"]
+
+
+#: Bytes in CK_TOKEN_INFO's label field (and C_InitToken's pLabel).
+LABEL_SIZE = 32
+
+
+def token_label(label: str | bytes) -> str:
+    """C_InitToken's label as text: the 32-byte field (or the text itself) with its
+    blank padding stripped; ARGUMENTS_BAD if it is longer, not UTF-8, or holds a NUL.
+    The message never quotes it."""
+    if isinstance(label, (bytes, bytearray, memoryview)):
+        raw = bytes(label).rstrip(b" ")
+    elif isinstance(label, str):
+        try:
+            raw = label.rstrip(" ").encode("utf-8")
+        except UnicodeEncodeError:
+            raw = b"\xff"  # reported below, outside the handler (its error quotes the text)
+    else:
+        raise errors.ArgumentsBad("a token label is text")
+    if len(raw) > LABEL_SIZE:
+        raise errors.ArgumentsBad(f"a token label has at most {LABEL_SIZE} bytes")
+    if b"\x00" in raw:
+        raise errors.ArgumentsBad("a token label is blank padded, not NUL terminated")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    raise errors.ArgumentsBad("a token label is UTF-8")
+
+
+__all__ = ["LABEL_SIZE", "LIBRARY_DESCRIPTION", "LIBRARY_VERSION", "MANUFACTURER_ID", "LibraryInfo", "SessionInfo",
+           "SlotInfo", "TokenInfoFull", "token_label"]

@@ -186,14 +186,21 @@ class ObjectTable:
 
     def _ensure(self, state: SlotState, template: Mapping[int, bytes]) -> None:
         """Register the card objects a find with ``template`` (encoded) can match: with a
-        CKA_ID, only that id's objects (a PIV token then reads one slot, not all 25)."""
+        CKA_ID, only that id's objects (a PIV token then reads one slot, not all 25).
+
+        A CKA_ID is asked of the token once per insertion even after the whole list was
+        read: the list holds what the card stores, and a token may make objects only when
+        their id is named (a PIV key's attestation certificate, from ATTEST). Asking
+        again for an id the full list covers costs the token nothing (it answers from
+        what it read), so the order of finds never changes what they return."""
         card = self._card(state.slot_id)
-        if state.token is None or card.loaded:
+        if state.token is None:
             return
         cka_id = template.get(CKA.ID)
         if cka_id is None:
-            self.load(state)
-        elif cka_id not in card.loaded_ids:
+            if not card.loaded:
+                self.load(state)
+        elif bytes(cka_id) not in card.loaded_ids:
             self.load(state, frozenset([bytes(cka_id)]))
 
     def after_token_write(self, state: SlotState, token_object: TokenObject) -> int:
@@ -211,9 +218,16 @@ class ObjectTable:
 
     @staticmethod
     def _check_token_write(context: SessionContext, attributes: Mapping[int, Any]) -> None:
+        """A token object is written in a read/write session; a private one needs a login.
+
+        The spec lets only the normal user create private objects, but on a smart card
+        the user may not write at all: PIV gives writing keys to the management key
+        (the SO), and provisioning a card means the SO importing private keys it then
+        cannot read. So the SO may create private objects too (as ykcs11 lets it; they
+        stay invisible to the SO's sessions), and the token decides who writes what."""
         if not context.record.read_write:
             raise errors.SessionReadOnly()
-        if attributes.get(CKA.PRIVATE) and context.login != CKU.USER:
+        if attributes.get(CKA.PRIVATE) and context.login not in (CKU.USER, CKU.SO):
             raise errors.UserNotLoggedIn()
 
     def _write_to_card(self, context: SessionContext, attributes: Dict[int, Any]) -> int:

@@ -77,6 +77,7 @@ from cardki.apdu import (
 from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersError
 from cardki.certificate import read_certificate
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
+from cardki.der import oid_content
 from cardki.transport import CardTransport
 
 from .. import card_results, rsa_padding
@@ -108,6 +109,7 @@ from .objects import (
     data_object,
     key_capabilities,
     key_objects,
+    oid_der,
     parse_certificate_container,
     public_key_from_card,
     verify_allowed,
@@ -1139,8 +1141,11 @@ class PivToken(CardToken):
         oid = template.get(CKA.OBJECT_ID)
         if oid is None:
             raise errors.TemplateIncomplete("CKA_OBJECT_ID names the PIV data object")
-        spec = next((d for d in self.profile.data_objects if data_object(d, b"").attributes[CKA.OBJECT_ID]
-                     == bytes(oid)), None)
+        # A DER OBJECT IDENTIFIER, as PKCS#11 says; OpenSC's pkcs11-tool (--application-id)
+        # sends only its content octets, which name the object as well.
+        wanted = bytes(oid)
+        spec = next((d for d in self.profile.data_objects
+                     if wanted in (oid_der(d.oid), oid_content(d.oid))), None)
         if spec is None:
             raise errors.TemplateInconsistent("CKA_OBJECT_ID names no PIV data object of this card")
         if not self.profile.data_object_writable(spec.tag):
