@@ -72,7 +72,12 @@ def open_hostile(rules: List[Rule]) -> OpenPgpToken | None:
 
 
 def key(token: OpenPgpToken, key_id: int) -> Any:
-    return next(obj for obj in token.objects_with_id(bytes([key_id])) if obj.attributes[CKA.CLASS] == CKO.PRIVATE_KEY)
+    """The private key with ``key_id``; a card that answers as if it held none (READ
+    PUBLIC KEY 6A82) leaves the client nothing to sign with: KEY_HANDLE_INVALID."""
+    found = [obj for obj in token.objects_with_id(bytes([key_id])) if obj.attributes[CKA.CLASS] == CKO.PRIVATE_KEY]
+    if not found:
+        raise errors.KeyHandleInvalid("the card shows no such key")
+    return found[0]
 
 
 def sign(token: OpenPgpToken) -> bytes:
