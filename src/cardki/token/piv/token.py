@@ -355,9 +355,10 @@ class PivToken(CardToken):
 
     def objects_with_id(self, cka_id: bytes) -> List[TokenObject]:
         """Exactly the objects of :meth:`objects` whose CKA_ID is ``cka_id``, reading
-        only the slot(s) with that id: SELECT (+ VERIFY when logged in), its certificate
-        container and GET METADATA (3-4 APDUs instead of 56 on a YubiKey), then cached
-        like the full list. Data objects have no CKA_ID, so they are never among them.
+        only the slot(s) with that id: its certificate container and GET METADATA (2
+        APDUs instead of 56 on a YubiKey; SELECT and VERIFY again only when the card may
+        have lost our state, or when the slot reads empty, see ``read`` below), then
+        cached like the full list. Data objects have no CKA_ID, so they are never among them.
         The CKA_ID of an attestation certificate (a key's id + 100) makes it: SELECT
         (+ VERIFY when logged in) and ATTEST, or nothing for a key the card did not
         generate."""
@@ -376,11 +377,19 @@ class PivToken(CardToken):
                     epoch = self._read_epoch
 
                     def read() -> List[Tuple[SlotSpec, SlotContents | None]]:
-                        # SELECT as _read_all does (another program may have selected another
-                        # applet, whose 6A82 would read as an empty slot); a SELECT drops the
-                        # PIN status, so a logged-in user's is restored at once (VERIFY).
-                        self._restore_once()
-                        return [(spec, self._read_slot(spec)) for spec in missing]
+                        # No SELECT first: _run restores after a reset or this process's use of
+                        # another applet, and another program's applet answers PIV's GET DATA or
+                        # GET METADATA with 6D00/6E00 (a lost selection: restore, retry). Only
+                        # "nothing there" is ambiguous (another applet's 6A82 would read as an
+                        # empty slot): a read that found nothing is repeated after our own
+                        # SELECT (+ VERIFY when logged in, as the SELECT drops the PIN status).
+                        # One answer that shows a key proves PIV had the card for the whole
+                        # transaction (nobody else's APDU comes between ours).
+                        found = [(spec, self._read_slot(spec)) for spec in missing]
+                        if all(contents is None for _, contents in found) and not self._restored_in_transaction:
+                            self._restore()
+                            found = [(spec, self._read_slot(spec)) for spec in missing]
+                        return found
 
                     for spec, contents in self._run(read):
                         self._single_slots[spec.key] = (epoch, contents)
