@@ -22,12 +22,12 @@ from provisioning import OPENPGP_PIN, PIN, provision, provision_openpgp
 
 pytestmark = pytest.mark.sim
 
-#: SELECT, GET VERSION, GET SERIAL (PIV detection; the YubiKey profile names its OpenPGP
-#: application, so that costs nothing) + SELECT OpenPGP (PIV had the card), GET DATA 6E,
+#: SELECT, GET VERSION (PIV detection; the YubiKey profile names its OpenPGP application,
+#: so that costs nothing, and the serial is read when asked) + SELECT OpenPGP (PIV had the card), GET DATA 6E,
 #: GET DATA F9 (the card has a KDF: off), VERIFY 82 (login) + READ PUBLIC KEY 01, SELECT DATA,
 #: GET DATA 7F21 (the find by CKA_ID reads that key only) + GET DATA FA (the mechanisms the
 #: card reports, read once, for C_SignInit), VERIFY 81, PSO:CDS (the signature).
-FIRST_YUBIKEY_OPENPGP_SIGNATURE_APDUS = 3 + 4 + 3 + 3
+FIRST_YUBIKEY_OPENPGP_SIGNATURE_APDUS = 2 + 4 + 3 + 3  # 13 with GET SERIAL at detection
 #: SELECT PIV (refused), SELECT OpenPGP (detection) + GET DATA 6E, GET DATA F9, VERIFY 82
 #: + READ PUBLIC KEY 01, SELECT DATA, GET DATA 7F21 + GET DATA FA, VERIFY 81, PSO:CDS.
 FIRST_PLAIN_OPENPGP_SIGNATURE_APDUS = 2 + 3 + 3 + 3

@@ -153,7 +153,7 @@ CASES = {
     "one-byte-select-answer": ({"ins": 0xA4, "answer": "90"}, None),
     "empty-answer-to-sign": ({"ins": AUTHENTICATE, "answer": ""}, sign_rsa),
     "short-version": ({"ins": 0xFD, "data": "05"}, None),
-    "endless-serial": ({"ins": 0xF8, "data": "01" * 3000}, None),
+    "endless-serial": ({"ins": 0xF8, "data": "01" * 3000}, token_info),  # read when asked, not at detection
     "metadata-without-algorithm": ({"ins": 0xF7, "p2": 0x9A, "tamper": "empty_algorithm"}, list_objects),
     "metadata-without-policy": ({"ins": 0xF7, "p2": 0x9C, "tamper": "empty_policy"}, list_objects),
     "metadata-without-public-key": ({"ins": 0xF7, "p2": 0x9E, "data": "0101E0"}, list_objects),

@@ -50,10 +50,12 @@ def _record() -> None:
     token = open_token(recorder)
     assert isinstance(token, PivToken)
     token.objects()
-    recorder.save(LISTING, "PIV: detect a YubiKey 5.7.2 (SELECT, GET VERSION, GET SERIAL) and list its objects\n"
-                  "once: SELECT, one GET DATA per certificate container, GET METADATA for slots\n"
-                  "without a certificate, GET DATA per public data object. 9A: RSA-2048 + cert,\n"
-                  "9D and 82: P-256 without certificates. Recorded from hwsim in-process.")
+    assert token.serial == 12345678
+    recorder.save(LISTING, "PIV: detect a YubiKey 5.7.2 (SELECT, GET VERSION) and list its objects once:\n"
+                  "SELECT, one GET DATA per certificate container, GET METADATA for slots\n"
+                  "without a certificate, GET DATA per public data object; then the serial (GET\n"
+                  "SERIAL, read when first asked). 9A: RSA-2048 + cert, 9D and 82: P-256 without\n"
+                  "certificates. Recorded from hwsim in-process.")
     recorder = RecordingTransport(InProcessTransport(card))
     token = open_token(recorder)
     assert isinstance(token, PivToken)
@@ -75,8 +77,9 @@ if os.environ.get("CARDKI_RECORD_PIV"):
 def test_first_object_listing_replays() -> None:
     replay = ReplayTransport(LISTING)
     token = open_token(replay)
-    assert isinstance(token, PivToken) and token.serial == 12345678
+    assert isinstance(token, PivToken)
     objects = token.objects()
+    assert token.serial == 12345678  # read at this first ask, not at detection
     replay.assert_finished()
     classes = sorted((obj.ref[0], obj.ref[1]) for obj in objects if obj.ref[0] != "data")
     assert ("certificate", 0x9A) in classes and ("private", 0x9D) in classes and ("public", 0x82) in classes

@@ -17,25 +17,21 @@ from .token import PivToken
 
 
 def _probe(card: PivCard, profile: PivProfile) -> Dict[str, Any] | None:
-    """Run the profile's vendor probe on the selected applet: facts about the card, or None."""
+    """Run the profile's vendor probe on the selected applet: facts about the card, or
+    None. The serial is not among them: the token reads it when someone asks
+    (:attr:`PivToken.serial`), which a signature never does."""
     if profile.probe is Probe.NONE:
         return {}
     try:
         version = card.get_version()
     except ApduError:
         return None
-    facts: Dict[str, Any] = {"version": version}
-    if profile.for_firmware(version).features.serial:
-        try:
-            facts["serial"] = card.get_serial()
-        except ApduError:
-            pass
-    return facts
+    return {"version": version}
 
 
 def detect(card: SharedCard) -> Detected | None:
-    """The PIV token of the card (SELECT + the winning profile's probe: a YubiKey 5
-    costs SELECT, GET VERSION, GET SERIAL), or None when no PIV AID answers SELECT."""
+    """The PIV token of the card (SELECT + the winning profile's probe: a YubiKey
+    costs SELECT, GET VERSION), or None when no PIV AID answers SELECT."""
     protocol = SmartCardProtocol(card.transport)
     by_aid: Dict[bytes, List[PivProfile]] = {}
     for profile in candidates("piv"):
@@ -52,11 +48,10 @@ def detect(card: SharedCard) -> Detected | None:
             facts = _probe(piv, profile)
             if facts is None:
                 continue
-            version, serial = facts.get("version"), facts.get("serial")
+            version = facts.get("version")
             card.version = card.version or version
-            card.serial = card.serial or serial
             resolved = profile.for_firmware(version)
-            return Detected(PivToken(card, resolved, version=version, serial=serial), resolved.also_carries)
+            return Detected(PivToken(card, resolved, version=version), resolved.also_carries)
     return None
 
 

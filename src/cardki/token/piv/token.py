@@ -157,7 +157,8 @@ class PivToken(CardToken):
         super().__init__(card)
         self.profile = profile
         self.version = version
-        self.serial = serial
+        self._serial = serial
+        self._serial_read = serial is not None
         self.protocol = SmartCardProtocol(self.transport, extended=profile.quirks.extended_apdus)
         self.card = PivCard(self.protocol, profile.aid)
         self._user: int | None = None  # CKU.USER or CKU.SO while logged in
@@ -218,10 +219,40 @@ class PivToken(CardToken):
             return False
 
     # -------------------------------------------------------------- info
+    @property
+    def serial(self) -> int | None:
+        """The card's serial number (GET SERIAL where the profile says the card has
+        it), read at the first ask and kept: detection does not read it, because a
+        signature never needs it (the token info's serial and label do). None where
+        the card has no serial or does not tell."""
+        if not self._serial_read and self.profile.feature("serial"):
+            self._run(self._read_serial, relogin_on_6982=False)
+        return self._serial
+
+    def _read_serial(self) -> None:
+        """Inside a transaction: GET SERIAL, once per token (the card's other tokens
+        share what it answered through :class:`SharedCard`)."""
+        if self._serial_read or not self.profile.feature("serial"):
+            return
+        if self.shared.serial is None:
+            try:
+                self.shared.serial = self.card.get_serial()
+            except self.lost_selection:
+                raise  # another applet has the card: _run restores and asks again
+            except ApduError:
+                pass  # the card does not tell
+        self._serial = self.shared.serial
+        self._serial_read = True
+
     def info(self) -> TokenInfo:
         flags = (TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.USER_PIN_INITIALIZED
                  | TokenFlag.TOKEN_INITIALIZED)
-        tries, total = self._pin_tries()
+
+        def read() -> Tuple[int | None, int | None]:
+            self._read_serial()  # the label and serial below need it: one transaction for both
+            return self._read_pin_tries()
+
+        tries, total = self._run(read, relogin_on_6982=False)
         if tries is not None:
             if tries == 0:
                 flags |= TokenFlag.USER_PIN_LOCKED
@@ -244,12 +275,16 @@ class PivToken(CardToken):
         )
 
     def _pin_tries(self) -> Tuple[int | None, int | None]:
+        """:meth:`_read_pin_tries` in a transaction of its own."""
+        return self._run(self._read_pin_tries, relogin_on_6982=False)
+
+    def _read_pin_tries(self) -> Tuple[int | None, int | None]:
         """(tries left, total) from GET METADATA 80 where supported, else an empty VERIFY
         (which cannot tell while the PIN is verified: then the last known count is kept)."""
         if self.profile.feature("metadata"):
-            meta = self._run(self.card.pin_metadata, relogin_on_6982=False)
+            meta = self.card.pin_metadata()
             return meta.remaining, meta.total
-        tries = self._run(self.card.pin_status, relogin_on_6982=False)
+        tries = self.card.pin_status()
         if tries is not None:
             self._last_pin_tries = tries
         return self._last_pin_tries, None
