@@ -16,10 +16,11 @@ from provisioning import PIN
 
 pytestmark = pytest.mark.sim
 
-#: SELECT, GET VERSION, GET SERIAL (token detection) + VERIFY (login) + SELECT, VERIFY
-#: (the SELECT drops the PIN status), certificate container, GET METADATA (slot 9a) +
-#: GENERAL AUTHENTICATE (the signature).
-FIRST_SIGNATURE_APDUS = 3 + 1 + 4 + 1
+#: SELECT, GET VERSION (token detection; the serial is read when the token info asks) +
+#: VERIFY (login) + certificate container, GET METADATA (slot 9a; no SELECT: PIV has had
+#: the card since the login) + GENERAL AUTHENTICATE (the signature). It was 9: GET SERIAL
+#: at detection, and SELECT + VERIFY again in the find's transaction.
+FIRST_SIGNATURE_APDUS = 2 + 1 + 2 + 1
 
 
 def test_first_signature_reads_only_the_key_it_uses(provisioned_card: Any) -> None:
@@ -43,5 +44,97 @@ def test_first_signature_reads_only_the_key_it_uses(provisioned_card: Any) -> No
         everything = lib.find_objects(session, 1000)
         lib.find_objects_final(session)
         assert key in everything and len(everything) > 3
+    finally:
+        lib.finalize()
+
+
+def _reader_slot(lib: Cryptoki, reader_name: str) -> int:
+    return next(s for s in lib.get_slot_list(True) if lib.get_slot_info(s).slot_description == reader_name)
+
+
+#: SELECT, GET VERSION: what C_GetSlotList costs to open a YubiKey's tokens (PIV, and its
+#: OpenPGP application for nothing: the YubiKey profile names it).
+OPEN_YUBIKEY_APDUS = 2
+
+
+def test_the_serial_is_read_when_the_token_info_asks(provisioned_card: Any) -> None:
+    """Detection leaves GET SERIAL out (a signature never needs it); C_GetTokenInfo reads
+    it once, for the label and the serial number, in the transaction of its PIN counter."""
+    provisioned_card.control.reset_count()
+    lib = Cryptoki()
+    lib.initialize()
+    try:
+        slot = _reader_slot(lib, provisioned_card.reader_name)
+        assert provisioned_card.control.count() == OPEN_YUBIKEY_APDUS
+        info = lib.get_token_info(slot)
+        assert (info.label.strip(), info.serial_number.strip()) == ("YubiKey PIV #12345678", "12345678")
+        assert provisioned_card.control.count() == OPEN_YUBIKEY_APDUS + 2  # GET SERIAL, GET METADATA 80
+        provisioned_card.control.reset_count()
+        assert lib.get_token_info(slot).label == info.label
+        assert provisioned_card.control.count() == 1  # the PIN counter only: the serial is kept
+    finally:
+        lib.finalize()
+
+
+def _find_and_sign(lib: Cryptoki, session: int) -> bytes:
+    lib.find_objects_init(session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
+    found = lib.find_objects(session, 2)
+    lib.find_objects_final(session)
+    assert len(found) == 1, "the find by CKA_ID did not find the key in 9A"
+    lib.sign_init(session, CKM.SHA256_RSA_PKCS, found[0])
+    return lib.sign(session, b"after another program")
+
+
+def _select_openpgp_elsewhere(reader_name: str) -> None:
+    """Another program (its own PC/SC connection) selects the OpenPGP application and
+    leaves the card as it is (no reset at its disconnect, as scdaemon keeps it)."""
+    from smartcard.scard import SCARD_LEAVE_CARD
+    from smartcard.System import readers
+
+    other = next(reader for reader in readers() if str(reader) == reader_name).createConnection()
+    other.connect(disposition=SCARD_LEAVE_CARD)
+    try:
+        assert other.transmit(list(bytes.fromhex("00A4040006D27600012401")))[1:] == (0x90, 0x00)
+    finally:
+        other.disconnect()
+
+
+def test_another_programs_select_between_login_and_find_is_recovered(provisioned_card: Any) -> None:
+    """The find sends no SELECT of its own any more: another program that selected the
+    OpenPGP application after our login makes PIV's GET DATA answer 6D00, which restores
+    the selection and the login (SELECT, VERIFY) and reads again."""
+    lib = Cryptoki()
+    lib.initialize()
+    try:
+        session = lib.open_session(_reader_slot(lib, provisioned_card.reader_name), SessionFlag.SERIAL_SESSION)
+        lib.login(session, CKU.USER, PIN)
+        _select_openpgp_elsewhere(provisioned_card.reader_name)
+        provisioned_card.control.reset_count()
+        assert len(_find_and_sign(lib, session)) == 256
+        # The find: GET DATA (6D00), GET DATA 4F (OpenPGP's harmless probe: another program
+        # has it), SELECT PIV, VERIFY, GET DATA, GET METADATA, SELECT OpenPGP (given back, see
+        # cardki.token.sharing); the signature: SELECT PIV, VERIFY, GENERAL AUTHENTICATE,
+        # SELECT OpenPGP.
+        assert provisioned_card.control.count() == 7 + 4
+    finally:
+        lib.finalize()
+
+
+def test_a_slot_that_reads_empty_is_read_again_after_a_select(provisioned_card: Any) -> None:
+    """Another program's applet may answer PIV's reads "not found" (6A82) rather than
+    6D00: a find whose slot reads empty is repeated after our own SELECT (+ VERIFY), so
+    the key is not missed."""
+    lib = Cryptoki()
+    lib.initialize()
+    try:
+        session = lib.open_session(_reader_slot(lib, provisioned_card.reader_name), SessionFlag.SERIAL_SESSION)
+        lib.login(session, CKU.USER, PIN)
+        provisioned_card.control.inject_sw(0x6A82, ins=0xCB)  # the certificate container
+        provisioned_card.control.inject_sw(0x6A82, ins=0xF7)  # GET METADATA 9A
+        provisioned_card.control.reset_count()
+        assert len(_find_and_sign(lib, session)) == 256
+        # GET DATA, GET METADATA (both "not found"), SELECT, VERIFY, GET DATA, GET METADATA,
+        # GENERAL AUTHENTICATE.
+        assert provisioned_card.control.count() == 7
     finally:
         lib.finalize()
