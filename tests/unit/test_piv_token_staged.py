@@ -63,6 +63,51 @@ def test_one_id_costs_two_reads_then_nothing() -> None:
     assert token.protocol.apdu_count == before  # cached
 
 
+def test_a_listing_after_a_find_does_not_read_the_found_slot_again() -> None:
+    card = mixed_card()
+    fresh, _ = open_piv(card)
+    before = fresh.protocol.apdu_count
+    everything = fresh.objects()
+    listing_cost = fresh.protocol.apdu_count - before
+    token, _ = open_piv(card)
+    token.objects_with_id(b"\x01")
+    before = token.protocol.apdu_count
+    assert by_ref(token.objects()) == by_ref(everything)
+    assert token.protocol.apdu_count - before == listing_cost - 2  # 9A's certificate and GET METADATA
+
+
+class PivOnlyCard(GenericPivCard):
+    """A plain PIV card: no Yubico extensions, no other applet; counts its commands
+    (a response fetched with GET RESPONSE or a command chained in parts is one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands = 0
+
+    def execute(self, apdu: bytes) -> bytes:
+        if apdu[1] != 0xC0 and not apdu[0] & 0x10:
+            self.commands += 1
+        if apdu[1] == 0xA4 and apdu[5:10] != bytes.fromhex("A000000308"):
+            return b"\x6a\x82"
+        return super().execute(apdu)
+
+
+def test_first_signature_on_a_plain_piv_card() -> None:
+    """A PIV card without Yubico's extensions, from opening to the first signature."""
+    card = PivOnlyCard()
+    key = rsa_key(2048)
+    put_key(card.inner, 0x9A, key)
+    put_cert(card.inner, 0x9A, make_cert(key))
+    token, _ = open_piv(card)
+    token.login(CKU.USER, PIN)
+    (private,) = [obj for obj in token.objects_with_id(b"\x01") if obj.ref == ("private", 0x9A)]
+    assert len(token.sign(private, CKM.RSA_PKCS, None, b"\x00" * 35)) == 256
+    # SELECT PIV, GET VERSION (refused: no YubiKey), SELECT OpenPGP (refused) + VERIFY +
+    # the certificate container (no metadata on this card) + GENERAL AUTHENTICATE. It was
+    # 8: SELECT and VERIFY again in the find's transaction.
+    assert card.commands == 3 + 1 + 1 + 1
+
+
 def test_after_a_full_listing_no_id_costs_an_apdu() -> None:
     token, _ = open_piv(mixed_card())
     everything = token.objects()

@@ -474,7 +474,10 @@ class PivToken(CardToken):
         self.card.select()
         slots: Dict[int, SlotContents] = {}
         for spec in self.profile.slots:
-            contents = self._read_slot(spec)
+            # A slot objects_with_id() read since the last reset is not read again (a write
+            # of ours drops those reads: _slot_changed, destroy_object).
+            known = self._single_slots.get(spec.key)
+            contents = known[1] if known is not None and known[0] == self._read_epoch else self._read_slot(spec)
             if contents is not None:
                 slots[spec.key] = contents
         return slots, self._read_data_objects(private=False)
