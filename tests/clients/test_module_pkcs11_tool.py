@@ -69,6 +69,27 @@ def test_rsa_pkcs_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
     public_key(card, "9a").verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
 
 
+#: One whole ``pkcs11-tool --login --sign --id 01`` process through the C module, counted
+#: by the card: SELECT, GET VERSION (C_GetSlotList opens the card's tokens) + GET SERIAL,
+#: GET METADATA 80 (C_GetTokenInfo: label, serial, PIN counter) + GET METADATA 80
+#: (pkcs11-tool asks the token info again) + VERIFY (C_Login) + certificate container,
+#: GET METADATA 9A (the find by CKA_ID) + GENERAL AUTHENTICATE (the signature) + SELECT
+#: PIV (the last session's end logs the user out: the SELECT drops the PIN status) +
+#: SELECT OpenPGP (C_Finalize gives the card back to the application gpg's scdaemon
+#: expects, see cardki.token.sharing). It was 13: GET SERIAL at detection did not save
+#: the token info's, and the find's transaction sent SELECT + VERIFY again.
+PKCS11_TOOL_SIGN_APDUS = 2 + 2 + 1 + 1 + 2 + 1 + 1 + 1
+
+
+def test_one_signing_process_costs_its_apdu_budget(card: ModuleCard, tmp_path: Path) -> None:
+    control = card.handle.control
+    control.reset_count()
+    data = b"one process"
+    signature = sign(card, tmp_path, "SHA256-RSA-PKCS", "01", data)
+    assert control.count() == PKCS11_TOOL_SIGN_APDUS
+    public_key(card, "9a").verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+
+
 def test_rsa_pss_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
     data = b"pss through cardki"
     signature = sign(card, tmp_path, "SHA256-RSA-PKCS-PSS", "01", data, "--mgf", "MGF1-SHA256",
