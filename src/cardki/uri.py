@@ -20,7 +20,7 @@ attribute, never its value (a URI may carry a PIN).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Mapping
+from typing import Dict, Iterable, Iterator, Mapping, Set, Tuple
 
 SCHEME = "pkcs11:"
 
@@ -107,6 +107,25 @@ def is_uri(text: str) -> bool:
     return text[:len(SCHEME)].lower() == SCHEME
 
 
+def _attributes(part: str, separator: str, known: Iterable[str], kind: str) -> Iterator[Tuple[str, bytes]]:
+    """The (name, percent-decoded value) pairs of the URI's path or query ``part``; vendor
+    attributes (``x-``) are checked for form and skipped. ``kind`` names the part in errors."""
+    seen: Set[str] = set()
+    for item in (piece for piece in part.split(separator) if piece):
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise ValueError("a PKCS#11 URI attribute has the form name=value")
+        if name not in known and not name.startswith("x-"):
+            raise ValueError(f"unknown PKCS#11 URI {kind} {name!r}" if name.isascii() and name.isprintable()
+                             else f"unknown PKCS#11 URI {kind}")
+        if name in seen:
+            raise ValueError(f"the URI gives {name} twice")
+        seen.add(name)
+        raw = _percent_decode(value, name)
+        if not name.startswith("x-"):
+            yield name, raw
+
+
 def parse(text: str) -> Pkcs11Uri:
     """The URI ``text`` (it starts with ``pkcs11:``); ValueError naming what is wrong."""
     if not is_uri(text):
@@ -115,32 +134,12 @@ def parse(text: str) -> Pkcs11Uri:
     path_part, _, query_part = body.partition("?")
     path: Dict[str, str] = {}
     key_id: bytes | None = None
-    for item in (part for part in path_part.split(";") if part):
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise ValueError("a PKCS#11 URI attribute has the form name=value")
-        if name not in PATH_ATTRIBUTES and not name.startswith("x-"):
-            raise ValueError(f"unknown PKCS#11 URI attribute {name!r}" if name.isascii() and name.isprintable()
-                             else "unknown PKCS#11 URI attribute")
-        if name in path or (name == "id" and key_id is not None):
-            raise ValueError(f"the URI gives {name} twice")
-        raw = _percent_decode(value, name)
+    for name, raw in _attributes(path_part, ";", PATH_ATTRIBUTES, "attribute"):
         if name == "id":
             key_id = raw
-        elif not name.startswith("x-"):
+        else:
             path[name] = _text(raw, name)
-    query: Dict[str, str] = {}
-    for item in (part for part in query_part.split("&") if part):
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise ValueError("a PKCS#11 URI attribute has the form name=value")
-        if name not in QUERY_ATTRIBUTES and not name.startswith("x-"):
-            raise ValueError(f"unknown PKCS#11 URI query attribute {name!r}" if name.isascii() and name.isprintable()
-                             else "unknown PKCS#11 URI query attribute")
-        if name in query:
-            raise ValueError(f"the URI gives {name} twice")
-        if not name.startswith("x-"):
-            query[name] = _text(_percent_decode(value, name), name)
+    query = {name: _text(raw, name) for name, raw in _attributes(query_part, "&", QUERY_ATTRIBUTES, "query attribute")}
     if "type" in path and path["type"] not in OBJECT_TYPES:
         raise ValueError("the URI's type is one of cert, data, private, public, secret-key")
     if "slot-id" in path and not path["slot-id"].isdigit():

@@ -10,11 +10,11 @@ from typing import Any, Callable, Dict, List
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from hostile_answers import card_answers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardki import errors
-from cardki.apdu import Tlv
 from cardki.constants import CKA, CKM, CKO, CKR, CKU
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import OpenPgpToken, open_tokens
@@ -123,21 +123,10 @@ TAGS = [0x4F, 0x5F52, 0x6E, 0x73, 0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xCD, 0xDE
         0xFA, 0xA6, 0x30]
 
 
-def tlvs(depth: int = 2) -> st.SearchStrategy[bytes]:
-    leaf = st.binary(max_size=64)
-    value = leaf if depth == 0 else st.one_of(leaf, tlvs(depth - 1))
-    one = st.builds(lambda tag, data: bytes(Tlv(tag, data)), st.sampled_from(TAGS), value)
-    return st.lists(one, max_size=4).map(b"".join)
-
-
-STATUS_WORDS = st.one_of(st.just(0x9000), st.sampled_from([0x6100, 0x6110, 0x6C10, 0x63C1, 0x6285, 0x6600, 0x6982,
-                                                           0x6983, 0x6A80, 0x6A82, 0x6A88, 0x6D00, 0x6F00]),
-                         st.integers(0, 0xFFFF))
-ANSWERS = st.one_of(
-    st.builds(lambda data, sw: (data + sw.to_bytes(2, "big")).hex(), st.one_of(tlvs(), st.binary(max_size=200)),
-              STATUS_WORDS),
-    st.binary(max_size=3).map(bytes.hex),
-)
+#: Status words with a meaning to the token (any other comes too).
+STATUS_WORDS = [0x6100, 0x6110, 0x6C10, 0x63C1, 0x6285, 0x6600, 0x6982, 0x6983, 0x6A80, 0x6A82, 0x6A88,
+                0x6D00, 0x6F00]
+ANSWERS = card_answers(TAGS, STATUS_WORDS, leaf_size=64, raw_size=200)
 RULES = st.builds(lambda target, answer, count: {**target, "answer": answer, "count": count},
                   st.sampled_from(TARGETS), ANSWERS, st.sampled_from([None, 1, 2]))
 #: What a card's answer may lead to: DEVICE_ERROR for nonsense, else what its status word means.

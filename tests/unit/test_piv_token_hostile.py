@@ -28,6 +28,8 @@ from cardki.token import PivToken, Token, open_token
 
 P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")  # CKA_EC_PARAMS of P-256
 
+from hostile_answers import card_answers
+
 from cardki.token.piv.objects import (
     ALGORITHM_BY_NAME,
     MAX_CERTIFICATE_LENGTH,
@@ -277,21 +279,9 @@ TAGS = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x30, 0x34, 0x53, 0x70, 0x71, 0x7C, 
         0xFE, 0x7F49, 0x5FC105]
 
 
-def tlvs(depth: int = 2) -> st.SearchStrategy[bytes]:
-    leaf = st.binary(max_size=80)
-    value = leaf if depth == 0 else st.one_of(leaf, tlvs(depth - 1))
-    one = st.builds(lambda tag, data: bytes(Tlv(tag, data)), st.sampled_from(TAGS), value)
-    return st.lists(one, max_size=4).map(b"".join)
-
-
-STATUS_WORDS = st.one_of(st.just(0x9000), st.sampled_from([0x6100, 0x6110, 0x6C00, 0x6C10, 0x63C1, 0x6982,
-                                                           0x6983, 0x6A82, 0x6A80, 0x6D00, 0x6F00]),
-                         st.integers(0, 0xFFFF))
-ANSWERS = st.one_of(
-    st.builds(lambda data, sw: (data + sw.to_bytes(2, "big")).hex(), st.one_of(tlvs(), st.binary(max_size=300)),
-              STATUS_WORDS),
-    st.binary(max_size=3).map(bytes.hex),
-)
+#: Status words with a meaning to the token (any other comes too).
+STATUS_WORDS = [0x6100, 0x6110, 0x6C00, 0x6C10, 0x63C1, 0x6982, 0x6983, 0x6A82, 0x6A80, 0x6D00, 0x6F00]
+ANSWERS = card_answers(TAGS, STATUS_WORDS, leaf_size=80, raw_size=300)
 RULES = st.builds(lambda target, kind, answer, count: {**target, kind: answer, **({"count": count} if count else {})},
                   st.sampled_from(TARGETS), st.sampled_from(["answer", "data"]), ANSWERS,
                   st.sampled_from([None, 1, 2]))
