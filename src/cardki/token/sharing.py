@@ -85,7 +85,8 @@ class SharedCard:
         """The device's firmware version, once an applet's probe read it (a YubiKey's
         GET VERSION): the tokens of its other applets need not ask again."""
         self.serial: int | None = None
-        """The device's serial number, likewise."""
+        """The device's serial number, once a token read it (PIV's GET SERIAL, at the
+        first ask: detection does not read it), for the tokens of its other applets."""
         self.tokens: List[CardToken] = []
         """The tokens using the card (the applets cardki knows on it)."""
         self.keeper: CardToken | None = None
