@@ -442,10 +442,18 @@ def main(argv: List[str] | None = None) -> int:
                              "in the client, to show what they cost (the module itself always checks)")
     parser.add_argument("--chart", type=Path, default=REPO / "docs" / "module_bench.svg",
                         help="where the SVG chart of the table goes (default: docs/module_bench.svg)")
+    parser.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
+                        help="also measure the PKCS#11 module at PATH under NAME (e.g. an older cardki build: "
+                             "cardki-before=/path/to/_cardki_pkcs11...so), in the same run")
     options = parser.parse_args(argv)
 
     from cardki.capi import module_path
     modules = {"cardki": str(module_path()), **OTHER_MODULES}
+    for extra in options.module:
+        name, separator, path = extra.partition("=")
+        if not separator or not name or not os.path.isfile(path):
+            parser.error(f"--module wants NAME=PATH of a file, not {extra!r}")
+        modules[name] = path
     if options.unchecked:
         modules[UNCHECKED] = modules["cardki"]
     load_at_start = machine_load()
