@@ -361,8 +361,8 @@ def test_the_python_api_and_the_cli_show_both_tokens_and_sign_with_either(yubike
     for description, key_id, private in ((f"{reader} (OpenPGP)", "01", yubikey.keys["sig"]),
                                          (reader, "03", yubikey.piv_keys[0x9D])):
         signature = tmp_path / f"signature-{key_id}"
-        run(cli, "sign", "--slot", numbers[description], "--key-id", key_id, "--in", str(data),
-            "--out", str(signature), "--der", env=env)
+        run(cli, "--token", numbers[description], "sign", "--key-id", key_id, "--in", str(data),
+            "--out", str(signature), env=env)  # ECDSA signatures come out as DER
         private.public_key().verify(signature.read_bytes(), data.read_bytes(), ec.ECDSA(hashes.SHA256()))
     token = run(cli, "token", "--slot", numbers[f"{reader} (OpenPGP)"], env=env).stdout
     assert f"label:        {YUBIKEY_OPENPGP}" in token and "serial:       12345678" in token, token
