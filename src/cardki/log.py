@@ -99,7 +99,7 @@ class Logger:
         return real
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (logging's name)
-        real = self._real(level)
+        real = self._logger or self._real(level)  # asked on every C call and APDU: one call less once bound
         return real is not None and real.isEnabledFor(level)
 
     def _emit(self, level: int, message: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:

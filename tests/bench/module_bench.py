@@ -96,6 +96,20 @@ sys.path.insert(0, sys.argv[7])
 from hwsim.control import CardControl
 module, reader, mechanism_name, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 control = CardControl(sys.argv[5])
+if sys.argv[8] == "unchecked":
+    # Bench only (--unchecked): cardki without its check of the card's signatures, to show
+    # what the check costs. The host shares its interpreter with the module it loads, so
+    # replacing the two checks here replaces them in the module; the first signature is
+    # still verified below, by the benchmark.
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cardki.token import card_results
+    def ecdsa_unchecked(public_key, digest, der):
+        r, s = decode_dss_signature(der)
+        size = (public_key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    def rsa_unchecked(public_key, sent, answer, what, *, pkcs1_payload=None):
+        return answer.rjust((public_key.key_size + 7) // 8, b"\0")
+    card_results.ecdsa_signature, card_results.rsa_private_result = ecdsa_unchecked, rsa_unchecked
 lib = PyKCS11.PyKCS11Lib()
 lib.load(module)
 slots = [s for s in lib.getSlotList(tokenPresent=True) if lib.getSlotInfo(s).slotDescription.strip() == reader]
@@ -118,6 +132,9 @@ session.closeSession()
 print(json.dumps({"first": first, "per_second": count / elapsed, "apdus_per_sign": loop_apdus / count,
                   "setup_apdus": setup_apdus, "first_signature": first_signature.hex()}))
 """
+
+#: The row of cardki with its signature checks replaced in the client (``--unchecked``).
+UNCHECKED = "cardki, unchecked (bench only)"
 
 Row = Tuple[Scenario, str, None | str | Dict[str, float]]
 """(scenario, module, result): None = module not installed, str = why there is no result."""
@@ -184,12 +201,14 @@ def verify_first_signature(public_pem: bytes, signature: bytes) -> None:
 
 
 def run_client(module: str, reader: str, scenario: Scenario, control_path: Path, signatures: int,
-               public_pem: bytes) -> Dict[str, float]:
-    """One fresh client process; its numbers (raises RuntimeError with the reason when it fails)."""
+               public_pem: bytes, unchecked: bool = False) -> Dict[str, float]:
+    """One fresh client process; its numbers (raises RuntimeError with the reason when it fails).
+    ``unchecked``: cardki's checks of the card's signatures are replaced (see CLIENT)."""
     CardControl(control_path).reset_count()
     started = time.time()
     done = subprocess.run([sys.executable, "-c", CLIENT, module, reader, scenario.mechanism, str(signatures),
-                           str(control_path), repr(started), str(REPO / "hw-sim")],
+                           str(control_path), repr(started), str(REPO / "hw-sim"),
+                           "unchecked" if unchecked else "checked"],
                           input=PIN + "\n", capture_output=True, text=True, env=module_environment(), timeout=600)
     if done.returncode != 0:
         raise RuntimeError((done.stderr.strip().splitlines() or ["?"])[-1])
@@ -233,9 +252,11 @@ def measure(modules: Dict[str, str], reader: str, control_path: Path, options: a
                 rows.append((scenario, name, None))
                 continue
             try:
-                runs = [run_client(path, reader, scenario, control_path, options.signatures, public_pem)
+                runs = [run_client(path, reader, scenario, control_path, options.signatures, public_pem,
+                                   unchecked=name == UNCHECKED)
                         for _ in range(options.rounds)]
-                c_host = min(c_host_signature_time(path, reader, scenario, workdir) for _ in range(options.rounds))
+                c_host = (min(c_host_signature_time(path, reader, scenario, workdir) for _ in range(options.rounds))
+                          if name != UNCHECKED else float("nan"))
             except (RuntimeError, subprocess.CalledProcessError) as failure:
                 rows.append((scenario, name, str(failure)))
                 continue
@@ -256,7 +277,8 @@ def markdown(rows: List[Row]) -> str:
             lines.append(f"| {scenario.title} | {name} | {why} | | | | |")
             continue
         lines.append(f"| {scenario.title} | {name} | {result['apdus_per_sign']:.2f} | {result['setup_apdus']} "
-                     f"| {result['first']:.3f} | {result['per_second']:.1f} | {result['c_host']:.3f} |")
+                     f"| {result['first']:.3f} | {result['per_second']:.1f} "
+                     f"| {result['c_host']:.3f} |".replace("| nan |", "| |"))
     return "\n".join(lines)
 
 
@@ -358,7 +380,8 @@ def chart_svg(rows: List[Row], subtitle: str) -> str:
                          f'stroke="#ddd"/>')
             parts.append(_svg_text(x0 + panel_w / 2, py + 15, title, 10, weight="bold"))
             parts.append(_svg_text(x0 + panel_w / 2, py + 28, f"{better} is better", 9, fill="#666"))
-            values = {name: float(result[key]) for name, result in results.items() if isinstance(result, dict)}
+            values = {name: float(result[key]) for name, result in results.items()
+                      if isinstance(result, dict) and result[key] == result[key]}  # NaN: not measured
             peak = max(values.values(), default=0.0) or 1.0
             bar_w, base, room = 40, py + panel_h - 62, panel_h - 112
             for column, name in enumerate(modules):
@@ -414,6 +437,9 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--reader", type=int, default=stack.YUBICO_READER,
                         help=f"reader index (default {stack.YUBICO_READER}: {stack.reader_name(stack.YUBICO_READER)!r};"
                              " ykcs11 sees only Yubico-named readers)")
+    parser.add_argument("--unchecked", action="store_true",
+                        help=f"add a row {UNCHECKED!r}: cardki with its checks of the card's signatures replaced "
+                             "in the client, to show what they cost (the module itself always checks)")
     parser.add_argument("--chart", type=Path, default=REPO / "docs" / "module_bench.svg",
                         help="where the SVG chart of the table goes (default: docs/module_bench.svg)")
     parser.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
@@ -428,6 +454,8 @@ def main(argv: List[str] | None = None) -> int:
         if not separator or not name or not os.path.isfile(path):
             parser.error(f"--module wants NAME=PATH of a file, not {extra!r}")
         modules[name] = path
+    if options.unchecked:
+        modules[UNCHECKED] = modules["cardki"]
     load_at_start = machine_load()
     print(format_load("at start", load_at_start), file=sys.stderr)
     with bench_card(options.reader) as (control, reader, workdir):

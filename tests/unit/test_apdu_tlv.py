@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardki.apdu import Tlv, parse_tlvs, tlv_dict, unpack_tlv
+from cardki.apdu import Tlv, encode_tlv, parse_tlvs, tlv_dict, unpack_tlv
 
 
 def test_build_short_tag_short_length():
@@ -82,3 +82,32 @@ def test_build_then_parse_round_trips(tag, value):
         return
     if parsed.tag == tag:
         assert parsed.value == value
+
+
+def _outcome(parse, data):
+    try:
+        return "ok", parse(data)
+    except ValueError as error:
+        return "ValueError", str(error)
+
+
+@given(st.one_of(st.binary(max_size=64),
+                 st.lists(st.tuples(st.sampled_from([0x53, 0x7C, 0x81, 0x82, 0x5FC105]), st.binary(max_size=300)),
+                          max_size=4).map(lambda items: b"".join(bytes(Tlv(t, v)) for t, v in items))))
+def test_the_in_place_readers_answer_what_the_tlv_objects_answer(data):
+    # tlv_dict and unpack_tlv read the encoding without making Tlv objects (every
+    # signature's answer passes through them): same values, same errors.
+    assert _outcome(tlv_dict, data) == _outcome(lambda d: {t.tag: t.value for t in parse_tlvs(d)}, data)
+
+    def by_object(d):
+        tlv = Tlv(d)
+        if tlv.tag != 0x7C:
+            raise ValueError(f"expected TLV tag 7C, got {tlv.tag:02X}")
+        return tlv.value
+
+    assert _outcome(lambda d: unpack_tlv(0x7C, d), data) == _outcome(by_object, data)
+
+
+@given(st.integers(min_value=0, max_value=0x5FFFFF), st.binary(max_size=300))
+def test_encode_tlv_is_the_encoding_tlv_keeps(tag, value):
+    assert encode_tlv(tag, value) == bytes(Tlv(tag, value))

@@ -38,7 +38,7 @@ from .protocol import (
     SmartCardProtocol,
     WrongLeProcessor,
 )
-from .tlv import Tlv, encode_length, encode_tag, parse_tlvs, tlv_dict, unpack_tlv
+from .tlv import Tlv, encode_length, encode_tag, encode_tlv, parse_tlvs, tlv_dict, unpack_tlv
 from .trace import TRACE, format_command, format_response
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ __all__ = [
     "Tlv",
     "encode_length",
     "encode_tag",
+    "encode_tlv",
     "parse_tlvs",
     "tlv_dict",
     "unpack_tlv",

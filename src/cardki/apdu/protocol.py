@@ -112,7 +112,8 @@ class ApduFormatter(ApduProcessor):
     def send(self, command: Command) -> Response:
         apdu, data_offset = self.encode(command)
         secret = (data_offset, len(command.data)) if command.sensitive and command.data else None
-        if logger.isEnabledFor(TRACE):
+        tracing = logger.isEnabledFor(TRACE)  # asked once per APDU, for the command and its response
+        if tracing:
             logger.log(TRACE, "%s", format_command(apdu, secret))
         self.apdu_count += 1
         rapdu = self.transport.transmit_marked(
@@ -120,7 +121,7 @@ class ApduFormatter(ApduProcessor):
         )
         if len(rapdu) < 2:
             raise MalformedResponseError(f"response of {len(rapdu)} bytes has no status word")
-        if logger.isEnabledFor(TRACE):
+        if tracing:
             logger.log(TRACE, "%s", format_response(rapdu, command.sensitive_response))
         return Response(bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big"))
 

@@ -24,6 +24,12 @@ def encode_tag(tag: int) -> bytes:
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
 
 
+def encode_tlv(tag: int, value: bytes = b"") -> bytes:
+    """One TLV's encoding as plain bytes: what :class:`Tlv` stores, without making one
+    (a command template built for every signature needs no parsed view of itself)."""
+    return encode_tag(tag) + encode_length(len(value)) + value
+
+
 def _read_tag(data: bytes, offset: int) -> Tuple[int, int]:
     """Return (tag, offset after the tag)."""
     if offset >= len(data):
@@ -90,7 +96,7 @@ class Tlv(bytes):
     def __new__(cls, tag_or_data: int | bytes, value: bytes | None = None) -> Tlv:
         if isinstance(tag_or_data, int):
             value = bytes(value or b"")
-            data = encode_tag(tag_or_data) + encode_length(len(value)) + value
+            data = encode_tlv(tag_or_data, value)
             self = super().__new__(cls, data)
             self._tag = tag_or_data
             self._value_length = len(value)
@@ -144,13 +150,24 @@ def parse_tlvs(data: bytes) -> list[Tlv]:
 
 
 def tlv_dict(data: bytes) -> dict[int, bytes]:
-    """Tag -> value of the TLVs in ``data`` (a later duplicate tag wins)."""
-    return {tlv.tag: tlv.value for tlv in parse_tlvs(data)}
+    """Tag -> value of the TLVs in ``data`` (a later duplicate tag wins). Reads the
+    encoding in place: no :class:`Tlv` is made (every signature's answer passes here)."""
+    data = bytes(data)
+    fields: dict[int, bytes] = {}
+    offset = 0
+    while offset < len(data):
+        tag, start, _, offset = _read_tlv(data, offset)
+        fields[tag] = data[start:offset]
+    return fields
 
 
 def unpack_tlv(tag: int, data: bytes) -> bytes:
-    """The value of ``data``, which must be exactly one TLV with ``tag``."""
-    tlv = Tlv(data)
-    if tlv.tag != tag:
-        raise ValueError(f"expected TLV tag {tag:02X}, got {tlv.tag:02X}")
-    return tlv.value
+    """The value of ``data``, which must be exactly one TLV with ``tag`` (the checks
+    and errors of ``Tlv(data)``, without making one)."""
+    data = bytes(data)
+    found, start, _, end = _read_tlv(data, 0)
+    if end != len(data):
+        raise ValueError(f"{len(data) - end} bytes follow the TLV with tag {found:02X}")
+    if found != tag:
+        raise ValueError(f"expected TLV tag {tag:02X}, got {found:02X}")
+    return data[start:end]

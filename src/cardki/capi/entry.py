@@ -428,8 +428,7 @@ def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[...
         with _operation_call(session, kind):
             _M.require(out_length)
             payload = _M.read_bytes(data, int(data_length))
-            bound = getattr(engine(), method)
-            _M.write_output(out, out_length, lambda **options: bound(int(session), payload, **options))
+            _M.write_output(out, out_length, getattr(engine(), method), int(session), payload)
     return call
 
 
@@ -437,8 +436,7 @@ def _final(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, out: Any, out_length: Any) -> None:
         with _operation_call(session, kind):
             _M.require(out_length)
-            bound = getattr(engine(), method)
-            _M.write_output(out, out_length, lambda **options: bound(int(session), **options))
+            _M.write_output(out, out_length, getattr(engine(), method), int(session))
     return call
 
 
@@ -518,9 +516,7 @@ def C_GenerateKeyPair(session: int, mechanism: Any, public_template: Any, public
 def C_WrapKey(session: int, mechanism: Any, wrapping_key: int, key: int, out: Any, out_length: Any) -> None:
     _M.require(out_length)
     spec = _M.read_mechanism(mechanism)
-    bound = engine().wrap_key
-    _M.write_output(out, out_length,
-                    lambda **options: bound(int(session), spec, int(wrapping_key), int(key), **options))
+    _M.write_output(out, out_length, engine().wrap_key, int(session), spec, int(wrapping_key), int(key))
 
 
 @entry_point

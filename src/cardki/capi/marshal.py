@@ -105,14 +105,16 @@ class Marshaller:
             if self.is_null(pointer):
                 raise errors.ArgumentsBad("NULL output pointer")
 
-    def write_output(self, out: Any, out_length: Any, produce: Callable[..., bytes]) -> None:
-        """The spec's buffer convention around an engine call taking ``**out`` options."""
+    def write_output(self, out: Any, out_length: Any, produce: Callable[..., Any], *args: Any) -> None:
+        """The spec's buffer convention around ``produce(*args, length_only=True)`` (a
+        NULL buffer asks for the length) or ``produce(*args, max_length=n)`` (an engine
+        call; the arguments go through as they are, so no closure is made per call)."""
         self.require(out_length)
-        if self.is_null(out):
-            out_length[0] = int(produce(length_only=True))
+        if out == self.NULL:
+            out_length[0] = int(produce(*args, length_only=True))
             return
         try:
-            result = produce(max_length=int(out_length[0]))
+            result = produce(*args, max_length=int(out_length[0]))
         except errors.BufferTooSmall as short:
             out_length[0] = short.required
             raise

@@ -57,10 +57,11 @@ def _hostcrypto() -> ModuleType:
     return hostcrypto
 
 
+#: As ints: ``int & IntFlag`` is a Python call (IntFlag.__rand__), ``int & int`` is not.
 _KIND_FLAG = {
-    OperationKind.SIGN: MechanismFlag.SIGN, OperationKind.VERIFY: MechanismFlag.VERIFY,
-    OperationKind.ENCRYPT: MechanismFlag.ENCRYPT, OperationKind.DECRYPT: MechanismFlag.DECRYPT,
-    OperationKind.DIGEST: MechanismFlag.DIGEST,
+    OperationKind.SIGN: int(MechanismFlag.SIGN), OperationKind.VERIFY: int(MechanismFlag.VERIFY),
+    OperationKind.ENCRYPT: int(MechanismFlag.ENCRYPT), OperationKind.DECRYPT: int(MechanismFlag.DECRYPT),
+    OperationKind.DIGEST: int(MechanismFlag.DIGEST),
 }
 _KIND_MECHANISMS = {
     OperationKind.SIGN: SIGN_MECHANISMS, OperationKind.VERIFY: SIGN_MECHANISMS,
@@ -193,7 +194,7 @@ class OperationRunner:
             raise errors.MechanismInvalid(mechanism_name(spec.type))
         if kind in _CARD_KINDS:
             info = self._slots.mechanisms(state).get(spec.type)
-            if info is None or (info.flags and not info.flags & _KIND_FLAG[kind]):
+            if info is None or (info.flags and not int(info.flags) & _KIND_FLAG[kind]):
                 raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
         return spec
 

@@ -52,6 +52,10 @@ class Call(Enum):
     UPDATE = "update"          # C_*Update, C_DigestKey
     FINAL = "final"            # C_*Final
 
+    # Members are singletons compared by identity: identity's hash is C code, Enum's own
+    # (hash of the name) a Python call, and every signature looks kinds up a dozen times.
+    __hash__ = object.__hash__
+
 
 def ends_operation(error: BaseException) -> bool:
     """Whether a call that raised ``error`` ends its operation: every failure does,
@@ -69,6 +73,8 @@ class OperationKind(Enum):
     VERIFY = "verify"
     ENCRYPT = "encrypt"
     DECRYPT = "decrypt"
+
+    __hash__ = object.__hash__  # as Call's: the tables keyed by kind are read on every call
 
 
 class Operation:

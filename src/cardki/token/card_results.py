@@ -81,7 +81,7 @@ def ecdsa_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, der: b
         r, s = decode_dss_signature(der)
     except ValueError:
         raise errors.DeviceError("the card's ECDSA signature is not a DER pair of integers") from None
-    return _checked_ecdsa(public_key, digest, r, s)
+    return _checked_ecdsa(public_key, digest, r, s, der)
 
 
 def ecdsa_raw_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, raw: bytes) -> bytes:
@@ -93,17 +93,42 @@ def ecdsa_raw_signature(public_key: ec.EllipticCurvePublicKey, digest: bytes, ra
     return _checked_ecdsa(public_key, digest, int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big"))
 
 
-def _checked_ecdsa(public_key: ec.EllipticCurvePublicKey, digest: bytes, r: int, s: int) -> bytes:
-    curve = curve_by_name(public_key.curve.name)
-    if curve is None or curve.order is None:
-        raise errors.DeviceError(f"no group order known for {public_key.curve.name}")
-    order = curve.order
-    size = (public_key.curve.key_size + 7) // 8
+#: Curve name -> (group order, field size in bytes), for the curves met so far.
+_GROUPS: dict[str, tuple[int, int]] = {}
+#: Digest length -> the ECDSA algorithm that verifies such a digest as it is (Prehashed).
+_PREHASHED: dict[int, ec.ECDSA] = {}
+
+
+def _group(public_key: ec.EllipticCurvePublicKey) -> tuple[int, int]:
+    """(order, field size) of the key's curve, looked up once per curve."""
+    name = public_key.curve.name
+    known = _GROUPS.get(name)
+    if known is None:
+        curve = curve_by_name(name)
+        if curve is None or curve.order is None:
+            raise errors.DeviceError(f"no group order known for {name}")
+        known = _GROUPS[name] = (curve.order, (public_key.curve.key_size + 7) // 8)
+    return known
+
+
+def _prehashed(digest_length: int) -> ec.ECDSA:
+    """The ECDSA algorithm for a digest of this length, made once per length."""
+    algorithm = _PREHASHED.get(digest_length)
+    if algorithm is None:
+        algorithm = _PREHASHED[digest_length] = ec.ECDSA(Prehashed(cryptography_hash(BY_SIZE[digest_length])))
+    return algorithm
+
+
+def _checked_ecdsa(public_key: ec.EllipticCurvePublicKey, digest: bytes, r: int, s: int,
+                   der: bytes | None = None) -> bytes:
+    """r || s once both are in 1..n-1 and verify for ``digest``. ``der``: the card's DER
+    of (r, s), verified as it came: ``decode_dss_signature`` takes only strict DER, so it
+    is exactly what encoding (r, s) again would give."""
+    order, size = _group(public_key)
     if not (0 < r < order and 0 < s < order):
         raise errors.DeviceError("the card's ECDSA signature has an integer outside 1..n-1")
     try:
-        prehashed = Prehashed(cryptography_hash(BY_SIZE[len(digest)]))
-        public_key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(prehashed))
+        public_key.verify(der if der is not None else encode_dss_signature(r, s), digest, _prehashed(len(digest)))
     except InvalidSignature:
         raise errors.DeviceError("the card's ECDSA signature does not verify with the key's public key") from None
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -41,8 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import abstractmethod
-from contextlib import contextmanager
-from typing import Callable, ClassVar, Iterator, List, Tuple, Type, TypeVar
+from typing import Callable, ClassVar, List, Tuple, Type, TypeVar
 
 from cardki import errors
 from cardki.apdu import ApduError, ClaNotSupportedError, InsNotSupportedError, SecurityStatusError
@@ -221,8 +220,10 @@ class CardToken(Token):
             self._resets_seen = self.shared.resets
             self._on_reset()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _begin_transaction(self) -> None:
+        """Take the card for one operation (after a reset it reports, take it again) and
+        catch up with what the card's other tokens saw. Plain methods around a try, not a
+        context manager: every signature passes here, and a generator's costs a few us."""
         try:
             self.transport.begin_transaction()
         except CardResetError:
@@ -231,12 +232,15 @@ class CardToken(Token):
         try:
             self._restored_in_transaction = False
             self._catch_up()
-            yield
-        finally:
-            try:
-                self.transport.end_transaction()
-            except SlotError:
-                pass  # the card is gone or was reset; the next operation finds out
+        except BaseException:
+            self._end_transaction()
+            raise
+
+    def _end_transaction(self) -> None:
+        try:
+            self.transport.end_transaction()
+        except SlotError:
+            pass  # the card is gone or was reset; the next operation finds out
 
     def _restore(self) -> None:
         """Select this token's applet and re-establish the application's login."""
@@ -268,7 +272,8 @@ class CardToken(Token):
         (:meth:`_touch_timed_out` tells), which is not retried."""
         with self._lock:
             try:
-                with self._transaction():
+                self._begin_transaction()
+                try:
                     keeper = self.shared.keeper
                     owner = keeper if keeper is not None and self.shared.selected == keeper.applet else None
                     try:
@@ -290,6 +295,8 @@ class CardToken(Token):
                     finally:
                         if owner is not None and owner is not self and self.shared.selected != owner.applet:
                             owner._give_back()
+                finally:
+                    self._end_transaction()
             except CardResetError as exc:  # a second reset in a row: give up for this call
                 self._notice_reset()
                 raise card_error(exc) from None

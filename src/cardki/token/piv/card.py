@@ -24,7 +24,15 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
-from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, WrongPinError, tlv_dict, unpack_tlv
+from cardki.apdu import (
+    MalformedResponseError,
+    SmartCardProtocol,
+    Tlv,
+    WrongPinError,
+    encode_tlv,
+    tlv_dict,
+    unpack_tlv,
+)
 from cardki.apdu.errors import AuthBlockedError
 
 from .constants import (
@@ -393,17 +401,17 @@ class PivCard:
         """GENERAL AUTHENTICATE with ``payload`` (81 challenge or 85 point) and an
         empty 82 asking for the response; returns the 82 value. ``secret_result``
         keeps it out of traces and transcripts (decrypted data, shared secrets)."""
-        template = Tlv(TAG_DYN_AUTH, bytes(Tlv(TAG_RESPONSE)) + payload)
-        answer = self.protocol.send_apdu(0x00, Ins.AUTHENTICATE, algorithm, slot, bytes(template), le=self.le_max,
+        template = encode_tlv(TAG_DYN_AUTH, encode_tlv(TAG_RESPONSE) + payload)
+        answer = self.protocol.send_apdu(0x00, Ins.AUTHENTICATE, algorithm, slot, template, le=self.le_max,
                                          sensitive_response=secret_result)
         return field(tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer)), TAG_RESPONSE, "GENERAL AUTHENTICATE")
 
     def sign_raw(self, algorithm: int, slot: int, data: bytes, *, secret_result: bool = False) -> bytes:
         """The private-key operation on ``data`` (a signature, or with ``secret_result`` a decryption)."""
-        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_CHALLENGE, data)), secret_result=secret_result)
+        return self.authenticate(algorithm, slot, encode_tlv(TAG_CHALLENGE, data), secret_result=secret_result)
 
     def ecdh(self, algorithm: int, slot: int, peer_point: bytes) -> bytes:
-        return self.authenticate(algorithm, slot, bytes(Tlv(TAG_EXPONENTIATION, peer_point)), secret_result=True)
+        return self.authenticate(algorithm, slot, encode_tlv(TAG_EXPONENTIATION, peer_point), secret_result=True)
 
     def management_witness(self, algorithm: int) -> bytes:
         """Step 1 of mutual authentication: the card's encrypted witness."""
