@@ -430,6 +430,24 @@ def bench_card(reader_index: int) -> Iterator[Tuple[CardControl, str, Path]]:
                 stack.stop_pcscd()
 
 
+def add_module_option(parser: argparse.ArgumentParser) -> None:
+    """--module NAME=PATH, repeatable: the benchmarks' way to measure another module too."""
+    parser.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
+                        help="also measure the PKCS#11 module at PATH under NAME (e.g. an older cardki build: "
+                             "cardki-before=/path/to/_cardki_pkcs11...so), in the same run")
+
+
+def extra_modules(parser: argparse.ArgumentParser, given: List[str]) -> Dict[str, str]:
+    """The modules --module named, NAME -> PATH (a usage error for a malformed one)."""
+    modules = {}
+    for extra in given:
+        name, separator, path = extra.partition("=")
+        if not separator or not name or not os.path.isfile(path):
+            parser.error(f"--module wants NAME=PATH of a file, not {extra!r}")
+        modules[name] = path
+    return modules
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signatures", type=int, default=200, help="signatures per client run after the first")
@@ -442,18 +460,12 @@ def main(argv: List[str] | None = None) -> int:
                              "in the client, to show what they cost (the module itself always checks)")
     parser.add_argument("--chart", type=Path, default=REPO / "docs" / "module_bench.svg",
                         help="where the SVG chart of the table goes (default: docs/module_bench.svg)")
-    parser.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
-                        help="also measure the PKCS#11 module at PATH under NAME (e.g. an older cardki build: "
-                             "cardki-before=/path/to/_cardki_pkcs11...so), in the same run")
+    add_module_option(parser)
     options = parser.parse_args(argv)
 
     from cardki.capi import module_path
     modules = {"cardki": str(module_path()), **OTHER_MODULES}
-    for extra in options.module:
-        name, separator, path = extra.partition("=")
-        if not separator or not name or not os.path.isfile(path):
-            parser.error(f"--module wants NAME=PATH of a file, not {extra!r}")
-        modules[name] = path
+    modules.update(extra_modules(parser, options.module))
     if options.unchecked:
         modules[UNCHECKED] = modules["cardki"]
     load_at_start = machine_load()

@@ -971,11 +971,12 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--signatures", type=int, default=2000, help="signatures in the per-signature profile")
     parser.add_argument("--reader", type=int, default=bench.stack.YUBICO_READER)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    bench.add_module_option(parser)
     options = parser.parse_args(argv)
 
     from cardki.capi import module_path
 
-    modules = {"cardki": str(module_path()), **bench.OTHER_MODULES}
+    modules = {"cardki": str(module_path()), **bench.OTHER_MODULES, **bench.extra_modules(parser, options.module)}
     missing = [name for name, path in modules.items() if not Path(path).exists()]
     if missing or not shutil.which("pkcs11-tool") or not shutil.which("gcc"):
         raise SystemExit(f"startup_profile: missing {missing or 'pkcs11-tool or gcc'}")
