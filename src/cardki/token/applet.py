@@ -3,13 +3,15 @@ per applet, listed in :mod:`cardki.token.registry`, whose order detection walks.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Tuple
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 from .profiles import ProfileSchema
 from .sharing import CardToken, SharedCard
 
 
-class Detected(NamedTuple):
+@dataclass(frozen=True)
+class Detected:
     """An applet detection found on the card: its token, and the profiles of further
     applets the card carries for sure (the matched profile's ``also_carries``)."""
 
@@ -17,7 +19,8 @@ class Detected(NamedTuple):
     also_carries: Tuple[str, ...] = ()
 
 
-class AppletDriver(NamedTuple):
+@dataclass(frozen=True)
+class AppletDriver:
     """One applet: its name in profiles, its name for people, its profile schema, and
     how to find it on a card.
 

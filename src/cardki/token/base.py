@@ -26,7 +26,8 @@ from ..constants import CKA
 Version = Tuple[int, int]
 
 
-class TokenInfo(NamedTuple):
+@dataclass(frozen=True)
+class TokenInfo:
     """The card-derived part of ``CK_TOKEN_INFO``; the engine fills session counts."""
 
     label: str
@@ -40,7 +41,8 @@ class TokenInfo(NamedTuple):
     firmware_version: Version = (0, 0)
 
 
-class MechanismInfo(NamedTuple):
+@dataclass(frozen=True)
+class MechanismInfo:
     """``CK_MECHANISM_INFO``: key sizes in bits (curve size for EC) and CKF_ flags."""
 
     min_key_size: int

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Dict, List, Mapping, NamedTuple, Tuple
+from dataclasses import dataclass, replace
+from typing import Dict, List, Mapping, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
 from cardki.curves import Curve, CurveKind, curve_by_name, curve_by_openpgp_oid
@@ -105,7 +106,8 @@ def _by_key(value: bytes, size: int, what: str) -> Dict[KeyRef, bytes]:
 # -------------------------------------------------------------------- AID
 
 
-class Aid(NamedTuple):
+@dataclass(frozen=True)
+class Aid:
     """DO 4F: RID + application, spec version, manufacturer, serial, RFU."""
 
     raw: bytes
@@ -152,7 +154,8 @@ class Aid(NamedTuple):
 # ------------------------------------------------- historical bytes, lengths
 
 
-class CardCapabilities(NamedTuple):
+@dataclass(frozen=True)
+class CardCapabilities:
     """The card capabilities in the historical bytes (ISO 7816-4 8.1.1.2.7, third byte)."""
 
     command_chaining: bool = False
@@ -205,7 +208,8 @@ def historical_bytes_from_atr(atr: bytes) -> bytes:
     return bytes(atr[offset:offset + count])
 
 
-class ExtendedLengthInformation(NamedTuple):
+@dataclass(frozen=True)
+class ExtendedLengthInformation:
     """DO 7F66: the largest command and response APDU, in bytes."""
 
     max_command: int
@@ -232,7 +236,8 @@ SHORT_MAX_DATA = 255
 EXTENDED_MAX_DATA = 65535
 
 
-class ApduLimits(NamedTuple):
+@dataclass(frozen=True)
+class ApduLimits:
     """How to talk to the card: extended APDUs or short ones (chained), and the most
     command data one APDU may carry. What :class:`cardki.apdu.SmartCardProtocol`
     must be told (``extended=``, ``max_extended=``)."""
@@ -275,7 +280,8 @@ class ApduLimits(NamedTuple):
 # ------------------------------------------------- extended capabilities
 
 
-class ExtendedCapabilities(NamedTuple):
+@dataclass(frozen=True)
+class ExtendedCapabilities:
     """DO C0 (10 bytes since spec 2.0; bytes 6-9 changed meaning in 3.0)."""
 
     flags: ExtendedCapability
@@ -310,7 +316,8 @@ class ExtendedCapabilities(NamedTuple):
 # ---------------------------------------------------- algorithm attributes
 
 
-class RsaAttributes(NamedTuple):
+@dataclass(frozen=True)
+class RsaAttributes:
     """RSA: modulus and public exponent sizes and the key import format."""
 
     modulus_bits: int
@@ -327,7 +334,8 @@ class RsaAttributes(NamedTuple):
                 + self.exponent_bits.to_bytes(2, "big") + bytes([self.import_format]))
 
 
-class EcAttributes(NamedTuple):
+@dataclass(frozen=True)
+class EcAttributes:
     """ECDH, ECDSA or EdDSA on a named curve, and whether import sends the public key."""
 
     algorithm: AlgorithmId
@@ -349,7 +357,8 @@ class EcAttributes(NamedTuple):
         return value
 
 
-class UnknownAttributes(NamedTuple):
+@dataclass(frozen=True)
+class UnknownAttributes:
     """Attributes cardki cannot use (another algorithm, an unknown curve, sizes out of
     range, a curve that does not fit the algorithm): kept, so the slot shows no key
     instead of breaking the whole card."""
@@ -407,7 +416,8 @@ def parse_algorithm_attributes(value: bytes) -> AlgorithmAttributes:
 # ---------------------------------------------------------- PW status C4
 
 
-class PwStatus(NamedTuple):
+@dataclass(frozen=True)
+class PwStatus:
     """DO C4: how long PW1's signature verification lasts, the passwords' maximum
     lengths and formats, and the tries left."""
 
@@ -483,7 +493,8 @@ def _general_feature_management(value: bytes) -> int:
     return feature[0]
 
 
-class ApplicationRelatedData(NamedTuple):
+@dataclass(frozen=True)
+class ApplicationRelatedData:
     """DO 6E: what a token needs to know about the card, in one GET DATA."""
 
     aid: Aid
@@ -578,7 +589,8 @@ class ApplicationRelatedData(NamedTuple):
 # ------------------------------------------------------ other data objects
 
 
-class CardholderData(NamedTuple):
+@dataclass(frozen=True)
+class CardholderData:
     """DO 65: name (ISO 8859-1, "Surname<<Given"), language preferences, salutation."""
 
     name: bytes
@@ -621,7 +633,8 @@ def parse_version(data: bytes) -> Tuple[int, int, int]:
     return (_bcd(data[0], what), _bcd(data[1], what), _bcd(data[2], what))
 
 
-class AlgorithmInformation(NamedTuple):
+@dataclass(frozen=True)
+class AlgorithmInformation:
     """DO FA (3.4): every algorithm attribute value each key accepts; what the
     token's mechanism list and key generation offer."""
 
@@ -684,7 +697,8 @@ def _fa_content(data: bytes, what: str) -> bytes:
 # --------------------------------------------------------------- KDF-DO
 
 
-class Kdf(NamedTuple):
+@dataclass(frozen=True)
+class Kdf:
     """DO F9: whether PINs go to the card as themselves or as an iterated and salted
     S2K hash (RFC 4880 3.7.1.3), and its parameters."""
 
@@ -731,7 +745,7 @@ class Kdf(NamedTuple):
         PINs, which the card takes as PW1 and PW3 when it is written (as ykman sets it)."""
         bare = cls(KdfAlgorithm.ITERSALTED_S2K, hash_algorithm, iteration_count, os.urandom(8), os.urandom(8),
                    os.urandom(8))
-        return bare._replace(initial_hash_pw1=bare.derive(Password.USER, DEFAULT_PW1),
+        return replace(bare, initial_hash_pw1=bare.derive(Password.USER, DEFAULT_PW1),
                        initial_hash_pw3=bare.derive(Password.ADMIN, DEFAULT_PW3))
 
     @property

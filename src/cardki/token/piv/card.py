@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import zlib
-from typing import Callable, Dict, NamedTuple, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Tuple
 
 from cardki.apdu import (
     MalformedResponseError,
@@ -101,7 +102,8 @@ MAX_BLOCKING_TRIES = 256
 MAX_CERTIFICATE_LENGTH = 32 * 1024
 
 
-class KeyMetadata(NamedTuple):
+@dataclass(frozen=True)
+class KeyMetadata:
     """GET METADATA for a key slot (YubiKey 5.3+)."""
 
     algorithm: int  # a PivAlgorithm where cardki knows it (PivAlgorithm.known)
@@ -111,7 +113,8 @@ class KeyMetadata(NamedTuple):
     public_key: Dict[int, bytes]  # 81/82 for RSA, 86 for EC and 25519
 
 
-class PinMetadata(NamedTuple):
+@dataclass(frozen=True)
+class PinMetadata:
     """GET METADATA for the PIN (80) or the PUK (81)."""
 
     default: bool
@@ -119,7 +122,8 @@ class PinMetadata(NamedTuple):
     remaining: int
 
 
-class ManagementKeyMetadata(NamedTuple):
+@dataclass(frozen=True)
+class ManagementKeyMetadata:
     """GET METADATA for the management key (9B)."""
 
     algorithm: ManagementKeyAlgorithm
@@ -127,7 +131,8 @@ class ManagementKeyMetadata(NamedTuple):
     touch_policy: TouchPolicy
 
 
-class ImportableKey(NamedTuple):
+@dataclass(frozen=True)
+class ImportableKey:
     """A private key as IMPORT ASYMMETRIC KEY sends it: the algorithm and the
     components in order, each already padded to its fixed length (see
     :func:`cardki.token.piv.keys.importable_key`)."""
