@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List
 
 import pytest
+from asn1crypto.core import ObjectIdentifier, OctetString
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -58,6 +59,30 @@ class ModuleCard:
             raise AssertionError(f"pkcs11-tool {' '.join(args)} failed ({done.returncode}):\n"
                                  f"{done.stdout}\n{done.stderr}")
         return done
+
+
+def read_public_key(pkcs11_tool: Callable[..., subprocess.CompletedProcess], key_id: str, out: Path):
+    """The public key object with CKA_ID ``key_id`` as pkcs11-tool 0.23 receives it from
+    the module, as a cryptography key.
+
+    An RSA key is what ``--read-object`` writes. An EC key is built from the CKA_EC_POINT
+    and CKA_EC_PARAMS the listing prints, because 0.23's ``--read-object`` of an EC key
+    frees the point it then hands to EVP_PKEY_fromdata (OpenSC fixed it in 0.24, commit
+    63d4bd3d3): whether that fails ("cannot create EVP_PKEY") depends on what reused the
+    freed heap, so it failed now and then, and every time under
+    ``GLIBC_TUNABLES=glibc.malloc.tcache_count=0 MALLOC_PERTURB_=165``."""
+    listing = pkcs11_tool("--list-objects", "--type", "pubkey", "--id", key_id).stdout
+    blocks = [block for block in listing.split("Public Key Object;")[1:]
+              if f"\n  ID:         {key_id}\n" in block]
+    assert len(blocks) == 1, listing
+    if blocks[0].startswith(" EC "):
+        fields = dict(line.strip().split(":", 1) for line in blocks[0].splitlines() if line.startswith("  EC_"))
+        point = OctetString.load(bytes.fromhex(fields["EC_POINT"].strip())).native
+        curve = ec.get_curve_for_oid(x509.ObjectIdentifier(
+            ObjectIdentifier.load(bytes.fromhex(fields["EC_PARAMS"].strip())).dotted))
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve(), point)
+    pkcs11_tool("--read-object", "--type", "pubkey", "--id", key_id, "-o", str(out))
+    return serialization.load_der_public_key(out.read_bytes())
 
 
 def module_env(**extra: str) -> Dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
-from _module_card import ModuleCard, module_env, ssh_agent
+from _module_card import ModuleCard, module_env, read_public_key, ssh_agent
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -187,9 +187,7 @@ def test_pkcs11_tool_generates_keys_into_01_02_03_as_so(virtual_card_factory: Ca
                                  ("03", "secp384r1", "--usage-sign")):
         card.openpgp.pkcs11_tool("--login", "--login-type", "so", "--so-pin", OPENPGP_ADMIN, "--keypairgen",
                                  "--key-type", f"EC:{curve}", usage, "--id", key_id)
-    public = tmp_path / "public.der"
-    card.openpgp.pkcs11_tool("--read-object", "--type", "pubkey", "--id", "01", "-o", str(public))
-    key = serialization.load_der_public_key(public.read_bytes())
+    key = read_public_key(card.openpgp.pkcs11_tool, "01", tmp_path / "public.der")
     assert isinstance(key, ec.EllipticCurvePublicKey)
     data = b"signed with a key the card made"
     raw = tool_sign(card.openpgp, tmp_path, "ECDSA-SHA256", "01", data)

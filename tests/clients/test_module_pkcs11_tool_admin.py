@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from _module_card import ModuleCard
+from _module_card import read_public_key as read_module_public_key
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -37,9 +38,7 @@ def card(virtual_card_factory) -> ModuleCard:
 
 
 def read_public_key(card: ModuleCard, key_id: str, tmp_path: Path):
-    out = tmp_path / f"{key_id}.pub.der"
-    card.pkcs11_tool("--read-object", "--type", "pubkey", "--id", key_id, "-o", str(out))
-    return serialization.load_der_public_key(out.read_bytes())
+    return read_module_public_key(card.pkcs11_tool, key_id, tmp_path / f"{key_id}.pub.der")
 
 
 def read_certificate(card: ModuleCard, key_id: str, tmp_path: Path) -> x509.Certificate:

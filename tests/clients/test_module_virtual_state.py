@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from _module_card import read_public_key
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -37,9 +38,7 @@ def state_env(path: Path, **extra: str) -> Dict[str, str]:
 
 
 def public_key(env: Dict[str, str], key_id: str, tmp_path: Path):
-    out = tmp_path / f"{key_id}.pub.der"
-    tool(env, "--read-object", "--type", "pubkey", "--id", key_id, "-o", str(out))
-    return serialization.load_der_public_key(out.read_bytes())
+    return read_public_key(lambda *args: tool(env, *args), key_id, tmp_path / f"{key_id}.pub.der")
 
 
 def test_keypairgen_in_one_process_and_sign_in_the_next(tmp_path: Path) -> None:
