@@ -3,15 +3,13 @@ per applet, listed in :mod:`cardki.token.registry`, whose order detection walks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Tuple
+from typing import Callable, NamedTuple, Tuple
 
 from .profiles import ProfileSchema
 from .sharing import CardToken, SharedCard
 
 
-@dataclass(frozen=True)
-class Detected:
+class Detected(NamedTuple):
     """An applet detection found on the card: its token, and the profiles of further
     applets the card carries for sure (the matched profile's ``also_carries``)."""
 
@@ -19,8 +17,7 @@ class Detected:
     also_carries: Tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class AppletDriver:
+class AppletDriver(NamedTuple):
     """One applet: its name in profiles, its name for people, its profile schema, and
     how to find it on a card.
 

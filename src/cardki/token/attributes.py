@@ -18,8 +18,7 @@ I/O). The choices, for every token:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -52,8 +51,7 @@ KEYGEN_MECHANISMS: Dict[int, CKM] = {CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, CKK.EC:
                                      CKK.EC_MONTGOMERY: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
 
 
-@dataclass(frozen=True)
-class KeyCapabilities:
+class KeyCapabilities(NamedTuple):
     """What the card lets a private key do (its CKA_SIGN, CKA_DECRYPT, CKA_DERIVE)."""
 
     sign: bool
@@ -167,8 +165,7 @@ def certificate_attributes(der: bytes, cert: x509.Certificate, *, cka_id: bytes,
     }
 
 
-@dataclass(frozen=True)
-class KeyPair:
+class KeyPair(NamedTuple):
     """What a token knows of one key on its card, to make its objects from."""
 
     key: int

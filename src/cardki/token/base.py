@@ -26,8 +26,7 @@ from ..constants import CKA
 Version = Tuple[int, int]
 
 
-@dataclass(frozen=True)
-class TokenInfo:
+class TokenInfo(NamedTuple):
     """The card-derived part of ``CK_TOKEN_INFO``; the engine fills session counts."""
 
     label: str
@@ -41,8 +40,7 @@ class TokenInfo:
     firmware_version: Version = (0, 0)
 
 
-@dataclass(frozen=True)
-class MechanismInfo:
+class MechanismInfo(NamedTuple):
     """``CK_MECHANISM_INFO``: key sizes in bits (curve size for EC) and CKF_ flags."""
 
     min_key_size: int

@@ -9,8 +9,7 @@ openpgp.py (see the research note openpgp-card.md, sections 2-9).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, NamedTuple
 
 #: RID D2 76 00 01 24 (FSFE) and application 01: what SELECT names. The full AID
 #: (DO 4F) adds version, manufacturer, serial and two RFU bytes.
@@ -145,8 +144,7 @@ class KeyRef(enum.IntEnum):
         return self.dos.certificate_occurrence
 
 
-@dataclass(frozen=True)
-class KeyDataObjects:
+class KeyDataObjects(NamedTuple):
     """What belongs to one key: its CRT and its C1../C7../CA../CE../D6.. DOs."""
 
     crt: bytes

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, replace
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
 from cardki.curves import Curve, CurveKind, curve_by_name, curve_by_openpgp_oid
@@ -106,8 +105,7 @@ def _by_key(value: bytes, size: int, what: str) -> Dict[KeyRef, bytes]:
 # -------------------------------------------------------------------- AID
 
 
-@dataclass(frozen=True)
-class Aid:
+class Aid(NamedTuple):
     """DO 4F: RID + application, spec version, manufacturer, serial, RFU."""
 
     raw: bytes
@@ -154,8 +152,7 @@ class Aid:
 # ------------------------------------------------- historical bytes, lengths
 
 
-@dataclass(frozen=True)
-class CardCapabilities:
+class CardCapabilities(NamedTuple):
     """The card capabilities in the historical bytes (ISO 7816-4 8.1.1.2.7, third byte)."""
 
     command_chaining: bool = False
@@ -208,8 +205,7 @@ def historical_bytes_from_atr(atr: bytes) -> bytes:
     return bytes(atr[offset:offset + count])
 
 
-@dataclass(frozen=True)
-class ExtendedLengthInformation:
+class ExtendedLengthInformation(NamedTuple):
     """DO 7F66: the largest command and response APDU, in bytes."""
 
     max_command: int
@@ -236,8 +232,7 @@ SHORT_MAX_DATA = 255
 EXTENDED_MAX_DATA = 65535
 
 
-@dataclass(frozen=True)
-class ApduLimits:
+class ApduLimits(NamedTuple):
     """How to talk to the card: extended APDUs or short ones (chained), and the most
     command data one APDU may carry. What :class:`cardki.apdu.SmartCardProtocol`
     must be told (``extended=``, ``max_extended=``)."""
@@ -280,8 +275,7 @@ class ApduLimits:
 # ------------------------------------------------- extended capabilities
 
 
-@dataclass(frozen=True)
-class ExtendedCapabilities:
+class ExtendedCapabilities(NamedTuple):
     """DO C0 (10 bytes since spec 2.0; bytes 6-9 changed meaning in 3.0)."""
 
     flags: ExtendedCapability
@@ -316,8 +310,7 @@ class ExtendedCapabilities:
 # ---------------------------------------------------- algorithm attributes
 
 
-@dataclass(frozen=True)
-class RsaAttributes:
+class RsaAttributes(NamedTuple):
     """RSA: modulus and public exponent sizes and the key import format."""
 
     modulus_bits: int
@@ -334,8 +327,7 @@ class RsaAttributes:
                 + self.exponent_bits.to_bytes(2, "big") + bytes([self.import_format]))
 
 
-@dataclass(frozen=True)
-class EcAttributes:
+class EcAttributes(NamedTuple):
     """ECDH, ECDSA or EdDSA on a named curve, and whether import sends the public key."""
 
     algorithm: AlgorithmId
@@ -357,8 +349,7 @@ class EcAttributes:
         return value
 
 
-@dataclass(frozen=True)
-class UnknownAttributes:
+class UnknownAttributes(NamedTuple):
     """Attributes cardki cannot use (another algorithm, an unknown curve, sizes out of
     range, a curve that does not fit the algorithm): kept, so the slot shows no key
     instead of breaking the whole card."""
@@ -416,8 +407,7 @@ def parse_algorithm_attributes(value: bytes) -> AlgorithmAttributes:
 # ---------------------------------------------------------- PW status C4
 
 
-@dataclass(frozen=True)
-class PwStatus:
+class PwStatus(NamedTuple):
     """DO C4: how long PW1's signature verification lasts, the passwords' maximum
     lengths and formats, and the tries left."""
 
@@ -493,8 +483,7 @@ def _general_feature_management(value: bytes) -> int:
     return feature[0]
 
 
-@dataclass(frozen=True)
-class ApplicationRelatedData:
+class ApplicationRelatedData(NamedTuple):
     """DO 6E: what a token needs to know about the card, in one GET DATA."""
 
     aid: Aid
@@ -589,8 +578,7 @@ class ApplicationRelatedData:
 # ------------------------------------------------------ other data objects
 
 
-@dataclass(frozen=True)
-class CardholderData:
+class CardholderData(NamedTuple):
     """DO 65: name (ISO 8859-1, "Surname<<Given"), language preferences, salutation."""
 
     name: bytes
@@ -633,8 +621,7 @@ def parse_version(data: bytes) -> Tuple[int, int, int]:
     return (_bcd(data[0], what), _bcd(data[1], what), _bcd(data[2], what))
 
 
-@dataclass(frozen=True)
-class AlgorithmInformation:
+class AlgorithmInformation(NamedTuple):
     """DO FA (3.4): every algorithm attribute value each key accepts; what the
     token's mechanism list and key generation offer."""
 
@@ -697,8 +684,7 @@ def _fa_content(data: bytes, what: str) -> bytes:
 # --------------------------------------------------------------- KDF-DO
 
 
-@dataclass(frozen=True)
-class Kdf:
+class Kdf(NamedTuple):
     """DO F9: whether PINs go to the card as themselves or as an iterated and salted
     S2K hash (RFC 4880 3.7.1.3), and its parameters."""
 
@@ -745,7 +731,7 @@ class Kdf:
         PINs, which the card takes as PW1 and PW3 when it is written (as ykman sets it)."""
         bare = cls(KdfAlgorithm.ITERSALTED_S2K, hash_algorithm, iteration_count, os.urandom(8), os.urandom(8),
                    os.urandom(8))
-        return replace(bare, initial_hash_pw1=bare.derive(Password.USER, DEFAULT_PW1),
+        return bare._replace(initial_hash_pw1=bare.derive(Password.USER, DEFAULT_PW1),
                        initial_hash_pw3=bare.derive(Password.ADMIN, DEFAULT_PW3))
 
     @property

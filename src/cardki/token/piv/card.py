@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, NamedTuple, Tuple
 
 from cardki.apdu import (
     MalformedResponseError,
@@ -102,8 +101,7 @@ MAX_BLOCKING_TRIES = 256
 MAX_CERTIFICATE_LENGTH = 32 * 1024
 
 
-@dataclass(frozen=True)
-class KeyMetadata:
+class KeyMetadata(NamedTuple):
     """GET METADATA for a key slot (YubiKey 5.3+)."""
 
     algorithm: int  # a PivAlgorithm where cardki knows it (PivAlgorithm.known)
@@ -113,8 +111,7 @@ class KeyMetadata:
     public_key: Dict[int, bytes]  # 81/82 for RSA, 86 for EC and 25519
 
 
-@dataclass(frozen=True)
-class PinMetadata:
+class PinMetadata(NamedTuple):
     """GET METADATA for the PIN (80) or the PUK (81)."""
 
     default: bool
@@ -122,8 +119,7 @@ class PinMetadata:
     remaining: int
 
 
-@dataclass(frozen=True)
-class ManagementKeyMetadata:
+class ManagementKeyMetadata(NamedTuple):
     """GET METADATA for the management key (9B)."""
 
     algorithm: ManagementKeyAlgorithm
@@ -131,8 +127,7 @@ class ManagementKeyMetadata:
     touch_policy: TouchPolicy
 
 
-@dataclass(frozen=True)
-class ImportableKey:
+class ImportableKey(NamedTuple):
     """A private key as IMPORT ASYMMETRIC KEY sends it: the algorithm and the
     components in order, each already padded to its fixed length (see
     :func:`cardki.token.piv.keys.importable_key`)."""

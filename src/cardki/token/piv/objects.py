@@ -23,7 +23,7 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
@@ -54,8 +54,7 @@ from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
     from cryptography import x509
 
-@dataclass(frozen=True)
-class KeyAlgorithm:
+class KeyAlgorithm(NamedTuple):
     """A PIV algorithm identifier and what it means for Cryptoki."""
 
     ident: PivAlgorithm
