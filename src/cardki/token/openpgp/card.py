@@ -44,11 +44,11 @@ from cardki.apdu import (
 )
 from cardki.apdu.errors import SW_OK, error_for_sw
 
+from .application import SELECT, CardQuirks
 from .constants import (
     CLA_YUBICO,
     FEATURE_BUTTON,
     GENERATE,
-    OPENPGP_AID,
     PSO_CDS,
     PSO_DECIPHER,
     READ_PUBLIC_KEY,
@@ -85,7 +85,6 @@ Secret = bytes | bytearray
 SELECT_DATA_CERTIFICATE = bytes(Tlv(0x60, bytes(Tlv(0x5C, Do.CARDHOLDER_CERTIFICATE.to_bytes(2, "big")))))
 #: What blocks a PIN in :meth:`OpenPgpCard.factory_reset` (any wrong value of the right length).
 _WRONG_PIN = b"\x00" * 8
-INS_SELECT = 0xA4
 #: The most one short GET CHALLENGE may ask for.
 _SHORT_LE = 256
 
@@ -94,32 +93,8 @@ _SHORT_LE = 256
 #: GnuPG's SW_ACK_TIMEOUT, nobody touched the card for a key with a touch policy.
 #: (6285, a terminated application, is ISO 7816-4's and in the shared table.)
 _OPENPGP_ERRORS = {SW_TOUCH_TIMEOUT: TouchTimeoutError}
-
-
-@dataclass(frozen=True)
-class CardQuirks:
-    """Where a card departs from the spec in ways the driver must work around, by
-    name. Parsers tolerate the harmless departures on every card (see
-    :mod:`cardki.token.openpgp.data`); these change what is sent or what an answer means."""
-
-    select_data_length_byte: bool = False
-    """SELECT DATA needs an extra leading length byte (06 60 04 5C 02 7F 21) and
-    refuses the standard form with 6A80: YubiKey up to 5.4.3 (yubikit, yubikey-manager #403)."""
-    empty_verify_status: bool = True
-    """An empty VERIFY answers the password's status (spec 3.1+). False: it answers
-    6A80 (YubiKey 5.4.3, OpenSC #2565; assumed for all of 5.x), so the tries left
-    come from C4 and whether the password is verified is unknown."""
-    fa_curve25519_errors: bool = False
-    """DO FA lists X25519 as EdDSA for every key, Ed25519 for DEC and ATT, and no
-    X25519 ECDH: YubiKey 5.2.0 up to 5.6.0 (yubikit patches the list the same way)."""
-
-    @classmethod
-    def for_yubikey(cls, version: Tuple[int, int, int]) -> CardQuirks:
-        """A YubiKey's quirks by firmware version (from GET VERSION), as its profile
-        (profiles/yubikey-openpgp.toml, their one home) gives them."""
-        from .profile import load_openpgp_profile  # the profile module imports this one
-
-        return load_openpgp_profile("yubikey-openpgp").for_firmware(version).quirks
+#: A card that keeps to the spec.
+_SPEC_QUIRKS = CardQuirks()
 
 
 @dataclass(frozen=True)
@@ -147,7 +122,7 @@ class OpenPgpCard:
     RESPONSE, which every OpenPGP 3.x card does.
     """
 
-    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = CardQuirks()) -> None:
+    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = _SPEC_QUIRKS) -> None:
         self.protocol = protocol
         self.quirks = quirks
 
@@ -177,10 +152,10 @@ class OpenPgpCard:
 
     # --------------------------------------------------------- selection, life
     def select(self) -> None:
-        """SELECT the application by its RID + application byte, P2 = 00 and no Le, as
-        GnuPG sends it (a YubiKey answers no FCI). Drops every password's verified state."""
+        """SELECT the application (:data:`.application.SELECT`: by its RID + application
+        byte, as GnuPG sends it). Drops every password's verified state."""
         try:
-            self._command(INS_SELECT, 0x04, 0x00, OPENPGP_AID)
+            self._send(SELECT)
         except NotFoundError as exc:
             raise ApplicationNotFoundError(exc.sw, f"SW {exc.sw:04X}: no OpenPGP application") from None
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 from typing import Dict, NamedTuple
 
-#: RID D2 76 00 01 24 (FSFE) and application 01: what SELECT names. The full AID
-#: (DO 4F) adds version, manufacturer, serial and two RFU bytes.
-OPENPGP_AID = bytes.fromhex("D27600012401")
+# The AID and the keys' names are the application's light facts (:mod:`.application`:
+# detection and profiles need them without this table of every number).
+from .application import OPENPGP_AID, KeyRef  # noqa: F401 - re-exported: this module is their index
 
 
 class Ins(enum.IntEnum):
@@ -114,36 +114,6 @@ class Do(enum.IntEnum):
     GENERAL_FEATURE_MANAGEMENT = 0x7F74
 
 
-class KeyRef(enum.IntEnum):
-    """The card's keys: signature, decryption, authentication, and Yubico's
-    attestation key. The value is the key reference (DE key information, ATTEST P1)."""
-
-    SIG = 0x01
-    DEC = 0x02
-    AUT = 0x03
-    ATT = 0x81
-
-    @property
-    def dos(self) -> KeyDataObjects:
-        """The data objects that describe this key."""
-        return _KEY_DOS[self]
-
-    @property
-    def crt(self) -> bytes:
-        """The control reference template that names the key in GENERATE and import."""
-        return self.dos.crt
-
-    @property
-    def verify_reference(self) -> Pw:
-        """The VERIFY its use needs: 81 for the signature key, 82 for the others."""
-        return Pw.PW1_SIGN if self is KeyRef.SIG else Pw.PW1
-
-    @property
-    def certificate_occurrence(self) -> int | None:
-        """SELECT DATA P1 for the key's 7F21 instance (AUT 0, DEC 1, SIG 2); None for ATT."""
-        return self.dos.certificate_occurrence
-
-
 class KeyDataObjects(NamedTuple):
     """What belongs to one key: its CRT and its C1../C7../CA../CE../D6.. DOs."""
 
@@ -159,7 +129,8 @@ class KeyDataObjects(NamedTuple):
 #: CRT tags: B6 digital signature, B8 confidentiality, A4 authentication.
 CRT_SIGNATURE, CRT_CONFIDENTIALITY, CRT_AUTHENTICATION = 0xB6, 0xB8, 0xA4
 
-_KEY_DOS: Dict[KeyRef, KeyDataObjects] = {
+#: Each key's data objects (what :attr:`KeyRef.dos` answers).
+KEY_DATA_OBJECTS: Dict[KeyRef, KeyDataObjects] = {
     KeyRef.SIG: KeyDataObjects(bytes([CRT_SIGNATURE, 0]), Do.ALGORITHM_ATTRIBUTES_SIG, Do.FINGERPRINT_SIG,
                                Do.CA_FINGERPRINT_1, Do.GENERATION_TIME_SIG, Do.UIF_SIG, 2),
     KeyRef.DEC: KeyDataObjects(bytes([CRT_CONFIDENTIALITY, 0]), Do.ALGORITHM_ATTRIBUTES_DEC, Do.FINGERPRINT_DEC,

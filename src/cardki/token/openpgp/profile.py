@@ -19,8 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, FrozenSet, Mapping, Tuple
 
 from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge
-from .card import CardQuirks
-from .constants import KeyRef
+from .application import CardQuirks, KeyRef
 
 _QUIRK_NAMES = frozenset(f.name for f in fields(CardQuirks))
 _PIN_KEYS = frozenset({"user_min", "admin_min", "verify_reset"})
