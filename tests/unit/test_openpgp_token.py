@@ -17,9 +17,11 @@ from cardki import errors
 from cardki.constants import CKA, CKK, CKM, CKO, CKU, TokenFlag
 from cardki.curves import curve_by_name
 from cardki.slot.inprocess import InProcessSlot, InProcessTransport
-from cardki.token import OpenPgpToken, PivToken, open_tokens
+from cardki.token import OpenPgpToken, PivToken, Token, open_tokens
 from cardki.token.base import TokenObject
+from cardki.token.deferred import DeferredToken
 from cardki.token.openpgp import Kdf, KeyRef, OpenPgpCard, Pw
+from cardki.token.openpgp.driver import CarriedOpenPgpToken
 from cardki.token.openpgp.keys import v4_fingerprint
 from cardki.token.rsa_padding import digest_info
 from hwsim.openpgp import Uif
@@ -42,8 +44,8 @@ def yubikey(layout: str = "ec", **options: Any) -> Tuple[InProcessSlot, PivToken
     keys = provision_openpgp(card, layout, **options)
     slot, tokens = open_card(card)
     piv, openpgp = tokens
-    assert isinstance(piv, PivToken) and isinstance(openpgp, OpenPgpToken)
-    return slot, piv, openpgp, keys
+    assert isinstance(piv, PivToken) and isinstance(openpgp, CarriedOpenPgpToken)
+    return slot, piv, openpgp.built(), keys
 
 
 def plain(layout: str = "ec", **options: Any) -> Tuple[InProcessSlot, OpenPgpToken, dict]:
@@ -79,10 +81,35 @@ def test_a_yubikey_has_a_piv_and_an_openpgp_token_for_the_cost_of_piv_detection(
     card = VirtualYubiKey()
     slot = InProcessSlot(card)
     tokens, cost = apdus(slot, lambda: open_tokens(InProcessTransport(slot)))
-    assert [type(token) for token in tokens] == [PivToken, OpenPgpToken]
+    assert [type(token) for token in tokens] == [PivToken, CarriedOpenPgpToken]
     assert cost == 2  # SELECT PIV, GET VERSION (the serial is read when asked): the YubiKey profile names its OpenPGP profile
-    assert tokens[1].profile is not None and tokens[1].profile.id == "yubikey-openpgp"
-    assert tokens[1].profile.firmware == (5, 7, 2)
+    carried = tokens[1]
+    assert isinstance(carried, CarriedOpenPgpToken) and not carried.is_built
+    assert carried.profile.id == "yubikey-openpgp" and carried.profile.firmware == (5, 7, 2)
+    assert (carried.applet, carried.applet_name, carried.presence_generation) == ("openpgp", "OpenPGP", 0)
+
+
+def test_a_yubikeys_openpgp_token_is_built_at_its_first_use_without_an_apdu() -> None:
+    """It takes the stand-in's place on the card (the keeper gpg's scdaemon needs),
+    with the profile detection resolved; its first use costs what it always did."""
+    slot = InProcessSlot(VirtualYubiKey())
+    piv, carried = open_tokens(InProcessTransport(slot))
+    assert isinstance(carried, CarriedOpenPgpToken)
+    assert carried.shared.tokens == [piv, carried] and carried.shared.keeper is carried
+    token, cost = apdus(slot, carried.built)
+    assert cost == 0 and isinstance(token, OpenPgpToken) and carried.built() is token
+    assert token.profile is carried.profile
+    assert carried.shared.tokens == [piv, token] and carried.shared.keeper is token
+    info, cost = apdus(slot, carried.info)
+    assert cost == 2  # SELECT OpenPGP (PIV was selected), GET DATA 6E
+    assert info.label == "YubiKey OpenPGP #12345678"
+
+
+def test_the_stand_in_answers_for_every_token_method() -> None:
+    """Every call the engine makes on a token reaches the built one (none falls back
+    to Token's defaults, which would answer CKR_FUNCTION_NOT_SUPPORTED)."""
+    token_methods = {name for name, value in vars(Token).items() if callable(value) and not name.startswith("_")}
+    assert token_methods - set(vars(DeferredToken)) == set()
 
 
 def test_a_plain_openpgp_card_has_one_token() -> None:

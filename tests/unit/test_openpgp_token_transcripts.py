@@ -31,6 +31,7 @@ from cardki.constants import CKA, CKM, CKO, CKU
 from cardki.slot.inprocess import InProcessTransport
 from cardki.token import OpenPgpToken, PivToken, open_tokens
 from cardki.token.base import TokenObject
+from cardki.token.openpgp.driver import CarriedOpenPgpToken
 from hwsim.openpgp_card import VirtualOpenPgpCard
 from hwsim.yubikey import VirtualYubiKey
 from provisioning import OPENPGP_PIN, PIN, provision, provision_openpgp
@@ -62,8 +63,8 @@ def _plain_session(transport: Any, note: Any = lambda text: None) -> List[bytes]
 
 
 def _switch_session(transport: Any, note: Any = lambda text: None) -> Tuple[PivToken, OpenPgpToken, List[bytes]]:
-    piv, openpgp = open_tokens(transport)
-    assert isinstance(piv, PivToken) and isinstance(openpgp, OpenPgpToken)
+    piv, openpgp = open_tokens(transport)  # the OpenPGP token is built at its first use, here the login
+    assert isinstance(piv, PivToken) and isinstance(openpgp, CarriedOpenPgpToken)
     note("PIV: log in, sign with 9C (P-256, CKA_ID 02)")
     piv.login(CKU.USER, PIN.encode())
     piv_key = _find(piv, CKO.PRIVATE_KEY, 2)
@@ -76,7 +77,7 @@ def _switch_session(transport: Any, note: Any = lambda text: None) -> Tuple[PivT
     third = piv.sign(piv_key, CKM.ECDSA, None, DIGEST)
     note("OpenPGP again: the card is on OpenPGP already; VERIFY 81, PSO:CDS")
     fourth = openpgp.sign(openpgp_key, CKM.ECDSA, None, DIGEST)
-    return piv, openpgp, [first, second, third, fourth]
+    return piv, openpgp.built(), [first, second, third, fourth]
 
 
 def _record() -> None:

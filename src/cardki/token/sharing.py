@@ -96,6 +96,13 @@ class SharedCard:
         if token.others_keep_selected and self.keeper is None:
             self.keeper = token
 
+    def replace(self, old: CardToken, new: CardToken) -> None:
+        """``new`` takes ``old``'s place among the card's tokens, and its keeper role (a
+        deferred token's implementation, built at its first use: :mod:`.deferred`)."""
+        self.tokens[self.tokens.index(old)] = new
+        if self.keeper is old:
+            self.keeper = new
+
     def release(self, token: CardToken) -> None:
         """One token is done with the card; the last one gives the card back (see the
         module doc) and closes the connection."""
@@ -136,15 +143,23 @@ class CardToken(Token):
     """Other programs using this applet expect it to stay selected between their
     commands (gpg's scdaemon 2.2 with OpenPGP): cardki gives the card back to it."""
 
-    def __init__(self, card: SharedCard | CardTransport) -> None:
+    def __init__(self, card: SharedCard | CardTransport, *, replacing: CardToken | None = None) -> None:
+        """``replacing``: the deferred token this one implements (:mod:`.deferred`); it
+        takes that one's place on the card and carries on from what it saw (the resets
+        since detection, which the first operation catches up with)."""
         self.shared = card if isinstance(card, SharedCard) else SharedCard(card)
-        self.shared.attach(self)
         self.transport = self.shared.transport
         self._lock = self.shared.lock
         self._generation = 0
         self._needs_restore = False
         self._resets_seen = self.shared.resets
         self._restored_in_transaction = False
+        if replacing is None:
+            self.shared.attach(self)
+        else:
+            self.shared.replace(replacing, self)
+            self._generation, self._resets_seen = replacing._generation, replacing._resets_seen
+            self._needs_restore = replacing._needs_restore
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod

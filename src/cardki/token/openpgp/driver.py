@@ -1,36 +1,73 @@
 """Finding the OpenPGP application on a card: SELECT its AID. Which profile fits
 (the AID's manufacturer, a YubiKey's firmware) is the token's first operation's
-to find out, from DO 6E, so detection costs one APDU."""
+to find out, from DO 6E, so detection costs one APDU.
+
+This module loads none of the driver (:mod:`.application` and :mod:`.profile`
+only): the token module is imported when a plain OpenPGP card is detected, and
+for the OpenPGP application a YubiKey's PIV profile names (no APDU at detection)
+when its :class:`CarriedOpenPgpToken` is first used.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from cardki.apdu import ApduError, SmartCardProtocol
 
 from ..applet import AppletDriver, Detected
+from ..deferred import DeferredToken
 from ..sharing import CardToken, SharedCard
-from .card import OpenPgpCard
-from .profile import OPENPGP_SCHEMA, load_openpgp_profile
-from .token import OpenPgpToken
+from .application import APPLET, APPLET_NAME, select
+from .profile import OPENPGP_SCHEMA, OpenPgpProfile, load_openpgp_profile
+
+if TYPE_CHECKING:
+    from .token import OpenPgpToken
+
+
+class CarriedOpenPgpToken(DeferredToken["OpenPgpToken"]):
+    """The OpenPGP token of a card another applet's profile says carries it, built at
+    its first use (:mod:`cardki.token.deferred`) with the profile detection resolved."""
+
+    applet = APPLET
+    applet_name = APPLET_NAME
+    others_keep_selected = True  # as OpenPgpToken's: gpg's scdaemon expects it to stay selected
+
+    def __init__(self, card: SharedCard, profile: OpenPgpProfile) -> None:
+        super().__init__(card)
+        self.profile = profile
+
+    def _select_applet(self) -> None:
+        """SELECT, to give the card back to another program that had the application
+        selected (what :class:`OpenPgpToken` sends; the verified state it drops is
+        nobody's here: only the built token verifies)."""
+        select(SmartCardProtocol(self.transport))
+
+    def _build(self) -> OpenPgpToken:
+        from .token import OpenPgpToken  # the driver: card commands, parsers, serialization
+
+        return OpenPgpToken(self.shared, self.profile, replacing=self)
 
 
 def detect(card: SharedCard) -> Detected | None:
     """The OpenPGP token of the card, or None when the application does not answer
     SELECT (or answers it terminated: only a factory reset brings it back)."""
     try:
-        OpenPgpCard(SmartCardProtocol(card.transport)).select()
+        select(SmartCardProtocol(card.transport))
     except ApduError:
         return None
-    card.selected = OpenPgpToken.applet
+    from .token import OpenPgpToken  # a card whose reader slot is the OpenPGP token's: it is used at once
+
+    card.selected = APPLET
     return Detected(OpenPgpToken(card))
 
 
 def carried(card: SharedCard, profile: str) -> CardToken:
     """The OpenPGP token of a card another applet's profile says carries it (a
-    YubiKey's PIV profile): its profile resolved for the firmware detection read."""
-    return OpenPgpToken(card, load_openpgp_profile(profile).for_firmware(card.version))
+    YubiKey's PIV profile): its profile resolved for the firmware detection read,
+    the token built at its first use."""
+    return CarriedOpenPgpToken(card, load_openpgp_profile(profile).for_firmware(card.version))
 
 
-OPENPGP_DRIVER = AppletDriver(applet=OpenPgpToken.applet, name=OpenPgpToken.applet_name, schema=OPENPGP_SCHEMA,
-                              detect=detect, carried=carried)
+OPENPGP_DRIVER = AppletDriver(applet=APPLET, name=APPLET_NAME, schema=OPENPGP_SCHEMA, detect=detect, carried=carried)
 
-__all__ = ["OPENPGP_DRIVER", "carried", "detect"]
+__all__ = ["OPENPGP_DRIVER", "CarriedOpenPgpToken", "carried", "detect"]

@@ -97,7 +97,8 @@ from ..attributes import (
 from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
 from ..profiles import Probe, candidates
 from ..sharing import CardToken, SharedCard, wipe
-from .card import CardQuirks, OpenPgpCard
+from .application import APPLET, APPLET_NAME, CardQuirks
+from .card import OpenPgpCard
 from .constants import OPENPGP_AID, AlgorithmId, ExtendedCapability, KeyRef, KeyStatus, Password, Pw, Uif
 from .data import (
     AlgorithmAttributes,
@@ -174,15 +175,17 @@ class OpenPgpToken(CardToken):
 
     ``profile``: the resolved profile when detection knows it already (a YubiKey's
     PIV profile carries its OpenPGP profile along); else it is chosen from the AID
-    (manufacturer) at the first operation."""
+    (manufacturer) at the first operation. ``replacing``: the stand-in whose first use
+    built this token (:class:`~cardki.token.openpgp.driver.CarriedOpenPgpToken`)."""
 
-    applet: ClassVar[str] = "openpgp"
-    applet_name: ClassVar[str] = "OpenPGP"
+    applet: ClassVar[str] = APPLET
+    applet_name: ClassVar[str] = APPLET_NAME
     #: gpg's scdaemon (2.2, Debian 12) never re-selects the application between commands.
     others_keep_selected: ClassVar[bool] = True
 
-    def __init__(self, card: SharedCard | CardTransport, profile: OpenPgpProfile | None = None) -> None:
-        super().__init__(card)
+    def __init__(self, card: SharedCard | CardTransport, profile: OpenPgpProfile | None = None, *,
+                 replacing: CardToken | None = None) -> None:
+        super().__init__(card, replacing=replacing)
         self.profile = profile
         try:
             limits = ApduLimits.from_atr(self.transport.atr)
