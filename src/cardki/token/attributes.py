@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from .. import errors
@@ -83,6 +82,8 @@ def curve_name_of(public_key: PublicKey) -> str:
 def public_key_attributes(public_key: PublicKey) -> Dict[int, Any]:
     """Key-type specific public attributes shared by public and private key objects
     (the private key carries them all: clients read its public key from it)."""
+    from cryptography.hazmat.primitives import serialization  # ~15 ms: the first key listed pays, not detection
+
     spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(key_type_of(public_key)), CKA.PUBLIC_KEY_INFO: spki}
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -149,6 +150,8 @@ def certificate_attributes(der: bytes, cert: x509.Certificate, *, cka_id: bytes,
                            holder: bool) -> Dict[int, Any]:
     """A certificate object's attributes; ``holder``: the matching private key is on
     this token (CKA_CERTIFICATE_CATEGORY 1, "token user"; else 0, unspecified)."""
+    from cryptography.hazmat.primitives import serialization  # loaded with cryptography.x509 already
+
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return {
         CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, FrozenSet, Mapping
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from .. import errors
@@ -98,6 +97,8 @@ def check_point(template: Mapping[int, Any], key: PrivateKey) -> None:
     given = template.get(CKA.EC_POINT)
     if given is None:
         return
+    from cryptography.hazmat.primitives import serialization  # ~15 ms: a key import's cost, not the token's
+
     public = key.public_key()
     if isinstance(public, ec.EllipticCurvePublicKey):
         point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)

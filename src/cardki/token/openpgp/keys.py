@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from typing import Dict, List, Tuple
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu import MalformedResponseError, Tlv, encode_length
@@ -37,6 +36,8 @@ MAX_EXPONENT_BYTES = 8
 
 def point_bytes(public_key: PublicKey) -> bytes:
     """An EC public key as the card encodes it (86): 04 || X || Y, or 32 raw bytes."""
+    from cryptography.hazmat.primitives import serialization  # ~15 ms: loaded by the first key encoded
+
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     if isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
@@ -151,6 +152,8 @@ def _key_parts(attributes: AlgorithmAttributes, private_key: PrivateKey) -> List
 
 
 def _private_scalar(curve: Curve, private_key: PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization  # ~15 ms: a key import's cost, not the token's
+
     raw = serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     if curve.kind is CurveKind.EDWARDS and isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.private_bytes(*raw)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Tuple
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from cardki import errors
@@ -79,6 +78,8 @@ def importable_key(key: PrivateKey, algorithm: KeyAlgorithm) -> ImportableKey:
         scalar = key.private_numbers().private_value.to_bytes(algorithm.byte_length, "big")
         parts = ((ImportTag.EC_SCALAR, scalar),)
     else:
+        from cryptography.hazmat.primitives import serialization  # ~15 ms: a key import's cost, not the token's
+
         raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
         tag = ImportTag.ED25519_SEED if isinstance(key, ed25519.Ed25519PrivateKey) else ImportTag.X25519_SCALAR
