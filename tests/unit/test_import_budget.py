@@ -148,3 +148,77 @@ def test_a_checkouts_packages_outside_src_come_without_any_pth_file(harness: Pat
     modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
     assert {"cardki.profiles", "hwsim", "cardki.token.piv.token"} <= modules
     assert _matching(modules, ("__editable___cardki", "_distutils_hack")) == []
+
+
+
+#: The OpenPGP driver: what a YubiKey's OpenPGP token needs once it is used (~30 ms
+#: with cryptography's serialization); a host that only uses its PIV slot never does.
+OPENPGP_DRIVER = tuple(f"cardki.token.openpgp.{name}" for name in ("token", "card", "keys", "data", "constants"))
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def snapshots(code: str) -> List[Set[str]]:
+    """sys.modules at each ``mark()`` the code calls, in a fresh interpreter that finds
+    the test helpers (engine_support, provisioning)."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path[:0] = [{str(TESTS)!r}, {str(TESTS / "unit")!r}]
+
+        def mark():
+            print(json.dumps(sorted(sys.modules)))
+    """) + textwrap.dedent(code)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [set(json.loads(line)) for line in done.stdout.splitlines() if line.startswith("[")]
+
+
+def test_a_yubikeys_piv_signature_loads_no_openpgp_driver() -> None:
+    """C_GetSlotList lists the YubiKey's OpenPGP slot (its description, a token present)
+    and a PIV signature goes through without loading the OpenPGP driver; the OpenPGP
+    token is built, and the driver loaded, when its token info is asked."""
+    at_signature, at_openpgp_info = snapshots("""
+        from cardki.constants import CKM, CKO, CKU, SlotFlag
+        from engine_support import PIN, make_rig
+
+        rig = make_rig()
+        lib = rig.lib
+        piv, openpgp = lib.get_slot_list(True)
+        assert lib.get_slot_info(openpgp).slot_description.endswith(" (OpenPGP)")
+        assert lib.get_slot_info(openpgp).flags & SlotFlag.TOKEN_PRESENT
+        lib.get_token_info(piv)
+        session = rig.open()
+        lib.login(session, CKU.USER, PIN)
+        lib.sign_init(session, CKM.ECDSA_SHA256, rig.private_key(session, b"\\x03"))
+        assert len(lib.sign(session, b"signed with PIV")) == 64
+        mark()
+        assert lib.get_token_info(openpgp).label.startswith("YubiKey OpenPGP")
+        mark()
+        lib.finalize()
+    """)
+    assert "cardki.token.piv.token" in at_signature
+    assert _matching(at_signature, OPENPGP_DRIVER) == []
+    assert set(OPENPGP_DRIVER) <= at_openpgp_info
+
+
+def test_listing_a_yubikeys_slots_needs_no_serialization() -> None:
+    """Detection (a YubiKey: SELECT PIV, GET VERSION, and its OpenPGP token without an
+    APDU) loads neither the OpenPGP driver nor cryptography's serialization (its ssh
+    part alone is ~15 ms), which only a key's public attributes need."""
+    (modules,) = snapshots(f"""
+        from cardki.apdu import ReplayTransport
+        from cardki.token import open_tokens
+
+        tokens = open_tokens(ReplayTransport({str(TESTS.parent / "apdu" / "piv" / "yubikey572-first-object-listing.txt")!r}))
+        assert [token.applet for token in tokens] == ["piv", "openpgp"]
+        mark()
+    """)
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, (*OPENPGP_DRIVER, "cryptography.hazmat.primitives.serialization")) == []
+
+
+def test_the_c_modules_first_token_loads_no_openpgp_driver(harness: Path) -> None:
+    """pkcs11-tool's start on the virtual YubiKey: C_GetSlotList (its PIV and OpenPGP
+    slots) and C_GetTokenInfo of the first, the PIV token."""
+    modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
+    assert "cardki.token.piv.token" in modules and "cardki.token.openpgp.driver" in modules
+    assert _matching(modules, OPENPGP_DRIVER) == []
