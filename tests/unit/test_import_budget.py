@@ -200,6 +200,38 @@ def test_a_yubikeys_piv_signature_loads_no_openpgp_driver() -> None:
     assert set(OPENPGP_DRIVER) <= at_openpgp_info
 
 
+def test_a_plain_piv_cards_signature_loads_no_openpgp_driver() -> None:
+    """A PIV card without an OpenPGP application: detection's SELECT OpenPGP is refused
+    (without the driver), and the PIV token signs."""
+    (modules,) = snapshots("""
+        import hashlib
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cardki.constants import CKM, CKU
+        from cardki.slot.inprocess import InProcessTransport
+        from cardki.token import PivToken, open_tokens
+        from test_piv_token_support import PIN, GenericPivCard, make_cert, put_cert, put_key
+
+        class PlainPivCard(GenericPivCard):
+            def execute(self, apdu: bytes) -> bytes:
+                if apdu[1] == 0xA4 and bytes.fromhex("D27600012401") in apdu:
+                    return b"\\x6a\\x82"
+                return super().execute(apdu)
+
+        card = PlainPivCard()
+        key = ec.generate_private_key(ec.SECP256R1())
+        put_key(card.inner, 0x9A, key)
+        put_cert(card.inner, 0x9A, make_cert(key))
+        (token,) = open_tokens(InProcessTransport(card))
+        assert isinstance(token, PivToken) and token.profile.id == "generic-piv"
+        private = next(obj for obj in token.objects() if obj.ref == ("private", 0x9A))
+        token.login(CKU.USER, PIN)
+        assert len(token.sign(private, CKM.ECDSA, None, hashlib.sha256(b"plain PIV").digest())) == 64
+        mark()
+    """)
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, OPENPGP_DRIVER) == []
+
+
 def test_listing_a_yubikeys_slots_needs_no_serialization() -> None:
     """Detection (a YubiKey: SELECT PIV, GET VERSION, and its OpenPGP token without an
     APDU) loads neither the OpenPGP driver nor cryptography's serialization (its ssh
