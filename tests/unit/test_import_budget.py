@@ -3,9 +3,11 @@ not pull in cryptography.x509, asn1crypto, the token package or the Python API
 (together ~60 ms of a ~160 ms first signature), nor what only a log, a
 configuration file or the rest of pyscard needs (logging, dataclasses, tomllib,
 pathlib, smartcard's Session/System: together ~35 ms of the C module's start);
-listing a key without a certificate must not need cryptography.x509. Each
-check runs in a fresh interpreter, because this test process has imported
-everything long ago; the C module's is the one it starts itself in a C host."""
+listing a key without a certificate must not need cryptography.x509; a
+YubiKey's PIV signature must not load its OpenPGP driver (~40 ms), nor detection
+cryptography's serialization. Each check runs in a fresh interpreter, because
+this test process has imported everything long ago; the C module's is the one it
+starts itself in a C host."""
 
 from __future__ import annotations
 
@@ -173,11 +175,12 @@ def snapshots(code: str) -> List[Set[str]]:
 
 
 def test_a_yubikeys_piv_signature_loads_no_openpgp_driver() -> None:
-    """C_GetSlotList lists the YubiKey's OpenPGP slot (its description, a token present)
-    and a PIV signature goes through without loading the OpenPGP driver; the OpenPGP
-    token is built, and the driver loaded, when its token info is asked."""
-    at_signature, at_openpgp_info = snapshots("""
-        from cardki.constants import CKM, CKO, CKU, SlotFlag
+    """C_GetSlotList lists the YubiKey's OpenPGP slot (its description, a token present),
+    a PIV signature goes through, and C_Finalize gives the card back to OpenPGP (for
+    gpg's scdaemon), all without loading the OpenPGP driver; the OpenPGP token is
+    built, and the driver loaded, when its token info is asked."""
+    at_signature, at_finalize, at_openpgp_info = snapshots("""
+        from cardki.constants import CKM, CKU, SlotFlag
         from engine_support import PIN, make_rig
 
         rig = make_rig()
@@ -191,12 +194,17 @@ def test_a_yubikeys_piv_signature_loads_no_openpgp_driver() -> None:
         lib.sign_init(session, CKM.ECDSA_SHA256, rig.private_key(session, b"\\x03"))
         assert len(lib.sign(session, b"signed with PIV")) == 64
         mark()
-        assert lib.get_token_info(openpgp).label.startswith("YubiKey OpenPGP")
-        mark()
         lib.finalize()
+        assert rig.card.selected is rig.card.openpgp
+        mark()
+        rig = make_rig()
+        piv, openpgp = rig.lib.get_slot_list(True)
+        assert rig.lib.get_token_info(openpgp).label.startswith("YubiKey OpenPGP")
+        mark()
+        rig.lib.finalize()
     """)
     assert "cardki.token.piv.token" in at_signature
-    assert _matching(at_signature, OPENPGP_DRIVER) == []
+    assert _matching(at_signature, OPENPGP_DRIVER) == _matching(at_finalize, OPENPGP_DRIVER) == []
     assert set(OPENPGP_DRIVER) <= at_openpgp_info
 
 
