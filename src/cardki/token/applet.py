@@ -26,7 +26,9 @@ class AppletDriver(NamedTuple):
     other failure propagates) and records on the :class:`SharedCard` which applet it
     left selected and what it learnt of the device. ``carried`` makes the token of an
     applet another applet's profile says the card carries, without an APDU, from the
-    profile it names."""
+    profile it names (or a stand-in that builds it at its first use:
+    :class:`~cardki.token.deferred.DeferredToken`). OpenPGP's driver imports its token
+    module only inside these two, so a card used through PIV alone never loads it."""
 
     applet: str
     name: str

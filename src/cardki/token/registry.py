@@ -3,7 +3,7 @@
 :func:`open_tokens` walks :data:`DRIVERS`: each driver's ``detect`` SELECTs its
 applet and probes it; an applet whose profile a previous one named in
 ``also_carries`` (a YubiKey's PIV profile names its OpenPGP profile) gets its token
-without an APDU. The order is the slot order too: the first token found takes the
+without an APDU (OpenPGP's is built at its first use, :mod:`.deferred`). The order is the slot order too: the first token found takes the
 reader's slot, every further one a slot of its own (:mod:`cardki.cryptoki.slots`).
 PIV comes first, as in OpenSC, so a YubiKey's PIV token keeps the reader's slot
 and its APDU budget.
