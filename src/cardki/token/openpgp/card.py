@@ -22,7 +22,6 @@ caller wipes afterwards (nothing here keeps a copy).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -44,6 +43,7 @@ from cardki.apdu import (
 )
 from cardki.apdu.errors import SW_OK, error_for_sw
 
+from ...log import get_logger
 from .constants import (
     CLA_YUBICO,
     FEATURE_BUTTON,
@@ -76,7 +76,7 @@ from .data import (
 )
 from .keys import PrivateKey, PublicKey, import_template, parse_public_key
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Secret = bytes | bytearray
 """PINs and resetting codes: a ``bytearray`` lets the caller wipe its buffer."""

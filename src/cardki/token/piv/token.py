@@ -54,7 +54,6 @@ Random numbers
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Dict, List, Tuple, Type, TypeVar
@@ -80,6 +79,7 @@ from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import oid_content
 from cardki.transport import CardTransport
 
+from ...log import get_logger
 from .. import card_results, rsa_padding
 from ..attributes import ecdh_peer_point
 from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
@@ -116,7 +116,7 @@ from .objects import (
 )
 from .profile import DataObjectSpec, Profile, SlotSpec
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 T = TypeVar("T")
 
 
