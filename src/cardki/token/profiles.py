@@ -27,17 +27,17 @@ silently ignored.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple, TypeVar
 
 if TYPE_CHECKING:
     from .openpgp.profile import OpenPgpProfile
     from .piv.profile import PivProfile
 
 Version = Tuple[int, int, int]
+_Profile = TypeVar("_Profile", bound="ProfileHeader")
 PROFILE_PACKAGE = "cardki.profiles"
 
 
@@ -60,9 +60,15 @@ HEADER_TABLES: Dict[str, FrozenSet[str]] = {
 }
 
 
-@dataclass(frozen=True)
 class ProfileHeader:
-    """The part of a profile every applet has; each applet's profile extends it."""
+    """The part of a profile every applet has; each applet's profile extends it.
+
+    Profiles are frozen values: each class lists its fields in ``__slots__`` and
+    takes them as keywords; :meth:`replace` copies one with some changed. (Plain
+    classes, not dataclasses: importing dataclasses and decorating the profile
+    classes cost ~10 ms at every card's first use.)"""
+
+    __slots__ = ("id", "applet", "aid", "label", "manufacturer", "model", "priority", "probe", "also_carries")
 
     id: str
     applet: str
@@ -76,6 +82,42 @@ class ProfileHeader:
     """Profiles of further applets every card this profile matches carries (a YubiKey's
     PIV: its OpenPGP application). Their tokens open without a probe of their own,
     with this profile's facts (firmware version, serial)."""
+
+    def __init__(self, *, id: str, applet: str, aid: bytes, label: str, manufacturer: str,  # noqa: A002
+                 model: str, priority: int, probe: Probe, also_carries: Tuple[str, ...]) -> None:
+        self._set(id=id, applet=applet, aid=aid, label=label, manufacturer=manufacturer, model=model,
+                  priority=priority, probe=probe, also_carries=also_carries)
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def field_names(cls) -> Tuple[str, ...]:
+        """Every field of this profile class, the header's first."""
+        return tuple(name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ()))
+
+    def values(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    def replace(self: _Profile, **changes: Any) -> _Profile:
+        """A copy with ``changes`` (field names as keywords)."""
+        return type(self)(**{**self.values(), **changes})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, ProfileHeader)
+        return self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts (labels)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.values().items() if name != "firmware_rules")
+        return f"{type(self).__name__}({shown})"
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> Dict[str, Any]:

@@ -22,8 +22,7 @@ caller wipes afterwards (nothing here keeps a copy).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 from cardki.apdu import (
     ApduError,
@@ -96,8 +95,7 @@ _SHORT_LE = 256
 _OPENPGP_ERRORS = {SW_TOUCH_TIMEOUT: TouchTimeoutError}
 
 
-@dataclass(frozen=True)
-class CardQuirks:
+class CardQuirks(NamedTuple):
     """Where a card departs from the spec in ways the driver must work around, by
     name. Parsers tolerate the harmless departures on every card (see
     :mod:`cardki.token.openpgp.data`); these change what is sent or what an answer means."""
@@ -122,8 +120,11 @@ class CardQuirks:
         return load_openpgp_profile("yubikey-openpgp").for_firmware(version).quirks
 
 
-@dataclass(frozen=True)
-class PinStatus:
+#: The quirks of a card that follows the spec: none.
+SPEC_CONFORMING = CardQuirks()
+
+
+class PinStatus(NamedTuple):
     """What a card says about one password without being sent it."""
 
     verified: bool | None
@@ -147,7 +148,7 @@ class OpenPgpCard:
     RESPONSE, which every OpenPGP 3.x card does.
     """
 
-    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = CardQuirks()) -> None:
+    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = SPEC_CONFORMING) -> None:
         self.protocol = protocol
         self.quirks = quirks
 
