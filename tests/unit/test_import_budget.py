@@ -177,3 +177,39 @@ def test_a_first_token_loads_no_logging(harness: Path) -> None:
     modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
     assert "cardki.token.piv.token" in modules
     assert _matching(modules, ("logging", "traceback")) == []
+
+
+def test_a_piv_signature_loads_no_logging_and_no_resources() -> None:
+    """A YubiKey's PIV detection, listing, login and two signatures (replayed from
+    apdu/piv/) in an interpreter started as the C module starts its own (no site, so
+    no .pth file imports anything first) load no logging and no importlib.resources
+    with the pathlib and tempfile it brings (profiles are read from their package's
+    directory: ~9 ms)."""
+    from test_piv_token_transcripts import DIGEST
+
+    repo = Path(__file__).resolve().parents[2]
+    script = textwrap.dedent(f"""
+        import sys, types
+        sys.path[:0] = [{str(repo / "src")!r}, *{site.getsitepackages()!r}]
+        profiles = types.ModuleType("cardki.profiles")  # a checkout's profiles/, as the module finds it
+        profiles.__path__ = [{str(repo / "profiles")!r}]
+        sys.modules["cardki.profiles"] = profiles
+        from cardki.apdu import ReplayTransport
+        from cardki.constants import CKM, CKU
+        from cardki.token import open_token, rsa_padding
+        replay = ReplayTransport({str(repo / "apdu" / "piv" / "yubikey572-login-sign-p256-rsa2048.txt")!r})
+        token = open_token(replay)
+        token.objects()
+        token.login(CKU.USER, b"12345678")
+        find = lambda ref: next(obj for obj in token.objects() if obj.ref == ref)  # as the transcript was made
+        digest = bytes.fromhex({DIGEST.hex()!r})  # what the transcript's signatures are of
+        token.sign(find(("private", 0x82)), CKM.ECDSA, None, digest)
+        token.sign(find(("private", 0x9A)), CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
+        replay.assert_finished()
+        print(",".join(sorted(sys.modules)))
+    """)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.strip().split(","))
+    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
+    assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile")) == []
