@@ -244,8 +244,11 @@ def _read_file(name: str) -> Dict[str, Any]:
         raise ProfileError(f"profile {name!r}: {exc}") from exc
 
 
+@cache
 def _read_raw(name: str) -> Dict[str, Any]:
-    """The file with its ``extends`` chain merged in, checked against its applet's schema."""
+    """The file with its ``extends`` chain merged in, checked against its applet's schema
+    (once per process: a parent is read for itself and for each child; the schemas'
+    ``merge_child`` and ``build`` only read it)."""
     raw = _read_file(name)
     parent = raw.get("profile", {}).get("extends")
     if not parent:
