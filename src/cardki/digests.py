@@ -4,19 +4,43 @@ A digest mechanism (CKM_SHA256) comes with its MGF1 generator (CKG_MGF1_SHA256,
 for PSS and OAEP), its X9.63 KDF (CKD_SHA256_KDF, for ECDH), its length, and the
 DER DigestInfo prefix that PKCS#1 v1.5 signatures wrap a digest in (RFC 8017
 section 9.2, note 1). Everything that maps one of these to another reads it
-here. Hashing itself is hashlib's (no cryptography import on the way to a
-signature); :func:`cryptography_hash` gives pyca's object where pyca wants one.
+here, and all of cardki's hashing goes through here (:meth:`Digest.new`,
+:func:`hash_of`).
+
+The hashing is pyca cryptography's, imported at the first hash, not hashlib's:
+hashlib loads the system's libcrypto through _hashlib (3 to 4 ms of every C
+module start), while the cryptography a signature needs anyway (to check what
+the card signed) carries its own OpenSSL. :func:`cryptography_hash` gives pyca's
+algorithm object where pyca wants one.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Dict, NamedTuple, Tuple
 
 from .constants import CKD, CKG, CKM
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.hashes import HashAlgorithm
+    from cryptography.hazmat.primitives.hashes import Hash, HashAlgorithm
+
+
+class HashContext:
+    """A running hash with hashlib's manners (update, digest as often as asked, copy)
+    over a cryptography Hash, which finalizes once."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, running: Hash) -> None:
+        self._hash = running
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def digest(self) -> bytes:
+        return self._hash.copy().finalize()
+
+    def copy(self) -> HashContext:
+        return HashContext(self._hash.copy())
 
 
 class Digest(NamedTuple):
@@ -29,8 +53,10 @@ class Digest(NamedTuple):
     kdf: CKD
     digest_info_prefix: bytes
 
-    def new(self) -> hashlib._Hash:
-        return hashlib.new(self.name)
+    def new(self) -> HashContext:
+        from cryptography.hazmat.primitives.hashes import Hash
+
+        return HashContext(Hash(cryptography_hash(self)))
 
     def digest_info(self, digest: bytes) -> bytes:
         """The DER DigestInfo that PKCS#1 v1.5 signs for ``digest``."""
@@ -56,6 +82,15 @@ BY_NAME: Dict[str, Digest] = {d.name: d for d in DIGESTS}
 BY_SIZE: Dict[int, Digest] = {d.size: d for d in DIGESTS}
 
 
+def hash_of(name: str, data: bytes) -> bytes:
+    """The ``name`` ("sha1", "sha256", ...: a Digest's) hash of ``data``, in one go."""
+    from cryptography.hazmat.primitives.hashes import Hash
+
+    running = Hash(cryptography_hash(BY_NAME[name]))
+    running.update(data)
+    return running.finalize()
+
+
 def cryptography_hash(digest: Digest) -> HashAlgorithm:
     """pyca's hash object for ``digest`` (imported here: only host-side checks need it)."""
     from cryptography.hazmat.primitives import hashes
@@ -64,4 +99,5 @@ def cryptography_hash(digest: Digest) -> HashAlgorithm:
     return algorithm
 
 
-__all__ = ["Digest", "DIGESTS", "BY_MECHANISM", "BY_MGF", "BY_KDF", "BY_NAME", "BY_SIZE", "cryptography_hash"]
+__all__ = ["Digest", "DIGESTS", "BY_MECHANISM", "BY_MGF", "BY_KDF", "BY_NAME", "BY_SIZE", "HashContext",
+           "cryptography_hash", "hash_of"]

@@ -351,7 +351,8 @@ static void scenario_broken(void) {
 
 /* What the module's own interpreter holds after C_Initialize and C_GetInfo (with
    "token": also C_GetSlotList and the first slot's C_GetTokenInfo): one line
-   "modules=a,b,..." (sys.modules) and one "path <entry>" line per sys.path entry. */
+   "gc_threshold=..." (the collector's), "modules=a,b,..." (sys.modules) and one
+   "path <entry>" line per sys.path entry. */
 static void scenario_modules(int token) {
     CK_INFO info;
     CK_SLOT_ID slots[8];
@@ -371,6 +372,8 @@ static void scenario_modules(int token) {
     fflush(stdout);
     state = gil_ensure();
     run("import sys\n"
+        "import gc\n"
+        "print('gc_threshold=%d,%d,%d' % gc.get_threshold())\n"
         "print('modules=' + ','.join(sorted(sys.modules)))\n"
         "print(''.join('path %s\\n' % entry for entry in sys.path), end='')\n"
         "sys.stdout.flush()\n");

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Set
 
 from cardki.capi import module_path
-from hosts import module_env
+from cardki.capi.build import GC_YOUNG_THRESHOLD
+from hosts import CFFI_HOST, module_env, run_module_script
 
 HEAVY = ("cryptography.x509", "asn1crypto", "cardki.api", "cardki.token", "cardki.cryptoki.hostcrypto")
 #: What C_Initialize needs none of: logging (only when CARDKI_LOG asks), dataclasses and the
@@ -110,7 +111,9 @@ def _embedded_start(harness: Path, scenario: str = "modules", **environment: Any
     assert "init=0x0" in lines and "get_info=0x0" in lines and lines[-1] == "survived=1", done.stdout
     assert scenario == "modules" or "token_info=0x0" in lines, done.stdout
     modules = next(line for line in lines if line.startswith("modules=")).partition("=")[2].split(",")
-    return {"modules": modules, "path": [line[len("path "):] for line in lines if line.startswith("path ")]}
+    threshold = next(line for line in lines if line.startswith("gc_threshold=")).partition("=")[2].split(",")
+    return {"modules": modules, "path": [line[len("path "):] for line in lines if line.startswith("path ")],
+            "gc_threshold": threshold}
 
 
 def test_the_c_modules_start_loads_only_what_c_initialize_needs(harness: Path) -> None:
@@ -133,6 +136,24 @@ def test_the_c_modules_interpreter_searches_the_package_stdlib_and_site_packages
         [entry for entry in path if entry in site.getsitepackages()]
 
 
+def test_the_interpreter_the_module_starts_collects_late_and_a_python_hosts_is_left_alone(harness: Path) -> None:
+    """The interpreter cardki starts in a C host runs no collection over its own
+    imports (young threshold GC_YOUNG_THRESHOLD, see capi/build.py); a Python host's
+    collector keeps the host's settings through C_Initialize and the first token."""
+    assert _embedded_start(harness)["gc_threshold"] == [str(GC_YOUNG_THRESHOLD), "20", "20"]
+    thresholds = run_module_script(CFFI_HOST + """
+import gc
+before = gc.get_threshold()
+assert f.C_Initialize(ffi.NULL) == 0
+count = ffi.new("CK_ULONG *")
+assert f.C_GetSlotList(1, ffi.NULL, count) == 0 and count[0] >= 1
+print(json.dumps([before, gc.get_threshold()]))
+assert f.C_Finalize(ffi.NULL) == 0
+""")
+    assert thresholds[0] == thresholds[1]
+    assert thresholds[1][0] != GC_YOUNG_THRESHOLD
+
+
 def test_a_configuration_file_is_parsed_when_there_is_one(harness: Path, tmp_path: Path) -> None:
     """tomllib is the file's cost, not every start's (and the file is read: it can ask for a log)."""
     config = tmp_path / "module.toml"
@@ -151,6 +172,49 @@ def test_a_checkouts_packages_outside_src_come_without_any_pth_file(harness: Pat
     assert {"cardki.profiles", "hwsim", "cardki.token.piv.token"} <= modules
     assert _matching(modules, ("__editable___cardki", "_distutils_hack")) == []
 
+
+def test_a_first_token_loads_no_logging(harness: Path) -> None:
+    """The token layer logs through cardki.log's stand-in: a C host that opens a
+    token without asking for a log never imports logging (~7 ms of the first card use)."""
+    modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, ("logging", "traceback")) == []
+
+
+def test_a_piv_signature_loads_no_logging_and_no_resources() -> None:
+    """A YubiKey's PIV detection, listing, login and two signatures (replayed from
+    apdu/piv/) in an interpreter started as the C module starts its own (no site, so
+    no .pth file imports anything first) load no logging and no importlib.resources
+    with the pathlib and tempfile it brings (profiles are read from their package's
+    directory: ~9 ms)."""
+    from test_piv_token_transcripts import DIGEST
+
+    repo = Path(__file__).resolve().parents[2]
+    script = textwrap.dedent(f"""
+        import sys, types
+        sys.path[:0] = [{str(repo / "src")!r}, *{site.getsitepackages()!r}]
+        profiles = types.ModuleType("cardki.profiles")  # a checkout's profiles/, as the module finds it
+        profiles.__path__ = [{str(repo / "profiles")!r}]
+        sys.modules["cardki.profiles"] = profiles
+        from cardki.apdu import ReplayTransport
+        from cardki.constants import CKM, CKU
+        from cardki.token import open_token, rsa_padding
+        replay = ReplayTransport({str(repo / "apdu" / "piv" / "yubikey572-login-sign-p256-rsa2048.txt")!r})
+        token = open_token(replay)
+        token.objects()
+        token.login(CKU.USER, b"12345678")
+        find = lambda ref: next(obj for obj in token.objects() if obj.ref == ref)  # as the transcript was made
+        digest = bytes.fromhex({DIGEST.hex()!r})  # what the transcript's signatures are of
+        token.sign(find(("private", 0x82)), CKM.ECDSA, None, digest)
+        token.sign(find(("private", 0x9A)), CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
+        replay.assert_finished()
+        print(",".join(sorted(sys.modules)))
+    """)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.strip().split(","))
+    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
+    assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile")) == []
 
 
 #: The OpenPGP driver: what a YubiKey's OpenPGP token needs once it is used (~30 ms

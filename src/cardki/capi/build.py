@@ -159,9 +159,18 @@ def cardki_search_path(package_root, installed, interpreter, python_home):
         sys.meta_path.append(_CheckoutPackages(package_root))
 """
 
-# The embedded start around cffi's: the search path, and what cffi's own start prints
-# (its errors) kept from the host's streams for CARDKI_LOG_FILE, if one is set.
-_START_CODE = _PATH_CODE + """
+# The embedded start around cffi's: the search path, the collector's thresholds, and
+# what cffi's own start prints (its errors) kept from the host's streams for
+# CARDKI_LOG_FILE, if one is set. The interpreter is cardki's own, and nearly every
+# object it makes before the first signature is long-lived module state from imports:
+# at CPython's young threshold (700) the collector ran ~38 times over them (~7 ms of
+# a pkcs11-tool start, each run finding nothing). At 50000 none runs before the first
+# signature, and cycles (rare in cardki) are still collected. A Python host's own
+# collector is the host's: left alone.
+GC_YOUNG_THRESHOLD = 50_000
+_START_CODE = _PATH_CODE + f"""
+import gc
+gc.set_threshold({GC_YOUNG_THRESHOLD}, 20, 20)
 import io
 captured = io.StringIO()
 saved_streams = sys.stdout, sys.stderr

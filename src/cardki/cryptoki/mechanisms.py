@@ -10,12 +10,11 @@ parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Dict, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKD, CKK, CKM, CKZ, mechanism_name
-from ..digests import BY_KDF, BY_MECHANISM, BY_MGF
+from ..digests import BY_KDF, BY_MECHANISM, BY_MGF, HashContext
 from . import limits
 
 
@@ -113,7 +112,7 @@ def key_type_for(mechanism: int) -> int | None:
     return None
 
 
-def new_hash(digest_mechanism: int) -> hashlib._Hash:
+def new_hash(digest_mechanism: int) -> HashContext:
     """A fresh multi-part hash context for a digest mechanism."""
     return BY_MECHANISM[digest_mechanism].new()
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Tuple
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
 from ..der import unwrap_octet_string
-from ..digests import BY_MECHANISM
+from ..digests import BY_MECHANISM, HashContext
 from . import limits
 from .attributes import normalize_template
 from .mechanisms import (
@@ -40,7 +40,6 @@ from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
 from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
 
 if TYPE_CHECKING:
-    import hashlib
     from types import ModuleType
 
     from ..token.base import TokenObject
@@ -93,7 +92,7 @@ def _base(operation: Operation) -> MechanismSpec:
     return operation.base_mechanism
 
 
-def _hash_context(operation: Operation) -> hashlib._Hash:
+def _hash_context(operation: Operation) -> HashContext:
     assert operation.hash_context is not None, "set at *_init for hashing operations"
     return operation.hash_context
 

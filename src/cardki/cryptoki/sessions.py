@@ -36,8 +36,7 @@ from ..constants import CKS, CKU, SessionFlag
 from .mechanisms import MechanismSpec
 
 if TYPE_CHECKING:
-    import hashlib
-
+    from ..digests import HashContext
     from .objects import ObjectRecord
     from .slots import SlotState
 
@@ -84,7 +83,7 @@ class Operation:
                  "multipart", "result", "answered", "context_login_pending", "public_key", "found", "output_length")
 
     def __init__(self, kind: OperationKind, mechanism: MechanismSpec | None = None, key: ObjectRecord | None = None,
-                 digest_mechanism: int | None = None, hash_context: hashlib._Hash | None = None,
+                 digest_mechanism: int | None = None, hash_context: HashContext | None = None,
                  found: List[int] | None = None) -> None:
         self.kind = kind
         self.mechanism = mechanism

@@ -17,7 +17,6 @@ I/O). The choices, for every token:
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -26,6 +25,7 @@ from .. import errors
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 from ..curves import curve_by_name
 from ..der import der_integer, der_octet_string, unwrap_octet_string
+from ..digests import hash_of
 from .base import ObjectKind, ObjectRef, TokenObject
 
 if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
@@ -159,7 +159,7 @@ def certificate_attributes(der: bytes, cert: x509.Certificate, *, cka_id: bytes,
         CKA.LABEL: label, CKA.ID: cka_id,
         CKA.CERTIFICATE_TYPE: int(CKC.X_509),
         CKA.CERTIFICATE_CATEGORY: 1 if holder else 0,
-        CKA.TRUSTED: False, CKA.CHECK_VALUE: hashlib.sha1(der).digest()[:3],  # nosec - spec-mandated
+        CKA.TRUSTED: False, CKA.CHECK_VALUE: hash_of("sha1", der)[:3],  # nosec - spec-mandated
         CKA.VALUE: der, CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
         CKA.SERIAL_NUMBER: der_integer(cert.serial_number), CKA.PUBLIC_KEY_INFO: spki,
         CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",

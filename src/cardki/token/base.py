@@ -16,7 +16,6 @@ RSA_X_509, RSA_PKCS_OAEP for decrypt; ECDH1_DERIVE for derive).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Dict, FrozenSet, List, NamedTuple, Tuple
 
@@ -71,7 +70,6 @@ class ObjectRef(NamedTuple):
     key: int
 
 
-@dataclass
 class TokenObject:
     """An object the card holds, described by its Cryptoki attributes.
 
@@ -84,9 +82,24 @@ class TokenObject:
     CKR_ATTRIBUTE_SENSITIVE for the ones listed in ``sensitive``.
     """
 
-    ref: ObjectRef
-    attributes: Dict[int, Any]
-    sensitive: FrozenSet[int] = field(default_factory=frozenset)
+    __slots__ = ("ref", "attributes", "sensitive")
+
+    # A plain class, not a dataclass: importing dataclasses (and the inspect it brings)
+    # plus one decoration cost ~10 ms at a card's first use.
+    def __init__(self, ref: ObjectRef, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset()) -> None:
+        self.ref = ref
+        self.attributes = attributes
+        self.sensitive = sensitive
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TokenObject):
+            return NotImplemented
+        return (self.ref, self.attributes, self.sensitive) == (other.ref, other.attributes, other.sensitive)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return f"TokenObject(ref={self.ref!r}, attributes={self.attributes!r}, sensitive={self.sensitive!r})"
 
 
 class Token(ABC):

@@ -26,18 +26,18 @@ silently ignored.
 
 from __future__ import annotations
 
+import os
 import tomllib
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib import resources
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple, TypeVar
 
 if TYPE_CHECKING:
     from .openpgp.profile import OpenPgpProfile
     from .piv.profile import PivProfile
 
 Version = Tuple[int, int, int]
+_Profile = TypeVar("_Profile", bound="ProfileHeader")
 PROFILE_PACKAGE = "cardki.profiles"
 
 
@@ -60,9 +60,15 @@ HEADER_TABLES: Dict[str, FrozenSet[str]] = {
 }
 
 
-@dataclass(frozen=True)
 class ProfileHeader:
-    """The part of a profile every applet has; each applet's profile extends it."""
+    """The part of a profile every applet has; each applet's profile extends it.
+
+    Profiles are frozen values: each class lists its fields in ``__slots__`` and
+    takes them as keywords; :meth:`replace` copies one with some changed. (Plain
+    classes, not dataclasses: importing dataclasses and decorating the profile
+    classes cost ~10 ms at every card's first use.)"""
+
+    __slots__ = ("id", "applet", "aid", "label", "manufacturer", "model", "priority", "probe", "also_carries")
 
     id: str
     applet: str
@@ -76,6 +82,42 @@ class ProfileHeader:
     """Profiles of further applets every card this profile matches carries (a YubiKey's
     PIV: its OpenPGP application). Their tokens open without a probe of their own,
     with this profile's facts (firmware version, serial)."""
+
+    def __init__(self, *, id: str, applet: str, aid: bytes, label: str, manufacturer: str,  # noqa: A002
+                 model: str, priority: int, probe: Probe, also_carries: Tuple[str, ...]) -> None:
+        self._set(id=id, applet=applet, aid=aid, label=label, manufacturer=manufacturer, model=model,
+                  priority=priority, probe=probe, also_carries=also_carries)
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def field_names(cls) -> Tuple[str, ...]:
+        """Every field of this profile class, the header's first."""
+        return tuple(name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ()))
+
+    def values(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    def replace(self: _Profile, **changes: Any) -> _Profile:
+        """A copy with ``changes`` (field names as keywords)."""
+        return type(self)(**{**self.values(), **changes})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, ProfileHeader)
+        return self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts (labels)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.values().items() if name != "firmware_rules")
+        return f"{type(self).__name__}({shown})"
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> Dict[str, Any]:
@@ -174,10 +216,27 @@ def _check_schema(name: str, raw: Dict[str, Any], applet: str | None = None) -> 
                 schema.check_entry(name, table, entry)
 
 
-def _read_file(name: str) -> Dict[str, Any]:
+@cache
+def _profile_directory() -> str:
+    """Where the profile files are: the directory of the cardki.profiles package (a
+    directory in a checkout and in a wheel alike; importlib.resources would find it too,
+    at ~9 ms of imports, pathlib and tempfile among them, at every card's first use)."""
+    import importlib
+
     try:
-        text = resources.files(PROFILE_PACKAGE).joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        package = importlib.import_module(PROFILE_PACKAGE)
+    except ModuleNotFoundError as exc:
+        raise ProfileError(f"the profile package {PROFILE_PACKAGE} is missing") from exc
+    return list(package.__path__)[0]
+
+
+def _read_file(name: str) -> Dict[str, Any]:
+    if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
+        raise ProfileError(f"no profile named {name!r}")
+    try:
+        with open(os.path.join(_profile_directory(), f"{name}.toml"), encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError as exc:
         raise ProfileError(f"no profile named {name!r}") from exc
     try:
         return tomllib.loads(text)
@@ -185,8 +244,11 @@ def _read_file(name: str) -> Dict[str, Any]:
         raise ProfileError(f"profile {name!r}: {exc}") from exc
 
 
+@cache
 def _read_raw(name: str) -> Dict[str, Any]:
-    """The file with its ``extends`` chain merged in, checked against its applet's schema."""
+    """The file with its ``extends`` chain merged in, checked against its applet's schema
+    (once per process: a parent is read for itself and for each child; the schemas'
+    ``merge_child`` and ``build`` only read it)."""
     raw = _read_file(name)
     parent = raw.get("profile", {}).get("extends")
     if not parent:
@@ -215,8 +277,7 @@ def load_profile(name: str) -> PivProfile | OpenPgpProfile:
 
 def available_profiles() -> List[str]:
     """Names of every shipped profile file."""
-    root = resources.files(PROFILE_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    return sorted(entry[:-5] for entry in os.listdir(_profile_directory()) if entry.endswith(".toml"))
 
 
 def candidates(applet: str | None = None) -> List[PivProfile | OpenPgpProfile]:

@@ -16,16 +16,14 @@ constant time, hence "constant-time-ish".
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 
 from cardki import errors
-from cardki.digests import BY_MECHANISM, BY_MGF, BY_NAME
+from cardki.digests import BY_MECHANISM, BY_MGF, BY_NAME, hash_of
 
 
 def hash_name(mechanism: int) -> str:
-    """The hashlib name of a CKM_ digest mechanism (MECHANISM_PARAM_INVALID if cardki has none)."""
+    """The name (cardki.digests') of a CKM_ digest mechanism (MECHANISM_PARAM_INVALID if cardki has none)."""
     digest = BY_MECHANISM.get(int(mechanism))
     if digest is None:
         raise errors.MechanismParamInvalid("unsupported hash algorithm")
@@ -33,7 +31,7 @@ def hash_name(mechanism: int) -> str:
 
 
 def mgf_hash_name(mgf: int) -> str:
-    """The hashlib name of the hash a CKG_MGF1_ generator uses."""
+    """The name (cardki.digests') of the hash a CKG_MGF1_ generator uses."""
     digest = BY_MGF.get(int(mgf))
     if digest is None:
         raise errors.MechanismParamInvalid("unsupported mask generation function")
@@ -41,16 +39,16 @@ def mgf_hash_name(mgf: int) -> str:
 
 
 def digest_info(name: str, digest: bytes) -> bytes:
-    """DER DigestInfo for a digest made with hashlib algorithm ``name``."""
+    """DER DigestInfo for a digest made with algorithm ``name``."""
     return BY_NAME[name].digest_info(digest)
 
 
 def mgf1(seed: bytes, length: int, name: str) -> bytes:
-    """MGF1 (RFC 8017 B.2.1) with hashlib algorithm ``name``."""
+    """MGF1 (RFC 8017 B.2.1) with hash algorithm ``name``."""
     out = bytearray()
     counter = 0
     while len(out) < length:
-        out += hashlib.new(name, seed + counter.to_bytes(4, "big")).digest()
+        out += hash_of(name, seed + counter.to_bytes(4, "big"))
         counter += 1
     return bytes(out[:length])
 
@@ -72,7 +70,7 @@ def pss_encode(m_hash: bytes, mod_bits: int, hash_alg: str, mgf_hash: str, salt_
                salt: bytes | None = None) -> bytes:
     """EMSA-PSS-ENCODE (RFC 8017 9.1.1) of an already computed message hash,
     returned left-padded to the modulus length so it can go to the card."""
-    h_len = hashlib.new(hash_alg).digest_size
+    h_len = BY_NAME[hash_alg].size
     if len(m_hash) != h_len:
         raise errors.DataLenRange(f"PSS expects a {h_len}-byte hash")
     em_bits = mod_bits - 1
@@ -83,7 +81,7 @@ def pss_encode(m_hash: bytes, mod_bits: int, hash_alg: str, mgf_hash: str, salt_
         salt = os.urandom(salt_len)
     elif len(salt) != salt_len:
         raise ValueError("salt has the wrong length")
-    h = hashlib.new(hash_alg, b"\x00" * 8 + m_hash + salt).digest()
+    h = hash_of(hash_alg, b"\x00" * 8 + m_hash + salt)
     db = b"\x00" * (em_len - salt_len - h_len - 2) + b"\x01" + salt
     masked = bytearray(_xor(db, mgf1(h, em_len - h_len - 1, mgf_hash)))
     masked[0] &= 0xFF >> (8 * em_len - em_bits)
@@ -112,14 +110,16 @@ def pkcs1_v15_decrypt_unpad(em: bytes, k: int) -> bytes:
 
 def oaep_decode(em: bytes, k: int, hash_alg: str, mgf_hash: str, label: bytes = b"") -> bytes:
     """EME-OAEP decoding (RFC 8017 7.1.2 step 3) of a decrypted ``k``-byte block."""
-    h_len = hashlib.new(hash_alg).digest_size
+    h_len = BY_NAME[hash_alg].size
     em = em.rjust(k, b"\x00")
     if len(em) != k or k < 2 * h_len + 2:
         raise errors.EncryptedDataInvalid()
-    l_hash = hashlib.new(hash_alg, label).digest()
+    l_hash = hash_of(hash_alg, label)
     y, masked_seed, masked_db = em[0], em[1:1 + h_len], em[1 + h_len:]
     seed = _xor(masked_seed, mgf1(masked_db, h_len, mgf_hash))
     db = _xor(masked_db, mgf1(seed, k - h_len - 1, mgf_hash))
+    import hmac  # here: hmac loads the system's libcrypto (see cardki.digests)
+
     good = hmac.compare_digest(db[:h_len], l_hash) & (y == 0)
     separator = 0
     invalid_before_separator = False

@@ -38,7 +38,6 @@ this costs no APDU at all.
 
 from __future__ import annotations
 
-import logging
 import threading
 from abc import abstractmethod
 from typing import Callable, ClassVar, List, Tuple, Type, TypeVar
@@ -47,10 +46,11 @@ from cardki import errors
 from cardki.apdu import ApduError, ClaNotSupportedError, InsNotSupportedError, SecurityStatusError
 from cardki.transport import CardResetError, CardTransport, SlotError
 
+from ..log import get_logger
 from .base import Token
 from .card_errors import card_error
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 T = TypeVar("T")
 
 

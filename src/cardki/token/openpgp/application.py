@@ -14,8 +14,7 @@ serialization) and the token (:mod:`.token`) load when a token is first used.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Tuple
+from typing import TYPE_CHECKING, NamedTuple, Tuple
 
 from cardki.apdu import SW_OK, Command, SmartCardProtocol, error_for_sw
 
@@ -77,8 +76,7 @@ class KeyRef(enum.IntEnum):
         return self.dos.certificate_occurrence
 
 
-@dataclass(frozen=True)
-class CardQuirks:
+class CardQuirks(NamedTuple):
     """Where a card departs from the spec in ways the driver must work around, by
     name. Parsers tolerate the harmless departures on every card (see
     :mod:`cardki.token.openpgp.data`); these change what is sent or what an answer means."""

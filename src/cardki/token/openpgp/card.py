@@ -22,9 +22,7 @@ caller wipes afterwards (nothing here keeps a copy).
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 from cardki.apdu import (
     ApduError,
@@ -44,6 +42,7 @@ from cardki.apdu import (
 )
 from cardki.apdu.errors import SW_OK, error_for_sw
 
+from ...log import get_logger
 from .application import SELECT, CardQuirks
 from .constants import (
     CLA_YUBICO,
@@ -76,7 +75,7 @@ from .data import (
 )
 from .keys import PrivateKey, PublicKey, import_template, parse_public_key
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Secret = bytes | bytearray
 """PINs and resetting codes: a ``bytearray`` lets the caller wipe its buffer."""
@@ -93,12 +92,13 @@ _SHORT_LE = 256
 #: GnuPG's SW_ACK_TIMEOUT, nobody touched the card for a key with a touch policy.
 #: (6285, a terminated application, is ISO 7816-4's and in the shared table.)
 _OPENPGP_ERRORS = {SW_TOUCH_TIMEOUT: TouchTimeoutError}
-#: A card that keeps to the spec.
-_SPEC_QUIRKS = CardQuirks()
 
 
-@dataclass(frozen=True)
-class PinStatus:
+#: The quirks of a card that follows the spec: none.
+SPEC_CONFORMING = CardQuirks()
+
+
+class PinStatus(NamedTuple):
     """What a card says about one password without being sent it."""
 
     verified: bool | None
@@ -122,7 +122,7 @@ class OpenPgpCard:
     RESPONSE, which every OpenPGP 3.x card does.
     """
 
-    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = _SPEC_QUIRKS) -> None:
+    def __init__(self, protocol: SmartCardProtocol, *, quirks: CardQuirks = SPEC_CONFORMING) -> None:
         self.protocol = protocol
         self.quirks = quirks
 

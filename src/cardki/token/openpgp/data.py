@@ -15,12 +15,12 @@ too long (YubiKey 5), and historical bytes that GnuPG would only warn about.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Dict, List, Mapping, NamedTuple, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
 from cardki.curves import Curve, CurveKind, curve_by_name, curve_by_openpgp_oid
+from cardki.digests import BY_NAME
 from cardki.transport import CardTransport
 
 from .constants import (
@@ -766,7 +766,7 @@ class Kdf(NamedTuple):
         if not self.active:
             return bytes(pin)
         assert self.hash_algorithm is not None
-        digest = hashlib.sha256() if self.hash_algorithm is KdfHash.SHA256 else hashlib.sha512()
+        digest = BY_NAME["sha256" if self.hash_algorithm is KdfHash.SHA256 else "sha512"].new()
         data = self.salt(password) + bytes(pin)
         # RFC 4880: hash `count` bytes of salt||PIN repeated, but at least all of it once.
         remaining = max(self.iteration_count, len(data))

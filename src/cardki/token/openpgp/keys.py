@@ -11,13 +11,13 @@ CKA_MODULUS_BITS, ECDH) relies on the key being what the attributes say.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Dict, List, Tuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu import MalformedResponseError, Tlv, encode_length
 from cardki.curves import Curve, CurveKind, curve_by_name
+from cardki.digests import hash_of
 
 from .constants import AlgorithmId, Do, EcImportFormat, KeyRef, RsaImportFormat
 from .data import AlgorithmAttributes, EcAttributes, RsaAttributes, constructed_value, tlv_fields
@@ -213,4 +213,4 @@ def v4_fingerprint(public_key: PublicKey, created: int, attributes: AlgorithmAtt
     body's length and the body. What gpg shows and what the card's C7-C9 hold; OpenSC
     lists only keys that have one."""
     body = public_key_packet_body(public_key, created, attributes)
-    return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()  # nosec - the spec's hash
+    return hash_of("sha1", b"\x99" + len(body).to_bytes(2, "big") + body)  # nosec - the spec's hash

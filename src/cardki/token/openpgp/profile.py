@@ -15,13 +15,12 @@ and tries in C4, touch policies, KDF) is read from the card, not kept here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, FrozenSet, Mapping, Tuple
 
 from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge
 from .application import CardQuirks, KeyRef
 
-_QUIRK_NAMES = frozenset(f.name for f in fields(CardQuirks))
+_QUIRK_NAMES = frozenset(CardQuirks._fields)
 _PIN_KEYS = frozenset({"user_min", "admin_min", "verify_reset"})
 #: ``[labels]`` keys -> the key they name.
 LABEL_KEYS: Dict[str, KeyRef] = {"signature": KeyRef.SIG, "decryption": KeyRef.DEC,
@@ -70,9 +69,11 @@ class OpenPgpSchema:
 OPENPGP_SCHEMA = OpenPgpSchema()
 
 
-@dataclass(frozen=True)
 class OpenPgpProfile(ProfileHeader):
     """An OpenPGP card profile, resolved for one firmware version by :meth:`for_firmware`."""
+
+    __slots__ = ("manufacturer_id", "user_pin_min", "admin_pin_min", "verify_reset", "quirks", "labels",
+                 "firmware_rules", "firmware")
 
     manufacturer_id: int | None
     """The AID's manufacturer this profile is for (None: any card)."""
@@ -84,8 +85,16 @@ class OpenPgpProfile(ProfileHeader):
     """VERIFY P1=FF drops a password's verified state (spec 3.x); else logout re-selects."""
     quirks: CardQuirks
     labels: Mapping[KeyRef, str]
-    firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
-    firmware: Version | None = None
+    firmware_rules: Tuple[Dict[str, Any], ...]
+    firmware: Version | None
+
+    def __init__(self, *, manufacturer_id: int | None, user_pin_min: int, admin_pin_min: int, verify_reset: bool,
+                 quirks: CardQuirks, labels: Mapping[KeyRef, str], firmware_rules: Tuple[Dict[str, Any], ...] = (),
+                 firmware: Version | None = None, **header: Any) -> None:
+        super().__init__(**header)
+        self._set(manufacturer_id=manufacturer_id, user_pin_min=user_pin_min, admin_pin_min=admin_pin_min,
+                  verify_reset=verify_reset, quirks=quirks, labels=labels, firmware_rules=firmware_rules,
+                  firmware=firmware)
 
     def matches(self, manufacturer_id: int) -> bool:
         return self.manufacturer_id is None or self.manufacturer_id == manufacturer_id
@@ -106,7 +115,7 @@ class OpenPgpProfile(ProfileHeader):
                     user_min = int(value)
                 elif key == "admin_min":
                     admin_min = int(value)
-        return replace(self, quirks=CardQuirks(**quirks), verify_reset=verify_reset, user_pin_min=user_min,
+        return self.replace(quirks=CardQuirks(**quirks), verify_reset=verify_reset, user_pin_min=user_min,
                        admin_pin_min=admin_min, firmware=version, firmware_rules=())
 
 

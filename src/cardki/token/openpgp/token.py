@@ -54,7 +54,6 @@ Touch
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ from cardki.curves import Curve, CurveKind, curve_by_ec_params
 from cardki.digests import BY_SIZE
 from cardki.transport import CardTransport
 
+from ...log import get_logger
 from .. import card_results, rsa_padding
 from ..attributes import (
     AGREEING_USAGE,
@@ -112,7 +112,7 @@ from .data import (
 from .keys import PublicKey, attributes_for_private_key, v4_fingerprint
 from .profile import OpenPgpProfile
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 T = TypeVar("T")
 
 #: The keys a token shows, by CKA_ID (OpenSC's numbering).

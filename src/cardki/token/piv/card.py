@@ -19,7 +19,6 @@ so traces and transcripts never hold them.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from typing import Callable, Dict, NamedTuple, Tuple
 
@@ -34,6 +33,7 @@ from cardki.apdu import (
 )
 from cardki.apdu.errors import AuthBlockedError
 
+from ...log import get_logger
 from .constants import (
     NEVER_A_PIN,
     PIN_LENGTH,
@@ -49,7 +49,7 @@ from .constants import (
     TouchPolicy,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 PIV_AID = bytes.fromhex("A000000308")
 

@@ -13,7 +13,6 @@ one unless the new value's length says otherwise (:func:`new_management_key`).
 
 from __future__ import annotations
 
-import hmac
 import os
 from typing import TYPE_CHECKING, Sequence
 
@@ -30,6 +29,14 @@ if TYPE_CHECKING:  # the cipher module is imported at the first SO login, not at
 #: Management key algorithm id -> (key length, block length).
 MANAGEMENT_ALGORITHMS = {a.value: (a.key_length, a.block_length) for a in ManagementKeyAlgorithm}
 
+
+
+def _same(a: bytes, b: bytes) -> bool:
+    """Constant-time equality (hmac imported here: it loads the system's libcrypto, which
+    a signature never needs; see cardki.digests)."""
+    import hmac
+
+    return hmac.compare_digest(a, b)
 
 class ManagementKey:
     """A management key and its algorithm, able to authenticate to a PIV card."""
@@ -67,7 +74,7 @@ class ManagementKey:
             answer = card.management_respond(self.algorithm, self._decrypt(witness), challenge)
         except (SecurityStatusError, IncorrectParametersError):
             raise errors.PinIncorrect(None, "The management key is incorrect") from None
-        if not hmac.compare_digest(answer, self._encrypt(challenge)):
+        if not _same(answer, self._encrypt(challenge)):
             raise errors.DeviceError("the card did not prove knowledge of the management key")
 
     def set_on(self, card: PivCard, *, require_touch: bool) -> None:
@@ -76,7 +83,7 @@ class ManagementKey:
 
     def same_key(self, other: ManagementKey) -> bool:
         """Whether ``other`` is this very key (constant time)."""
-        return self.algorithm == other.algorithm and hmac.compare_digest(bytes(self._key), bytes(other._key))
+        return self.algorithm == other.algorithm and _same(bytes(self._key), bytes(other._key))
 
     def copy(self) -> ManagementKey:
         return ManagementKey(self.algorithm, bytes(self._key))

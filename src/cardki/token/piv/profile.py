@@ -13,8 +13,7 @@ resolves the ``[[firmware]]`` ranges into one flat profile for the card at hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, FrozenSet, List, Mapping, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Tuple
 
 from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge
 from .constants import PinPolicy, PivAlgorithm
@@ -33,8 +32,7 @@ DEFAULT_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class PivFeatures:
+class PivFeatures(NamedTuple):
     """What the card can do beyond SP 800-73-4 (set per firmware range)."""
 
     metadata: bool = False       # GET METADATA: key algorithm, PIN policy, origin, PIN tries
@@ -49,18 +47,13 @@ class PivFeatures:
     reset: bool = False          # RESET (Yubico FB), once PIN and PUK are blocked
 
 
-@dataclass(frozen=True)
-class PivQuirks:
+class PivQuirks(NamedTuple):
     """How the card differs in the way it speaks."""
 
     extended_apdus: bool = False  # accepts extended APDUs (an RSA-2048 signature in one exchange)
 
 
-def _bool_fields(kind: type) -> FrozenSet[str]:
-    return frozenset(f.name for f in fields(kind))
-
-
-_FEATURE_NAMES = _bool_fields(PivFeatures)
+_FEATURE_NAMES = frozenset(PivFeatures._fields)
 _SLOT_KEYS = frozenset({"key", "id", "name", "container", "usage", "pin_policy", "requires"})
 #: A slot's default PIN policy as the profile writes it.
 _PIN_POLICY_BY_NAME = {"never": PinPolicy.NEVER, "once": PinPolicy.ONCE, "always": PinPolicy.ALWAYS}
@@ -76,7 +69,7 @@ class PivSchema:
         "pin": frozenset({"min", "max", "pad", "verify_reset"}),
         "management_key": frozenset({"default_algorithm", "algorithms", "factory_key"}),
         "features": frozenset({"algorithms"}) | _FEATURE_NAMES,
-        "quirks": _bool_fields(PivQuirks),
+        "quirks": frozenset(PivQuirks._fields),
         "labels": frozenset(DEFAULT_LABELS),
         "data_write": frozenset({"first", "last"}),
         "retired_slots": frozenset({"first_key", "count", "first_id", "first_container", "name", "usage",
@@ -137,8 +130,7 @@ class PivSchema:
 PIV_SCHEMA = PivSchema()
 
 
-@dataclass(frozen=True)
-class SlotSpec:
+class SlotSpec(NamedTuple):
     """One PIV key slot and the Cryptoki objects it maps to."""
 
     key: int  # key reference (9A, 9C, ...)
@@ -154,8 +146,7 @@ class SlotSpec:
         return bytes([self.id])
 
 
-@dataclass(frozen=True)
-class DataObjectSpec:
+class DataObjectSpec(NamedTuple):
     """One PIV data object shown as CKO_DATA."""
 
     name: str
@@ -165,9 +156,12 @@ class DataObjectSpec:
     writable: bool = True  # PUT DATA with the management key replaces it (the discovery object: no)
 
 
-@dataclass(frozen=True)
 class PivProfile(ProfileHeader):
     """A PIV card profile, resolved for one firmware version by :meth:`for_firmware`."""
+
+    __slots__ = ("pin_min", "pin_max", "pin_pad", "verify_reset", "management_key_default",
+                 "management_key_algorithms", "management_key_factory", "algorithms", "features", "quirks",
+                 "slots", "data_objects", "labels", "writable_data", "firmware_rules", "firmware")
 
     pin_min: int
     pin_max: int
@@ -181,11 +175,27 @@ class PivProfile(ProfileHeader):
     quirks: PivQuirks
     slots: Tuple[SlotSpec, ...]
     data_objects: Tuple[DataObjectSpec, ...]
-    labels: Dict[str, str] = field(default_factory=dict)
-    #: First and last tag PUT DATA writes (with the management key), inclusive.
-    writable_data: Tuple[int, int] = (0x5FC101, 0x5FC123)
-    firmware_rules: Tuple[Dict[str, Any], ...] = field(default=(), repr=False)
-    firmware: Version | None = None
+    labels: Dict[str, str]
+    writable_data: Tuple[int, int]
+    """First and last tag PUT DATA writes (with the management key), inclusive."""
+    firmware_rules: Tuple[Dict[str, Any], ...]
+    firmware: Version | None
+
+    def __init__(self, *, pin_min: int, pin_max: int, pin_pad: int, verify_reset: bool,
+                 management_key_default: int, management_key_algorithms: Tuple[int, ...],
+                 management_key_factory: bytes | None, algorithms: FrozenSet[str], features: PivFeatures,
+                 quirks: PivQuirks, slots: Tuple[SlotSpec, ...], data_objects: Tuple[DataObjectSpec, ...],
+                 labels: Dict[str, str] | None = None, writable_data: Tuple[int, int] = (0x5FC101, 0x5FC123),
+                 firmware_rules: Tuple[Dict[str, Any], ...] = (), firmware: Version | None = None,
+                 **header: Any) -> None:
+        super().__init__(**header)
+        self._set(pin_min=pin_min, pin_max=pin_max, pin_pad=pin_pad, verify_reset=verify_reset,
+                  management_key_default=management_key_default,
+                  management_key_algorithms=management_key_algorithms,
+                  management_key_factory=management_key_factory, algorithms=algorithms, features=features,
+                  quirks=quirks, slots=slots, data_objects=data_objects,
+                  labels={} if labels is None else labels, writable_data=writable_data,
+                  firmware_rules=firmware_rules, firmware=firmware)
 
     def object_label(self, kind: str, slot: SlotSpec) -> str:
         """The label of a key slot's ``kind`` ("private_key", "public_key", "certificate") object."""
@@ -257,8 +267,8 @@ class PivProfile(ProfileHeader):
         if unknown:
             raise ProfileError(f"profile {self.id}: unknown algorithms {sorted(unknown)}")
         slots = tuple(s for s in self.slots if s.requires is None or features.get(s.requires))
-        return replace(
-            self, algorithms=frozenset(algorithms), features=PivFeatures(**features), slots=slots,
+        return self.replace(
+            algorithms=frozenset(algorithms), features=PivFeatures(**features), slots=slots,
             management_key_default=mgmt_default, management_key_algorithms=mgmt_algorithms,
             firmware=version, firmware_rules=(),
         )

@@ -54,10 +54,8 @@ Random numbers
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, List, Tuple, Type, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, NamedTuple, Tuple, Type, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -80,6 +78,7 @@ from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import oid_content
 from cardki.transport import CardTransport
 
+from ...log import get_logger
 from .. import card_results, rsa_padding
 from ..attributes import ecdh_peer_point
 from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
@@ -116,7 +115,7 @@ from .objects import (
 )
 from .profile import DataObjectSpec, Profile, SlotSpec
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 T = TypeVar("T")
 
 
@@ -130,8 +129,7 @@ _HASHED_PSS = (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA224_RSA_PKCS_PSS, CKM.SHA256_RSA_PK
 _HASHED_ECDSA = (CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256, CKM.ECDSA_SHA384, CKM.ECDSA_SHA512)
 
 
-@dataclass(frozen=True)
-class AccessStatus:
+class AccessStatus(NamedTuple):
     """PIN, PUK and management key as the card reports them (``cardki piv info``).
     The metadata parts are None on cards without GET METADATA (before YubiKey 5.3)."""
 
