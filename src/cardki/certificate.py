@@ -121,8 +121,10 @@ _SIGNATURE_ALGORITHMS = frozenset({
     *(_algorithm(f"1.2.840.10045.4.3.{n}") for n in (2, 3, 4)),
     _algorithm("1.3.101.112"),
 })
-#: Name attributes whose value cryptography wants two characters long (it warns otherwise).
-_COUNTRY_NAMES = frozenset({oid_content("2.5.4.6"), oid_content("1.3.6.1.4.1.311.60.2.1.3")})
+#: The value lengths (UTF-8 bytes) cryptography wants of these name attributes (it
+#: warns about others): country names and common names.
+_LENGTH_LIMITS = {oid_content("2.5.4.6"): (2, 2), oid_content("1.3.6.1.4.1.311.60.2.1.3"): (2, 2),
+                  oid_content("2.5.4.3"): (1, 64)}
 #: x500UniqueIdentifier: a BIT STRING value in cryptography, not a string.
 _UNIQUE_IDENTIFIER = oid_content("2.5.4.45")
 _KEY_USAGE, _BASIC_CONSTRAINTS, _SUBJECT_KEY_IDENTIFIER = (oid_content(f"2.5.29.{n}") for n in (15, 19, 14))
@@ -195,7 +197,8 @@ def _check_name(data: bytes, start: int, end: int) -> None:
         elif tag != _IA5_STRING or not text.isascii():
             raise _Unread()
         oid_bytes = data[oid:value]
-        if oid_bytes == _UNIQUE_IDENTIFIER or (oid_bytes in _COUNTRY_NAMES and len(text) != 2):
+        shortest, longest = _LENGTH_LIMITS.get(oid_bytes, (1, len(text)))
+        if oid_bytes == _UNIQUE_IDENTIFIER or not shortest <= len(text) <= longest:
             raise _Unread()
 
 
