@@ -254,3 +254,31 @@ def test_an_edited_field_is_read_as_cryptography_reads_it(edit: Any, readable: b
     assert edited != der
     assert (read_certificate(edited) is not None) is readable
     _agrees_with_cryptography(edited)
+
+
+def test_a_certificate_with_a_duplicated_extension_is_listed_and_narrows_nothing() -> None:
+    """cryptography reads such a certificate but raises DuplicateExtension (no ValueError)
+    at its extensions, which the listing let out: now its KeyUsage is unreadable, as for
+    any extension list cryptography cannot read, and the key keeps what its slot allows."""
+    from cardki.token.piv.objects import ALGORITHM_BY_NAME, SlotContents, key_objects
+    from cardki.token.profiles import candidates
+
+    key = _KEYS["p256"]
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")])
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    usage = x509.KeyUsage(False, False, False, False, True, False, False, False, False)
+    der = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+           .serial_number(7).not_valid_before(moment).not_valid_after(moment)
+           .add_extension(usage, critical=True)
+           .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"), critical=False)
+           .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.5"), b"\x05\x00"), critical=False)
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    der = der.replace(bytes.fromhex("06032a0305"), bytes.fromhex("06032a0304"))  # 1.2.3.4 twice
+    cert = read_certificate(der)
+    assert cert is not None
+    with pytest.raises(x509.DuplicateExtension):
+        cert.extensions  # noqa: B018 - parsed at first access
+    spec = next(s for s in candidates()[0].slots if s.key == 0x9D)
+    objects = key_objects(SlotContents(spec, ALGORITHM_BY_NAME["ECCP256"], key.public_key(), der))
+    assert [o.attributes[CKA.CLASS] for o in objects] == [CKO.PRIVATE_KEY, CKO.PUBLIC_KEY, CKO.CERTIFICATE]
+    assert objects[0].attributes[CKA.SIGN] is True  # the KeyUsage (key agreement only) narrows nothing
