@@ -19,7 +19,9 @@ other certificate (a rarer kind, or a damaged one) goes to cryptography, so the
 verdict is always cryptography's: a certificate is refused exactly when
 :func:`read_certificate` refuses it, and its fields are the same bytes. The
 public key is loaded from the SubjectPublicKeyInfo with
-``load_der_public_key``, which is what ``Certificate.public_key()`` runs.
+``load_der_public_key``, which reads it as ``Certificate.public_key()`` does
+(tests/unit/test_certificate.py compares the two readers on generated, damaged
+and hostile certificates).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # cryptography.x509 costs ~25 ms to import: only a certificat
 #: The KeyUsage bits (RFC 5280 4.2.1.3) by bit number, in cryptography's names.
 KEY_USAGE_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
                   "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+
 
 class CertificateFields(NamedTuple):
     """What cardki reads from a certificate to list it and its key."""

@@ -221,8 +221,26 @@ def _edited(old: bytes, new: bytes) -> Any:
     return lambda der: der.replace(old, new, 1)
 
 
+def _without_version(der: bytes) -> bytes:
+    """The certificate as version 1 writes it: no version field (and no extensions)."""
+    from cardki.der import der_tlv, read_element
+
+    _, body, _ = read_element(der)
+    _, tbs, tbs_end = read_element(der, body)
+    version_end = read_element(der, tbs)[2]
+    tbs_content = der[version_end:tbs_end]
+    fields, offset = [], 0
+    while offset < len(tbs_content):
+        tag, _, end = read_element(tbs_content, offset)
+        if tag != 0xA3:
+            fields.append(tbs_content[offset:end])
+        offset = end
+    return der_tlv(0x30, der_tlv(0x30, b"".join(fields)) + der[tbs_end:])
+
+
 @pytest.mark.parametrize("edit, readable", [
     (lambda der: der + b"\x00", False),                             # a byte after the certificate
+    (_without_version, True),                                        # version 1
     (lambda der: der[:1] + bytes([der[1] + 1, 0]) + der[2:], False),  # a length not in its shortest form
     (_edited(b"\x13\x02DE", b"\x13\x02D*"), False),                 # a PrintableString with a '*'
     (_edited(b"\x0c\x02me", b"\x0c\x02\xc3\x28"), False),          # a UTF8String that is no UTF-8
