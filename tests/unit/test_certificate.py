@@ -185,10 +185,14 @@ def _agrees_with_cryptography(data: bytes) -> None:
 _MUTATIONS = st.sampled_from(["set", "flip", "truncate", "delete", "insert", "duplicate"])
 
 
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(certificates(), certificates(plain=False)), _MUTATIONS, st.data())
 def test_damaged_certificates_are_refused_as_cryptography_refuses_them(der: bytes, mutation: str,
                                                                        data: st.DataObject) -> None:
+    # (The warnings filtered: cryptography's about damaged certificates it still reads, a
+    # serial that is not positive, a country name of other than two characters.)
     # Damage lands as often in the first 200 bytes (names, times, the key's header) as
     # anywhere. The draws do not depend on der's length: an ECDSA signature's varies.
     position = data.draw(st.integers(0, 2**20)) % (min(len(der), 200) if data.draw(st.booleans()) else len(der))
@@ -211,6 +215,8 @@ def test_damaged_certificates_are_refused_as_cryptography_refuses_them(der: byte
 _CERTIFICATE_TAGS = (0x30, 0x31, 0x02, 0x03, 0x04, 0x05, 0x06, 0x01, 0x0C, 0x13, 0x16, 0x17, 0x18, 0xA0, 0xA3)
 
 
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tlvs(_CERTIFICATE_TAGS, leaf_size=12, depth=4))
 def test_hostile_tlv_trees_are_refused_as_cryptography_refuses_them(data: bytes) -> None:
