@@ -1,4 +1,4 @@
-"""The three DER encodings cardki writes for object attributes.
+"""The three DER encodings cardki writes for object attributes, and a strict DER reader.
 
 CKA_OBJECT_ID (OBJECT IDENTIFIER), CKA_SERIAL_NUMBER (INTEGER) and
 CKA_EC_POINT (OCTET STRING) are simple enough to write by hand, and the
@@ -6,7 +6,9 @@ point inside a CKA_EC_POINT simple enough to read back. The PIV token
 uses them when it lists objects and the engine for session certificates; doing so
 keeps asn1crypto (about 12 ms to import) off the path from C_Initialize to the
 first signature. Each has exactly one DER form, so these agree byte for byte
-with asn1crypto's ``dump()`` (the unit tests check that).
+with asn1crypto's ``dump()`` (the unit tests check that). :func:`read_element`
+reads DER from outside (:mod:`cardki.certificate` reads a card's certificates with
+it) and takes exactly one form of each length.
 """
 
 from __future__ import annotations
@@ -26,6 +28,35 @@ def encode_length(length: int) -> bytes:
     if n > MAX_LENGTH_BYTES:
         raise ValueError(f"TLV length too large: {length}")
     return bytes([0x80 | n]) + length.to_bytes(n, "big")
+
+
+def read_element(data: bytes, offset: int = 0) -> tuple[int, int, int]:
+    """The DER element at ``offset`` of ``data``: (tag byte, content start, end).
+
+    Strict DER, for data from outside (a card's certificate): a one-byte tag (no
+    high-tag-number form), a definite length in its shortest form, content within
+    ``data``. Anything else raises ValueError. The end is always past ``offset``,
+    so a loop that reads element after element always moves on."""
+    if offset + 2 > len(data):
+        raise ValueError("DER element truncated")
+    tag, first = data[offset], data[offset + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("DER tag in the high-tag-number form")
+    start = offset + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > MAX_LENGTH_BYTES or start + count > len(data):
+            raise ValueError("DER length indefinite, too long or truncated")
+        length = int.from_bytes(data[start:start + count], "big")
+        if length < 0x80 or length >> (8 * (count - 1)) == 0:
+            raise ValueError("DER length not in its shortest form")
+        start += count
+    end = start + length
+    if end > len(data):
+        raise ValueError("DER element longer than its data")
+    return tag, start, end
 
 
 def der_tlv(tag: int, content: bytes) -> bytes:

@@ -72,7 +72,8 @@ def test_rsa_pkcs_signature_verifies(card: ModuleCard, tmp_path: Path) -> None:
 #: One whole ``pkcs11-tool --login --sign --id 01`` process through the C module, counted
 #: by the card: SELECT, GET VERSION (C_GetSlotList opens the card's tokens) + GET SERIAL,
 #: GET METADATA 80 (C_GetTokenInfo: label, serial, PIN counter) + GET METADATA 80
-#: (pkcs11-tool asks the token info again) + VERIFY (C_Login) + certificate container,
+#: (pkcs11-tool asks the token info again; another program may have tried a wrong PIN
+#: in between, see tests/sim/test_engine_first_signature_apdus.py) + VERIFY (C_Login) + certificate container,
 #: GET METADATA 9A (the find by CKA_ID) + GENERAL AUTHENTICATE (the signature) + SELECT
 #: PIV (the last session's end logs the user out: the SELECT drops the PIN status) +
 #: SELECT OpenPGP (C_Finalize gives the card back to the application gpg's scdaemon

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cardki import CKA, CKM, CKO, CKU, Cryptoki
-from cardki.constants import SessionFlag
+from cardki.constants import SessionFlag, TokenFlag
 from provisioning import PIN
 
 pytestmark = pytest.mark.sim
@@ -97,6 +97,35 @@ def _select_openpgp_elsewhere(reader_name: str) -> None:
         assert other.transmit(list(bytes.fromhex("00A4040006D27600012401")))[1:] == (0x90, 0x00)
     finally:
         other.disconnect()
+
+
+def test_the_token_info_sees_another_programs_wrong_pin(provisioned_card: Any) -> None:
+    """Why every C_GetTokenInfo asks the card for the PIN counter (pkcs11-tool asks twice,
+    microseconds apart): between two calls the card is free, and another program's
+    VERIFY with a wrong PIN, on a connection that leaves the card as it is, shows in
+    nothing but the counter (no reset, no other sign on the card)."""
+    from smartcard.scard import SCARD_LEAVE_CARD
+    from smartcard.System import readers
+
+    lib = Cryptoki()
+    lib.initialize()
+    try:
+        slot = _reader_slot(lib, provisioned_card.reader_name)
+        low = TokenFlag.USER_PIN_COUNT_LOW | TokenFlag.USER_PIN_FINAL_TRY | TokenFlag.USER_PIN_LOCKED
+        assert lib.get_token_info(slot).flags & low == 0
+        other = next(reader for reader in readers() if str(reader) == provisioned_card.reader_name).createConnection()
+        other.connect(disposition=SCARD_LEAVE_CARD)
+        try:
+            assert other.transmit(list(bytes.fromhex("00A4040009A00000030800001000")))[1:] == (0x90, 0x00)
+            wrong = list(bytes.fromhex("0020008008") + b"999999\xff\xff")
+            assert other.transmit(wrong)[1:] == (0x63, 0xC2)
+        finally:
+            other.disconnect()
+        provisioned_card.control.reset_count()
+        assert lib.get_token_info(slot).flags & low == TokenFlag.USER_PIN_COUNT_LOW
+        assert provisioned_card.control.count() == 1  # GET METADATA 80
+    finally:
+        lib.finalize()
 
 
 def test_another_programs_select_between_login_and_find_is_recovered(provisioned_card: Any) -> None:

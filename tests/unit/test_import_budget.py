@@ -3,11 +3,12 @@ not pull in cryptography.x509, asn1crypto, the token package or the Python API
 (together ~60 ms of a ~160 ms first signature), nor what only a log, a
 configuration file or the rest of pyscard needs (logging, dataclasses, tomllib,
 pathlib, smartcard's Session/System: together ~35 ms of the C module's start);
-listing a key without a certificate must not need cryptography.x509; a
+listing a key, with or without a certificate, must not need cryptography.x509; a
 YubiKey's PIV signature must not load its OpenPGP driver (~40 ms), nor detection
-cryptography's serialization. Each check runs in a fresh interpreter, because
-this test process has imported everything long ago; the C module's is the one it
-starts itself in a C host."""
+cryptography's serialization; a first token and a PIV signature load no logging,
+importlib.resources or the system's libcrypto. Each check runs in a fresh
+interpreter, because this test process has imported everything long ago; the C
+module's is the one it starts itself in a C host."""
 
 from __future__ import annotations
 
@@ -82,6 +83,61 @@ def test_a_key_without_certificate_is_listed_without_cryptography_x509() -> None
     """)
     assert "cryptography.x509" not in modules
     assert not [name for name in modules if name.startswith("asn1crypto")]
+
+
+def test_a_key_with_a_certificate_is_listed_without_cryptography_x509() -> None:
+    """The certificate is read by cardki's own DER reader (cardki.certificate): its
+    subject, issuer, serial number and KeyUsage without cryptography.x509 (~25 ms)."""
+    certificate = _plain_certificate()
+    modules = loaded_after(f"""
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+        from cardki.constants import CKA, CKO
+        from cardki.token.piv.objects import ALGORITHM_BY_NAME, SlotContents, key_objects
+        from cardki.token.profiles import candidates
+
+        der = bytes.fromhex("{certificate.hex()}")
+        spec = next(s for s in candidates()[0].slots if s.key == 0x9D)
+        key = load_der_public_key(bytes.fromhex("{_public_key_info(certificate).hex()}"))
+        objects = key_objects(SlotContents(spec, ALGORITHM_BY_NAME["ECCP256"], key, der))
+        assert [o.attributes[CKA.CLASS] for o in objects] == [CKO.PRIVATE_KEY, CKO.PUBLIC_KEY, CKO.CERTIFICATE]
+        assert objects[2].attributes[CKA.VALUE] == der
+        assert objects[0].attributes[CKA.SIGN] is False and objects[0].attributes[CKA.DERIVE] is True
+    """)
+    assert "cryptography.x509" not in modules
+    assert not [name for name in modules if name.startswith("asn1crypto")]
+
+
+def _plain_certificate() -> bytes:
+    """A P-256 key's certificate as CAs issue them: a KeyUsage (key agreement only, so
+    the listing shows the KeyUsage was read), BasicConstraints, a key identifier."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"), x509.NameAttribute(NameOID.COMMON_NAME, "me")])
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    usage = x509.KeyUsage(False, False, False, False, True, False, False, False, False)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _public_key_info(certificate: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return x509.load_der_x509_certificate(certificate).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def test_the_lower_layers_need_neither_pyscard_nor_cryptography() -> None:
@@ -181,12 +237,14 @@ def test_a_first_token_loads_no_logging(harness: Path) -> None:
     assert _matching(modules, ("logging", "traceback")) == []
 
 
-def test_a_piv_signature_loads_no_logging_and_no_resources() -> None:
+def test_a_piv_signature_loads_no_logging_resources_x509_or_system_libcrypto() -> None:
     """A YubiKey's PIV detection, listing, login and two signatures (replayed from
     apdu/piv/) in an interpreter started as the C module starts its own (no site, so
-    no .pth file imports anything first) load no logging and no importlib.resources
+    no .pth file imports anything first) load no logging, no importlib.resources
     with the pathlib and tempfile it brings (profiles are read from their package's
-    directory: ~9 ms)."""
+    directory: ~9 ms), no cryptography.x509 (the certificate is read by cardki's own
+    DER reader) and no hashlib, hmac or _hashlib, which load the system's libcrypto
+    (hashing is cryptography's, whose OpenSSL a signature loads anyway: 3 to 4 ms)."""
     from test_piv_token_transcripts import DIGEST
 
     repo = Path(__file__).resolve().parents[2]
@@ -214,7 +272,8 @@ def test_a_piv_signature_loads_no_logging_and_no_resources() -> None:
     assert done.returncode == 0, done.stderr
     modules = set(done.stdout.strip().split(","))
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile")) == []
+    assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile",
+                               "hashlib", "hmac", "_hashlib", "cryptography.x509")) == []
 
 
 #: The OpenPGP driver: what a YubiKey's OpenPGP token needs once it is used (~30 ms

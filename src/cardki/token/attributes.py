@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from .. import errors
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 from ..curves import curve_by_name
-from ..der import der_integer, der_octet_string, unwrap_octet_string
+from ..der import der_octet_string, unwrap_octet_string
 from ..digests import hash_of
 from .base import ObjectKind, ObjectRef, TokenObject
 
-if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
-    from cryptography import x509
+if TYPE_CHECKING:
+    from ..certificate import CertificateFields
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 #: The public key types a card key can have.
@@ -123,20 +123,10 @@ def ecdh_peer_point(mechanism: int, parameter: Any, point_length: int) -> bytes:
     return point
 
 
-def certificate_key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
-    """The certificate's KeyUsage extension, or None when it has none (or an
-    unreadable one: then the certificate narrows nothing)."""
-    from cryptography import x509 as x509_module  # only where a certificate was parsed already
-
-    try:
-        return cert.extensions.get_extension_for_class(x509_module.KeyUsage).value
-    except (x509_module.ExtensionNotFound, ValueError):
-        return None
-
-
-def usage_allows(key_usage: x509.KeyUsage | None, bits: tuple[str, ...]) -> bool:
-    """Whether a certificate's KeyUsage (None: no certificate, or none in it) has any of ``bits``."""
-    return key_usage is None or any(getattr(key_usage, bit) for bit in bits)
+def usage_allows(key_usage: frozenset[str] | None, bits: tuple[str, ...]) -> bool:
+    """Whether a certificate's KeyUsage (None: no certificate, or none in it) has any of
+    ``bits`` (:attr:`cardki.certificate.CertificateFields.key_usage`)."""
+    return key_usage is None or any(bit in key_usage for bit in bits)
 
 
 def keygen_mechanism(public_key: PublicKey, local: bool) -> int:
@@ -146,22 +136,21 @@ def keygen_mechanism(public_key: PublicKey, local: bool) -> int:
     return int(KEYGEN_MECHANISMS[key_type_of(public_key)])
 
 
-def certificate_attributes(der: bytes, cert: x509.Certificate, *, cka_id: bytes, label: str,
-                           holder: bool) -> Dict[int, Any]:
+def certificate_attributes(cert: CertificateFields, *, cka_id: bytes, label: str, holder: bool) -> Dict[int, Any]:
     """A certificate object's attributes; ``holder``: the matching private key is on
     this token (CKA_CERTIFICATE_CATEGORY 1, "token user"; else 0, unspecified)."""
-    from cryptography.hazmat.primitives import serialization  # loaded with cryptography.x509 already
+    from cryptography.hazmat.primitives import serialization  # here: only encoding a key needs it
 
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = cert.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return {
         CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
         CKA.COPYABLE: False, CKA.DESTROYABLE: True,
         CKA.LABEL: label, CKA.ID: cka_id,
         CKA.CERTIFICATE_TYPE: int(CKC.X_509),
         CKA.CERTIFICATE_CATEGORY: 1 if holder else 0,
-        CKA.TRUSTED: False, CKA.CHECK_VALUE: hash_of("sha1", der)[:3],  # nosec - spec-mandated
-        CKA.VALUE: der, CKA.SUBJECT: cert.subject.public_bytes(), CKA.ISSUER: cert.issuer.public_bytes(),
-        CKA.SERIAL_NUMBER: der_integer(cert.serial_number), CKA.PUBLIC_KEY_INFO: spki,
+        CKA.TRUSTED: False, CKA.CHECK_VALUE: hash_of("sha1", cert.der)[:3],  # nosec - spec-mandated
+        CKA.VALUE: cert.der, CKA.SUBJECT: cert.subject, CKA.ISSUER: cert.issuer,
+        CKA.SERIAL_NUMBER: cert.serial_number, CKA.PUBLIC_KEY_INFO: spki,
         CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",
         CKA.HASH_OF_SUBJECT_PUBLIC_KEY: b"", CKA.HASH_OF_ISSUER_PUBLIC_KEY: b"",
         CKA.JAVA_MIDP_SECURITY_DOMAIN: 0,
@@ -222,5 +211,5 @@ def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
 
 __all__ = ["AGREEING_USAGE", "DECRYPTING_USAGE", "EC_PRIVATE_PARTS", "KEYGEN_MECHANISMS", "KeyCapabilities",
            "KeyPair", "PUBLIC_KEY_TYPES", "PublicKey", "RSA_PRIVATE_PARTS", "SIGNING_USAGE",
-           "certificate_attributes", "certificate_key_usage", "curve_name_of", "ecdh_peer_point", "key_pair_objects",
+           "certificate_attributes", "curve_name_of", "ecdh_peer_point", "key_pair_objects",
            "key_type_of", "keygen_mechanism", "public_key_attributes", "usage_allows"]

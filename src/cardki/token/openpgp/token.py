@@ -74,7 +74,7 @@ from cardki.apdu import (
     WrongPinError,
 )
 from cardki.apdu.errors import IncorrectParametersError
-from cardki.certificate import read_certificate
+from cardki.certificate import read_certificate_fields
 from cardki.constants import CKA, CKK, CKM, CKO, CKU, MechanismFlag, TokenFlag
 from cardki.curves import Curve, CurveKind, curve_by_ec_params
 from cardki.digests import BY_SIZE
@@ -89,7 +89,6 @@ from ..attributes import (
     KeyCapabilities,
     KeyPair,
     certificate_attributes,
-    certificate_key_usage,
     ecdh_peer_point,
     key_pair_objects,
     usage_allows,
@@ -159,7 +158,7 @@ class KeyContents:
 
 
 def _capabilities(ref: KeyRef, attributes: RsaAttributes | EcAttributes,
-                  key_usage: Any) -> KeyCapabilities:
+                  key_usage: frozenset[str] | None) -> KeyCapabilities:
     """What the card lets the key do (its slot and algorithm), narrowed by a certificate's KeyUsage."""
     rsa_key = isinstance(attributes, RsaAttributes)
     signs = rsa_key or attributes.algorithm in (AlgorithmId.ECDSA, AlgorithmId.EDDSA)
@@ -443,16 +442,16 @@ class OpenPgpToken(CardToken):
             der = self.card.certificate(ref)
         except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
             return None  # no certificate (or a SELECT DATA this card does not take)
-        return der if der and read_certificate(der) is not None else None
+        return der if der and read_certificate_fields(der) is not None else None
 
     def _key_objects(self, contents: KeyContents) -> List[TokenObject]:
         profile = self._resolved_profile()
         label = profile.labels[contents.ref]
         cka_id = bytes([contents.ref])
-        cert = read_certificate(contents.certificate) if contents.certificate is not None else None
+        cert = read_certificate_fields(contents.certificate) if contents.certificate is not None else None
         objects: List[TokenObject] = []
         if contents.public_key is not None:
-            key_usage = certificate_key_usage(cert) if cert is not None else None
+            key_usage = cert.key_usage if cert is not None else None
             capabilities = _capabilities(contents.ref, contents.attributes, key_usage)
             always = contents.ref is KeyRef.SIG and self._pw1_once
             pair = KeyPair(key=int(contents.ref), cka_id=cka_id, public_key=contents.public_key,
@@ -461,10 +460,10 @@ class OpenPgpToken(CardToken):
                                                          and usage_allows(key_usage, SIGNING_USAGE)
                                                          and not isinstance(contents.public_key, x25519.X25519PublicKey))),
                            local=contents.status is KeyStatus.GENERATED, always_authenticate=always,
-                           subject=cert.subject.public_bytes() if cert is not None else b"")
+                           subject=cert.subject if cert is not None else b"")
             objects.extend(key_pair_objects(pair, private_label=label, public_label=label))
-        if cert is not None and contents.certificate is not None:
-            attributes = certificate_attributes(contents.certificate, cert, cka_id=cka_id, label=label,
+        if cert is not None:
+            attributes = certificate_attributes(cert, cka_id=cka_id, label=label,
                                                 holder=contents.public_key is not None)
             objects.append(TokenObject(ObjectRef(ObjectKind.CERTIFICATE, int(contents.ref)), attributes))
         return objects
@@ -815,7 +814,7 @@ class OpenPgpToken(CardToken):
         if not isinstance(value, (bytes, bytearray)) or not value:
             raise errors.TemplateIncomplete("a certificate needs CKA_VALUE")
         der = bytes(value)
-        if read_certificate(der) is None:
+        if read_certificate_fields(der) is None:
             raise errors.AttributeValueInvalid("CKA_VALUE is not a readable DER X.509 certificate")
 
         def store() -> None:

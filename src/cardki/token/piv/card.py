@@ -473,10 +473,10 @@ class PivCard:
         the key in ``slot``, which the card must have generated (an imported key: 6A80;
         an empty slot: 6A82). An answer that is no readable certificate raises
         MalformedResponseError."""
-        from cardki.certificate import read_certificate  # x509 only where a certificate comes back
+        from cardki.certificate import read_certificate_fields
 
         answer = self.protocol.send_apdu(0x00, Ins.ATTEST, slot, 0x00, le=self.le_max)
-        if read_certificate(answer) is None:
+        if read_certificate_fields(answer) is None:
             raise MalformedResponseError(f"ATTEST {slot:02X}: the answer is no readable certificate")
         return answer
 

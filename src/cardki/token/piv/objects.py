@@ -23,14 +23,14 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKK, CKM, CKO
 
-from ...certificate import read_certificate
+from ...certificate import CertificateFields, read_certificate_fields
 from ...curves import Curve, curve_by_ec_params, curve_by_name
 from ...der import der_integer, der_octet_string, der_oid
 from .. import attributes as shared
@@ -42,7 +42,6 @@ from ..attributes import (  # noqa: F401 - KeyCapabilities, PUBLIC_KEY_TYPES, Pu
     KeyCapabilities,
     KeyPair,
     PublicKey,
-    certificate_key_usage,
     key_pair_objects,
     usage_allows,
 )
@@ -51,8 +50,6 @@ from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_ce
 from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
-if TYPE_CHECKING:  # cryptography.x509 is imported where a certificate is parsed (~30 ms at startup)
-    from cryptography import x509
 
 class KeyAlgorithm(NamedTuple):
     """A PIV algorithm identifier and what it means for Cryptoki."""
@@ -173,7 +170,7 @@ def public_key_attributes(public_key: PublicKey, algorithm: KeyAlgorithm) -> Dic
 _SIGNING_FAMILIES = (KeyFamily.RSA, KeyFamily.EC, KeyFamily.ED25519)
 
 
-def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None = None,
+def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: frozenset[str] | None = None,
                      always_authenticate: bool = False) -> KeyCapabilities:
     """What a private key may do: what the card lets the slot do (the profile's
     ``usage``: "sign", and "decrypt" for key management), as far as the algorithm
@@ -193,7 +190,7 @@ def key_capabilities(slot: SlotSpec, algorithm: KeyAlgorithm, key_usage: x509.Ke
     return KeyCapabilities(sign=sign, decrypt=decrypt, derive=derive)
 
 
-def verify_allowed(algorithm: KeyAlgorithm, key_usage: x509.KeyUsage | None) -> bool:
+def verify_allowed(algorithm: KeyAlgorithm, key_usage: frozenset[str] | None) -> bool:
     """Whether the public key may verify: any signing algorithm the certificate does
     not rule out, whatever the slot (the attestation key's signatures verify too)."""
     return algorithm.family in _SIGNING_FAMILIES and usage_allows(key_usage, SIGNING_USAGE)
@@ -254,30 +251,30 @@ def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
     CKA_YUBICO_TOUCH_POLICY (as ykcs11 does)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
-    cert = read_certificate(contents.certificate) if contents.certificate is not None else None
-    key_usage = certificate_key_usage(cert) if cert is not None else None
+    cert = read_certificate_fields(contents.certificate) if contents.certificate is not None else None
+    key_usage = cert.key_usage if cert is not None else None
     pair = KeyPair(
         key=spec.key, cka_id=spec.cka_id, public_key=contents.public_key,
         capabilities=key_capabilities(spec, algorithm, key_usage, contents.always_authenticate),
         verify=verify_allowed(algorithm, key_usage), local=contents.origin == Origin.GENERATED,
         always_authenticate=contents.always_authenticate, destroyable=contents.destroyable,
-        subject=cert.subject.public_bytes() if cert is not None else b"")
+        subject=cert.subject if cert is not None else b"")
     # One byte each, as ykcs11's CK_BYTE: what the card reports (or what cardki set);
     # 0 where neither is known.
     extra: Dict[int, Any] | None = ({CKA.YUBICO_PIN_POLICY: bytes([contents.pin_policy]),
               CKA.YUBICO_TOUCH_POLICY: bytes([contents.touch_policy])} if policies else None)
     objects = key_pair_objects(pair, private_label=templates["private_key"].format(slot=spec.name),
                                public_label=templates["public_key"].format(slot=spec.name), private_extra=extra)
-    if cert is not None and contents.certificate is not None:
-        attributes = certificate_attributes(spec, contents.certificate, cert)
+    if cert is not None:
+        attributes = certificate_attributes(spec, cert)
         attributes[CKA.LABEL] = templates["certificate"].format(slot=spec.name)
         objects.append(TokenObject(ObjectRef(ObjectKind.CERTIFICATE, spec.key), attributes))
     return objects
 
 
-def certificate_attributes(spec: SlotSpec, der: bytes, cert: x509.Certificate) -> Dict[int, Any]:
+def certificate_attributes(spec: SlotSpec, cert: CertificateFields) -> Dict[int, Any]:
     """A slot's certificate; category "token user" when the slot's key may be used."""
-    return shared.certificate_attributes(der, cert, cka_id=spec.cka_id, label=spec.name, holder=bool(spec.usage))
+    return shared.certificate_attributes(cert, cka_id=spec.cka_id, label=spec.name, holder=bool(spec.usage))
 
 
 def data_object(spec: DataObjectSpec, value: bytes) -> TokenObject:
@@ -303,14 +300,14 @@ def attestation_id(spec: SlotSpec) -> bytes:
     return bytes([spec.id + ATTESTATION_ID_OFFSET])
 
 
-def attestation_object(spec: SlotSpec, der: bytes, cert: x509.Certificate,
+def attestation_object(spec: SlotSpec, cert: CertificateFields,
                        labels: Dict[str, str] | None = None) -> TokenObject:
     """The attestation certificate of the key in ``spec``'s slot (what ATTEST
     answered) as a CKO_CERTIFICATE of its own: its own CKA_ID and label, CKA_TOKEN
     false (made on request, not stored: NSS, which lists token certificates, never
     offers it), category unspecified, not destroyable."""
     templates = {**DEFAULT_LABELS, **(labels or {})}
-    attributes = certificate_attributes(spec, der, cert)
+    attributes = certificate_attributes(spec, cert)
     attributes.update({
         CKA.ID: attestation_id(spec), CKA.LABEL: templates["attestation"].format(slot=spec.name),
         CKA.TOKEN: False, CKA.DESTROYABLE: False, CKA.CERTIFICATE_CATEGORY: 0,

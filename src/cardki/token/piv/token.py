@@ -73,7 +73,7 @@ from cardki.apdu import (
     tlv_dict,
 )
 from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersError
-from cardki.certificate import read_certificate
+from cardki.certificate import read_certificate_fields
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import oid_content
 from cardki.transport import CardTransport
@@ -460,9 +460,9 @@ class PivToken(CardToken):
             if der is None:
                 self._attestations[spec.key] = (epoch, None)
                 return []
-            cert = read_certificate(der)
+            cert = read_certificate_fields(der)
             assert cert is not None  # PivCard.attest answers only readable certificates
-            obj = attestation_object(spec, der, cert, self.profile.labels)
+            obj = attestation_object(spec, cert, self.profile.labels)
             self._attestations[spec.key] = (epoch, obj)
             return [obj]
 
@@ -509,10 +509,10 @@ class PivToken(CardToken):
     @staticmethod
     def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> SlotContents | None:
         """Slot contents known only from the certificate (cards without metadata)."""
-        cert = read_certificate(cert_der)
+        cert = read_certificate_fields(cert_der)
         if cert is None:
             return None
-        public_key = cert.public_key()
+        public_key = cert.public_key
         algorithm = algorithm_of(public_key)
         if algorithm is None:
             return None
@@ -1145,7 +1145,7 @@ class PivToken(CardToken):
         spec = self.profile.slot_by_id(bytes(cka_id))
         if spec is None:
             raise errors.TemplateInconsistent("CKA_ID must name a PIV key slot")
-        cert = read_certificate(bytes(value))
+        cert = read_certificate_fields(bytes(value))
         if cert is None:
             raise errors.AttributeValueInvalid("CKA_VALUE is not a readable DER X.509 certificate")
         der = bytes(value)
@@ -1155,7 +1155,7 @@ class PivToken(CardToken):
         assert self._slots is not None
         self._single_slots.clear()  # the full table now knows better
         current = self._slots.get(spec.key)
-        public_key = cert.public_key()
+        public_key = cert.public_key
         algorithm = algorithm_of(public_key)
         if current is not None:
             current.certificate = der
