@@ -18,7 +18,8 @@ Yubico's attestation extensions (any other is cryptography's to parse). Every
 other certificate (a rarer kind, or a damaged one) goes to cryptography, so the
 verdict is always cryptography's: a certificate is refused exactly when
 :func:`read_certificate` refuses it, and its fields are the same bytes. The
-public key is loaded from the SubjectPublicKeyInfo with
+public key is read from the SubjectPublicKeyInfo by :func:`cardki.spki.decode`
+(the forms cards use, without cryptography's serialization package) or else by
 ``load_der_public_key``, which reads it as ``Certificate.public_key()`` does
 (tests/unit/test_certificate.py compares the two readers on generated, damaged
 and hostile certificates).
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from .der import der_integer, der_oid, der_tlv, oid_content, read_element
+from .spki import decode as decode_spki
 
 if TYPE_CHECKING:  # cryptography.x509 costs ~25 ms to import: only a certificate the reader does not take needs it
     from cryptography import x509
@@ -284,11 +286,16 @@ def _extensions(data: bytes, start: int, end: int) -> frozenset[str] | None:
     return key_usage
 
 
+def _load_public_key(spki_der: bytes) -> PublicKeyTypes:
+    """A SubjectPublicKeyInfo that :func:`cardki.spki.decode` leaves to cryptography."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    return load_der_public_key(spki_der)
+
+
 def read_plain_certificate(der: bytes) -> CertificateFields | None:
     """The fields of a certificate the DER reader takes; None for any other (which
     may still be a certificate cryptography reads: :func:`read_certificate_fields`)."""
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-
     try:
         body, end = _only(der, 0, len(der), _SEQUENCE)
         offset, tbs_end = _element(der, body, _SEQUENCE, end)
@@ -343,7 +350,7 @@ def read_plain_certificate(der: bytes) -> CertificateFields | None:
             key_usage = _extensions(der, extensions, offset)
         if offset != tbs_end:
             raise _Unread()
-        public_key = load_der_public_key(spki_der)
+        public_key = decode_spki(spki_der) or _load_public_key(spki_der)
     except Exception:  # noqa: BLE001 - _Unread, or a key cryptography does not load: cryptography judges it
         return None
     return CertificateFields(der, version, serial_number, names[0], names[1], public_key, key_usage)

@@ -237,14 +237,17 @@ def test_a_first_token_loads_no_logging(harness: Path) -> None:
     assert _matching(modules, ("logging", "traceback")) == []
 
 
-def test_a_piv_signature_loads_no_logging_resources_x509_or_system_libcrypto() -> None:
+def test_a_piv_signature_loads_only_what_it_needs() -> None:
     """A YubiKey's PIV detection, listing, login and two signatures (replayed from
     apdu/piv/) in an interpreter started as the C module starts its own (no site, so
     no .pth file imports anything first) load no logging, no importlib.resources
     with the pathlib and tempfile it brings (profiles are read from their package's
     directory: ~9 ms), no cryptography.x509 (the certificate is read by cardki's own
-    DER reader) and no hashlib, hmac or _hashlib, which load the system's libcrypto
-    (hashing is cryptography's, whose OpenSSL a signature loads anyway: 3 to 4 ms)."""
+    DER reader), no hashlib, hmac or _hashlib, which load the system's libcrypto
+    (hashing is cryptography's, whose OpenSSL a signature loads anyway: 3 to 4 ms),
+    no cryptography serialization package (keys to and from DER by cardki.spki: its
+    ssh module alone brings dataclasses, inspect and the ciphers, ~15 ms) and no
+    dataclasses (the token layer decorates none: ~10 ms with inspect)."""
     from test_piv_token_transcripts import DIGEST
 
     repo = Path(__file__).resolve().parents[2]
@@ -273,7 +276,8 @@ def test_a_piv_signature_loads_no_logging_resources_x509_or_system_libcrypto() -
     modules = set(done.stdout.strip().split(","))
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
     assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile",
-                               "hashlib", "hmac", "_hashlib", "cryptography.x509")) == []
+                               "hashlib", "hmac", "_hashlib", "cryptography.x509",
+                               "cryptography.hazmat.primitives.serialization", "dataclasses", "inspect")) == []
 
 
 #: The OpenPGP driver: what a YubiKey's OpenPGP token needs once it is used (~30 ms

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
-from .. import errors
+from .. import errors, spki
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 from ..curves import curve_by_name
 from ..der import der_octet_string, unwrap_octet_string
@@ -82,20 +82,15 @@ def curve_name_of(public_key: PublicKey) -> str:
 def public_key_attributes(public_key: PublicKey) -> Dict[int, Any]:
     """Key-type specific public attributes shared by public and private key objects
     (the private key carries them all: clients read its public key from it)."""
-    from cryptography.hazmat.primitives import serialization  # ~15 ms: the first key listed pays, not detection
-
-    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(key_type_of(public_key)), CKA.PUBLIC_KEY_INFO: spki}
+    attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(key_type_of(public_key)),
+                                  CKA.PUBLIC_KEY_INFO: spki.encode(public_key)}
     if isinstance(public_key, rsa.RSAPublicKey):
         numbers = public_key.public_numbers()
         attributes[CKA.MODULUS] = numbers.n.to_bytes((public_key.key_size + 7) // 8, "big")
         attributes[CKA.MODULUS_BITS] = public_key.key_size
         attributes[CKA.PUBLIC_EXPONENT] = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
         return attributes
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    else:
-        point = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    point = spki.point_bytes(public_key)
     curve = curve_by_name(curve_name_of(public_key))
     if curve is None:
         raise ValueError(f"no curve {curve_name_of(public_key)} in cardki.curves")
@@ -139,9 +134,6 @@ def keygen_mechanism(public_key: PublicKey, local: bool) -> int:
 def certificate_attributes(cert: CertificateFields, *, cka_id: bytes, label: str, holder: bool) -> Dict[int, Any]:
     """A certificate object's attributes; ``holder``: the matching private key is on
     this token (CKA_CERTIFICATE_CATEGORY 1, "token user"; else 0, unspecified)."""
-    from cryptography.hazmat.primitives import serialization  # here: only encoding a key needs it
-
-    spki = cert.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return {
         CKA.CLASS: int(CKO.CERTIFICATE), CKA.TOKEN: True, CKA.PRIVATE: False, CKA.MODIFIABLE: False,
         CKA.COPYABLE: False, CKA.DESTROYABLE: True,
@@ -150,7 +142,7 @@ def certificate_attributes(cert: CertificateFields, *, cka_id: bytes, label: str
         CKA.CERTIFICATE_CATEGORY: 1 if holder else 0,
         CKA.TRUSTED: False, CKA.CHECK_VALUE: hash_of("sha1", cert.der)[:3],  # nosec - spec-mandated
         CKA.VALUE: cert.der, CKA.SUBJECT: cert.subject, CKA.ISSUER: cert.issuer,
-        CKA.SERIAL_NUMBER: cert.serial_number, CKA.PUBLIC_KEY_INFO: spki,
+        CKA.SERIAL_NUMBER: cert.serial_number, CKA.PUBLIC_KEY_INFO: spki.encode(cert.public_key),
         CKA.START_DATE: None, CKA.END_DATE: None, CKA.URL: "",
         CKA.HASH_OF_SUBJECT_PUBLIC_KEY: b"", CKA.HASH_OF_ISSUER_PUBLIC_KEY: b"",
         CKA.JAVA_MIDP_SECURITY_DOMAIN: 0,

@@ -21,6 +21,7 @@ from .. import errors
 from ..constants import CKA, CKK
 from ..curves import Curve, CurveKind, curve_by_ec_params
 from ..der import unwrap_octet_string
+from ..spki import point_bytes
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
@@ -97,13 +98,7 @@ def check_point(template: Mapping[int, Any], key: PrivateKey) -> None:
     given = template.get(CKA.EC_POINT)
     if given is None:
         return
-    from cryptography.hazmat.primitives import serialization  # ~15 ms: a key import's cost, not the token's
-
-    public = key.public_key()
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    else:
-        point = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    point = point_bytes(key.public_key())
     given = bytes(given)
     if point not in (given, unwrap_octet_string(given)):
         raise errors.TemplateInconsistent("CKA_EC_POINT is not the public point of CKA_VALUE")

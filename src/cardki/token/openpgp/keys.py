@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cardki.apdu import MalformedResponseError, Tlv, encode_length
 from cardki.curves import Curve, CurveKind, curve_by_name
 from cardki.digests import hash_of
+from cardki.spki import point_bytes
 
 from .constants import AlgorithmId, Do, EcImportFormat, KeyRef, RsaImportFormat
 from .data import AlgorithmAttributes, EcAttributes, RsaAttributes, constructed_value, tlv_fields
@@ -32,17 +33,6 @@ TAG_EC_PRIVATE, TAG_EC_PUBLIC = 0x92, 0x99
 TAG_EXTENDED_HEADER_LIST, TAG_TEMPLATE, TAG_KEY_DATA = 0x4D, 0x7F48, 0x5F48
 #: Largest RSA public exponent a card may answer, in bytes (e is 3 bytes on every known card).
 MAX_EXPONENT_BYTES = 8
-
-
-def point_bytes(public_key: PublicKey) -> bytes:
-    """An EC public key as the card encodes it (86): 04 || X || Y, or 32 raw bytes."""
-    from cryptography.hazmat.primitives import serialization  # ~15 ms: loaded by the first key encoded
-
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
-        return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    raise ValueError("an RSA key has no point")
 
 
 def parse_public_key(data: bytes, attributes: AlgorithmAttributes) -> PublicKey:

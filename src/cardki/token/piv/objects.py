@@ -22,7 +22,6 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, NamedTuple, Tuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -201,18 +200,39 @@ KEYGEN_MECHANISMS = {KeyFamily.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, KeyFamily.EC: CKM
                      KeyFamily.ED25519: CKM.EC_EDWARDS_KEY_PAIR_GEN, KeyFamily.X25519: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
 
 
-@dataclass
 class SlotContents:
-    """What the card holds for one key slot."""
+    """What the card holds for one key slot (the certificate changes when one is
+    written or deleted). A plain class: the token layer imports no dataclasses."""
 
-    spec: SlotSpec
-    algorithm: KeyAlgorithm
-    public_key: PublicKey
-    certificate: bytes | None = None  # DER
-    pin_policy: PinPolicy = PinPolicy.DEFAULT  # from metadata or what we set; DEFAULT = the slot's
-    origin: Origin | None = None  # None: unknown (no metadata)
-    destroyable: bool = False
-    touch_policy: TouchPolicy = TouchPolicy.DEFAULT  # from metadata or what we set
+    __slots__ = ("spec", "algorithm", "public_key", "certificate", "pin_policy", "origin", "destroyable",
+                 "touch_policy")
+
+    def __init__(self, spec: SlotSpec, algorithm: KeyAlgorithm, public_key: PublicKey,
+                 certificate: bytes | None = None, pin_policy: PinPolicy = PinPolicy.DEFAULT,
+                 origin: Origin | None = None, destroyable: bool = False,
+                 touch_policy: TouchPolicy = TouchPolicy.DEFAULT) -> None:
+        self.spec = spec
+        self.algorithm = algorithm
+        self.public_key = public_key
+        self.certificate = certificate  # DER
+        self.pin_policy = pin_policy  # from metadata or what we set; DEFAULT = the slot's
+        self.origin = origin  # None: unknown (no metadata)
+        self.destroyable = destroyable
+        self.touch_policy = touch_policy  # from metadata or what we set
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SlotContents):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"SlotContents({shown})"
 
     @property
     def needs_touch(self) -> bool:
