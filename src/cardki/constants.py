@@ -6,7 +6,38 @@ member compare equal; the engine accepts either wherever it takes one of these.
 
 from __future__ import annotations
 
+import enum
 from enum import IntEnum, IntFlag
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+_Class = TypeVar("_Class")
+
+
+def _built_as(kind: type) -> Callable[[_Class], _Class]:
+    """The class below made an enum of ``kind`` the fast way CPython builds its own
+    plain enums (http.HTTPStatus, re.RegexFlag): ``enum._simple_enum``, which skips
+    the metaclass's per-member checks. Built the usual way, these 320 members took
+    ~8 ms of every C module start, half of it that work. The result is the same
+    enum (tests/unit/test_constants_enums.py checks each with the standard library's
+    own ``_test_simple_enum``). A Python without the helper gets the functional API."""
+    fast = getattr(enum, "_simple_enum", None)
+    if fast is not None:
+        built: Callable[[_Class], _Class] = fast(kind)
+        return built
+
+    def functional(namespace: Any) -> Any:
+        members = {name: value for name, value in vars(namespace).items() if not name.startswith("_")}
+        made = kind(namespace.__name__, members, module=namespace.__module__)
+        made.__doc__ = namespace.__doc__
+        return made
+    return functional
+
+
+if TYPE_CHECKING:  # what the checker sees: the enums they are
+    _IntEnum = IntEnum
+    _IntFlag = IntFlag
+else:  # what is built: plain classes that _built_as turns into those enums
+    _IntEnum = _IntFlag = object
 
 #: ``CK_UNAVAILABLE_INFORMATION``: ~0 as a 64-bit CK_ULONG (the only ABI we build).
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
@@ -20,7 +51,8 @@ CRYPTOKI_VERSION = (2, 40)
 CRYPTOKI_VERSION_3 = (3, 0)
 
 
-class CKR(IntEnum):
+@_built_as(IntEnum)
+class CKR(_IntEnum):
     """Return values (``CK_RV``)."""
 
     OK = 0x0
@@ -123,7 +155,8 @@ class CKR(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKO(IntEnum):
+@_built_as(IntEnum)
+class CKO(_IntEnum):
     """Object classes (``CKA_CLASS`` values)."""
 
     DATA = 0x0
@@ -139,7 +172,8 @@ class CKO(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKK(IntEnum):
+@_built_as(IntEnum)
+class CKK(_IntEnum):
     """Key types (``CKA_KEY_TYPE`` values)."""
 
     RSA = 0x0
@@ -157,7 +191,8 @@ class CKK(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKC(IntEnum):
+@_built_as(IntEnum)
+class CKC(_IntEnum):
     """Certificate types (``CKA_CERTIFICATE_TYPE`` values)."""
 
     X_509 = 0x0
@@ -165,7 +200,8 @@ class CKC(IntEnum):
     WTLS = 0x2
 
 
-class CKU(IntEnum):
+@_built_as(IntEnum)
+class CKU(_IntEnum):
     """User types for ``C_Login``."""
 
     SO = 0
@@ -173,7 +209,8 @@ class CKU(IntEnum):
     CONTEXT_SPECIFIC = 2
 
 
-class CKS(IntEnum):
+@_built_as(IntEnum)
+class CKS(_IntEnum):
     """Session states (``CK_SESSION_INFO.state``)."""
 
     RO_PUBLIC_SESSION = 0
@@ -183,7 +220,8 @@ class CKS(IntEnum):
     RW_SO_FUNCTIONS = 4
 
 
-class CKH(IntEnum):
+@_built_as(IntEnum)
+class CKH(_IntEnum):
     """Hardware feature types."""
 
     MONOTONIC_COUNTER = 1
@@ -191,7 +229,8 @@ class CKH(IntEnum):
     USER_INTERFACE = 3
 
 
-class CKA(IntEnum):
+@_built_as(IntEnum)
+class CKA(_IntEnum):
     """Attribute types."""
 
     CLASS = 0x0
@@ -281,7 +320,8 @@ class CKA(IntEnum):
     YUBICO_PIN_POLICY = 0xD9554202
 
 
-class CKM(IntEnum):
+@_built_as(IntEnum)
+class CKM(_IntEnum):
     """Mechanism types."""
 
     RSA_PKCS_KEY_PAIR_GEN = 0x0
@@ -324,7 +364,8 @@ class CKM(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKG(IntEnum):
+@_built_as(IntEnum)
+class CKG(_IntEnum):
     """Mask generation functions for PSS and OAEP (``CK_RSA_PKCS_MGF_TYPE``)."""
 
     MGF1_SHA1 = 0x1
@@ -334,13 +375,15 @@ class CKG(IntEnum):
     MGF1_SHA224 = 0x5
 
 
-class CKZ(IntEnum):
+@_built_as(IntEnum)
+class CKZ(_IntEnum):
     """OAEP encoding parameter source."""
 
     DATA_SPECIFIED = 0x1
 
 
-class CKD(IntEnum):
+@_built_as(IntEnum)
+class CKD(_IntEnum):
     """Key derivation functions for ECDH1_DERIVE."""
 
     NULL = 0x1
@@ -351,7 +394,8 @@ class CKD(IntEnum):
     SHA512_KDF = 0x8
 
 
-class CKP(IntEnum):
+@_built_as(IntEnum)
+class CKP(_IntEnum):
     """Profile IDs (v3.0, ``CKO_PROFILE`` objects)."""
 
     INVALID_ID = 0
@@ -361,7 +405,8 @@ class CKP(IntEnum):
     PUBLIC_CERTIFICATES_TOKEN = 4
 
 
-class TokenFlag(IntFlag):
+@_built_as(IntFlag)
+class TokenFlag(_IntFlag):
     """``CK_TOKEN_INFO.flags`` (CKF_*)."""
 
     RNG = 0x1
@@ -385,7 +430,8 @@ class TokenFlag(IntFlag):
     ERROR_STATE = 0x1000000
 
 
-class SlotFlag(IntFlag):
+@_built_as(IntFlag)
+class SlotFlag(_IntFlag):
     """``CK_SLOT_INFO.flags``."""
 
     TOKEN_PRESENT = 0x1
@@ -393,14 +439,16 @@ class SlotFlag(IntFlag):
     HW_SLOT = 0x4
 
 
-class SessionFlag(IntFlag):
+@_built_as(IntFlag)
+class SessionFlag(_IntFlag):
     """``CK_SESSION_INFO.flags`` and ``C_OpenSession`` flags."""
 
     RW_SESSION = 0x2
     SERIAL_SESSION = 0x4
 
 
-class MechanismFlag(IntFlag):
+@_built_as(IntFlag)
+class MechanismFlag(_IntFlag):
     """``CK_MECHANISM_INFO.flags``."""
 
     HW = 0x1
@@ -426,20 +474,23 @@ class MechanismFlag(IntFlag):
     EXTENSION = 0x80000000
 
 
-class InitializeFlag(IntFlag):
+@_built_as(IntFlag)
+class InitializeFlag(_IntFlag):
     """``CK_C_INITIALIZE_ARGS.flags``."""
 
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
 
 
-class WaitFlag(IntFlag):
+@_built_as(IntFlag)
+class WaitFlag(_IntFlag):
     """``C_WaitForSlotEvent`` flags."""
 
     DONT_BLOCK = 0x1
 
 
-class InterfaceFlag(IntFlag):
+@_built_as(IntFlag)
+class InterfaceFlag(_IntFlag):
     """``CK_INTERFACE.flags`` (v3.0)."""
 
     FORK_SAFE = 0x1
