@@ -12,6 +12,7 @@ module's is the one it starts itself in a C host."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import site
 import subprocess
@@ -237,6 +238,29 @@ def test_a_first_token_loads_no_logging(harness: Path) -> None:
     assert _matching(modules, ("logging", "traceback")) == []
 
 
+REPO = Path(__file__).resolve().parents[2]
+#: What neither a PIV nor an OpenPGP signature needs (see the two tests below).
+NOT_FOR_A_SIGNATURE = ("logging", "traceback", "importlib.resources", "pathlib", "tempfile", "hashlib", "hmac",
+                       "_hashlib", "cryptography.x509", "cryptography.hazmat.primitives.serialization",
+                       "dataclasses", "inspect")
+
+
+def _replayed(code: str) -> Set[str]:
+    """sys.modules after ``code`` ran in an interpreter started as the C module starts
+    its own (no site: no .pth file imports anything first), with cardki's source and
+    profiles and this environment's site-packages on the path."""
+    script = textwrap.dedent(f"""
+        import sys, types
+        sys.path[:0] = [{str(REPO / "src")!r}, *{site.getsitepackages()!r}]
+        profiles = types.ModuleType("cardki.profiles")  # a checkout's profiles/, as the module finds it
+        profiles.__path__ = [{str(REPO / "profiles")!r}]
+        sys.modules["cardki.profiles"] = profiles
+    """) + textwrap.dedent(code) + "\nprint(','.join(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.strip().splitlines()[-1].split(","))
+
+
 def test_a_piv_signature_loads_only_what_it_needs() -> None:
     """A YubiKey's PIV detection, listing, login and two signatures (replayed from
     apdu/piv/) in an interpreter started as the C module starts its own (no site, so
@@ -250,17 +274,11 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     dataclasses (the token layer decorates none: ~10 ms with inspect)."""
     from test_piv_token_transcripts import DIGEST
 
-    repo = Path(__file__).resolve().parents[2]
-    script = textwrap.dedent(f"""
-        import sys, types
-        sys.path[:0] = [{str(repo / "src")!r}, *{site.getsitepackages()!r}]
-        profiles = types.ModuleType("cardki.profiles")  # a checkout's profiles/, as the module finds it
-        profiles.__path__ = [{str(repo / "profiles")!r}]
-        sys.modules["cardki.profiles"] = profiles
+    modules = _replayed(f"""
         from cardki.apdu import ReplayTransport
         from cardki.constants import CKM, CKU
         from cardki.token import open_token, rsa_padding
-        replay = ReplayTransport({str(repo / "apdu" / "piv" / "yubikey572-login-sign-p256-rsa2048.txt")!r})
+        replay = ReplayTransport({str(REPO / "apdu" / "piv" / "yubikey572-login-sign-p256-rsa2048.txt")!r})
         token = open_token(replay)
         token.objects()
         token.login(CKU.USER, b"12345678")
@@ -269,15 +287,34 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
         token.sign(find(("private", 0x82)), CKM.ECDSA, None, digest)
         token.sign(find(("private", 0x9A)), CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
         replay.assert_finished()
-        print(",".join(sorted(sys.modules)))
     """)
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    modules = set(done.stdout.strip().split(","))
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, ("logging", "traceback", "importlib.resources", "pathlib", "tempfile",
-                               "hashlib", "hmac", "_hashlib", "cryptography.x509",
-                               "cryptography.hazmat.primitives.serialization", "dataclasses", "inspect")) == []
+    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+
+
+def test_an_openpgp_cards_signatures_load_only_what_they_need() -> None:
+    """A plain OpenPGP card's detection, listing, login and two signatures (replayed from
+    apdu/openpgp/) load none of that either: its key contents are no dataclass (~11 ms
+    with inspect), its keys' points come from cardki.spki."""
+    from provisioning import OPENPGP_PIN
+
+    digest = hashlib.sha256(b"replayed").digest()  # what the transcript signs
+    modules = _replayed(f"""
+        from cardki.apdu import ReplayTransport
+        from cardki.constants import CKA, CKM, CKO, CKU
+        from cardki.token import open_tokens
+        replay = ReplayTransport({str(REPO / "apdu" / "openpgp" / "openpgp34-login-sign-authenticate.txt")!r})
+        (token,) = open_tokens(replay)
+        token.objects()
+        token.login(CKU.USER, {OPENPGP_PIN.encode()!r})
+        key = lambda n: next(o for o in token.objects() if o.attributes[CKA.CLASS] == CKO.PRIVATE_KEY
+                             and o.attributes[CKA.ID] == bytes([n]))
+        token.sign(key(1), CKM.ECDSA, None, {digest!r})
+        token.sign(key(3), CKM.ECDSA, None, {digest!r})
+        replay.assert_finished()
+    """)
+    assert set(OPENPGP_DRIVER) <= modules
+    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
 
 
 #: The OpenPGP driver: what a YubiKey's OpenPGP token needs once it is used (~30 ms

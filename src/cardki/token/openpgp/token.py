@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Dict, List, Set, Tuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -138,16 +137,30 @@ def key_ref(cka_id: Any) -> KeyRef:
     return ref
 
 
-@dataclass
 class KeyContents:
-    """What the card holds for one key."""
+    """What the card holds for one key (the certificate changes when one is written
+    or deleted). A plain class: the token layer imports no dataclasses (~11 ms)."""
 
-    ref: KeyRef
-    attributes: RsaAttributes | EcAttributes
-    public_key: PublicKey | None
-    certificate: bytes | None = None
-    status: KeyStatus | None = None  # DE; None on cards without it
-    uif: Uif = Uif.OFF
+    __slots__ = ("ref", "attributes", "public_key", "certificate", "status", "uif")
+
+    def __init__(self, ref: KeyRef, attributes: RsaAttributes | EcAttributes, public_key: PublicKey | None,
+                 certificate: bytes | None = None, status: KeyStatus | None = None, uif: Uif = Uif.OFF) -> None:
+        self.ref = ref
+        self.attributes = attributes
+        self.public_key = public_key
+        self.certificate = certificate
+        self.status = status  # DE; None on cards without it
+        self.uif = uif
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KeyContents):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return "KeyContents(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
 
     @property
     def key_type(self) -> int:
