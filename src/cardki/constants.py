@@ -22,8 +22,11 @@ def _built_as(kind: type) -> Callable[[_Class], _Class]:
     own ``_test_simple_enum``). A Python without the helper gets the functional API."""
     fast = getattr(enum, "_simple_enum", None)
     if fast is not None:
-        built: Callable[[_Class], _Class] = fast(kind)
-        return built
+        def simple(namespace: Any) -> Any:
+            made = fast(kind)(namespace)
+            _members_in_place(made)
+            return made
+        return simple
 
     def functional(namespace: Any) -> Any:
         members = {name: value for name, value in vars(namespace).items() if not name.startswith("_")}
@@ -31,6 +34,17 @@ def _built_as(kind: type) -> Callable[[_Class], _Class]:
         made.__doc__ = namespace.__doc__
         return made
     return functional
+
+
+def _members_in_place(made: Any) -> None:
+    """Each member in the class itself, where the metaclass puts it too: _simple_enum
+    reaches every member through a descriptor, three times slower (0.45 against
+    0.14 us), and the engine reaches members on every call. A name a base class has
+    (int's ``real``, say) keeps its descriptor, as the metaclass does."""
+    taken = set().union(*(vars(base) for base in made.__mro__[1:]))
+    for name, member in made._member_map_.items():
+        if name not in taken:
+            type.__setattr__(made, name, member)
 
 
 if TYPE_CHECKING:  # what the checker sees: the enums they are

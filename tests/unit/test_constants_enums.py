@@ -42,3 +42,8 @@ def test_the_fast_enum_is_the_subclassed_one(name: str) -> None:
     assert [(m.name, int(m)) for m in simple] == [(m.name, int(m)) for m in checked]
     assert {name: int(value) for name, value in simple.__members__.items()} == \
         {name: int(value) for name, value in checked.__members__.items()}  # aliases too
+    # each member is reached the way the metaclass makes it reachable (in the class itself,
+    # unless a base class has the name): _test_simple_enum leaves members' entries out
+    for member_name in checked.__members__:
+        assert isinstance(simple.__dict__[member_name], enum.Enum) == \
+            isinstance(checked.__dict__[member_name], enum.Enum), member_name
