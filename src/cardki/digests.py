@@ -25,21 +25,29 @@ if TYPE_CHECKING:
 
 
 class HashContext:
-    """A running hash with hashlib's manners (update, digest as often as asked, copy)
-    over a cryptography Hash, which finalizes once."""
+    """A running hash over a cryptography Hash, with the manners cardki uses of
+    hashlib's: update, digest (as often as asked: the first finalizes, the rest
+    repeat it), copy. Updating after the digest is a ValueError, never a wrong hash."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_digest")
 
-    def __init__(self, running: Hash) -> None:
+    def __init__(self, running: Hash, digest: bytes | None = None) -> None:
         self._hash = running
+        self._digest = digest
 
     def update(self, data: bytes) -> None:
+        if self._digest is not None:
+            raise ValueError("a hash updated after its digest was taken")
         self._hash.update(data)
 
     def digest(self) -> bytes:
-        return self._hash.copy().finalize()
+        if self._digest is None:
+            self._digest = self._hash.finalize()
+        return self._digest
 
     def copy(self) -> HashContext:
+        if self._digest is not None:
+            return HashContext(self._hash, self._digest)
         return HashContext(self._hash.copy())
 
 
@@ -54,9 +62,7 @@ class Digest(NamedTuple):
     digest_info_prefix: bytes
 
     def new(self) -> HashContext:
-        from cryptography.hazmat.primitives.hashes import Hash
-
-        return HashContext(Hash(cryptography_hash(self)))
+        return HashContext(_hash_class()(cryptography_hash(self)))
 
     def digest_info(self, digest: bytes) -> bytes:
         """The DER DigestInfo that PKCS#1 v1.5 signs for ``digest``."""
@@ -84,19 +90,35 @@ BY_SIZE: Dict[int, Digest] = {d.size: d for d in DIGESTS}
 
 def hash_of(name: str, data: bytes) -> bytes:
     """The ``name`` ("sha1", "sha256", ...: a Digest's) hash of ``data``, in one go."""
-    from cryptography.hazmat.primitives.hashes import Hash
-
-    running = Hash(cryptography_hash(BY_NAME[name]))
+    running = _hash_class()(cryptography_hash(BY_NAME[name]))
     running.update(data)
     return running.finalize()
 
 
-def cryptography_hash(digest: Digest) -> HashAlgorithm:
-    """pyca's hash object for ``digest`` (imported here: only host-side checks need it)."""
-    from cryptography.hazmat.primitives import hashes
+_ALGORITHMS: Dict[str, HashAlgorithm] = {}
 
-    algorithm: HashAlgorithm = getattr(hashes, digest.name.upper())()
+
+def cryptography_hash(digest: Digest) -> HashAlgorithm:
+    """pyca's hash object for ``digest`` (made once: they hold no state)."""
+    algorithm = _ALGORITHMS.get(digest.name)
+    if algorithm is None:
+        from cryptography.hazmat.primitives import hashes
+
+        algorithm = _ALGORITHMS[digest.name] = getattr(hashes, digest.name.upper())()
     return algorithm
+
+
+_HASH_CLASS: list[type[Hash]] = []
+
+
+def _hash_class() -> type[Hash]:
+    """cryptography's Hash, imported at the first hash (not with this module; an import
+    statement on every hash would cost more than the hash of a digest)."""
+    if not _HASH_CLASS:
+        from cryptography.hazmat.primitives.hashes import Hash
+
+        _HASH_CLASS.append(Hash)
+    return _HASH_CLASS[0]
 
 
 __all__ = ["Digest", "DIGESTS", "BY_MECHANISM", "BY_MGF", "BY_KDF", "BY_NAME", "BY_SIZE", "HashContext",
