@@ -34,8 +34,30 @@ def module_env(*, virtual_only: bool = False, keep_logging: bool = False, **extr
     return env
 
 
+#: Part of a host script that has ``ffi``: ``template(*pairs)``, a CK_ATTRIBUTE array of
+#: (type, value) pairs and its length, to pass on as ``*template(...)``. A value is
+#: bytes, a bool (CK_BBOOL) or an int (CK_ULONG, little-endian); the buffers live as
+#: long as the script.
+TEMPLATES = r"""
+_kept = []
+
+def template(*pairs):
+    attrs = ffi.new("CK_ATTRIBUTE[]", len(pairs))
+    for i, (kind, value) in enumerate(pairs):
+        if isinstance(value, bool):
+            value = b"\x01" if value else b"\x00"
+        elif isinstance(value, int):
+            value = value.to_bytes(8, "little")
+        buffer = ffi.new("char[]", value)
+        _kept.append(buffer)
+        attrs[i].type, attrs[i].pValue, attrs[i].ulValueLen = kind, buffer, len(value)
+    _kept.append(attrs)
+    return attrs, len(pairs)
+"""
+
 #: The start of a host script for :func:`run_module_script`: ``ffi`` and ``f``, the
-#: module's CK_FUNCTION_LIST from C_GetFunctionList, as a C host holds them.
+#: module's CK_FUNCTION_LIST from C_GetFunctionList, as a C host holds them, and
+#: :data:`TEMPLATES`.
 CFFI_HOST = r"""
 import json, sys
 import cffi
@@ -47,7 +69,7 @@ lib = ffi.dlopen(sys.argv[1])
 pf = ffi.new("CK_FUNCTION_LIST **")
 assert lib.C_GetFunctionList(pf) == 0
 f = pf[0]
-"""
+""" + TEMPLATES
 
 
 def run_module_script(script: str, *, timeout: float = 120) -> Any:

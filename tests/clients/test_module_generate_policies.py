@@ -27,15 +27,6 @@ MGMT = b"010203040506070801020304050607080102030405060708"
 ulong = lambda v: int(v).to_bytes(8, "little")
 true = b"\x01"
 
-def template(pairs):
-    attrs = ffi.new("CK_ATTRIBUTE[]", len(pairs))
-    keep = []
-    for i, (t, v) in enumerate(pairs):
-        buf = ffi.new("char[]", v)
-        keep.append(buf)
-        attrs[i].type, attrs[i].pValue, attrs[i].ulValueLen = t, buf, len(v)
-    return attrs, keep
-
 out = {"init": f.C_Initialize(ffi.NULL)}
 count = ffi.new("CK_ULONG *", 4)
 slots = ffi.new("CK_SLOT_ID[4]")
@@ -57,19 +48,18 @@ plans = [
 ]
 out["generated"] = []
 for key_id, mechanism, public, pin_policy, touch_policy in plans:
-    pub, keep_pub = template([(CKA.TOKEN, true), (CKA.ID, bytes([key_id]))] + public)
-    priv, keep_priv = template([(CKA.TOKEN, true), (CKA.ID, bytes([key_id])),
-                                (CKA.YUBICO_PIN_POLICY, bytes([pin_policy])),
-                                (CKA.YUBICO_TOUCH_POLICY, bytes([touch_policy]))])
+    pub = template((CKA.TOKEN, true), (CKA.ID, bytes([key_id])), *public)
+    priv = template((CKA.TOKEN, true), (CKA.ID, bytes([key_id])), (CKA.YUBICO_PIN_POLICY, bytes([pin_policy])),
+                    (CKA.YUBICO_TOUCH_POLICY, bytes([touch_policy])))
     mech = ffi.new("CK_MECHANISM *", [mechanism, ffi.NULL, 0])
     handles = ffi.new("CK_OBJECT_HANDLE[2]")
-    out["generated"].append(f.C_GenerateKeyPair(h, mech, pub, len(public) + 2, priv, 4, handles, handles + 1))
+    out["generated"].append(f.C_GenerateKeyPair(h, mech, *pub, *priv, handles, handles + 1))
 # a policy value that is not one byte is refused before the card is asked
-pub, keep_pub = template([(CKA.TOKEN, true), (CKA.ID, b"\x09"), (CKA.EC_PARAMS, curve_by_name("secp256r1").ec_params)])
-priv, keep_priv = template([(CKA.TOKEN, true), (CKA.ID, b"\x09"), (CKA.YUBICO_PIN_POLICY, ulong(2))])
+pub = template((CKA.TOKEN, true), (CKA.ID, b"\x09"), (CKA.EC_PARAMS, curve_by_name("secp256r1").ec_params))
+priv = template((CKA.TOKEN, true), (CKA.ID, b"\x09"), (CKA.YUBICO_PIN_POLICY, ulong(2)))
 mech = ffi.new("CK_MECHANISM *", [CKM.EC_KEY_PAIR_GEN, ffi.NULL, 0])
 handles = ffi.new("CK_OBJECT_HANDLE[2]")
-out["wide_policy"] = f.C_GenerateKeyPair(h, mech, pub, 3, priv, 3, handles, handles + 1)
+out["wide_policy"] = f.C_GenerateKeyPair(h, mech, *pub, *priv, handles, handles + 1)
 # C_CreateObject of 25519 private keys from their CKA_ values, with policies (9E, 82->retired 9: 0x8A)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
@@ -77,18 +67,17 @@ raw = serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization
 out["imported"] = []
 for key_id, key_type, name, key in ((0x0A, CKK.EC_EDWARDS, "ed25519", ed25519.Ed25519PrivateKey.generate()),
                                     (0x0B, CKK.EC_MONTGOMERY, "x25519", x25519.X25519PrivateKey.generate())):
-    attrs, keep = template([(CKA.CLASS, ulong(CKO.PRIVATE_KEY)), (CKA.TOKEN, true), (CKA.PRIVATE, true),
-                            (CKA.KEY_TYPE, ulong(key_type)), (CKA.ID, bytes([key_id])),
-                            (CKA.EC_PARAMS, curve_by_name(name).ec_params), (CKA.VALUE, key.private_bytes(*raw)),
-                            (CKA.YUBICO_PIN_POLICY, b"\x01"), (CKA.YUBICO_TOUCH_POLICY, b"\x01")])
+    attrs = template((CKA.CLASS, ulong(CKO.PRIVATE_KEY)), (CKA.TOKEN, true), (CKA.PRIVATE, true),
+                     (CKA.KEY_TYPE, ulong(key_type)), (CKA.ID, bytes([key_id])),
+                     (CKA.EC_PARAMS, curve_by_name(name).ec_params), (CKA.VALUE, key.private_bytes(*raw)),
+                     (CKA.YUBICO_PIN_POLICY, b"\x01"), (CKA.YUBICO_TOUCH_POLICY, b"\x01"))
     handle = ffi.new("CK_OBJECT_HANDLE *")
-    out["imported"].append(f.C_CreateObject(h, attrs, 9, handle))
+    out["imported"].append(f.C_CreateObject(h, *attrs, handle))
 f.C_Logout(h)
 out["user"] = f.C_Login(h, CKU.USER, b"123456", 6)
 policies = {}
 for key_id, *_ in plans:
-    find, keep = template([(CKA.CLASS, ulong(CKO.PRIVATE_KEY)), (CKA.ID, bytes([key_id]))])
-    f.C_FindObjectsInit(h, find, 2)
+    f.C_FindObjectsInit(h, *template((CKA.CLASS, ulong(CKO.PRIVATE_KEY)), (CKA.ID, bytes([key_id]))))
     found, n = ffi.new("CK_OBJECT_HANDLE[2]"), ffi.new("CK_ULONG *")
     f.C_FindObjects(h, found, 2, n)
     f.C_FindObjectsFinal(h)

@@ -22,19 +22,6 @@ from cardki.constants import CKA, CKD, CKG, CKK, CKM, CKO, CKU
 keep = []
 out = {}
 
-def template(*pairs):
-    attrs = ffi.new("CK_ATTRIBUTE[]", len(pairs))
-    for i, (t, v) in enumerate(pairs):
-        if isinstance(v, bool):
-            v = b"\x01" if v else b"\x00"
-        elif isinstance(v, int):
-            v = v.to_bytes(8, "little")
-        buf = ffi.new("char[]", v)
-        keep.append(buf)
-        attrs[i].type, attrs[i].pValue, attrs[i].ulValueLen = t, buf, len(v)
-    keep.append(attrs)
-    return attrs, len(pairs)
-
 def mechanism(kind, parameter=None, struct=None):
     m = ffi.new("CK_MECHANISM *", [kind, parameter if parameter is not None else ffi.NULL,
                                    ffi.sizeof(struct) if struct else 0])

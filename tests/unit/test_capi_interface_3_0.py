@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hosts import run_module_script
+from hosts import TEMPLATES, run_module_script
 
 SCRIPT = r"""
 import json, sys
@@ -38,21 +38,13 @@ h = h[0]
 management_key = b"010203040506070801020304050607080102030405060708"
 out["login_so"] = f.C_LoginUser(h, CKU.SO, management_key, len(management_key), ffi.NULL, 0)
 
-keep = []
-def template(items):
-    attrs = ffi.new("CK_ATTRIBUTE[]", len(items))
-    for i, (kind, value) in enumerate(items):
-        buf = ffi.new("char[]", value)
-        keep.append(buf)
-        attrs[i].type, attrs[i].pValue, attrs[i].ulValueLen = kind, buf, len(value)
-    return attrs
-
-public_t = template([(CKA.EC_PARAMS, bytes.fromhex("06032b6570")), (CKA.ID, b"\x01"), (CKA.TOKEN, b"\x01")])
-private_t = template([(CKA.ID, b"\x01"), (CKA.TOKEN, b"\x01"), (CKA.SIGN, b"\x01")])
+""" + TEMPLATES + r"""
+public_t = template((CKA.EC_PARAMS, bytes.fromhex("06032b6570")), (CKA.ID, b"\x01"), (CKA.TOKEN, b"\x01"))
+private_t = template((CKA.ID, b"\x01"), (CKA.TOKEN, b"\x01"), (CKA.SIGN, b"\x01"))
 mech = ffi.new("CK_MECHANISM *", [CKM.EC_EDWARDS_KEY_PAIR_GEN, ffi.NULL, 0])
 pub = ffi.new("CK_OBJECT_HANDLE *")
 priv = ffi.new("CK_OBJECT_HANDLE *")
-out["generate"] = f.C_GenerateKeyPair(h, mech, public_t, 3, private_t, 3, pub, priv)
+out["generate"] = f.C_GenerateKeyPair(h, mech, *public_t, *private_t, pub, priv)
 point = ffi.new("CK_ATTRIBUTE[1]")
 point[0].type, point[0].pValue, point[0].ulValueLen = CKA.EC_POINT, ffi.NULL, 0
 f.C_GetAttributeValue(h, pub[0], point, 1)

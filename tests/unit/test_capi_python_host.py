@@ -30,14 +30,8 @@ h = session[0]
 pin = b"123456"
 out["login"] = f.C_Login(h, CKU.USER, pin, len(pin))
 
-def find(template):
-    attrs = ffi.new("CK_ATTRIBUTE[]", len(template))
-    keep = []
-    for i, (t, v) in enumerate(template):
-        buf = ffi.new("char[]", v)
-        keep.append(buf)
-        attrs[i].type, attrs[i].pValue, attrs[i].ulValueLen = t, buf, len(v)
-    assert f.C_FindObjectsInit(h, attrs, len(template)) == 0
+def find(*pairs):
+    assert f.C_FindObjectsInit(h, *template(*pairs)) == 0
     found = ffi.new("CK_OBJECT_HANDLE[64]")
     n = ffi.new("CK_ULONG *")
     assert f.C_FindObjects(h, found, 64, n) == 0
@@ -45,8 +39,8 @@ def find(template):
     return [found[i] for i in range(n[0])]
 
 ulong = lambda v: int(v).to_bytes(8, "little")
-certs = find([(CKA.CLASS, ulong(CKO.CERTIFICATE))])
-privs = find([(CKA.CLASS, ulong(CKO.PRIVATE_KEY))])
+certs = find((CKA.CLASS, ulong(CKO.CERTIFICATE)))
+privs = find((CKA.CLASS, ulong(CKO.PRIVATE_KEY)))
 out["certificates"] = len(certs)
 out["private_keys"] = len(privs)
 
