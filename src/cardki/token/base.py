@@ -70,7 +70,43 @@ class ObjectRef(NamedTuple):
     key: int
 
 
-class TokenObject:
+class SlotRecord:
+    """A value class whose fields are the ``__slots__`` of its classes (a base class's
+    first): equal to another of its own class with equal fields, unhashable (its fields
+    may change or hold dicts), shown field by field. The token layer's values are such
+    plain classes, or named tuples, rather than dataclasses: importing dataclasses (with
+    the inspect it brings) and decorating them cost ~20 ms at a card's first use."""
+
+    __slots__ = ()
+
+    @classmethod
+    def field_names(cls) -> Tuple[str, ...]:
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(name for klass in reversed(cls.__mro__)
+                                              for name in klass.__dict__.get("__slots__", ()))
+        return names
+
+    def values(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, SlotRecord)
+        return self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.values().items())
+        return f"{type(self).__name__}({shown})"
+
+
+_FIELD_NAMES: Dict[type, Tuple[str, ...]] = {}
+
+
+class TokenObject(SlotRecord):
     """An object the card holds, described by its Cryptoki attributes.
 
     ``ref`` is the token's own name for the card-side thing (e.g.
@@ -84,22 +120,10 @@ class TokenObject:
 
     __slots__ = ("ref", "attributes", "sensitive")
 
-    # A plain class, not a dataclass: importing dataclasses (and the inspect it brings)
-    # plus one decoration cost ~10 ms at a card's first use.
     def __init__(self, ref: ObjectRef, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset()) -> None:
         self.ref = ref
         self.attributes = attributes
         self.sensitive = sensitive
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TokenObject):
-            return NotImplemented
-        return (self.ref, self.attributes, self.sensitive) == (other.ref, other.attributes, other.sensitive)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
-
-    def __repr__(self) -> str:
-        return f"TokenObject(ref={self.ref!r}, attributes={self.attributes!r}, sensitive={self.sensitive!r})"
 
 
 class Token(ABC):

@@ -32,6 +32,8 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple, TypeVar
 
+from .base import SlotRecord
+
 if TYPE_CHECKING:
     from .openpgp.profile import OpenPgpProfile
     from .piv.profile import PivProfile
@@ -60,13 +62,12 @@ HEADER_TABLES: Dict[str, FrozenSet[str]] = {
 }
 
 
-class ProfileHeader:
+class ProfileHeader(SlotRecord):
     """The part of a profile every applet has; each applet's profile extends it.
 
-    Profiles are frozen values: each class lists its fields in ``__slots__`` and
-    takes them as keywords; :meth:`replace` copies one with some changed. (Plain
-    classes, not dataclasses: importing dataclasses and decorating the profile
-    classes cost ~10 ms at every card's first use.)"""
+    Profiles are frozen values (:class:`~.base.SlotRecord` s): each class lists its
+    fields in ``__slots__`` and takes them as keywords; :meth:`replace` copies one with
+    some changed; the repr leaves out the unresolved firmware rules."""
 
     __slots__ = ("id", "applet", "aid", "label", "manufacturer", "model", "priority", "probe", "also_carries")
 
@@ -92,28 +93,12 @@ class ProfileHeader:
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
-    @classmethod
-    def field_names(cls) -> Tuple[str, ...]:
-        """Every field of this profile class, the header's first."""
-        return tuple(name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ()))
-
-    def values(self) -> Dict[str, Any]:
-        return {name: getattr(self, name) for name in self.field_names()}
-
     def replace(self: _Profile, **changes: Any) -> _Profile:
         """A copy with ``changes`` (field names as keywords)."""
         return type(self)(**{**self.values(), **changes})
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, ProfileHeader)
-        return self.values() == other.values()
-
-    __hash__ = None  # type: ignore[assignment]  # holds dicts (labels)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.values().items() if name != "firmware_rules")

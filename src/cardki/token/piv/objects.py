@@ -44,7 +44,7 @@ from ..attributes import (  # noqa: F401 - KeyCapabilities, PUBLIC_KEY_TYPES, Pu
     key_pair_objects,
     usage_allows,
 )
-from ..base import ObjectKind, ObjectRef, TokenObject
+from ..base import ObjectKind, ObjectRef, SlotRecord, TokenObject
 from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
 from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
@@ -200,9 +200,9 @@ KEYGEN_MECHANISMS = {KeyFamily.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, KeyFamily.EC: CKM
                      KeyFamily.ED25519: CKM.EC_EDWARDS_KEY_PAIR_GEN, KeyFamily.X25519: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
 
 
-class SlotContents:
+class SlotContents(SlotRecord):
     """What the card holds for one key slot (the certificate changes when one is
-    written or deleted). A plain class: the token layer imports no dataclasses."""
+    written or deleted)."""
 
     __slots__ = ("spec", "algorithm", "public_key", "certificate", "pin_policy", "origin", "destroyable",
                  "touch_policy")
@@ -219,20 +219,6 @@ class SlotContents:
         self.origin = origin  # None: unknown (no metadata)
         self.destroyable = destroyable
         self.touch_policy = touch_policy  # from metadata or what we set
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SlotContents):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"SlotContents({shown})"
 
     @property
     def needs_touch(self) -> bool:
