@@ -75,9 +75,7 @@ def encode(public_key: PublicKeyTypes) -> bytes:
         numbers = public_key.public_numbers()
         algorithm = der_oid(RSA_ENCRYPTION) + _NULL
         key = der_tlv(_SEQUENCE, der_integer(numbers.n) + der_integer(numbers.e))
-    elif isinstance(public_key, ec.EllipticCurvePublicKey) and curve_by_name(public_key.curve.name):
-        curve = curve_by_name(public_key.curve.name)
-        assert curve is not None
+    elif isinstance(public_key, ec.EllipticCurvePublicKey) and (curve := curve_by_name(public_key.curve.name)):
         algorithm = der_oid(EC_PUBLIC_KEY) + curve.ec_params
         key = ec_point(public_key)
     elif isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
