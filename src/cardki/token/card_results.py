@@ -111,11 +111,30 @@ def _group(public_key: ec.EllipticCurvePublicKey) -> tuple[int, int]:
     return known
 
 
+class _VerifyingEcdsa(ec.ECDSA):
+    """ECDSA over a digest as it is, for verifying only. ``ec.ECDSA()`` imports
+    cryptography's OpenSSL backend module, and the cipher classes with it (4 to 7 ms
+    of a process's first signature), only to ask whether deterministic signing is
+    available, which a verification never uses; OpenSSL's verify reads just
+    ``algorithm`` (and checks that this is an ``ec.ECDSA``)."""
+
+    def __init__(self, algorithm: Prehashed) -> None:  # no super().__init__(): see above
+        self._prehashed = algorithm
+
+    @property
+    def algorithm(self) -> Prehashed:
+        return self._prehashed
+
+    @property
+    def deterministic_signing(self) -> bool:
+        return False
+
+
 def _prehashed(digest_length: int) -> ec.ECDSA:
     """The ECDSA algorithm for a digest of this length, made once per length."""
     algorithm = _PREHASHED.get(digest_length)
     if algorithm is None:
-        algorithm = _PREHASHED[digest_length] = ec.ECDSA(Prehashed(cryptography_hash(BY_SIZE[digest_length])))
+        algorithm = _PREHASHED[digest_length] = _VerifyingEcdsa(Prehashed(cryptography_hash(BY_SIZE[digest_length])))
     return algorithm
 
 
