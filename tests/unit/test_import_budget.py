@@ -230,6 +230,17 @@ def test_a_checkouts_packages_outside_src_come_without_any_pth_file(harness: Pat
     assert _matching(modules, ("__editable___cardki", "_distutils_hack")) == []
 
 
+def test_a_first_token_reads_the_profiles_without_tomllib(harness: Path) -> None:
+    """Once a first start has kept what tomllib made of the profiles (in profiles/__pycache__,
+    see cardki.token.profile_cache), a first token loads no tomllib (~4 ms of imports with
+    the datetime and string it brings, which the virtual card here imports itself, and ~2 ms
+    of parsing): see also test_a_piv_signature_reads_its_profiles_without_tomllib."""
+    _embedded_start(harness, "token_modules", virtual_only=True)  # the first start writes the entries
+    modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, ("tomllib",)) == []
+
+
 def test_a_first_token_loads_no_logging(harness: Path) -> None:
     """The token layer logs through cardki.log's stand-in: a C host that opens a
     token without asking for a log never imports logging (~7 ms of the first card use)."""
@@ -275,9 +286,17 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     dataclasses (the token layer decorates none: ~10 ms with inspect), and no
     cryptography OpenSSL backend module with the cipher classes it brings (the check
     of an ECDSA signature needs none of it: 4 to 7 ms of the first signature)."""
+    modules = _replayed(_piv_signature())
+    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
+    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+
+
+def _piv_signature() -> str:
+    """Code for _replayed: a YubiKey's PIV detection, listing, login and two signatures,
+    replayed from apdu/piv/."""
     from test_piv_token_transcripts import DIGEST
 
-    modules = _replayed(f"""
+    return f"""
         from cardki.apdu import ReplayTransport
         from cardki.constants import CKM, CKU
         from cardki.token import open_token, rsa_padding
@@ -290,9 +309,16 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
         token.sign(find(("private", 0x82)), CKM.ECDSA, None, digest)
         token.sign(find(("private", 0x9A)), CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
         replay.assert_finished()
-    """)
-    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+    """
+
+
+def test_a_piv_signature_reads_its_profiles_without_tomllib() -> None:
+    """Once a first run has kept what tomllib made of the profiles (profile_cache), a PIV
+    signature loads neither tomllib nor the datetime and string it imports."""
+    _replayed(_piv_signature())  # the first run writes the entries
+    modules = _replayed(_piv_signature())
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, ("tomllib", "datetime", "string")) == []
 
 
 def test_an_openpgp_cards_signatures_load_only_what_they_need() -> None:
