@@ -321,6 +321,48 @@ def test_a_piv_signature_reads_its_profiles_without_tomllib() -> None:
     assert _matching(modules, ("tomllib", "datetime", "string")) == []
 
 
+def test_an_ec_cards_signature_loads_no_rsa_module(tmp_path: Path) -> None:
+    """A YubiKey with a P-256 key and certificate in 9A (recorded here in-process, replayed
+    as the C module runs): finding the key by its id (as pkcs11-tool --sign --id 01 does:
+    the 9A slot alone is read, not the RSA attestation key in F9), login and an ECDSA
+    signature never load cryptography's rsa module, nor the padding module that imports
+    it, nor the random module rsa brings (~1.5 ms); an RSA key loads them where it is
+    handled."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from test_piv_token_support import PIN, make_cert, put_cert, put_key
+
+    from cardki.apdu import RecordingTransport
+    from cardki.constants import CKM, CKU
+    from cardki.slot.inprocess import InProcessTransport
+    from cardki.token import open_token
+    from hwsim.yubikey import VirtualYubiKey
+
+    card = VirtualYubiKey(firmware=(5, 7, 2), serial=12345678)
+    key = ec.generate_private_key(ec.SECP256R1())
+    put_key(card, 0x9A, key)
+    put_cert(card, 0x9A, make_cert(key, "an EC card"))
+    recorder = RecordingTransport(InProcessTransport(card))
+    token = open_token(recorder)
+    token.login(CKU.USER, PIN)
+    private = next(obj for obj in token.objects_with_id(b"\x01") if obj.ref == ("private", 0x9A))
+    token.sign(private, CKM.ECDSA, None, bytes(range(32)))
+    recorder.save(tmp_path / "ec.txt")
+    modules = _replayed(f"""
+        from cardki.apdu import ReplayTransport
+        from cardki.constants import CKM, CKU
+        from cardki.token import open_token
+        replay = ReplayTransport({str(tmp_path / "ec.txt")!r})
+        token = open_token(replay)
+        token.login(CKU.USER, {PIN!r})
+        private = next(obj for obj in token.objects_with_id(b"\\x01") if obj.ref == ("private", 0x9A))
+        assert len(token.sign(private, CKM.ECDSA, None, bytes(range(32)))) == 64
+        replay.assert_finished()
+    """)
+    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
+    assert _matching(modules, ("cryptography.hazmat.primitives.asymmetric.rsa",
+                               "cryptography.hazmat.primitives.asymmetric.padding", "random")) == []
+
+
 def test_an_openpgp_cards_signatures_load_only_what_they_need() -> None:
     """A plain OpenPGP card's detection, listing, login and two signatures (replayed from
     apdu/openpgp/) load none of that either: its key contents are no dataclass (~11 ms
