@@ -26,14 +26,15 @@ from cardki.capi.build import GC_YOUNG_THRESHOLD
 from hosts import CFFI_HOST, module_env, run_module_script
 
 HEAVY = ("cryptography.x509", "asn1crypto", "cardki.api", "cardki.token", "cardki.cryptoki.hostcrypto")
-#: What C_Initialize needs none of: logging (only when CARDKI_LOG asks), dataclasses and the
+#: What C_Initialize needs none of: threading (cardki's locks are _thread's: ~1 ms), logging
+#: (only when CARDKI_LOG asks), dataclasses and the
 #: inspect/ast/dis they bring, tomllib (only with a configuration file), pathlib, datetime (only
 #: CK_DATE values need it), the rest of pyscard (its package __init__), the simulator, and the
 #: .pth files' imports (the embedded interpreter runs none: a checkout's packages outside src/
 #: are found without setuptools' editable finder).
 UNNEEDED = ("logging", "dataclasses", "inspect", "ast", "tomllib", "pathlib", "traceback", "datetime",
             "smartcard.System", "smartcard.Session", "smartcard.CardConnection", "smartcard.reader", "hwsim",
-            "_distutils_hack", "__editable___cardki")
+            "_distutils_hack", "__editable___cardki", "threading")
 
 
 def _matching(modules: Set[str], names: tuple) -> List[str]:
@@ -254,7 +255,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOT_FOR_A_SIGNATURE = ("logging", "traceback", "importlib.resources", "pathlib", "tempfile", "hashlib", "hmac",
                        "_hashlib", "cryptography.x509", "cryptography.hazmat.primitives.serialization",
                        "dataclasses", "inspect", "cryptography.hazmat.backends",
-                       "cryptography.hazmat.primitives.ciphers")
+                       "cryptography.hazmat.primitives.ciphers", "threading")
 
 
 def _replayed(code: str) -> Set[str]:
@@ -285,7 +286,8 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     ssh module alone brings dataclasses, inspect and the ciphers, ~15 ms) and no
     dataclasses (the token layer decorates none: ~10 ms with inspect), and no
     cryptography OpenSSL backend module with the cipher classes it brings (the check
-    of an ECDSA signature needs none of it: 4 to 7 ms of the first signature)."""
+    of an ECDSA signature needs none of it: 4 to 7 ms of the first signature), and no
+    threading (the locks are _thread's: ~1 ms)."""
     modules = _replayed(_piv_signature())
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
     assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
