@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 _Class = TypeVar("_Class")
 
 
-def _built_as(kind: type) -> Callable[[_Class], _Class]:
+def built_as(kind: type) -> Callable[[_Class], _Class]:
     """The class below made an enum of ``kind`` the fast way CPython builds its own
     plain enums (http.HTTPStatus, re.RegexFlag): ``enum._simple_enum``, which skips
     the metaclass's per-member checks. Built the usual way, these 320 members took
     ~8 ms of every C module start, half of it that work. The result is the same
     enum (tests/unit/test_constants_enums.py checks each with the standard library's
-    own ``_test_simple_enum``). A Python without the helper gets the functional API."""
+    own ``_test_simple_enum``). A Python without the helper builds the class the usual
+    way. The PIV constants are built so too (cardki.token.piv.constants)."""
     fast = getattr(enum, "_simple_enum", None)
     if fast is not None:
         def simple(namespace: Any) -> Any:
@@ -28,12 +29,13 @@ def _built_as(kind: type) -> Callable[[_Class], _Class]:
             return made
         return simple
 
-    def functional(namespace: Any) -> Any:
-        members = {name: value for name, value in vars(namespace).items() if not name.startswith("_")}
-        made = kind(namespace.__name__, members, module=namespace.__module__)
-        made.__doc__ = namespace.__doc__
-        return made
-    return functional
+    def usual(namespace: Any) -> Any:
+        body: Any = type(kind).__prepare__(namespace.__name__, (kind,))
+        for name, value in vars(namespace).items():
+            if name not in ("__dict__", "__weakref__"):
+                body[name] = value
+        return type(kind)(namespace.__name__, (kind,), body)
+    return usual
 
 
 def _members_in_place(made: Any) -> None:
@@ -48,10 +50,10 @@ def _members_in_place(made: Any) -> None:
 
 
 if TYPE_CHECKING:  # what the checker sees: the enums they are
-    _IntEnum = IntEnum
-    _IntFlag = IntFlag
-else:  # what is built: plain classes that _built_as turns into those enums
-    _IntEnum = _IntFlag = object
+    IntEnumBody = IntEnum
+    IntFlagBody = IntFlag
+else:  # what is built: plain classes that built_as turns into those enums
+    IntEnumBody = IntFlagBody = object
 
 #: ``CK_UNAVAILABLE_INFORMATION``: ~0 as a 64-bit CK_ULONG (the only ABI we build).
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
@@ -65,8 +67,8 @@ CRYPTOKI_VERSION = (2, 40)
 CRYPTOKI_VERSION_3 = (3, 0)
 
 
-@_built_as(IntEnum)
-class CKR(_IntEnum):
+@built_as(IntEnum)
+class CKR(IntEnumBody):
     """Return values (``CK_RV``)."""
 
     OK = 0x0
@@ -169,8 +171,8 @@ class CKR(_IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-@_built_as(IntEnum)
-class CKO(_IntEnum):
+@built_as(IntEnum)
+class CKO(IntEnumBody):
     """Object classes (``CKA_CLASS`` values)."""
 
     DATA = 0x0
@@ -186,8 +188,8 @@ class CKO(_IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-@_built_as(IntEnum)
-class CKK(_IntEnum):
+@built_as(IntEnum)
+class CKK(IntEnumBody):
     """Key types (``CKA_KEY_TYPE`` values)."""
 
     RSA = 0x0
@@ -205,8 +207,8 @@ class CKK(_IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-@_built_as(IntEnum)
-class CKC(_IntEnum):
+@built_as(IntEnum)
+class CKC(IntEnumBody):
     """Certificate types (``CKA_CERTIFICATE_TYPE`` values)."""
 
     X_509 = 0x0
@@ -214,8 +216,8 @@ class CKC(_IntEnum):
     WTLS = 0x2
 
 
-@_built_as(IntEnum)
-class CKU(_IntEnum):
+@built_as(IntEnum)
+class CKU(IntEnumBody):
     """User types for ``C_Login``."""
 
     SO = 0
@@ -223,8 +225,8 @@ class CKU(_IntEnum):
     CONTEXT_SPECIFIC = 2
 
 
-@_built_as(IntEnum)
-class CKS(_IntEnum):
+@built_as(IntEnum)
+class CKS(IntEnumBody):
     """Session states (``CK_SESSION_INFO.state``)."""
 
     RO_PUBLIC_SESSION = 0
@@ -234,8 +236,8 @@ class CKS(_IntEnum):
     RW_SO_FUNCTIONS = 4
 
 
-@_built_as(IntEnum)
-class CKH(_IntEnum):
+@built_as(IntEnum)
+class CKH(IntEnumBody):
     """Hardware feature types."""
 
     MONOTONIC_COUNTER = 1
@@ -243,8 +245,8 @@ class CKH(_IntEnum):
     USER_INTERFACE = 3
 
 
-@_built_as(IntEnum)
-class CKA(_IntEnum):
+@built_as(IntEnum)
+class CKA(IntEnumBody):
     """Attribute types."""
 
     CLASS = 0x0
@@ -334,8 +336,8 @@ class CKA(_IntEnum):
     YUBICO_PIN_POLICY = 0xD9554202
 
 
-@_built_as(IntEnum)
-class CKM(_IntEnum):
+@built_as(IntEnum)
+class CKM(IntEnumBody):
     """Mechanism types."""
 
     RSA_PKCS_KEY_PAIR_GEN = 0x0
@@ -378,8 +380,8 @@ class CKM(_IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-@_built_as(IntEnum)
-class CKG(_IntEnum):
+@built_as(IntEnum)
+class CKG(IntEnumBody):
     """Mask generation functions for PSS and OAEP (``CK_RSA_PKCS_MGF_TYPE``)."""
 
     MGF1_SHA1 = 0x1
@@ -389,15 +391,15 @@ class CKG(_IntEnum):
     MGF1_SHA224 = 0x5
 
 
-@_built_as(IntEnum)
-class CKZ(_IntEnum):
+@built_as(IntEnum)
+class CKZ(IntEnumBody):
     """OAEP encoding parameter source."""
 
     DATA_SPECIFIED = 0x1
 
 
-@_built_as(IntEnum)
-class CKD(_IntEnum):
+@built_as(IntEnum)
+class CKD(IntEnumBody):
     """Key derivation functions for ECDH1_DERIVE."""
 
     NULL = 0x1
@@ -408,8 +410,8 @@ class CKD(_IntEnum):
     SHA512_KDF = 0x8
 
 
-@_built_as(IntEnum)
-class CKP(_IntEnum):
+@built_as(IntEnum)
+class CKP(IntEnumBody):
     """Profile IDs (v3.0, ``CKO_PROFILE`` objects)."""
 
     INVALID_ID = 0
@@ -419,8 +421,8 @@ class CKP(_IntEnum):
     PUBLIC_CERTIFICATES_TOKEN = 4
 
 
-@_built_as(IntFlag)
-class TokenFlag(_IntFlag):
+@built_as(IntFlag)
+class TokenFlag(IntFlagBody):
     """``CK_TOKEN_INFO.flags`` (CKF_*)."""
 
     RNG = 0x1
@@ -444,8 +446,8 @@ class TokenFlag(_IntFlag):
     ERROR_STATE = 0x1000000
 
 
-@_built_as(IntFlag)
-class SlotFlag(_IntFlag):
+@built_as(IntFlag)
+class SlotFlag(IntFlagBody):
     """``CK_SLOT_INFO.flags``."""
 
     TOKEN_PRESENT = 0x1
@@ -453,16 +455,16 @@ class SlotFlag(_IntFlag):
     HW_SLOT = 0x4
 
 
-@_built_as(IntFlag)
-class SessionFlag(_IntFlag):
+@built_as(IntFlag)
+class SessionFlag(IntFlagBody):
     """``CK_SESSION_INFO.flags`` and ``C_OpenSession`` flags."""
 
     RW_SESSION = 0x2
     SERIAL_SESSION = 0x4
 
 
-@_built_as(IntFlag)
-class MechanismFlag(_IntFlag):
+@built_as(IntFlag)
+class MechanismFlag(IntFlagBody):
     """``CK_MECHANISM_INFO.flags``."""
 
     HW = 0x1
@@ -488,23 +490,23 @@ class MechanismFlag(_IntFlag):
     EXTENSION = 0x80000000
 
 
-@_built_as(IntFlag)
-class InitializeFlag(_IntFlag):
+@built_as(IntFlag)
+class InitializeFlag(IntFlagBody):
     """``CK_C_INITIALIZE_ARGS.flags``."""
 
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
 
 
-@_built_as(IntFlag)
-class WaitFlag(_IntFlag):
+@built_as(IntFlag)
+class WaitFlag(IntFlagBody):
     """``C_WaitForSlotEvent`` flags."""
 
     DONT_BLOCK = 0x1
 
 
-@_built_as(IntFlag)
-class InterfaceFlag(_IntFlag):
+@built_as(IntFlag)
+class InterfaceFlag(IntFlagBody):
     """``CK_INTERFACE.flags`` (v3.0)."""
 
     FORK_SAFE = 0x1

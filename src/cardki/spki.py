@@ -20,7 +20,7 @@ tests compare both with cryptography.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from .curves import CurveKind, curve_by_ec_params, curve_by_name
 from .der import der_integer, der_oid, der_tlv, read_element
@@ -65,22 +65,35 @@ def point_bytes(public_key: PublicKey) -> bytes:
     raise ValueError("an RSA key has no point")
 
 
+def is_rsa_public_key(public_key: object) -> TypeGuard[rsa.RSAPublicKey]:
+    """Whether ``public_key`` is an RSA public key. The curve key types are asked first
+    (they are loaded wherever a key exists): so a process that meets no RSA key never
+    imports cryptography's rsa module (~1.5 ms, with the random and math it brings)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+
+    if isinstance(public_key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
+        return False
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    return isinstance(public_key, RSAPublicKey)
+
+
 def encode(public_key: PublicKeyTypes) -> bytes:
     """The DER SubjectPublicKeyInfo of ``public_key``: a card's key type from its
     numbers, any other (the key of some certificate, a curve cardki does not know)
     by cryptography."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
-    if isinstance(public_key, rsa.RSAPublicKey):
-        numbers = public_key.public_numbers()
-        algorithm = der_oid(RSA_ENCRYPTION) + _NULL
-        key = der_tlv(_SEQUENCE, der_integer(numbers.n) + der_integer(numbers.e))
-    elif isinstance(public_key, ec.EllipticCurvePublicKey) and (curve := curve_by_name(public_key.curve.name)):
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and (curve := curve_by_name(public_key.curve.name)):
         algorithm = der_oid(EC_PUBLIC_KEY) + curve.ec_params
         key = ec_point(public_key)
     elif isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
         algorithm = der_oid(ED25519 if isinstance(public_key, ed25519.Ed25519PublicKey) else X25519)
         key = raw_key(public_key)
+    elif is_rsa_public_key(public_key):
+        numbers = public_key.public_numbers()
+        algorithm = der_oid(RSA_ENCRYPTION) + _NULL
+        key = der_tlv(_SEQUENCE, der_integer(numbers.n) + der_integer(numbers.e))
     else:
         from cryptography.hazmat.primitives import serialization
 
@@ -99,7 +112,7 @@ def decode(spki: bytes) -> PublicKey | None:
 
 
 def _decode(spki: bytes) -> PublicKey | None:
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
     tag, body, end = read_element(spki)
     if tag != _SEQUENCE or end != len(spki):
@@ -131,7 +144,9 @@ def _decode(spki: bytes) -> PublicKey | None:
         e, offset = _positive_integer(key, offset)
         if offset != sequence_end or e < 3 or e % 2 == 0 or n % 2 == 0 or e >= n:
             return None
-        return rsa.RSAPublicNumbers(e, n).public_key()
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+
+        return RSAPublicNumbers(e, n).public_key()
     if identifier in (_ED25519_OID, _X25519_OID) and not parameters and len(key) == 32:
         if identifier == _ED25519_OID:
             return ed25519.Ed25519PublicKey.from_public_bytes(key)
@@ -149,5 +164,5 @@ def _positive_integer(data: bytes, offset: int) -> tuple[int, int]:
     return int.from_bytes(content, "big"), end
 
 
-__all__ = ["EC_PUBLIC_KEY", "ED25519", "RSA_ENCRYPTION", "X25519", "decode", "ec_point", "encode", "point_bytes",
-           "raw_key"]
+__all__ = ["EC_PUBLIC_KEY", "ED25519", "RSA_ENCRYPTION", "X25519", "decode", "ec_point", "encode", "is_rsa_public_key",
+           "point_bytes", "raw_key"]

@@ -15,7 +15,7 @@ and retry), and everything else (:class:`PcscError` with the PC/SC code).
 
 from __future__ import annotations
 
-import threading
+import _thread  # its locks, without the threading module (see test_import_budget)
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Iterator, Tuple
@@ -140,7 +140,7 @@ class LockedTransactions:
     and ``_depth = 0`` and defines :meth:`_check_usable`.
     """
 
-    _lock: threading.RLock
+    _lock: _thread.RLock
     _depth: int
 
     @property

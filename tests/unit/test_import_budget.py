@@ -26,14 +26,15 @@ from cardki.capi.build import GC_YOUNG_THRESHOLD
 from hosts import CFFI_HOST, module_env, run_module_script
 
 HEAVY = ("cryptography.x509", "asn1crypto", "cardki.api", "cardki.token", "cardki.cryptoki.hostcrypto")
-#: What C_Initialize needs none of: logging (only when CARDKI_LOG asks), dataclasses and the
+#: What C_Initialize needs none of: threading (cardki's locks are _thread's: ~1 ms), logging
+#: (only when CARDKI_LOG asks), dataclasses and the
 #: inspect/ast/dis they bring, tomllib (only with a configuration file), pathlib, datetime (only
 #: CK_DATE values need it), the rest of pyscard (its package __init__), the simulator, and the
 #: .pth files' imports (the embedded interpreter runs none: a checkout's packages outside src/
 #: are found without setuptools' editable finder).
 UNNEEDED = ("logging", "dataclasses", "inspect", "ast", "tomllib", "pathlib", "traceback", "datetime",
             "smartcard.System", "smartcard.Session", "smartcard.CardConnection", "smartcard.reader", "hwsim",
-            "_distutils_hack", "__editable___cardki")
+            "_distutils_hack", "__editable___cardki", "threading")
 
 
 def _matching(modules: Set[str], names: tuple) -> List[str]:
@@ -230,6 +231,17 @@ def test_a_checkouts_packages_outside_src_come_without_any_pth_file(harness: Pat
     assert _matching(modules, ("__editable___cardki", "_distutils_hack")) == []
 
 
+def test_a_first_token_reads_the_profiles_without_tomllib(harness: Path) -> None:
+    """Once a first start has kept what tomllib made of the profiles (in profiles/__pycache__,
+    see cardki.token.profile_cache), a first token loads no tomllib (~4 ms of imports with
+    the datetime and string it brings, which the virtual card here imports itself, and ~2 ms
+    of parsing): see also test_a_piv_signature_reads_its_profiles_without_tomllib."""
+    _embedded_start(harness, "token_modules", virtual_only=True)  # the first start writes the entries
+    modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, ("tomllib",)) == []
+
+
 def test_a_first_token_loads_no_logging(harness: Path) -> None:
     """The token layer logs through cardki.log's stand-in: a C host that opens a
     token without asking for a log never imports logging (~7 ms of the first card use)."""
@@ -242,7 +254,8 @@ REPO = Path(__file__).resolve().parents[2]
 #: What neither a PIV nor an OpenPGP signature needs (see the two tests below).
 NOT_FOR_A_SIGNATURE = ("logging", "traceback", "importlib.resources", "pathlib", "tempfile", "hashlib", "hmac",
                        "_hashlib", "cryptography.x509", "cryptography.hazmat.primitives.serialization",
-                       "dataclasses", "inspect")
+                       "dataclasses", "inspect", "cryptography.hazmat.backends",
+                       "cryptography.hazmat.primitives.ciphers", "threading", "zlib")
 
 
 def _replayed(code: str) -> Set[str]:
@@ -271,10 +284,22 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     (hashing is cryptography's, whose OpenSSL a signature loads anyway: 3 to 4 ms),
     no cryptography serialization package (keys to and from DER by cardki.spki: its
     ssh module alone brings dataclasses, inspect and the ciphers, ~15 ms) and no
-    dataclasses (the token layer decorates none: ~10 ms with inspect)."""
+    dataclasses (the token layer decorates none: ~10 ms with inspect), and no
+    cryptography OpenSSL backend module with the cipher classes it brings (the check
+    of an ECDSA signature needs none of it: 4 to 7 ms of the first signature), and no
+    threading (the locks are _thread's: ~1 ms), nor zlib (for compressed certificates
+    only: ~0.5 ms)."""
+    modules = _replayed(_piv_signature())
+    assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
+    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+
+
+def _piv_signature() -> str:
+    """Code for _replayed: a YubiKey's PIV detection, listing, login and two signatures,
+    replayed from apdu/piv/."""
     from test_piv_token_transcripts import DIGEST
 
-    modules = _replayed(f"""
+    return f"""
         from cardki.apdu import ReplayTransport
         from cardki.constants import CKM, CKU
         from cardki.token import open_token, rsa_padding
@@ -287,9 +312,77 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
         token.sign(find(("private", 0x82)), CKM.ECDSA, None, digest)
         token.sign(find(("private", 0x9A)), CKM.RSA_PKCS, None, rsa_padding.digest_info("sha256", digest))
         replay.assert_finished()
+    """
+
+
+def test_a_piv_signature_reads_its_profiles_without_tomllib() -> None:
+    """Once a first run has kept what tomllib made of the profiles (profile_cache), a PIV
+    signature loads neither tomllib nor the datetime and string it imports."""
+    _replayed(_piv_signature())  # the first run writes the entries
+    modules = _replayed(_piv_signature())
+    assert "cardki.token.piv.token" in modules
+    assert _matching(modules, ("tomllib", "datetime", "string")) == []
+
+
+def test_a_piv_signature_makes_few_named_tuple_classes() -> None:
+    """Each typing.NamedTuple class costs 0.1 to 0.3 ms to make (its string annotations
+    compiled, a __new__ evaluated); values only the token reads are plain classes."""
+    modules = _replayed(textwrap.dedent("""
+        import typing
+        made = []
+        _new = typing.NamedTupleMeta.__new__
+        def counting(cls, name, bases, namespace):
+            made.append(name)
+            return _new(cls, name, bases, namespace)
+        typing.NamedTupleMeta.__new__ = counting
+    """) + textwrap.dedent(_piv_signature()) + textwrap.dedent("""
+        sys.modules["made:" + "/".join(sorted(made))] = sys
+    """))
+    made = next(name for name in modules if name.startswith("made:"))[len("made:"):].split("/")
+    assert not {"Detected", "AppletDriver", "KeyPair", "KeyMetadata", "ImportableKey"} & set(made)
+    assert len(made) <= 19, made  # 24 before the five above became plain classes
+
+
+def test_an_ec_cards_signature_loads_no_rsa_module(tmp_path: Path) -> None:
+    """A YubiKey with a P-256 key and certificate in 9A (recorded here in-process, replayed
+    as the C module runs): finding the key by its id (as pkcs11-tool --sign --id 01 does:
+    the 9A slot alone is read, not the RSA attestation key in F9), login and an ECDSA
+    signature never load cryptography's rsa module, nor the padding module that imports
+    it, nor the random module rsa brings (~1.5 ms); an RSA key loads them where it is
+    handled."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from test_piv_token_support import PIN, make_cert, put_cert, put_key
+
+    from cardki.apdu import RecordingTransport
+    from cardki.constants import CKM, CKU
+    from cardki.slot.inprocess import InProcessTransport
+    from cardki.token import open_token
+    from hwsim.yubikey import VirtualYubiKey
+
+    card = VirtualYubiKey(firmware=(5, 7, 2), serial=12345678)
+    key = ec.generate_private_key(ec.SECP256R1())
+    put_key(card, 0x9A, key)
+    put_cert(card, 0x9A, make_cert(key, "an EC card"))
+    recorder = RecordingTransport(InProcessTransport(card))
+    token = open_token(recorder)
+    token.login(CKU.USER, PIN)
+    private = next(obj for obj in token.objects_with_id(b"\x01") if obj.ref == ("private", 0x9A))
+    token.sign(private, CKM.ECDSA, None, bytes(range(32)))
+    recorder.save(tmp_path / "ec.txt")
+    modules = _replayed(f"""
+        from cardki.apdu import ReplayTransport
+        from cardki.constants import CKM, CKU
+        from cardki.token import open_token
+        replay = ReplayTransport({str(tmp_path / "ec.txt")!r})
+        token = open_token(replay)
+        token.login(CKU.USER, {PIN!r})
+        private = next(obj for obj in token.objects_with_id(b"\\x01") if obj.ref == ("private", 0x9A))
+        assert len(token.sign(private, CKM.ECDSA, None, bytes(range(32)))) == 64
+        replay.assert_finished()
     """)
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+    assert _matching(modules, ("cryptography.hazmat.primitives.asymmetric.rsa",
+                               "cryptography.hazmat.primitives.asymmetric.padding", "random")) == []
 
 
 def test_an_openpgp_cards_signatures_load_only_what_they_need() -> None:

@@ -17,8 +17,8 @@ that length; redacted response data replays as zero bytes.
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import os
-import threading
 from typing import List, NamedTuple, Tuple
 
 from cardki.transport import CardTransport
@@ -177,7 +177,7 @@ class RecordingTransport(CardTransport):
     def __init__(self, inner: CardTransport) -> None:
         self.inner = inner
         self._lines: list[str] = []
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     @property
     def reader_name(self) -> str:

@@ -17,10 +17,10 @@ on to the engine; cardki starts no threads of its own in any case.
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import contextlib
 import functools
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
 
 from cardki import errors
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = get_logger("cardki.capi")
 
-_engine_lock = threading.Lock()
+_engine_lock = _thread.allocate_lock()
 _engine: Cryptoki | None = None
 _M: Marshaller  # bound in attach()
 _ffi: Any = None

@@ -68,8 +68,8 @@ Choices where the spec leaves room (so callers know what to expect):
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple, TypeVar
 
 from .. import errors
@@ -115,7 +115,7 @@ class _OperationCall:
 
     __slots__ = ("lock", "operations", "session", "kind")
 
-    def __init__(self, lock: threading.RLock, operations: OperationRunner, session: int,
+    def __init__(self, lock: _thread.RLock, operations: OperationRunner, session: int,
                  kind: OperationKind) -> None:
         self.lock, self.operations, self.session, self.kind = lock, operations, session, kind
 
@@ -144,7 +144,7 @@ class Cryptoki:
     def __init__(self, *, slot_manager: SlotSource | None = None,
                  slot_source_factory: Callable[[], SlotSource] | None = None,
                  token_factory: TokenFactory | None = None) -> None:
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._given_source = slot_manager
         self._source_factory = slot_source_factory or pcsc_slot_source
         self._initialized = False

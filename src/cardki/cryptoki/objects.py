@@ -14,8 +14,8 @@ object would.
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import itertools
-import threading
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Set, Tuple
 
 from .. import errors
@@ -55,7 +55,7 @@ MODIFIABLE_ATTRIBUTES = frozenset({CKA.LABEL, CKA.ID, CKA.START_DATE, CKA.END_DA
                                    CKA.APPLICATION})
 
 _handle_counter = itertools.count(1)
-_handle_lock = threading.Lock()
+_handle_lock = _thread.allocate_lock()
 
 
 def next_handle() -> int:

@@ -28,7 +28,7 @@ not at C_Initialize: hosts that only probe modules never pay for it.
 
 from __future__ import annotations
 
-import threading
+import _thread  # its locks, without the threading module (see test_import_budget)
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Mapping, NamedTuple, Sequence, Tuple, TypeVar
 
@@ -99,7 +99,7 @@ def _default_token_factory() -> TokenFactory:
 class SlotTable:
     """The slots, their tokens, and the one path every token call takes."""
 
-    def __init__(self, lock: threading.RLock, token_factory: TokenFactory | None = None) -> None:
+    def __init__(self, lock: _thread.RLock, token_factory: TokenFactory | None = None) -> None:
         self._lock = lock
         self._token_factory = token_factory
         self._source: SlotSource | None = None

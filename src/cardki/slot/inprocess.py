@@ -10,7 +10,7 @@ so those paths can be tested without the full stack.
 
 from __future__ import annotations
 
-import threading
+import _thread  # its locks, without the threading module (see test_import_budget)
 from typing import Protocol
 
 from ..transport import CardTransport, LockedTransactions
@@ -43,7 +43,7 @@ class InProcessSlot:
     def __init__(self, card: EmulatedCard, *, reader_name: str = VIRTUAL_READER_NAME) -> None:
         self.card = card
         self.reader_name = reader_name
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.present = False
         self.generation = 0  # counts insertions: a transport belongs to one
         self.reset_count = 0  # resets by "another program"

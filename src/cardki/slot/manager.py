@@ -13,8 +13,8 @@ for readers coming and going.
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import collections
-import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -72,7 +72,7 @@ class SlotManager:
         use_pcsc: bool = True,
     ) -> None:
         self._use_pcsc = use_pcsc
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._ids: dict[str, int] = {}
         self._next_id = 0
         self._generations: dict[int, int] = {}

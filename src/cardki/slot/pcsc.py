@@ -18,7 +18,7 @@ later listing sees the reader empty (CKR_TOKEN_NOT_PRESENT for new sessions).
 
 from __future__ import annotations
 
-import threading
+import _thread  # its locks, without the threading module (see test_import_budget)
 import time
 from typing import Tuple
 
@@ -91,7 +91,7 @@ class PcscTransport(LockedTransactions, CardTransport):
     def __init__(self, reader: str, *, share_mode: int = scard.SCARD_SHARE_SHARED) -> None:
         self._reader = reader
         self._share_mode = share_mode
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._depth = 0
         self._dead: PcscError | None = None
         self._context = establish_context()

@@ -13,15 +13,15 @@ from here, and only here.
 
 from __future__ import annotations
 
+import _thread  # its locks, without the threading module (see test_import_budget)
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import ModuleType
 
 _PACKAGE = "smartcard"
-_completion_lock = threading.RLock()
+_completion_lock = _thread.RLock()
 
 
 def _register_package_without_init() -> None:

@@ -17,23 +17,33 @@ I/O). The choices, for every token:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, TypeGuard
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 from .. import errors, spki
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
 from ..curves import curve_by_name
 from ..der import der_octet_string, unwrap_octet_string
 from ..digests import hash_of
-from .base import ObjectKind, ObjectRef, TokenObject
+from .base import ObjectKind, ObjectRef, SlotRecord, TokenObject
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     from ..certificate import CertificateFields
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
-#: The public key types a card key can have.
-PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
+    #: The public key types a card key can have.
+    PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
+
+#: The public key types of a card key but RSA's: asked first, so that a card without RSA
+#: keys never needs cryptography's rsa module (see cardki.spki.is_rsa_public_key).
+CURVE_KEY_TYPES = (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
+
+
+def is_public_key(key: object) -> TypeGuard[PublicKey]:
+    """Whether ``key`` has one of the public key types a card key can have."""
+    return isinstance(key, CURVE_KEY_TYPES) or spki.is_rsa_public_key(key)
 
 RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
                                CKA.EXPONENT_2, CKA.COEFFICIENT})
@@ -59,12 +69,12 @@ class KeyCapabilities(NamedTuple):
 
 
 def key_type_of(public_key: PublicKey) -> CKK:
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return CKK.RSA
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return CKK.EC
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return CKK.EC_EDWARDS
+    if spki.is_rsa_public_key(public_key):
+        return CKK.RSA
     return CKK.EC_MONTGOMERY
 
 
@@ -84,7 +94,7 @@ def public_key_attributes(public_key: PublicKey) -> Dict[int, Any]:
     (the private key carries them all: clients read its public key from it)."""
     attributes: Dict[int, Any] = {CKA.KEY_TYPE: int(key_type_of(public_key)),
                                   CKA.PUBLIC_KEY_INFO: spki.encode(public_key)}
-    if isinstance(public_key, rsa.RSAPublicKey):
+    if spki.is_rsa_public_key(public_key):
         numbers = public_key.public_numbers()
         attributes[CKA.MODULUS] = numbers.n.to_bytes((public_key.key_size + 7) // 8, "big")
         attributes[CKA.MODULUS_BITS] = public_key.key_size
@@ -149,22 +159,30 @@ def certificate_attributes(cert: CertificateFields, *, cka_id: bytes, label: str
     }
 
 
-class KeyPair(NamedTuple):
-    """What a token knows of one key on its card, to make its objects from."""
+class KeyPair(SlotRecord):
+    """What a token knows of one key on its card, to make its objects from (a plain
+    class: a named tuple of ten fields costs a first card use ~0.3 ms to make).
 
-    key: int
-    """The token's name for the key (ObjectRef.key): a PIV slot, an OpenPGP key reference."""
-    cka_id: bytes
-    public_key: PublicKey
-    capabilities: KeyCapabilities
-    verify: bool
-    """The public key verifies (a signing key, unless its certificate says otherwise)."""
-    local: bool = False
-    """The card generated the key itself."""
-    always_authenticate: bool = False
-    destroyable: bool = False
-    subject: bytes = b""
-    """The certificate's subject (DER), b"" without one."""
+    ``key`` is the token's name for the key (ObjectRef.key): a PIV slot, an OpenPGP key
+    reference; ``verify``: the public key verifies (a signing key, unless its
+    certificate says otherwise); ``local``: the card generated the key itself;
+    ``subject``: the certificate's subject (DER), b"" without one."""
+
+    __slots__ = ("key", "cka_id", "public_key", "capabilities", "verify", "local", "always_authenticate",
+                 "destroyable", "subject")
+
+    def __init__(self, *, key: int, cka_id: bytes, public_key: PublicKey, capabilities: KeyCapabilities, verify: bool,
+                 local: bool = False, always_authenticate: bool = False, destroyable: bool = False,
+                 subject: bytes = b"") -> None:
+        self.key = key
+        self.cka_id = cka_id
+        self.public_key = public_key
+        self.capabilities = capabilities
+        self.verify = verify
+        self.local = local
+        self.always_authenticate = always_authenticate
+        self.destroyable = destroyable
+        self.subject = subject
 
 
 def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
@@ -187,7 +205,7 @@ def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
         CKA.ALWAYS_AUTHENTICATE: pair.always_authenticate, CKA.WRAP_WITH_TRUSTED: False,
         **(private_extra or {}),
     }
-    sensitive = RSA_PRIVATE_PARTS if isinstance(pair.public_key, rsa.RSAPublicKey) else EC_PRIVATE_PARTS
+    sensitive = RSA_PRIVATE_PARTS if spki.is_rsa_public_key(pair.public_key) else EC_PRIVATE_PARTS
     public: Dict[int, Any] = {
         **common, **key_common, CKA.CLASS: int(CKO.PUBLIC_KEY), CKA.PRIVATE: False,
         CKA.LABEL: public_label,
@@ -202,6 +220,6 @@ def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
 
 
 __all__ = ["AGREEING_USAGE", "DECRYPTING_USAGE", "EC_PRIVATE_PARTS", "KEYGEN_MECHANISMS", "KeyCapabilities",
-           "KeyPair", "PUBLIC_KEY_TYPES", "PublicKey", "RSA_PRIVATE_PARTS", "SIGNING_USAGE",
+           "KeyPair", "CURVE_KEY_TYPES", "RSA_PRIVATE_PARTS", "SIGNING_USAGE", "is_public_key",
            "certificate_attributes", "curve_name_of", "ecdh_peer_point", "key_pair_objects",
            "key_type_of", "keygen_mechanism", "public_key_attributes", "usage_allows"]

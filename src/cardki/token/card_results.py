@@ -26,13 +26,18 @@ message never carries it (a decrypted block or a shared secret is secret).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from .. import errors
 from ..curves import curve_by_name
 from ..digests import BY_SIZE, cryptography_hash
+
+if TYPE_CHECKING:  # RSA keys' results import it (padding imports rsa): an EC card's process never does
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 #: Ed25519 signatures are R || S, 32 bytes each (RFC 8032).
 ED25519_SIGNATURE_LENGTH = 64
@@ -55,8 +60,10 @@ def rsa_private_result(public_key: rsa.RSAPublicKey, sent: bytes, answer: bytes,
     result = answer.rjust(length, b"\x00")
     if value < numbers.n:
         if pkcs1_payload is not None:
+            from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+
             try:
-                if public_key.recover_data_from_signature(result, padding.PKCS1v15(), None) == pkcs1_payload:
+                if public_key.recover_data_from_signature(result, PKCS1v15(), None) == pkcs1_payload:
                     return result
             except InvalidSignature:
                 pass
@@ -111,11 +118,30 @@ def _group(public_key: ec.EllipticCurvePublicKey) -> tuple[int, int]:
     return known
 
 
+class _VerifyingEcdsa(ec.ECDSA):
+    """ECDSA over a digest as it is, for verifying only. ``ec.ECDSA()`` imports
+    cryptography's OpenSSL backend module, and the cipher classes with it (4 to 7 ms
+    of a process's first signature), only to ask whether deterministic signing is
+    available, which a verification never uses; OpenSSL's verify reads just
+    ``algorithm`` (and checks that this is an ``ec.ECDSA``)."""
+
+    def __init__(self, algorithm: Prehashed) -> None:  # no super().__init__(): see above
+        self._prehashed = algorithm
+
+    @property
+    def algorithm(self) -> Prehashed:
+        return self._prehashed
+
+    @property
+    def deterministic_signing(self) -> bool:
+        return False
+
+
 def _prehashed(digest_length: int) -> ec.ECDSA:
     """The ECDSA algorithm for a digest of this length, made once per length."""
     algorithm = _PREHASHED.get(digest_length)
     if algorithm is None:
-        algorithm = _PREHASHED[digest_length] = ec.ECDSA(Prehashed(cryptography_hash(BY_SIZE[digest_length])))
+        algorithm = _PREHASHED[digest_length] = _VerifyingEcdsa(Prehashed(cryptography_hash(BY_SIZE[digest_length])))
     return algorithm
 
 

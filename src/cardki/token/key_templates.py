@@ -13,9 +13,9 @@ their public point. Which curves and exponents a card takes is its token's to sa
 
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Mapping
+from typing import TYPE_CHECKING, Any, FrozenSet, Mapping
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 from .. import errors
 from ..constants import CKA, CKK
@@ -23,7 +23,10 @@ from ..curves import Curve, CurveKind, curve_by_ec_params
 from ..der import unwrap_octet_string
 from ..spki import point_bytes
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
+if TYPE_CHECKING:  # cryptography's rsa module is imported where an RSA key is made (rsa_private_key)
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey
 
 #: The usual RSA public exponent (F4): a template without CKA_PUBLIC_EXPONENT means it.
 RSA_EXPONENT = 65537
@@ -137,8 +140,10 @@ def rsa_private_key(template: Mapping[int, Any], *, exponents: FrozenSet[int] | 
         value = template_integer(template, attribute)
         if value is not None and value != expected:
             raise errors.TemplateInconsistent(f"CKA_{attribute.name} does not belong to these primes")
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateNumbers, RSAPublicNumbers
+
     try:
-        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qinv, rsa.RSAPublicNumbers(e, n)).private_key()
+        return RSAPrivateNumbers(p, q, d, dp, dq, qinv, RSAPublicNumbers(e, n)).private_key()
     except ValueError:
         raise errors.AttributeValueInvalid("these values are not an RSA private key") from None
 

@@ -27,11 +27,11 @@ silently ignored.
 from __future__ import annotations
 
 import os
-import tomllib
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Protocol, Tuple, TypeVar
 
+from . import profile_cache
 from .base import SlotRecord
 
 if TYPE_CHECKING:
@@ -218,11 +218,19 @@ def _profile_directory() -> str:
 def _read_file(name: str) -> Dict[str, Any]:
     if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
         raise ProfileError(f"no profile named {name!r}")
+    path = os.path.join(_profile_directory(), f"{name}.toml")
     try:
-        with open(os.path.join(_profile_directory(), f"{name}.toml"), encoding="utf-8") as stream:
+        with open(path, encoding="utf-8") as stream:
             text = stream.read()
     except OSError as exc:
         raise ProfileError(f"no profile named {name!r}") from exc
+    return profile_cache.parsed(path, text, lambda text: _parse(name, text))
+
+
+def _parse(name: str, text: str) -> Dict[str, Any]:
+    """The file's tables (tomllib is imported here: kept entries need none, see profile_cache)."""
+    import tomllib
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

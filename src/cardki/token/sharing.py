@@ -38,7 +38,7 @@ this costs no APDU at all.
 
 from __future__ import annotations
 
-import threading
+import _thread  # its locks, without the threading module (see test_import_budget)
 from abc import abstractmethod
 from typing import Callable, ClassVar, List, Tuple, Type, TypeVar
 
@@ -72,7 +72,7 @@ class SharedCard:
 
     def __init__(self, transport: CardTransport) -> None:
         self.transport = transport
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.selected: str | None = None
         """The applet this process selected last (a driver's ``applet`` name); None
         when unknown (at first, and after a reset, when the card selects nothing).

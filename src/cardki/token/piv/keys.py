@@ -23,17 +23,20 @@ CURVE_NOT_SUPPORTED), never a ValueError; no message holds a key value.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from cardki import errors
 from cardki.constants import CKA, CKK
 
-from ..key_templates import PrivateKey, ec_private_key, key_type, rsa_private_key
+from ..key_templates import ec_private_key, key_type, rsa_private_key
 from .card import ImportableKey
 from .constants import ImportTag, KeyFamily, PinPolicy, TouchPolicy
 from .objects import KeyAlgorithm, KeyCapabilities, algorithm_of, algorithm_of_params
+
+if TYPE_CHECKING:
+    from ..key_templates import PrivateKey
 
 #: The only RSA public exponent a YubiKey takes (and generates).
 RSA_EXPONENT = 65537
@@ -66,7 +69,9 @@ def private_key_from_template(template: Mapping[int, Any]) -> PrivateKey:
 def importable_key(key: PrivateKey, algorithm: KeyAlgorithm) -> ImportableKey:
     """``key`` as IMPORT ASYMMETRIC KEY's components, each padded to its fixed length
     (RSA: p, q, dp, dq, qinv of half the modulus; EC: the scalar of the curve's size)."""
-    if isinstance(key, rsa.RSAPrivateKey):
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey  # a key import's cost, not the token's
+
+    if isinstance(key, RSAPrivateKey):
         numbers = key.private_numbers()
         half = algorithm.byte_length // 2
         values = (numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
@@ -91,7 +96,9 @@ def key_algorithm(key: PrivateKey) -> KeyAlgorithm:
     """The PIV algorithm of ``key``; KEY_SIZE_RANGE / CURVE_NOT_SUPPORTED when PIV has none."""
     algorithm = algorithm_of(key)
     if algorithm is None:
-        if isinstance(key, rsa.RSAPrivateKey):
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+        if isinstance(key, RSAPrivateKey):
             raise errors.KeySizeRange(f"PIV has no RSA-{key.key_size}")
         raise errors.CurveNotSupported()
     return algorithm

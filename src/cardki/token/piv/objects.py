@@ -22,9 +22,9 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKK, CKM, CKO
@@ -33,14 +33,13 @@ from ...certificate import CertificateFields, read_certificate_fields
 from ...curves import Curve, curve_by_ec_params, curve_by_name
 from ...der import der_integer, der_octet_string, der_oid
 from .. import attributes as shared
-from ..attributes import (  # noqa: F401 - KeyCapabilities, PUBLIC_KEY_TYPES, PublicKey: PIV's names for them
+from ..attributes import (  # noqa: F401 - KeyCapabilities, is_public_key: PIV's names for them
     AGREEING_USAGE,
     DECRYPTING_USAGE,
-    PUBLIC_KEY_TYPES,
     SIGNING_USAGE,
     KeyCapabilities,
     KeyPair,
-    PublicKey,
+    is_public_key,
     key_pair_objects,
     usage_allows,
 )
@@ -48,6 +47,11 @@ from ..base import ObjectKind, ObjectRef, SlotRecord, TokenObject
 from .card import MAX_CERTIFICATE_LENGTH, certificate_container, field, parse_certificate_container  # noqa: F401
 from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ..attributes import PublicKey
 
 
 class KeyAlgorithm(NamedTuple):
@@ -106,9 +110,8 @@ def algorithm_of_params(ec_params: Any) -> KeyAlgorithm | None:
 
 
 def algorithm_of(public_key: object) -> KeyAlgorithm | None:
-    """The PIV algorithm a public (or private) key belongs to (None if PIV has none)."""
-    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
-        return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
+    """The PIV algorithm a public (or private) key belongs to (None if PIV has none).
+    RSA is asked last: cryptography's rsa module is imported only for a key of no curve."""
     if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
         return {"secp256r1": ALGORITHM_BY_NAME["ECCP256"], "secp384r1": ALGORITHM_BY_NAME["ECCP384"]}.get(
             public_key.curve.name)
@@ -116,6 +119,10 @@ def algorithm_of(public_key: object) -> KeyAlgorithm | None:
         return ALGORITHM_BY_NAME["ED25519"]
     if isinstance(public_key, (x25519.X25519PublicKey, x25519.X25519PrivateKey)):
         return ALGORITHM_BY_NAME["X25519"]
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
+        return ALGORITHM_BY_NAME.get(f"RSA{public_key.key_size}")
     return None
 
 
@@ -133,7 +140,9 @@ def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> P
             e = int.from_bytes(field(fields, 0x82, what, min_length=1), "big")
             if n.bit_length() != algorithm.bits:
                 raise MalformedResponseError(f"{what}: the modulus has {n.bit_length()} bits")
-            return rsa.RSAPublicNumbers(e, n).public_key()
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+
+            return RSAPublicNumbers(e, n).public_key()
         point = field(fields, 0x86, what, min_length=1)
         if algorithm.family == KeyFamily.EC:
             return ec.EllipticCurvePublicKey.from_encoded_point(algorithm.curve_info.ec_curve(), point)
@@ -230,7 +239,9 @@ class SlotContents(SlotRecord):
 
     @property
     def rsa_key(self) -> rsa.RSAPublicKey:
-        assert isinstance(self.public_key, rsa.RSAPublicKey), f"{self.algorithm.name} is no RSA key"
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+        assert isinstance(self.public_key, RSAPublicKey), f"{self.algorithm.name} is no RSA key"
         return self.public_key
 
     @property

@@ -55,9 +55,7 @@ Random numbers
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, ClassVar, Dict, List, NamedTuple, Tuple, Type, TypeVar
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Tuple, Type, TypeVar
 
 from cardki import errors
 from cardki.apdu import (
@@ -86,7 +84,6 @@ from ..sharing import CardToken, SharedCard, wipe
 from .card import ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .keys import (
-    PrivateKey,
     check_capabilities,
     importable_key,
     key_algorithm,
@@ -97,7 +94,6 @@ from .mgmt import ManagementKey, new_management_key, parse_management_key
 from .objects import (
     ALGORITHM_BY_NAME,
     KEY_ALGORITHMS,
-    PUBLIC_KEY_TYPES,
     KeyAlgorithm,
     SlotContents,
     algorithm_of,
@@ -106,6 +102,7 @@ from .objects import (
     attestation_object,
     certificate_container,
     data_object,
+    is_public_key,
     key_capabilities,
     key_objects,
     oid_der,
@@ -114,6 +111,9 @@ from .objects import (
     verify_allowed,
 )
 from .profile import DataObjectSpec, Profile, SlotSpec
+
+if TYPE_CHECKING:
+    from ..key_templates import PrivateKey
 
 logger = get_logger(__name__)
 T = TypeVar("T")
@@ -516,7 +516,7 @@ class PivToken(CardToken):
         algorithm = algorithm_of(public_key)
         if algorithm is None:
             return None
-        assert isinstance(public_key, PUBLIC_KEY_TYPES), "algorithm_of knows only these"
+        assert is_public_key(public_key), "algorithm_of knows only these"
         return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)
 
     def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
@@ -1160,7 +1160,7 @@ class PivToken(CardToken):
         if current is not None:
             current.certificate = der
         elif algorithm is not None:
-            assert isinstance(public_key, PUBLIC_KEY_TYPES), "algorithm_of knows only these"
+            assert is_public_key(public_key), "algorithm_of knows only these"
             self._slots[spec.key] = SlotContents(spec, algorithm, public_key, der)
         for obj in self.objects():
             if obj.ref == ObjectRef(ObjectKind.CERTIFICATE, spec.key):
@@ -1289,9 +1289,7 @@ class PivToken(CardToken):
 
 # ----------------------------------------------------------------- helpers
 def _modulus(contents: SlotContents) -> bytes:
-    key = contents.public_key
-    assert isinstance(key, rsa.RSAPublicKey), "only RSA slots have a modulus"
-    return key.public_numbers().n.to_bytes(contents.algorithm.byte_length, "big")
+    return contents.rsa_key.public_numbers().n.to_bytes(contents.algorithm.byte_length, "big")
 
 
 def _raw_rsa_input(contents: SlotContents, data: bytes) -> bytes:
