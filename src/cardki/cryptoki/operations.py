@@ -79,7 +79,10 @@ _HOST_KEY_KINDS = (OperationKind.VERIFY, OperationKind.ENCRYPT)
 _KIND_KEY_CLASS = {kind: int(CKO.PRIVATE_KEY) if kind in _CARD_KINDS else int(CKO.PUBLIC_KEY)
                    for kind in _KIND_KEY_ATTRIBUTE}
 _PUBLIC_KEY = int(CKO.PUBLIC_KEY)
-_SIGN = OperationKind.SIGN
+# The members every signature names (looked up on the enum class each time, they cost a
+# Python call each: the enum metaclass has a __getattr__).
+_SIGN, _SINGLE = OperationKind.SIGN, Call.SINGLE
+_RSA_PKCS = int(CKM.RSA_PKCS)
 # What every *_Init reads, as ints: looking a member up on its enum class is a Python
 # call (the enum metaclass has a __getattr__), ~0.1 us each.
 _CKA_CLASS, _CKA_KEY_TYPE, _CKA_ALWAYS_AUTHENTICATE = int(CKA.CLASS), int(CKA.KEY_TYPE), int(CKA.ALWAYS_AUTHENTICATE)
@@ -249,14 +252,15 @@ class OperationRunner:
     def _signature_input(self, operation: Operation, data: bytes | None) -> bytes:
         """What the base mechanism gets: DigestInfo for RSA_PKCS, the digest for
         PSS/ECDSA, the data itself for raw mechanisms."""
-        if operation.digest_mechanism is None:
+        digest_mechanism = operation.digest_mechanism
+        if digest_mechanism is None:
             return bytes(operation.buffer) if data is None else bytes(data)
         hash_context = _hash_context(operation)
         if data is not None:
             hash_context.update(bytes(data))
         digest = hash_context.digest()
-        if _base(operation).type == CKM.RSA_PKCS:
-            return BY_MECHANISM[operation.digest_mechanism].digest_info(digest)
+        if _base(operation).type == _RSA_PKCS:
+            return BY_MECHANISM[digest_mechanism].digest_info(digest)
         return digest
 
     def _absorb(self, operation: Operation, data: bytes) -> None:
@@ -279,14 +283,15 @@ class OperationRunner:
         self._init_key_operation(session, OperationKind.SIGN, mech, key)
 
     def _card_sign(self, state: SlotState, operation: Operation, data: bytes | None) -> bytes:
-        self._require_context_login(operation)
+        if operation.context_login_pending:
+            self._require_context_login(operation)
         payload = self._signature_input(operation, data)
         key, base = _card_key(operation), _base(operation)
         return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
     def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
-        with self._step(session, OperationKind.SIGN, Call.SINGLE) as (context, operation):
-            return self._deliver(context.record, OperationKind.SIGN, Call.SINGLE, operation,
+        with self._step(session, _SIGN, _SINGLE) as (context, operation):
+            return self._deliver(context.record, _SIGN, _SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
                                  operation.output_length)
 
