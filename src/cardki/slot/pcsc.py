@@ -36,6 +36,10 @@ _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: sc
 REMOVAL_GRACE = 2.0
 _GONE_STATES = scard.SCARD_STATE_EMPTY | scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE
 _EVENT_COUNTER_SHIFT = 16  # pcsc-lite counts card insertions/removals in the state's high word
+#: What SCardEndTransaction may answer when the transaction is over: done, or the card
+#: was removed or reset inside it (which ended it already).
+_TRANSACTION_ENDED = frozenset({scard.SCARD_S_SUCCESS, scard.SCARD_W_REMOVED_CARD, scard.SCARD_W_RESET_CARD,
+                                scard.SCARD_E_NO_SMARTCARD})
 
 
 def establish_context() -> int:
@@ -189,12 +193,7 @@ class PcscTransport(LockedTransactions, CardTransport):
         hresult = scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
         # A card removed or reset inside the transaction already
         # ended it; the caller hears about that from transmit.
-        if hresult not in (
-            scard.SCARD_S_SUCCESS,
-            scard.SCARD_W_REMOVED_CARD,
-            scard.SCARD_W_RESET_CARD,
-            scard.SCARD_E_NO_SMARTCARD,
-        ):
+        if hresult not in _TRANSACTION_ENDED:
             raise error_for_pcsc(hresult, "SCardEndTransaction")
 
     def transmit(self, apdu: bytes) -> bytes:
