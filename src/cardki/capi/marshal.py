@@ -77,7 +77,7 @@ class Marshaller:
 
     def read_mechanism(self, pointer: Any) -> Any:
         """A CK_MECHANISM as the engine takes it: an int, or (type, parameter)."""
-        if self.is_null(pointer):
+        if pointer == self.NULL:
             raise errors.ArgumentsBad("NULL mechanism")
         mechanism_type = int(pointer.mechanism)
         parameter_pointer = pointer.pParameter

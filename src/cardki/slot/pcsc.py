@@ -185,7 +185,9 @@ class PcscTransport(LockedTransactions, CardTransport):
         self._ensure_alive()
 
     def _open_transaction(self) -> None:
-        self._check(scard.SCardBeginTransaction(self._card), "SCardBeginTransaction")
+        hresult = scard.SCardBeginTransaction(self._card)
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._check(hresult, "SCardBeginTransaction")
 
     def _close_transaction(self) -> None:
         if self._dead is not None or self._card is None:
@@ -206,7 +208,8 @@ class PcscTransport(LockedTransactions, CardTransport):
 
     def _transmit(self, apdu: bytes) -> bytes:
         hresult, response = scard.SCardTransmit(self._card, _PCI[self._protocol], list(apdu))
-        self._check(hresult, "SCardTransmit")
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._check(hresult, "SCardTransmit")
         if len(response) < 2 and card_left(self._context, self._reader, self._card):
             # A reader whose card is pulled mid-exchange can pass on what arrived: nothing.
             self._dead = CardRemovedError(scard.SCARD_W_REMOVED_CARD, "SCardTransmit", "the card left the reader")
