@@ -99,7 +99,11 @@ class Logger:
         return real
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (logging's name)
-        real = self._logger or self._real(level)  # asked on every C call and APDU: one call less once bound
+        real = self._logger  # asked on every C call and APDU: no call more than needed
+        if real is None:
+            if level < WARNING and "logging" not in sys.modules:
+                return False  # what _real would find: nothing can have lowered the level yet
+            real = self._real(level)
         return real is not None and real.isEnabledFor(level)
 
     def _emit(self, level: int, message: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:

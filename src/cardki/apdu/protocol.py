@@ -134,7 +134,7 @@ class WrongLeProcessor(ApduProcessor):
 
     def send(self, command: Command) -> Response:
         response = self.inner.send(command)
-        if response.sw1 == 0x6C:
+        if response.sw >> 8 == 0x6C:  # sw1, without the property's call on every APDU
             response = self.inner.send(command._replace(le=response.sw2 or SHORT_MAX_LE))
         return response
 
@@ -173,6 +173,8 @@ class GetResponseProcessor(ApduProcessor):
 
     def send(self, command: Command) -> Response:
         response = self.inner.send(command)
+        if response.sw >> 8 != 0x61 and type(response.data) is bytes and len(response.data) <= MAX_RESPONSE_LENGTH:
+            return response  # all of it in one answer (the usual case): what the loop below gives
         data = bytearray(response.data)
         rounds = 0
         while True:

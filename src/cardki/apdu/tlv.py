@@ -27,7 +27,10 @@ def encode_tag(tag: int) -> bytes:
 def encode_tlv(tag: int, value: bytes = b"") -> bytes:
     """One TLV's encoding as plain bytes: what :class:`Tlv` stores, without making one
     (a command template built for every signature needs no parsed view of itself)."""
-    return encode_tag(tag) + encode_length(len(value)) + value
+    length = len(value)
+    if 0 <= tag <= 0xFF and length < 0x80:  # one tag byte, the short length form: a signature's template
+        return bytes((tag, length)) + value
+    return encode_tag(tag) + encode_length(length) + value
 
 
 def _read_tag(data: bytes, offset: int) -> Tuple[int, int]:

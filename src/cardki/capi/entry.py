@@ -108,7 +108,10 @@ def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None
         try:
             if checks_initialized:
                 # CRYPTOKI_NOT_INITIALIZED before any argument check, as hosts expect.
-                engine().check_initialized()
+                current = _engine
+                if current is None:
+                    raise errors.CryptokiNotInitialized()
+                current.check_initialized()
             function(*args)
             rv = _OK
         except errors.CryptokiError as failure:
@@ -412,23 +415,26 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _operation_call(session: int, kind: OperationKind | None) -> ContextManager[None]:
+def _operation_call(session: int, kind: OperationKind | None, current: Cryptoki | None = None) -> ContextManager[None]:
     """The engine's operation rules around a whole C call, argument checks included
     (a NULL pointer ends the operation like any other failure); calls that belong to
-    no operation the engine keeps (C_SignRecover, ...) need none."""
+    no operation the engine keeps (C_SignRecover, ...) need none. ``current``: the
+    engine, when the caller has it at hand."""
     if kind is None:
         return contextlib.nullcontext()
-    return engine().operation_call(int(session), kind)
+    return (current or engine()).operation_call(int(session), kind)
 
 
 def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
-    C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules."""
+    C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules
+    (write_output refuses a NULL length pointer)."""
     def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
-        with _operation_call(session, kind):
-            _M.require(out_length)
+        current = engine()
+        handle = int(session)
+        with _operation_call(handle, kind, current):
             payload = _M.read_bytes(data, int(data_length))
-            _M.write_output(out, out_length, getattr(engine(), method), int(session), payload)
+            _M.write_output(out, out_length, getattr(current, method), handle, payload)
     return call
 
 

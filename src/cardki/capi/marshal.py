@@ -40,7 +40,7 @@ class Marshaller:
         """``length`` bytes at ``pointer``; NULL is allowed only for an empty input."""
         if length == 0:
             return b""
-        if length > MAX_INPUT_LENGTH or self.is_null(pointer):
+        if length > MAX_INPUT_LENGTH or pointer == self.NULL:
             raise errors.ArgumentsBad("NULL or oversized input buffer")
         return bytes(self.ffi.buffer(pointer, length))
 
@@ -77,7 +77,7 @@ class Marshaller:
 
     def read_mechanism(self, pointer: Any) -> Any:
         """A CK_MECHANISM as the engine takes it: an int, or (type, parameter)."""
-        if self.is_null(pointer):
+        if pointer == self.NULL:
             raise errors.ArgumentsBad("NULL mechanism")
         mechanism_type = int(pointer.mechanism)
         parameter_pointer = pointer.pParameter
@@ -109,7 +109,8 @@ class Marshaller:
         """The spec's buffer convention around ``produce(*args, length_only=True)`` (a
         NULL buffer asks for the length) or ``produce(*args, max_length=n)`` (an engine
         call; the arguments go through as they are, so no closure is made per call)."""
-        self.require(out_length)
+        if out_length == self.NULL:
+            raise errors.ArgumentsBad("NULL output pointer")
         if out == self.NULL:
             out_length[0] = int(produce(*args, length_only=True))
             return

@@ -10,6 +10,7 @@ decorates its public methods with it.
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import errors
@@ -28,7 +29,8 @@ def api_boundary(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self: Cryptoki, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
-            self._check_initialized()
+            if not self._initialized or self._pid != os.getpid():  # the usual answer without a call
+                self._check_initialized()
             try:
                 return method(self, *args, **kwargs)
             except errors.CryptokiError:

@@ -62,6 +62,8 @@ Mechanism = int | Tuple[int, Any] | MechanismSpec
 
 def as_spec(mechanism: Any) -> MechanismSpec:
     """Any accepted mechanism form as a :class:`MechanismSpec`."""
+    if type(mechanism) is int:  # what the C ABI passes for a mechanism without a parameter
+        return MechanismSpec(mechanism, None)
     if isinstance(mechanism, MechanismSpec):
         return MechanismSpec(int(mechanism.type), mechanism.parameter)
     if isinstance(mechanism, tuple) and len(mechanism) == 2:
@@ -100,21 +102,32 @@ SIGN_MECHANISMS = RAW_SIGN | frozenset(HASHED_SIGN)
 CIPHER_MECHANISMS = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP})
 DERIVE_MECHANISMS = frozenset({CKM.ECDH1_DERIVE})
 
+#: Base mechanism -> the key type it needs (a hashed mechanism needs its base's).
+_BASE_KEY_TYPES: Dict[int, int] = {
+    CKM.RSA_PKCS: CKK.RSA, CKM.RSA_X_509: CKK.RSA, CKM.RSA_PKCS_PSS: CKK.RSA, CKM.RSA_PKCS_OAEP: CKK.RSA,
+    CKM.ECDSA: CKK.EC, CKM.ECDH1_DERIVE: CKK.EC, CKM.EDDSA: CKK.EC_EDWARDS,
+}
+#: Every mechanism key_type_for knows, looked up once (every *_Init asks).
+_KEY_TYPES: Dict[int, int] = {
+    **_BASE_KEY_TYPES,
+    **{hashed: _BASE_KEY_TYPES[base] for hashed, (base, _) in HASHED_SIGN.items()},
+}
+
+
 def key_type_for(mechanism: int) -> int | None:
     """The key type a sign/verify/cipher/derive mechanism needs."""
-    base = HASHED_SIGN.get(mechanism, (mechanism, None))[0]
-    if base in (CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_PSS, CKM.RSA_PKCS_OAEP):
-        return CKK.RSA
-    if base in (CKM.ECDSA, CKM.ECDH1_DERIVE):
-        return CKK.EC
-    if base == CKM.EDDSA:
-        return CKK.EC_EDWARDS
-    return None
+    return _KEY_TYPES.get(mechanism)
 
 
 def new_hash(digest_mechanism: int) -> HashContext:
     """A fresh multi-part hash context for a digest mechanism."""
     return BY_MECHANISM[digest_mechanism].new()
+
+
+#: Mechanisms whose parameter check_parameter looks at (the rest take none).
+_PARAMETER_MECHANISMS = frozenset(
+    {CKM.RSA_PKCS_PSS, CKM.RSA_PKCS_OAEP, CKM.ECDH1_DERIVE, CKM.EDDSA}
+    | {hashed for hashed, (base, _) in HASHED_SIGN.items() if base == CKM.RSA_PKCS_PSS})
 
 
 def _param_invalid(spec: MechanismSpec, why: str) -> errors.CryptokiError:
@@ -125,6 +138,8 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
     """Validate ``spec.parameter`` for its mechanism (MECHANISM_PARAM_INVALID)
     and return the spec with the parameter in canonical form."""
     mech, param = spec.type, spec.parameter
+    if param is None and mech not in _PARAMETER_MECHANISMS:
+        return spec  # what the last line below gives, without the checks of the others
     if mech in (CKM.RSA_PKCS_PSS,) or (mech in HASHED_SIGN and HASHED_SIGN[mech][0] == CKM.RSA_PKCS_PSS):
         if not isinstance(param, RsaPssParams):
             raise _param_invalid(spec, "needs CK_RSA_PKCS_PSS_PARAMS")

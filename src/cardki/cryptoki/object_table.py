@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from ..token.base import ObjectRef, Token, TokenObject
     from .slots import SlotState, SlotTable
 
+# As ints for the visibility test every key use makes (an enum member's lookup on its
+# class is a Python call).
+_USER, _CKA_PRIVATE = int(CKU.USER), int(CKA.PRIVATE)
+
 
 def _cka_id(attributes: Mapping[int, Any]) -> bytes | None:
     """An object's CKA_ID as bytes (None without one, as for PIV data objects)."""
@@ -86,7 +90,7 @@ class ObjectTable:
 
     @staticmethod
     def _visible(record: ObjectRecord, slot_id: int, login: int | None) -> bool:
-        return record.slot_id == slot_id and (not record.is_private or login == CKU.USER)
+        return record.slot_id == slot_id and (login == _USER or not record.attributes.get(_CKA_PRIVATE, False))
 
     def get(self, context: SessionContext, handle: int,
             error: Type[errors.CryptokiError] = errors.ObjectHandleInvalid) -> ObjectRecord:

@@ -68,11 +68,26 @@ _KIND_MECHANISMS = {
     OperationKind.DIGEST: DIGEST_MECHANISMS,
 }
 _KIND_KEY_ATTRIBUTE = {
-    OperationKind.SIGN: CKA.SIGN, OperationKind.VERIFY: CKA.VERIFY,
-    OperationKind.ENCRYPT: CKA.ENCRYPT, OperationKind.DECRYPT: CKA.DECRYPT,
+    OperationKind.SIGN: int(CKA.SIGN), OperationKind.VERIFY: int(CKA.VERIFY),
+    OperationKind.ENCRYPT: int(CKA.ENCRYPT), OperationKind.DECRYPT: int(CKA.DECRYPT),
 }
 #: Operations the card performs (the rest run on the host).
 _CARD_KINDS = (OperationKind.SIGN, OperationKind.DECRYPT)
+#: Operations that need the key's public part on the host.
+_HOST_KEY_KINDS = (OperationKind.VERIFY, OperationKind.ENCRYPT)
+#: The class of key an operation takes: the card's private key, else a public key.
+_KIND_KEY_CLASS = {kind: int(CKO.PRIVATE_KEY) if kind in _CARD_KINDS else int(CKO.PUBLIC_KEY)
+                   for kind in _KIND_KEY_ATTRIBUTE}
+_PUBLIC_KEY = int(CKO.PUBLIC_KEY)
+# The members every signature names (looked up on the enum class each time, they cost a
+# Python call each: the enum metaclass has a __getattr__).
+_SIGN, _SINGLE = OperationKind.SIGN, Call.SINGLE
+_RSA_PKCS = int(CKM.RSA_PKCS)
+# What every *_Init reads, as ints: looking a member up on its enum class is a Python
+# call (the enum metaclass has a __getattr__), ~0.1 us each.
+_CKA_CLASS, _CKA_KEY_TYPE, _CKA_ALWAYS_AUTHENTICATE = int(CKA.CLASS), int(CKA.KEY_TYPE), int(CKA.ALWAYS_AUTHENTICATE)
+_CKA_MODULUS, _CKA_EC_POINT = int(CKA.MODULUS), int(CKA.EC_POINT)
+_CKK_RSA, _CKK_EC, _CKK_EC_EDWARDS = int(CKK.RSA), int(CKK.EC), int(CKK.EC_EDWARDS)
 
 
 def _card_key(operation: Operation) -> TokenObject:
@@ -103,16 +118,18 @@ def _signature_length(key: ObjectRecord | None) -> int | None:
     if key is None:
         return None
     attributes = key.attributes
-    key_type = attributes.get(CKA.KEY_TYPE)
-    if key_type == CKK.RSA and isinstance(attributes.get(CKA.MODULUS), bytes):
-        return len(attributes[CKA.MODULUS])
-    point = attributes.get(CKA.EC_POINT)
+    key_type = attributes.get(_CKA_KEY_TYPE)
+    if key_type == _CKK_RSA:
+        modulus = attributes.get(_CKA_MODULUS)
+        if isinstance(modulus, bytes):
+            return len(modulus)
+    point = attributes.get(_CKA_EC_POINT)
     if not isinstance(point, bytes):
         return None
     raw = unwrap_octet_string(point)
-    if key_type == CKK.EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
+    if key_type == _CKK_EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
         return len(raw) - 1
-    if key_type == CKK.EC_EDWARDS:
+    if key_type == _CKK_EC_EDWARDS:
         return 2 * len(raw)
     return None
 
@@ -198,12 +215,13 @@ class OperationRunner:
         return spec
 
     def _check_key(self, kind: OperationKind, spec: MechanismSpec, key: ObjectRecord) -> None:
-        wanted_class = CKO.PRIVATE_KEY if kind in (*_CARD_KINDS,) else CKO.PUBLIC_KEY
-        if key.object_class != wanted_class or key.attributes.get(CKA.KEY_TYPE) != key_type_for(spec.type):
+        attributes = key.attributes
+        if attributes.get(_CKA_CLASS) != _KIND_KEY_CLASS.get(kind, _PUBLIC_KEY) \
+                or attributes.get(_CKA_KEY_TYPE) != key_type_for(spec.type):
             raise errors.KeyTypeInconsistent()
-        if kind in _CARD_KINDS and not key.is_token_object:
+        if kind in _CARD_KINDS and key.token_object is None:
             raise errors.KeyTypeInconsistent("private keys live on the card")
-        if not key.attributes.get(_KIND_KEY_ATTRIBUTE[kind], False):
+        if not attributes.get(_KIND_KEY_ATTRIBUTE[kind], False):
             raise errors.KeyFunctionNotPermitted()
 
     def _init_key_operation(self, handle: int, kind: OperationKind, mech: Any, key_handle: int) -> Operation:
@@ -215,32 +233,34 @@ class OperationRunner:
         self._check_key(kind, spec, key)
         spec = check_parameter(spec)
         operation = Operation(kind, mechanism=spec, key=key)
-        if kind is OperationKind.SIGN:
+        if kind is _SIGN:
             operation.output_length = _signature_length(key)
-        if spec.type in HASHED_SIGN:
-            base, digest = HASHED_SIGN[spec.type]
+        hashed = HASHED_SIGN.get(spec.type)
+        if hashed is not None:
+            base, digest = hashed
             operation.base_mechanism = MechanismSpec(base, spec.parameter)
             operation.digest_mechanism = digest
             operation.hash_context = new_hash(digest)
         else:
             operation.base_mechanism = spec
-        if kind in (OperationKind.VERIFY, OperationKind.ENCRYPT):
+        if kind in _HOST_KEY_KINDS:
             operation.public_key = _hostcrypto().public_key_from_attributes(key.attributes)
-        if kind in _CARD_KINDS and key.attributes.get(CKA.ALWAYS_AUTHENTICATE):
+        if kind in _CARD_KINDS and key.attributes.get(_CKA_ALWAYS_AUTHENTICATE):
             operation.context_login_pending = True
         return record.begin(operation)
 
     def _signature_input(self, operation: Operation, data: bytes | None) -> bytes:
         """What the base mechanism gets: DigestInfo for RSA_PKCS, the digest for
         PSS/ECDSA, the data itself for raw mechanisms."""
-        if operation.digest_mechanism is None:
+        digest_mechanism = operation.digest_mechanism
+        if digest_mechanism is None:
             return bytes(operation.buffer) if data is None else bytes(data)
         hash_context = _hash_context(operation)
         if data is not None:
             hash_context.update(bytes(data))
         digest = hash_context.digest()
-        if _base(operation).type == CKM.RSA_PKCS:
-            return BY_MECHANISM[operation.digest_mechanism].digest_info(digest)
+        if _base(operation).type == _RSA_PKCS:
+            return BY_MECHANISM[digest_mechanism].digest_info(digest)
         return digest
 
     def _absorb(self, operation: Operation, data: bytes) -> None:
@@ -263,14 +283,15 @@ class OperationRunner:
         self._init_key_operation(session, OperationKind.SIGN, mech, key)
 
     def _card_sign(self, state: SlotState, operation: Operation, data: bytes | None) -> bytes:
-        self._require_context_login(operation)
+        if operation.context_login_pending:
+            self._require_context_login(operation)
         payload = self._signature_input(operation, data)
         key, base = _card_key(operation), _base(operation)
         return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
     def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
-        with self._step(session, OperationKind.SIGN, Call.SINGLE) as (context, operation):
-            return self._deliver(context.record, OperationKind.SIGN, Call.SINGLE, operation,
+        with self._step(session, _SIGN, _SINGLE) as (context, operation):
+            return self._deliver(context.record, _SIGN, _SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
                                  operation.output_length)
 

@@ -70,9 +70,13 @@ class SessionTable:
         return self._login.get(slot_id)
 
     def context(self, handle: int) -> SessionContext:
-        """The session, its slot and the slot's login state, as one call sees them."""
-        record = self.get(handle)
-        return SessionContext(record, self._slots.state(record.slot_id), self._login.get(record.slot_id))
+        """The session, its slot and the slot's login state, as one call sees them (every
+        call on a session asks: the usual plain-int handle is looked up directly)."""
+        record = self._sessions.get(handle) if type(handle) is int else None
+        if record is None:
+            record = self.get(handle)
+        slot_id = record.slot_id
+        return SessionContext(record, self._slots.state(slot_id), self._login.get(slot_id))
 
     def of_slot(self, slot_id: int) -> List[SessionRecord]:
         return [self._sessions[h] for h in sorted(self._by_slot.get(slot_id, ()))]

@@ -36,6 +36,10 @@ _PCI = {scard.SCARD_PROTOCOL_T0: scard.SCARD_PCI_T0, scard.SCARD_PROTOCOL_T1: sc
 REMOVAL_GRACE = 2.0
 _GONE_STATES = scard.SCARD_STATE_EMPTY | scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE
 _EVENT_COUNTER_SHIFT = 16  # pcsc-lite counts card insertions/removals in the state's high word
+#: What SCardEndTransaction may answer when the transaction is over: done, or the card
+#: was removed or reset inside it (which ended it already).
+_TRANSACTION_ENDED = frozenset({scard.SCARD_S_SUCCESS, scard.SCARD_W_REMOVED_CARD, scard.SCARD_W_RESET_CARD,
+                                scard.SCARD_E_NO_SMARTCARD})
 
 
 def establish_context() -> int:
@@ -181,7 +185,9 @@ class PcscTransport(LockedTransactions, CardTransport):
         self._ensure_alive()
 
     def _open_transaction(self) -> None:
-        self._check(scard.SCardBeginTransaction(self._card), "SCardBeginTransaction")
+        hresult = scard.SCardBeginTransaction(self._card)
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._check(hresult, "SCardBeginTransaction")
 
     def _close_transaction(self) -> None:
         if self._dead is not None or self._card is None:
@@ -189,12 +195,7 @@ class PcscTransport(LockedTransactions, CardTransport):
         hresult = scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
         # A card removed or reset inside the transaction already
         # ended it; the caller hears about that from transmit.
-        if hresult not in (
-            scard.SCARD_S_SUCCESS,
-            scard.SCARD_W_REMOVED_CARD,
-            scard.SCARD_W_RESET_CARD,
-            scard.SCARD_E_NO_SMARTCARD,
-        ):
+        if hresult not in _TRANSACTION_ENDED:
             raise error_for_pcsc(hresult, "SCardEndTransaction")
 
     def transmit(self, apdu: bytes) -> bytes:
@@ -207,7 +208,8 @@ class PcscTransport(LockedTransactions, CardTransport):
 
     def _transmit(self, apdu: bytes) -> bytes:
         hresult, response = scard.SCardTransmit(self._card, _PCI[self._protocol], list(apdu))
-        self._check(hresult, "SCardTransmit")
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._check(hresult, "SCardTransmit")
         if len(response) < 2 and card_left(self._context, self._reader, self._card):
             # A reader whose card is pulled mid-exchange can pass on what arrived: nothing.
             self._dead = CardRemovedError(scard.SCARD_W_REMOVED_CARD, "SCardTransmit", "the card left the reader")

@@ -209,6 +209,12 @@ KEYGEN_MECHANISMS = {KeyFamily.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN, KeyFamily.EC: CKM
                      KeyFamily.ED25519: CKM.EC_EDWARDS_KEY_PAIR_GEN, KeyFamily.X25519: CKM.EC_MONTGOMERY_KEY_PAIR_GEN}
 
 
+# The policies each signature asks about, looked up once (a member's lookup on its enum
+# class is a Python call: the enum metaclass has a __getattr__).
+_TOUCH_POLICIES_THAT_TOUCH = frozenset({TouchPolicy.ALWAYS, TouchPolicy.CACHED})
+_DEFAULT_PIN_POLICY, _ALWAYS_PIN_POLICY = PinPolicy.DEFAULT, PinPolicy.ALWAYS
+
+
 class SlotContents(SlotRecord):
     """What the card holds for one key slot (the certificate changes when one is
     written or deleted)."""
@@ -231,11 +237,11 @@ class SlotContents(SlotRecord):
 
     @property
     def needs_touch(self) -> bool:
-        return self.touch_policy in (TouchPolicy.ALWAYS, TouchPolicy.CACHED)
+        return self.touch_policy in _TOUCH_POLICIES_THAT_TOUCH
 
     @property
     def effective_pin_policy(self) -> PinPolicy:
-        return self.pin_policy if self.pin_policy != PinPolicy.DEFAULT else self.spec.pin_policy
+        return self.pin_policy if self.pin_policy != _DEFAULT_PIN_POLICY else self.spec.pin_policy
 
     @property
     def rsa_key(self) -> rsa.RSAPublicKey:
@@ -256,7 +262,7 @@ class SlotContents(SlotRecord):
 
     @property
     def always_authenticate(self) -> bool:
-        return self.effective_pin_policy == PinPolicy.ALWAYS
+        return self.effective_pin_policy == _ALWAYS_PIN_POLICY
 
 
 def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
