@@ -47,11 +47,12 @@ class CarriedOpenPgpToken(DeferredToken["OpenPgpToken"]):
         from .token import OpenPgpToken  # the driver: card commands, parsers, serialization
 
         # The profile resolved for the firmware another token read (detection's probe, or
-        # the PIV token's first need); none read yet: the token chooses its profile from
-        # DO 6E and reads the version itself (GET VERSION) at its first operation.
+        # the PIV token's first need); none read yet: the token resolves it with the
+        # version it reads itself (GET VERSION) at its first operation.
         version = self.shared.version
-        profile = self.profile.for_firmware(version) if version is not None else None
-        return OpenPgpToken(self.shared, profile, replacing=self)
+        if version is None:
+            return OpenPgpToken(self.shared, None, replacing=self, unresolved=self.profile)
+        return OpenPgpToken(self.shared, self.profile.for_firmware(version), replacing=self)
 
 
 def detect(card: SharedCard) -> Detected | None:

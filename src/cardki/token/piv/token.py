@@ -359,14 +359,14 @@ class PivToken(CardToken):
         it), read at the first ask and kept: detection does not read it, because a
         signature never needs it (the token info's serial and label do). None where
         the card has no serial or does not tell."""
-        if not self._serial_read and self.profile.feature("serial"):
+        if not self._serial_read and self._feature("serial"):
             self._run(self._read_serial, relogin_on_6982=False)
         return self._serial
 
     def _read_serial(self) -> None:
         """Inside a transaction: GET SERIAL, once per token (the card's other tokens
         share what it answered through :class:`SharedCard`)."""
-        if self._serial_read or not self.profile.feature("serial"):
+        if self._serial_read or not self._feature("serial"):
             return
         if self.shared.serial is None:
             try:
@@ -517,14 +517,15 @@ class PivToken(CardToken):
             return {}
         return {CKA.DESTROYABLE: self.profile.feature("move_delete") and bool(spec.usage)}
 
-    def _slots_with_id(self, cka_id: bytes) -> List[SlotSpec]:
-        """The key slots whose CKA_ID is ``cka_id`` (a slot that needs a feature only if
-        the card has it: asked only of a slot the id names)."""
+    def _key_slots(self, cka_id: bytes | None = None) -> List[SlotSpec]:
+        """The card's key slots (those whose CKA_ID is ``cka_id``): a slot that needs a
+        feature only if the card has it, which is asked only of the slots wanted."""
         if self._exact is not None:
-            return [spec for spec in self._exact.slots if spec.cka_id == cka_id]
+            return [spec for spec in self._exact.slots if cka_id is None or spec.cka_id == cka_id]
         assert self._unresolved is not None
         return [spec for spec in self._unresolved.slots
-                if spec.cka_id == cka_id and (spec.requires is None or self._feature(spec.requires))]
+                if (cka_id is None or spec.cka_id == cka_id)
+                and (spec.requires is None or self._feature(spec.requires))]
 
     def objects_with_id(self, cka_id: bytes) -> List[TokenObject]:
         """Exactly the objects of :meth:`objects` whose CKA_ID is ``cka_id``, reading
@@ -536,7 +537,7 @@ class PivToken(CardToken):
         (+ VERIFY when logged in) and ATTEST, or nothing for a key the card did not
         generate."""
         cka_id = bytes(cka_id)
-        specs = self._slots_with_id(cka_id)
+        specs = self._key_slots(cka_id)
         attested = [spec for spec in self._attestable_slots(cka_id) if attestation_id(spec) == cka_id]
         if attested:
             return [obj for spec in attested for obj in self._attestation_objects(spec)]
@@ -605,7 +606,7 @@ class PivToken(CardToken):
                 return []
             cert = read_certificate_fields(der)
             assert cert is not None  # PivCard.attest answers only readable certificates
-            obj = attestation_object(spec, cert, self.profile.labels)
+            obj = attestation_object(spec, cert, self._fixed.labels)
             self._attestations[spec.key] = (epoch, obj)
             return [obj]
 
@@ -614,7 +615,7 @@ class PivToken(CardToken):
         # transaction; one SELECT here makes the listing trustworthy.
         self.card.select()
         slots: Dict[int, SlotContents] = {}
-        for spec in self.profile.slots:
+        for spec in self._key_slots():
             # A slot objects_with_id() read since the last reset is not read again (a write
             # of ours drops those reads: _slot_changed, destroy_object).
             known = self._single_slots.get(spec.key)
@@ -688,7 +689,7 @@ class PivToken(CardToken):
 
     def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
         found = []
-        for spec in self.profile.data_objects:
+        for spec in self._fixed.data_objects:
             if spec.private != private:
                 continue
             try:
@@ -786,7 +787,7 @@ class PivToken(CardToken):
             self._end_card_login(self._drop_security_status)
 
     def _drop_security_status(self) -> None:
-        if self.profile.verify_reset:
+        if self._fixed.verify_reset:
             try:
                 self.card.reset_pin_status()
                 return
@@ -914,9 +915,10 @@ class PivToken(CardToken):
         """A PIN or PUK padded for the card; PIN_LEN_RANGE (nothing sent) when its
         length is outside the profile's limits."""
         value = bytes(value)
-        if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
-            raise errors.PinLenRange(f"a {what} has {self.profile.pin_min} to {self.profile.pin_max} characters")
-        return value.ljust(8, bytes([self.profile.pin_pad]))
+        fixed = self._fixed
+        if not fixed.pin_min <= len(value) <= fixed.pin_max:
+            raise errors.PinLenRange(f"a {what} has {fixed.pin_min} to {fixed.pin_max} characters")
+        return value.ljust(8, bytes([fixed.pin_pad]))
 
     def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
         """C_SetPIN.

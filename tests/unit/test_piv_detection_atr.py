@@ -1,0 +1,48 @@
+"""Detection of a YubiKey's PIV applet by its ATR (profiles' ``[match] atrs``): a USB
+YubiKey's ATR names it without GET VERSION, which its token reads when something
+needs the version; any other ATR (a YubiKey over NFC shows its reader's) is probed
+with GET VERSION as before. In-process: the PC/SC stack has no reader that gives a
+YubiKey another ATR."""
+
+from __future__ import annotations
+
+from test_piv_token_support import open_piv
+
+from cardki.slot.inprocess import InProcessSlot
+from cardki.token.profiles import load_profile
+from hwsim.yubikey import ATR_YUBIKEY4, ATR_YUBIKEY5, VirtualYubiKey
+
+
+class NfcYubiKey(VirtualYubiKey):
+    """A YubiKey 5 seen through an NFC reader: the reader makes up the ATR."""
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B8F8001804F0CA000000306030000000000006B")
+
+
+def test_the_profile_lists_the_usb_atrs_with_their_firmware_floor() -> None:
+    profile = load_profile("yubikey-piv")
+    assert profile.firmware_floor(ATR_YUBIKEY5) == (5, 0, 0)
+    assert profile.firmware_floor(ATR_YUBIKEY4) == (4, 0, 0)
+    assert profile.firmware_floor(NfcYubiKey().atr) is None
+    assert load_profile("generic-piv").firmware_floor(ATR_YUBIKEY5) is None
+
+
+def test_a_listed_atr_opens_without_get_version_which_is_read_at_the_first_need() -> None:
+    slot = InProcessSlot(VirtualYubiKey(firmware=(5, 4, 3)))
+    token, _ = open_piv(slot.card, slot)
+    assert slot.apdu_count == 1  # SELECT
+    assert token.version == (5, 4, 3)
+    assert slot.apdu_count == 2  # GET VERSION, once
+    assert token.version == (5, 4, 3) and token.profile.id == "yubikey-piv" and slot.apdu_count == 2
+    assert token.info().model.strip() == "YubiKey 5 PIV"
+
+
+def test_an_atr_no_profile_lists_is_probed_with_get_version() -> None:
+    slot = InProcessSlot(NfcYubiKey(firmware=(5, 7, 2)))
+    token, _ = open_piv(slot.card, slot)
+    assert slot.apdu_count == 2  # SELECT, GET VERSION: the probe tells a YubiKey from a PIV card
+    assert token.profile.id == "yubikey-piv" and token.version == (5, 7, 2)
+    assert slot.apdu_count == 2
+    assert token.profile.feature("move_delete")
