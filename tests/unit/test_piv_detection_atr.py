@@ -6,10 +6,13 @@ YubiKey another ATR."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from test_piv_token_support import open_piv
 
 from cardki.slot.inprocess import InProcessSlot
-from cardki.token.profiles import load_profile
+from cardki.token.profiles import ProfileError, ProfileHeader, load_profile
 from hwsim.yubikey import ATR_YUBIKEY4, ATR_YUBIKEY5, VirtualYubiKey
 
 
@@ -46,3 +49,16 @@ def test_an_atr_no_profile_lists_is_probed_with_get_version() -> None:
     assert token.profile.id == "yubikey-piv" and token.version == (5, 7, 2)
     assert slot.apdu_count == 2
     assert token.profile.feature("move_delete")
+
+
+@pytest.mark.parametrize("atrs, says", [
+    ({"atr": "3B00", "firmware": "5.0.0"}, "a list of"),
+    ([{"atr": "3B00"}], "exactly the keys atr and firmware"),
+    ([{"atr": "3B00", "firmware": "5.0.0", "serial": 1}], "exactly the keys atr and firmware"),
+    ([{"atr": "3BZZ", "firmware": "5.0.0"}], "malformed"),
+    ([{"atr": "3B00", "firmware": "five"}], "malformed"),
+])
+def test_a_malformed_atr_entry_is_a_profile_error(atrs: Any, says: str) -> None:
+    raw = {"profile": {"id": "broken", "applet": "piv", "aid": "A000000308"}, "match": {"atrs": atrs}}
+    with pytest.raises(ProfileError, match=says):
+        ProfileHeader.read(raw)
