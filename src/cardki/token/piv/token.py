@@ -511,11 +511,10 @@ class PivToken(CardToken):
     def settle(self, obj: TokenObject) -> Dict[int, Any]:
         """CKA_DESTROYABLE of a key object made before the version was known."""
         kind, slot = obj.ref
-        spec = self.profile.slot(slot)
-        if CKA.DESTROYABLE not in obj.late or kind not in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) \
-                or spec is None:
+        if CKA.DESTROYABLE not in obj.late or kind not in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY):
             return {}
-        return {CKA.DESTROYABLE: self.profile.feature("move_delete") and bool(spec.usage)}
+        spec = self.profile.slot(slot)  # the version read here, if nothing read it yet
+        return {CKA.DESTROYABLE: spec is not None and self.profile.feature("move_delete") and bool(spec.usage)}
 
     def _key_slots(self, cka_id: bytes | None = None) -> List[SlotSpec]:
         """The card's key slots (those whose CKA_ID is ``cka_id``): a slot that needs a
