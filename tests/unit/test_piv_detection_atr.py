@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_piv_token_support import open_piv
+from test_piv_token_support import make_cert, open_piv, put_cert, put_key, rsa_key
 
 from cardki.slot.inprocess import InProcessSlot
 from cardki.token.profiles import ProfileError, ProfileHeader, load_profile
@@ -62,3 +62,31 @@ def test_a_malformed_atr_entry_is_a_profile_error(atrs: Any, says: str) -> None:
     raw = {"profile": {"id": "broken", "applet": "piv", "aid": "A000000308"}, "match": {"atrs": atrs}}
     with pytest.raises(ProfileError, match=says):
         ProfileHeader.read(raw)
+
+
+def test_a_6d00_to_get_metadata_after_the_certificate_proves_old_firmware_without_get_version() -> None:
+    """After PIV answered the certificate read in the same transaction, GET METADATA's
+    6D00 can only mean the card lacks it (firmware below 5.3): no GET VERSION."""
+    card = VirtualYubiKey(firmware=(5, 2, 7))
+    key = rsa_key(2048)
+    put_key(card, 0x9A, key)
+    put_cert(card, 0x9A, make_cert(key))
+    slot = InProcessSlot(card)
+    token, _ = open_piv(card, slot)
+    before = slot.apdu_count
+    assert {obj.ref[0] for obj in token.objects_with_id(b"\x01")} == {"private", "public", "certificate"}
+    assert slot.apdu_count - before == 2  # GET DATA, GET METADATA (6D00)
+
+
+def test_an_ambiguous_6d00_to_get_metadata_is_settled_by_the_version() -> None:
+    """An empty slot: GET DATA's 6A82 and GET METADATA's 6D00 could be another applet's
+    answers, so the version decides (GET VERSION), then the read is repeated after a
+    SELECT as every empty-looking slot is."""
+    card = VirtualYubiKey(firmware=(5, 2, 7))
+    slot = InProcessSlot(card)
+    token, _ = open_piv(card, slot)
+    before = slot.apdu_count
+    assert token.objects_with_id(b"\x02") == []
+    # GET DATA (6A82), GET METADATA (6D00), GET VERSION; SELECT, GET DATA (6A82)
+    assert slot.apdu_count - before == 5
+    assert token.version == (5, 2, 7) and slot.apdu_count - before == 5
