@@ -16,11 +16,13 @@ from provisioning import PIN
 
 pytestmark = pytest.mark.sim
 
-#: SELECT, GET VERSION (token detection; the serial is read when the token info asks) +
-#: VERIFY (login) + certificate container, GET METADATA (slot 9a; no SELECT: PIV has had
-#: the card since the login) + GENERAL AUTHENTICATE (the signature). It was 9: GET SERIAL
-#: at detection, and SELECT + VERIFY again in the find's transaction.
-FIRST_SIGNATURE_APDUS = 2 + 1 + 2 + 1
+#: SELECT (token detection: the ATR names a YubiKey 5, so no GET VERSION; the version and
+#: the serial are read when the token info asks) + VERIFY (login) + certificate container,
+#: GET METADATA (slot 9a; no SELECT: PIV has had the card since the login; its answer
+#: proves firmware 5.3+, which settles what the find and C_SignInit ask) + GENERAL
+#: AUTHENTICATE (the signature). It was 9: GET SERIAL at detection, and SELECT + VERIFY
+#: again in the find's transaction; then 6, with GET VERSION at detection.
+FIRST_SIGNATURE_APDUS = 1 + 1 + 2 + 1
 
 
 def test_first_signature_reads_only_the_key_it_uses(provisioned_card: Any) -> None:
@@ -52,14 +54,16 @@ def _reader_slot(lib: Cryptoki, reader_name: str) -> int:
     return next(s for s in lib.get_slot_list(True) if lib.get_slot_info(s).slot_description == reader_name)
 
 
-#: SELECT, GET VERSION: what C_GetSlotList costs to open a YubiKey's tokens (PIV, and its
-#: OpenPGP application for nothing: the YubiKey profile names it).
-OPEN_YUBIKEY_APDUS = 2
+#: SELECT: what C_GetSlotList costs to open a YubiKey's tokens (PIV, and its OpenPGP
+#: application for nothing: the YubiKey profile names it). No GET VERSION: the USB ATR
+#: names a YubiKey 5 (it was 2 with that probe).
+OPEN_YUBIKEY_APDUS = 1
 
 
 def test_the_serial_is_read_when_the_token_info_asks(provisioned_card: Any) -> None:
-    """Detection leaves GET SERIAL out (a signature never needs it); C_GetTokenInfo reads
-    it once, for the label and the serial number, in the transaction of its PIN counter."""
+    """Detection leaves GET VERSION and GET SERIAL out (a signature needs neither);
+    C_GetTokenInfo reads them once, for the model, firmware, label and serial number, in
+    the transaction of its PIN counter."""
     provisioned_card.control.reset_count()
     lib = Cryptoki()
     lib.initialize()
@@ -68,7 +72,11 @@ def test_the_serial_is_read_when_the_token_info_asks(provisioned_card: Any) -> N
         assert provisioned_card.control.count() == OPEN_YUBIKEY_APDUS
         info = lib.get_token_info(slot)
         assert (info.label.strip(), info.serial_number.strip()) == ("YubiKey PIV #12345678", "12345678")
-        assert provisioned_card.control.count() == OPEN_YUBIKEY_APDUS + 2  # GET SERIAL, GET METADATA 80
+        major, minor, patch = (int(part) for part in provisioned_card.firmware.split("."))
+        assert info.model.strip() == f"YubiKey {major} PIV"
+        assert tuple(info.firmware_version) == (major, minor * 10 + patch)
+        # GET VERSION, GET SERIAL, GET METADATA 80
+        assert provisioned_card.control.count() == OPEN_YUBIKEY_APDUS + 3
         provisioned_card.control.reset_count()
         assert lib.get_token_info(slot).label == info.label
         assert provisioned_card.control.count() == 1  # the PIN counter only: the serial is kept

@@ -82,10 +82,12 @@ def test_a_yubikey_has_a_piv_and_an_openpgp_token_for_the_cost_of_piv_detection(
     slot = InProcessSlot(card)
     tokens, cost = apdus(slot, lambda: open_tokens(InProcessTransport(slot)))
     assert [type(token) for token in tokens] == [PivToken, CarriedOpenPgpToken]
-    assert cost == 2  # SELECT PIV, GET VERSION (the serial is read when asked): the YubiKey profile names its OpenPGP profile
+    # SELECT PIV (the ATR names a YubiKey: no GET VERSION; the serial and the version are
+    # read when asked): the YubiKey profile names its OpenPGP profile
+    assert cost == 1
     carried = tokens[1]
     assert isinstance(carried, CarriedOpenPgpToken) and not carried.is_built
-    assert carried.profile.id == "yubikey-openpgp" and carried.profile.firmware == (5, 7, 2)
+    assert carried.profile.id == "yubikey-openpgp" and carried.profile.firmware is None  # resolved at the first use
     assert (carried.applet, carried.applet_name, carried.presence_generation) == ("openpgp", "OpenPGP", 0)
 
 
@@ -98,10 +100,12 @@ def test_a_yubikeys_openpgp_token_is_built_at_its_first_use_without_an_apdu() ->
     assert carried.shared.tokens == [piv, carried] and carried.shared.keeper is carried
     token, cost = apdus(slot, carried.built)
     assert cost == 0 and isinstance(token, OpenPgpToken) and carried.built() is token
-    assert token.profile is carried.profile
+    assert token.profile is None  # the version is not read yet: resolved at the first operation
     assert carried.shared.tokens == [piv, token] and carried.shared.keeper is token
     info, cost = apdus(slot, carried.info)
-    assert cost == 2  # SELECT OpenPGP (PIV was selected), GET DATA 6E
+    assert cost == 3  # SELECT OpenPGP (PIV was selected), GET DATA 6E, GET VERSION (detection read none)
+    assert token.profile is not None and token.profile.id == carried.profile.id
+    assert token.profile.firmware == (5, 7, 2)
     assert info.label == "YubiKey OpenPGP #12345678"
 
 
@@ -188,7 +192,9 @@ def test_keys_and_certificates_with_their_ids_labels_and_uses() -> None:
 def test_listing_costs_one_read_per_key_and_certificate_and_finding_one_id_reads_that_key() -> None:
     slot, _, token, _ = yubikey()
     _, cost = apdus(slot, lambda: token.objects_with_id(b"\x01"))
-    assert cost == 1 + 1 + 1 + 2  # SELECT (PIV had the card), 6E, READ PUBLIC KEY, SELECT DATA + GET DATA
+    # SELECT (PIV had the card), 6E, GET VERSION (detection read none: the ATR named the
+    # YubiKey), READ PUBLIC KEY, SELECT DATA + GET DATA
+    assert cost == 1 + 1 + 1 + 1 + 2
     _, cost = apdus(slot, token.objects)
     assert cost == 2 * 3  # the other two keys; 01 is cached
     _, cost = apdus(slot, token.objects)

@@ -154,7 +154,7 @@ CASES = {
     "6cxx-forever-to-sign": ({"ins": AUTHENTICATE, "answer": "6C10"}, sign_rsa),
     "one-byte-select-answer": ({"ins": 0xA4, "answer": "90"}, None),
     "empty-answer-to-sign": ({"ins": AUTHENTICATE, "answer": ""}, sign_rsa),
-    "short-version": ({"ins": 0xFD, "data": "05"}, None),
+    "short-version": ({"ins": 0xFD, "data": "05"}, token_info),  # read when asked: the ATR names the YubiKey
     "endless-serial": ({"ins": 0xF8, "data": "01" * 3000}, token_info),  # read when asked, not at detection
     "metadata-without-algorithm": ({"ins": 0xF7, "p2": 0x9A, "tamper": "empty_algorithm"}, list_objects),
     "metadata-without-policy": ({"ins": 0xF7, "p2": 0x9C, "tamper": "empty_policy"}, list_objects),
@@ -227,11 +227,21 @@ def test_the_honest_card_passes_every_operation_above() -> None:
     so_login(token)
 
 
+class _ProbedYubiKey(HostileYubiKey):
+    """An ATR no profile lists (a reader's, as over NFC): detection probes GET VERSION."""
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B8080018080")
+
+
 def test_a_malformed_chuid_leaves_the_serial_unknown() -> None:
     chuid = bytes(Tlv(0x53, b"\x30\x05\x01"))  # a 30 TLV that claims 5 bytes and has 1
-    token = hostile_token({"ins": 0xFD, "answer": "6D00"},  # no GET VERSION: a generic PIV card
-                          {"ins": 0xCB, "data_prefix": "5C035FC102", "data": chuid.hex()})
-    assert token.profile.id == "generic-piv"
+    card = _ProbedYubiKey(state=provisioned_state())
+    card.set_rules([{"ins": 0xFD, "answer": "6D00"},  # no GET VERSION: a generic PIV card
+                    {"ins": 0xCB, "data_prefix": "5C035FC102", "data": chuid.hex()}])
+    token = open_token(InProcessTransport(card))
+    assert isinstance(token, PivToken) and token.profile.id == "generic-piv"
     assert token.info().serial_number == "0"
 
 

@@ -51,9 +51,10 @@ def _record() -> None:
     assert isinstance(token, PivToken)
     token.objects()
     assert token.serial == 12345678
-    recorder.save(LISTING, "PIV: detect a YubiKey 5.7.2 (SELECT, GET VERSION) and list its objects once:\n"
-                  "SELECT, one GET DATA per certificate container, GET METADATA for slots\n"
-                  "without a certificate, GET DATA per public data object; then the serial (GET\n"
+    recorder.save(LISTING, "PIV: detect a YubiKey 5.7.2 (SELECT; its ATR names it, so no GET VERSION) and\n"
+                  "list its objects once: SELECT, one GET DATA per certificate container, GET METADATA\n"
+                  "per slot (its first answer proves firmware 5.3+, which settles what the listing\n"
+                  "needs without the version), GET DATA per public data object; then the serial (GET\n"
                   "SERIAL, read when first asked). 9A: RSA-2048 + cert, 9D and 82: P-256 without\n"
                   "certificates. Recorded from hwsim in-process.")
     recorder = RecordingTransport(InProcessTransport(card))

@@ -183,9 +183,13 @@ class ObjectTable:
         handle = card.handles.get(token_object.ref)
         if handle is None:
             handle = card.handles[token_object.ref] = next_handle()
+        settle = None
+        if token_object.late:
+            def settle() -> Mapping[int, Any]:
+                return self._slots.call(self._slots.present(slot_id), lambda token: token.settle(token_object))
         self._records[handle] = ObjectRecord(handle, slot_id, dict(token_object.attributes),
                                              frozenset(int(t) for t in token_object.sensitive),
-                                             token_object=token_object)
+                                             token_object=token_object, late=token_object.late, settle=settle)
         return handle
 
     def _ensure(self, state: SlotState, template: Mapping[int, bytes]) -> None:
@@ -250,7 +254,7 @@ class ObjectTable:
     def copy(self, context: SessionContext, handle: int, template: Mapping[int, Any]) -> int:
         source = self.get(context, handle)
         values = normalize_template(template)
-        if source.is_token_object or not source.attributes.get(CKA.COPYABLE, True):
+        if source.is_token_object or not source.get(CKA.COPYABLE, True):
             raise errors.ActionProhibited("object is not copyable")
         for attribute_type in values:
             if attribute_type not in MODIFIABLE_ATTRIBUTES | {CKA.TOKEN, CKA.PRIVATE, CKA.MODIFIABLE}:
@@ -262,7 +266,7 @@ class ObjectTable:
 
     def destroy(self, context: SessionContext, handle: int) -> None:
         target = self.get(context, handle)
-        if not target.attributes.get(CKA.DESTROYABLE, True):
+        if not target.get(CKA.DESTROYABLE, True):
             raise errors.ActionProhibited("object is not destroyable")
         token_object = target.token_object
         if token_object is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
 import itertools
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Mapping, Set, Tuple
 
 from .. import errors
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
@@ -66,18 +66,40 @@ def next_handle() -> int:
 
 
 class ObjectRecord:
-    """One object behind one handle."""
+    """One object behind one handle.
 
-    __slots__ = ("handle", "slot_id", "attributes", "sensitive", "token_object", "owner_session")
+    A card object's ``late`` attributes (:attr:`~cardki.token.base.TokenObject.late`)
+    are settled through ``settle`` (the token) when first read -- by a lookup, a find
+    template naming them, :meth:`get` or :meth:`size` -- and nowhere else: read
+    ``attributes`` directly only for types no token names late."""
+
+    __slots__ = ("handle", "slot_id", "attributes", "sensitive", "token_object", "owner_session", "late", "_settle")
 
     def __init__(self, handle: int, slot_id: int, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset(),
-                 token_object: TokenObject | None = None, owner_session: int | None = None) -> None:
+                 token_object: TokenObject | None = None, owner_session: int | None = None,
+                 late: FrozenSet[int] = frozenset(),
+                 settle: Callable[[], Mapping[int, Any]] | None = None) -> None:
         self.handle = handle
         self.slot_id = slot_id
         self.attributes = attributes
         self.sensitive = sensitive
         self.token_object = token_object    # the card's own object (None for session objects)
         self.owner_session = owner_session  # session handle for session objects
+        self.late = late if settle is not None else frozenset()
+        self._settle = settle
+
+    def _settle_late(self) -> None:
+        """Ask the token for the late attributes (once; a failure leaves them late)."""
+        assert self._settle is not None
+        values = self._settle()
+        self.attributes.update({int(t): v for t, v in values.items() if int(t) in self.late})
+        self.late = frozenset()
+
+    def get(self, attribute_type: int, default: Any = None) -> Any:
+        """One attribute's value (settled first where late), or ``default``."""
+        if attribute_type in self.late:
+            self._settle_late()
+        return self.attributes.get(attribute_type, default)
 
     def __repr__(self) -> str:
         kind = "token" if self.token_object is not None else f"session {self.owner_session}"
@@ -98,6 +120,8 @@ class ObjectRecord:
     def lookup(self, attribute_type: int) -> Tuple[str, bytes | None]:
         """(status, encoded value): status is 'ok', 'sensitive' or 'invalid'."""
         attribute_type = int(attribute_type)
+        if attribute_type in self.late:
+            self._settle_late()
         if attribute_type in self.sensitive:
             return "sensitive", None
         if attribute_type not in self.attributes:
@@ -113,6 +137,8 @@ class ObjectRecord:
         return True
 
     def size(self) -> int:
+        if self.late:
+            self._settle_late()
         return sum(len(encode_attribute(t, v)) for t, v in self.attributes.items())
 
 

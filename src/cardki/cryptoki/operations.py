@@ -209,8 +209,8 @@ class OperationRunner:
         if spec.type not in _KIND_MECHANISMS[kind]:
             raise errors.MechanismInvalid(mechanism_name(spec.type))
         if kind in _CARD_KINDS:
-            info = self._slots.mechanisms(state).get(spec.type)
-            if info is None or (info.flags and not int(info.flags) & _KIND_FLAG[kind]):
+            flags = self._slots.mechanism_flags(state, spec.type)
+            if flags is None or (flags and not flags & _KIND_FLAG[kind]):
                 raise errors.MechanismInvalid(f"{mechanism_name(spec.type)} not on this token")
         return spec
 

@@ -54,7 +54,7 @@ class SlotState:
     """What the engine knows of one slot: the token of the card now in it."""
 
     __slots__ = ("slot_id", "token", "token_generation", "card_generation", "write_protected", "mechanisms",
-                 "reader_id", "applet_name")
+                 "mechanism_flags", "reader_id", "applet_name")
 
     def __init__(self, slot_id: int) -> None:
         self.slot_id = slot_id
@@ -63,6 +63,7 @@ class SlotState:
         self.card_generation: int | None = None   # the slot source's insertion count at opening
         self.write_protected: bool | None = None  # asked once per insertion
         self.mechanisms: Dict[int, MechanismInfo] | None = None  # asked once per insertion
+        self.mechanism_flags: Dict[int, int | None] = {}  # one mechanism at a time, as operations ask
         self.reader_id: int | None = None  # an applet slot: the reader's slot (None: a reader's own slot)
         self.applet_name = ""              # an applet slot: its applet, as people call it ("OpenPGP")
 
@@ -313,6 +314,7 @@ class SlotTable:
             target.token_generation = token.presence_generation
             target.write_protected = None
             target.mechanisms = None
+            target.mechanism_flags = {}
         self._siblings[state.slot_id] = siblings
 
     def release(self, state: SlotState) -> None:
@@ -320,6 +322,7 @@ class SlotTable:
         token, state.token = state.token, None
         state.write_protected = None
         state.mechanisms = None
+        state.mechanism_flags = {}
         if token is not None:
             try:
                 token.close()
@@ -448,6 +451,19 @@ class SlotTable:
         if state.mechanisms is None or state.token is None:
             state.mechanisms = {int(m): info for m, info in self.call(state, lambda token: token.mechanisms()).items()}
         return state.mechanisms
+
+    def mechanism_flags(self, state: SlotState, mechanism: int) -> int | None:
+        """One mechanism's flags (None: not on the token), what an operation's init checks:
+        from the table where it was asked, else asked of the token once per insertion
+        (which may know it without what the whole table needs: a PIV token, the
+        firmware version)."""
+        if state.mechanisms is not None and state.token is not None:
+            info = state.mechanisms.get(mechanism)
+            return None if info is None else int(info.flags)
+        known = state.mechanism_flags
+        if mechanism not in known or state.token is None:
+            known[mechanism] = self.call(state, lambda token: token.mechanism_flags(mechanism))
+        return known[mechanism]
 
     def mechanism_info(self, state: SlotState, mechanism: int) -> MechanismInfo:
         info = self.mechanisms(state).get(int(mechanism))

@@ -17,7 +17,7 @@ I/O). The choices, for every token:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, NamedTuple, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
@@ -166,13 +166,14 @@ class KeyPair(SlotRecord):
     ``key`` is the token's name for the key (ObjectRef.key): a PIV slot, an OpenPGP key
     reference; ``verify``: the public key verifies (a signing key, unless its
     certificate says otherwise); ``local``: the card generated the key itself;
-    ``subject``: the certificate's subject (DER), b"" without one."""
+    ``subject``: the certificate's subject (DER), b"" without one; ``destroyable``: None
+    when the token settles CKA_DESTROYABLE late (:attr:`~.base.TokenObject.late`)."""
 
     __slots__ = ("key", "cka_id", "public_key", "capabilities", "verify", "local", "always_authenticate",
                  "destroyable", "subject")
 
     def __init__(self, *, key: int, cka_id: bytes, public_key: PublicKey, capabilities: KeyCapabilities, verify: bool,
-                 local: bool = False, always_authenticate: bool = False, destroyable: bool = False,
+                 local: bool = False, always_authenticate: bool = False, destroyable: bool | None = False,
                  subject: bytes = b"") -> None:
         self.key = key
         self.cka_id = cka_id
@@ -185,13 +186,20 @@ class KeyPair(SlotRecord):
         self.subject = subject
 
 
+_LATE_DESTROYABLE = frozenset({int(CKA.DESTROYABLE)})
+
+
 def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
                      private_extra: Mapping[int, Any] | None = None) -> List[TokenObject]:
     """The key's private and public key objects (``private_extra``: vendor attributes
     of the private key, e.g. ykcs11's PIN and touch policy)."""
     common: Dict[int, Any] = {CKA.TOKEN: True, CKA.MODIFIABLE: False, CKA.ID: pair.cka_id, CKA.SUBJECT: pair.subject,
-                              CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False,
-                              CKA.DESTROYABLE: pair.destroyable}
+                              CKA.START_DATE: None, CKA.END_DATE: None, CKA.COPYABLE: False}
+    late: FrozenSet[int] = frozenset()
+    if pair.destroyable is None:
+        late = _LATE_DESTROYABLE
+    else:
+        common[CKA.DESTROYABLE] = pair.destroyable
     capabilities = pair.capabilities
     key_common = {**public_key_attributes(pair.public_key), CKA.LOCAL: pair.local,
                   CKA.KEY_GEN_MECHANISM: keygen_mechanism(pair.public_key, pair.local),
@@ -214,8 +222,9 @@ def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
     }
     public[CKA.DERIVE] = False
     return [
-        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, pair.key), private, frozenset(int(a) for a in sensitive)),
-        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, pair.key), public),
+        TokenObject(ObjectRef(ObjectKind.PRIVATE_KEY, pair.key), private, frozenset(int(a) for a in sensitive),
+                    late=late),
+        TokenObject(ObjectRef(ObjectKind.PUBLIC_KEY, pair.key), public, late=late),
     ]
 
 

@@ -116,14 +116,21 @@ class TokenObject(SlotRecord):
     :class:`datetime.date` or None for dates, list[int] for mechanism lists.
     Attributes whose value is sensitive are simply absent; the engine answers
     CKR_ATTRIBUTE_SENSITIVE for the ones listed in ``sensitive``.
+
+    ``late`` names attributes the token settles only when someone reads them (a value
+    that would cost an APDU no signature needs: a PIV key's CKA_DESTROYABLE depends on
+    the firmware version): they are absent from ``attributes``, and the engine asks
+    :meth:`Token.settle` for them at their first read.
     """
 
-    __slots__ = ("ref", "attributes", "sensitive")
+    __slots__ = ("ref", "attributes", "sensitive", "late")
 
-    def __init__(self, ref: ObjectRef, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset()) -> None:
+    def __init__(self, ref: ObjectRef, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset(),
+                 late: FrozenSet[int] = frozenset()) -> None:
         self.ref = ref
         self.attributes = attributes
         self.sensitive = sensitive
+        self.late = late
 
 
 class Token(ABC):
@@ -150,6 +157,17 @@ class Token(ABC):
     def mechanisms(self) -> Dict[int, MechanismInfo]:
         """Every mechanism usable with this card, including the hashed variants
         and host-side ones (digests, verify/encrypt with public keys)."""
+
+    def mechanism_flags(self, mechanism: int) -> int | None:
+        """One mechanism's flags (None: not on this token), for the check at an operation's
+        init; a token that knows them without building its whole table may answer cheaper."""
+        info = self.mechanisms().get(int(mechanism))
+        return None if info is None else int(info.flags)
+
+    def settle(self, obj: TokenObject) -> Dict[int, Any]:
+        """The values of ``obj``'s :attr:`~TokenObject.late` attributes (card I/O where
+        needed); a token that names none has nothing to settle."""
+        return {}
 
     @abstractmethod
     def objects(self) -> List[TokenObject]:

@@ -85,6 +85,12 @@ class DeferredToken(CardToken, Generic[TokenT]):
     def mechanisms(self) -> Dict[int, MechanismInfo]:
         return self.built().mechanisms()
 
+    def mechanism_flags(self, mechanism: int) -> int | None:
+        return self.built().mechanism_flags(mechanism)
+
+    def settle(self, obj: TokenObject) -> Dict[int, Any]:
+        return self.built().settle(obj)
+
     def objects(self) -> List[TokenObject]:
         return self.built().objects()
 

@@ -7,7 +7,8 @@ token code asks a profile instead of testing vendor names.
 Every file has the same header, read here: ``[profile]`` (``id``, ``applet``,
 ``aid``, ``label``, ``manufacturer``, ``model``, ``priority``, ``extends``,
 ``also_carries``) and ``[match]`` (``probe``: how detection tells the profile's
-cards apart). The rest belongs to the applet's driver: its schema (which tables
+cards apart; ``atrs``: ATRs that name the profile's cards without the probe, each
+with the lowest firmware it implies). The rest belongs to the applet's driver: its schema (which tables
 and keys it reads, how it resolves ``[[firmware]]`` ranges) sits in the driver's
 folder (:mod:`cardki.token.piv.profile`, :mod:`cardki.token.openpgp.profile`), and
 the driver registry (:mod:`cardki.token.registry`) says which schema an
@@ -58,8 +59,9 @@ class Probe(StrEnum):
 HEADER_TABLES: Dict[str, FrozenSet[str]] = {
     "profile": frozenset({"id", "extends", "applet", "aid", "label", "manufacturer", "model", "priority",
                           "also_carries"}),
-    "match": frozenset({"probe"}),
+    "match": frozenset({"probe", "atrs"}),
 }
+_ATR_KEYS = frozenset({"atr", "firmware"})
 
 
 class ProfileHeader(SlotRecord):
@@ -69,7 +71,8 @@ class ProfileHeader(SlotRecord):
     fields in ``__slots__`` and takes them as keywords; :meth:`replace` copies one with
     some changed; the repr leaves out the unresolved firmware rules."""
 
-    __slots__ = ("id", "applet", "aid", "label", "manufacturer", "model", "priority", "probe", "also_carries")
+    __slots__ = ("id", "applet", "aid", "label", "manufacturer", "model", "priority", "probe", "also_carries",
+                 "atrs")
 
     id: str
     applet: str
@@ -83,11 +86,19 @@ class ProfileHeader(SlotRecord):
     """Profiles of further applets every card this profile matches carries (a YubiKey's
     PIV: its OpenPGP application). Their tokens open without a probe of their own,
     with this profile's facts (firmware version, serial)."""
+    atrs: Dict[bytes, Version]
+    """ATRs that name this profile's cards without the probe, each with the lowest
+    firmware version a card answering with it has (``[match] atrs``)."""
 
     def __init__(self, *, id: str, applet: str, aid: bytes, label: str, manufacturer: str,  # noqa: A002
-                 model: str, priority: int, probe: Probe, also_carries: Tuple[str, ...]) -> None:
+                 model: str, priority: int, probe: Probe, also_carries: Tuple[str, ...],
+                 atrs: Dict[bytes, Version] | None = None) -> None:
         self._set(id=id, applet=applet, aid=aid, label=label, manufacturer=manufacturer, model=model,
-                  priority=priority, probe=probe, also_carries=also_carries)
+                  priority=priority, probe=probe, also_carries=also_carries, atrs=dict(atrs or {}))
+
+    def firmware_floor(self, atr: bytes) -> Version | None:
+        """The lowest firmware a card with this ATR has, if the ATR names this profile's cards."""
+        return self.atrs.get(bytes(atr))
 
     def _set(self, **values: Any) -> None:
         for name, value in values.items():
@@ -114,7 +125,24 @@ class ProfileHeader(SlotRecord):
             model=str(head.get("model", "")), priority=int(head.get("priority", 0)),
             probe=Probe(raw.get("match", {}).get("probe", "none")),
             also_carries=tuple(str(name) for name in head.get("also_carries", ())),
+            atrs=_read_atrs(head["id"], raw.get("match", {}).get("atrs", [])),
         )
+
+
+def _read_atrs(name: str, entries: Any) -> Dict[bytes, Version]:
+    """``[match] atrs``: a list of ``{ atr = "<hex>", firmware = "<version>" }``."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ProfileError(f"profile {name!r}: [match] atrs is a list of {{ atr, firmware }} tables")
+    atrs: Dict[bytes, Version] = {}
+    for entry in entries:
+        unknown = set(entry) - _ATR_KEYS
+        if unknown or set(entry) != _ATR_KEYS:
+            raise ProfileError(f"profile {name!r}: [match] atrs entries have exactly the keys atr and firmware")
+        try:
+            atrs[bytes.fromhex(str(entry["atr"]))] = parse_version(str(entry["firmware"]))
+        except (ValueError, IndexError) as exc:
+            raise ProfileError(f"profile {name!r}: [match] atrs entry {entry!r} is malformed") from exc
+    return atrs
 
 
 class ProfileSchema(Protocol):

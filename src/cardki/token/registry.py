@@ -51,9 +51,9 @@ def open_tokens(transport: CardTransport) -> List[Token]:
     """The tokens of the card behind ``transport``, one per applet cardki knows on it,
     sharing the connection (empty when it knows none: CKR_TOKEN_NOT_RECOGNIZED).
 
-    Costs the SELECTs and probes of :data:`DRIVERS`, in one transaction (a YubiKey 5:
-    SELECT, GET VERSION, GET SERIAL for PIV, and nothing for its OpenPGP application,
-    which its profile names; a plain OpenPGP card: SELECT PIV, refused, and SELECT
+    Costs the SELECTs and probes of :data:`DRIVERS`, in one transaction (a YubiKey
+    over USB: SELECT PIV, as its ATR names it, or SELECT and GET VERSION with another
+    ATR; nothing for its OpenPGP application, which its profile names; a plain OpenPGP card: SELECT PIV, refused, and SELECT
     OpenPGP). Card I/O failures other than "not this applet" propagate as slot-layer
     exceptions; an answer that breaks the protocol (no status word, a response chain
     without end, a short version) raises :class:`errors.DeviceError`."""

@@ -81,8 +81,9 @@ class SharedCard:
         self.resets = 0
         """Resets this connection reported; each token compares it with what it saw."""
         self.version: Tuple[int, int, int] | None = None
-        """The device's firmware version, once an applet's probe read it (a YubiKey's
-        GET VERSION): the tokens of its other applets need not ask again."""
+        """The device's firmware version, once a token read it (a YubiKey's GET VERSION:
+        detection's probe, or a token's first need of it): the tokens of its other
+        applets need not ask again."""
         self.serial: int | None = None
         """The device's serial number, once a token read it (PIV's GET SERIAL, at the
         first ask: detection does not read it), for the tokens of its other applets."""

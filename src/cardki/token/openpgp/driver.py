@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 class CarriedOpenPgpToken(DeferredToken["OpenPgpToken"]):
     """The OpenPGP token of a card another applet's profile says carries it, built at
-    its first use (:mod:`cardki.token.deferred`) with the profile detection resolved."""
+    its first use (:mod:`cardki.token.deferred`) with that profile (unresolved: the
+    firmware version may not be read yet)."""
 
     applet = APPLET
     applet_name = APPLET_NAME
@@ -45,7 +46,13 @@ class CarriedOpenPgpToken(DeferredToken["OpenPgpToken"]):
     def _build(self) -> OpenPgpToken:
         from .token import OpenPgpToken  # the driver: card commands, parsers, serialization
 
-        return OpenPgpToken(self.shared, self.profile, replacing=self)
+        # The profile resolved for the firmware another token read (detection's probe, or
+        # the PIV token's first need); none read yet: the token resolves it with the
+        # version it reads itself (GET VERSION) at its first operation.
+        version = self.shared.version
+        if version is None:
+            return OpenPgpToken(self.shared, None, replacing=self, unresolved=self.profile)
+        return OpenPgpToken(self.shared, self.profile.for_firmware(version), replacing=self)
 
 
 def detect(card: SharedCard) -> Detected | None:
@@ -63,9 +70,8 @@ def detect(card: SharedCard) -> Detected | None:
 
 def carried(card: SharedCard, profile: str) -> CardToken:
     """The OpenPGP token of a card another applet's profile says carries it (a
-    YubiKey's PIV profile): its profile resolved for the firmware detection read,
-    the token built at its first use."""
-    return CarriedOpenPgpToken(card, load_openpgp_profile(profile).for_firmware(card.version))
+    YubiKey's PIV profile), built at its first use."""
+    return CarriedOpenPgpToken(card, load_openpgp_profile(profile))
 
 
 OPENPGP_DRIVER = AppletDriver(applet=APPLET, name=APPLET_NAME, schema=OPENPGP_SCHEMA, detect=detect, carried=carried)

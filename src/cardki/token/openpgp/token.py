@@ -186,9 +186,13 @@ class OpenPgpToken(CardToken):
     others_keep_selected: ClassVar[bool] = True
 
     def __init__(self, card: SharedCard | CardTransport, profile: OpenPgpProfile | None = None, *,
-                 replacing: CardToken | None = None) -> None:
+                 replacing: CardToken | None = None, unresolved: OpenPgpProfile | None = None) -> None:
+        """``profile``: resolved for the card; None: chosen at the first operation, from
+        DO 6E and the version (``unresolved``: the profile to take then, unresolved,
+        where another applet's profile named it)."""
         super().__init__(card, replacing=replacing)
         self.profile = profile
+        self._unresolved = unresolved
         try:
             limits = ApduLimits.from_atr(self.transport.atr)
         except (MalformedResponseError, ValueError):
@@ -256,7 +260,8 @@ class OpenPgpToken(CardToken):
         return self._data
 
     def _choose_profile(self, data: ApplicationRelatedData) -> OpenPgpProfile:
-        for candidate in candidates(self.applet):
+        named = [self._unresolved] if self._unresolved is not None else []
+        for candidate in named + candidates(self.applet):
             if not isinstance(candidate, OpenPgpProfile) or not candidate.matches(data.aid.manufacturer):
                 continue
             version = self.shared.version

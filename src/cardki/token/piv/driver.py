@@ -1,6 +1,7 @@
 """Finding a PIV applet on a card: SELECT by each PIV profile's AID, then the
 profiles' probes, most specific first (a YubiKey answers GET VERSION; a generic
-card needs none)."""
+card needs none). A profile that lists the card's ATR (``[match] atrs``: a YubiKey
+over USB) needs no probe: its token reads the version when something needs it."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def _probe(card: PivCard, profile: PivProfile) -> Dict[str, Any] | None:
 
 
 def detect(card: SharedCard) -> Detected | None:
-    """The PIV token of the card (SELECT + the winning profile's probe: a YubiKey
-    costs SELECT, GET VERSION), or None when no PIV AID answers SELECT."""
+    """The PIV token of the card (SELECT + the winning profile's probe: a YubiKey named
+    by its ATR costs SELECT alone, another one SELECT, GET VERSION), or None when no
+    PIV AID answers SELECT."""
     protocol = SmartCardProtocol(card.transport)
     by_aid: Dict[bytes, List[PivProfile]] = {}
     for profile in candidates("piv"):
@@ -44,7 +46,11 @@ def detect(card: SharedCard) -> Detected | None:
         except ApduError:
             continue
         card.selected = PivToken.applet
+        atr = card.transport.atr
         for profile in profiles:
+            floor = profile.firmware_floor(atr)
+            if floor is not None and card.version is None:
+                return Detected(PivToken(card, profile, floor=floor), profile.also_carries)
             facts = _probe(piv, profile)
             if facts is None:
                 continue

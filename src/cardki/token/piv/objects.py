@@ -219,12 +219,11 @@ class SlotContents(SlotRecord):
     """What the card holds for one key slot (the certificate changes when one is
     written or deleted)."""
 
-    __slots__ = ("spec", "algorithm", "public_key", "certificate", "pin_policy", "origin", "destroyable",
-                 "touch_policy")
+    __slots__ = ("spec", "algorithm", "public_key", "certificate", "pin_policy", "origin", "touch_policy")
 
     def __init__(self, spec: SlotSpec, algorithm: KeyAlgorithm, public_key: PublicKey,
                  certificate: bytes | None = None, pin_policy: PinPolicy = PinPolicy.DEFAULT,
-                 origin: Origin | None = None, destroyable: bool = False,
+                 origin: Origin | None = None,
                  touch_policy: TouchPolicy = TouchPolicy.DEFAULT) -> None:
         self.spec = spec
         self.algorithm = algorithm
@@ -232,7 +231,6 @@ class SlotContents(SlotRecord):
         self.certificate = certificate  # DER
         self.pin_policy = pin_policy  # from metadata or what we set; DEFAULT = the slot's
         self.origin = origin  # None: unknown (no metadata)
-        self.destroyable = destroyable
         self.touch_policy = touch_policy  # from metadata or what we set
 
     @property
@@ -266,12 +264,13 @@ class SlotContents(SlotRecord):
 
 
 def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
-                policies: bool = False) -> List[TokenObject]:
+                policies: bool = False, destroyable: bool | None = False) -> List[TokenObject]:
     """Private key, public key and (if present) certificate objects of one slot
     (the shared rules: :mod:`cardki.token.attributes`); ``labels`` are the profile's
     label templates (``{slot}`` = the slot's name); ``policies``: the card has
     PIN/touch policies, so the private key shows them in CKA_YUBICO_PIN_POLICY /
-    CKA_YUBICO_TOUCH_POLICY (as ykcs11 does)."""
+    CKA_YUBICO_TOUCH_POLICY (as ykcs11 does); ``destroyable``: the card deletes the key
+    (None: not known yet, the key objects name CKA_DESTROYABLE late)."""
     spec, algorithm = contents.spec, contents.algorithm
     templates = {**DEFAULT_LABELS, **(labels or {})}
     cert = read_certificate_fields(contents.certificate) if contents.certificate is not None else None
@@ -280,7 +279,7 @@ def key_objects(contents: SlotContents, labels: Dict[str, str] | None = None, *,
         key=spec.key, cka_id=spec.cka_id, public_key=contents.public_key,
         capabilities=key_capabilities(spec, algorithm, key_usage, contents.always_authenticate),
         verify=verify_allowed(algorithm, key_usage), local=contents.origin == Origin.GENERATED,
-        always_authenticate=contents.always_authenticate, destroyable=contents.destroyable,
+        always_authenticate=contents.always_authenticate, destroyable=destroyable,
         subject=cert.subject if cert is not None else b"")
     # One byte each, as ykcs11's CK_BYTE: what the card reports (or what cardki set);
     # 0 where neither is known.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Tuple
 
-from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge
+from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge, parse_version
 from .constants import PinPolicy, PivAlgorithm
 
 #: PIV algorithm identifiers by the names profiles use (SP 800-78-4 table 6-2 plus Yubico's E0/E1).
@@ -238,6 +238,22 @@ class PivProfile(ProfileHeader):
         for spec in self.slots:
             if spec.cka_id == cka_id:
                 return spec
+        return None
+
+    def firmware_steps(self, floor: Version, ceiling: Version | None = None) -> Tuple[Version, ...]:
+        """The versions in [``floor``, ``ceiling``) at which this unresolved profile can
+        differ: ``floor`` and every ``[[firmware]]`` ``from`` above it (below ``ceiling``).
+        A value that is equal resolved at each of them is that value on every firmware
+        in the range, so a token may settle it without reading the card's version."""
+        froms = sorted({parse_version(rule["from"]) for rule in self.firmware_rules})
+        return (floor,) + tuple(v for v in froms if v > floor and (ceiling is None or v < ceiling))
+
+    def first_firmware_with(self, name: str) -> Version | None:
+        """The lowest ``[[firmware]]`` ``from`` at which feature ``name`` is on (this
+        profile unresolved): what a card that shows the feature has at least."""
+        for version in sorted({parse_version(rule["from"]) for rule in self.firmware_rules}):
+            if self.for_firmware(version).feature(name):
+                return version
         return None
 
     def for_firmware(self, version: Version | None) -> PivProfile:

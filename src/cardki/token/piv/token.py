@@ -46,6 +46,20 @@ Attestation
     SELECT + ATTEST, once per key; it is then listed with the other objects until
     the key changes. Listing the card never attests.
 
+Firmware version, read when first needed
+    A card whose ATR a profile lists (a YubiKey over USB) is that profile without a
+    probe, with the lowest firmware its ATR implies (``[match] atrs``): the exact
+    version (GET VERSION) is read only when something asks for a value that differs
+    between that floor and some firmware above it (:attr:`PivToken.profile`). Until
+    then a value that is equal at the floor and at every ``[[firmware]]`` ``from``
+    above it is settled without the version (:meth:`PivToken._settled`), and the
+    card's answers narrow the range: GET METADATA answering proves the firmware that
+    brought it, a 6D00 to it right after PIV answered proves one below. So the first
+    signature costs SELECT, VERIFY, the slot's certificate and GET METADATA, GENERAL
+    AUTHENTICATE; the token info reads the version with the serial and the PIN
+    counter; CKA_DESTROYABLE of a key (MOVE/DELETE KEY, 5.7) is an attribute the
+    engine asks for when someone reads it (:meth:`PivToken.settle`).
+
 Random numbers
     PIV has no GET CHALLENGE for applications, so :meth:`generate_random`
     returns the host CSPRNG (``os.urandom``), as ykcs11 does; CKF_RNG is set
@@ -55,7 +69,21 @@ Random numbers
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Tuple, Type, TypeVar
+from functools import cache
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    NamedTuple,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from cardki import errors
 from cardki.apdu import (
@@ -80,8 +108,9 @@ from ...log import get_logger
 from .. import card_results, rsa_padding
 from ..attributes import ecdh_peer_point
 from ..base import MechanismInfo, ObjectKind, ObjectRef, TokenInfo, TokenObject
+from ..profiles import Version
 from ..sharing import CardToken, SharedCard, wipe
-from .card import ManagementKeyMetadata, PinMetadata, PivCard
+from .card import KeyMetadata, ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .keys import (
     check_capabilities,
@@ -110,7 +139,7 @@ from .objects import (
     public_key_from_card,
     verify_allowed,
 )
-from .profile import DataObjectSpec, Profile, SlotSpec
+from .profile import DataObjectSpec, PivProfile, Profile, SlotSpec
 
 if TYPE_CHECKING:
     from ..key_templates import PrivateKey
@@ -151,14 +180,30 @@ class PivToken(CardToken):
         InsNotSupportedError, ClaNotSupportedError, ReferenceNotFoundError)
 
     def __init__(self, card: SharedCard | CardTransport, profile: Profile, *,
-                 version: Tuple[int, int, int] | None = None, serial: int | None = None) -> None:
+                 version: Tuple[int, int, int] | None = None, serial: int | None = None,
+                 floor: Version | None = None) -> None:
+        """``profile``: resolved for ``version``; or, with ``floor`` (the lowest firmware
+        the card's ATR implies) and no ``version``, unresolved: the version is read when
+        a value needs it (see the module doc)."""
         super().__init__(card)
-        self.profile = profile
-        self.version = version
+        self._version = version
+        self._unresolved: PivProfile | None = None
+        self._exact: PivProfile | None = profile
+        self._floor: Version = (0, 0, 0)
+        self._ceiling: Version | None = None
+        self._steps: Tuple[PivProfile, ...] | None = None  # the profile at each firmware step of the range
+        self._transactions = 0  # this token's transactions open now (a version read joins the innermost)
+        fixed = profile
+        if floor is not None and version is None:
+            self._unresolved, self._exact, self._floor = profile, None, floor
+            fixed = profile.for_firmware(floor)
+        self._fixed: PivProfile = fixed
+        """The profile's values no ``[[firmware]]`` range changes (AID, PIN limits,
+        labels, data objects, quirks): read without the version."""
         self._serial = serial
         self._serial_read = serial is not None
-        self.protocol = SmartCardProtocol(self.transport, extended=profile.quirks.extended_apdus)
-        self.card = PivCard(self.protocol, profile.aid)
+        self.protocol = SmartCardProtocol(self.transport, extended=fixed.quirks.extended_apdus)
+        self.card = PivCard(self.protocol, fixed.aid)
         self._user: int | None = None  # CKU.USER or CKU.SO while logged in
         self._pin: bytearray | None = None  # padded PIN, only while the user is logged in
         self._mgmt: ManagementKey | None = None  # only while the SO is logged in
@@ -177,6 +222,97 @@ class PivToken(CardToken):
         # None: the slot has no attestation (an imported key, no key), so a second find
         # costs no APDU either.
         self._attestations: Dict[int, Tuple[int, TokenObject | None]] = {}
+
+    # ----------------------------------------------------------- firmware
+    @property
+    def profile(self) -> PivProfile:
+        """The profile resolved for the card's firmware (reads the version first where
+        the card was named by its ATR and nothing needed it yet)."""
+        if self._exact is None:
+            self._learn_version()
+            assert self._exact is not None
+        return self._exact
+
+    @property
+    def version(self) -> Version | None:
+        """The card's firmware version (a YubiKey's GET VERSION; None for a generic PIV
+        card), read at the first ask where detection did not."""
+        if self._exact is None:
+            self._learn_version()
+        return self._version
+
+    def _begin_transaction(self) -> None:
+        super()._begin_transaction()
+        self._transactions += 1
+
+    def _end_transaction(self) -> None:
+        self._transactions -= 1
+        super()._end_transaction()
+
+    def _learn_version(self) -> None:
+        """Read the version: inside the operation running now, or in a transaction of its own."""
+        if self._transactions:
+            self._read_version()
+        else:
+            self._run(self._read_version, relogin_on_6982=False)
+
+    def _read_version(self) -> None:
+        """Inside a transaction: GET VERSION (or what the card's other token read), and
+        the profile resolved for it."""
+        if self._exact is not None or self._unresolved is None:
+            return
+        version = self.shared.version
+        if version is None:
+            try:
+                version = self.card.get_version()
+            except self.lost_selection:
+                raise  # another applet has the card: _run restores and asks again
+            except ApduError:
+                raise errors.DeviceError("the card's ATR names a YubiKey, but it does not tell its firmware") from None
+            self.shared.version = version
+        self._version = version
+        self._exact = self._unresolved.for_firmware(version)
+        self._steps = None
+
+    def _settled(self, read: Callable[[PivProfile], T]) -> List[T]:
+        """``[read(profile)]`` where that is the same on every firmware the card may have
+        (or the version is read); the differing values where the range leaves it open."""
+        if self._exact is not None:
+            return [read(self._exact)]
+        if self._steps is None:
+            assert self._unresolved is not None
+            self._steps = tuple(self._unresolved.for_firmware(version)
+                                for version in self._unresolved.firmware_steps(self._floor, self._ceiling))
+        values = [read(profile) for profile in self._steps]
+        if all(value == values[0] for value in values[1:]):
+            return values[:1]
+        return values
+
+    def _firmware_value(self, read: Callable[[PivProfile], T]) -> T:
+        """``read(profile)`` for the card's firmware: without the version where settled."""
+        values = self._settled(read)
+        return values[0] if len(values) == 1 else read(self.profile)
+
+    def _feature(self, name: str) -> bool:
+        """Whether the card has feature ``name``: without the version where settled."""
+        return self._firmware_value(lambda profile: profile.feature(name))
+
+    def _known_feature(self, name: str) -> bool | None:
+        """Whether the card has feature ``name``, or None where the range leaves it open."""
+        values = self._settled(lambda profile: profile.feature(name))
+        return values[0] if len(values) == 1 else None
+
+    def _narrow(self, *, floor: Version | None = None, ceiling: Version | None = None) -> None:
+        """The card's answers showed its firmware is at least ``floor`` / below ``ceiling``."""
+        if self._exact is not None:
+            return
+        new_floor = max(self._floor, floor) if floor is not None else self._floor
+        new_ceiling = ceiling if ceiling is not None and (self._ceiling is None or ceiling < self._ceiling) \
+            else self._ceiling
+        if new_ceiling is not None and new_ceiling <= new_floor:
+            self._read_version()  # the answers contradict each other: ask the card
+            return
+        self._floor, self._ceiling, self._steps = new_floor, new_ceiling, None
 
     # ----------------------------------------------------------- sharing
     def _state_lost(self) -> None:
@@ -223,14 +359,14 @@ class PivToken(CardToken):
         it), read at the first ask and kept: detection does not read it, because a
         signature never needs it (the token info's serial and label do). None where
         the card has no serial or does not tell."""
-        if not self._serial_read and self.profile.feature("serial"):
+        if not self._serial_read and self._feature("serial"):
             self._run(self._read_serial, relogin_on_6982=False)
         return self._serial
 
     def _read_serial(self) -> None:
         """Inside a transaction: GET SERIAL, once per token (the card's other tokens
         share what it answered through :class:`SharedCard`)."""
-        if self._serial_read or not self.profile.feature("serial"):
+        if self._serial_read or not self._feature("serial"):
             return
         if self.shared.serial is None:
             try:
@@ -247,7 +383,8 @@ class PivToken(CardToken):
                  | TokenFlag.TOKEN_INITIALIZED)
 
         def read() -> Tuple[int | None, int | None]:
-            self._read_serial()  # the label and serial below need it: one transaction for both
+            self._read_version()  # the model and firmware below; what the serial and counter need
+            self._read_serial()  # the label and serial below need it: one transaction for all three
             return self._read_pin_tries()
 
         tries, total = self._run(read, relogin_on_6982=False)
@@ -322,41 +459,17 @@ class PivToken(CardToken):
 
     # -------------------------------------------------------- mechanisms
     def mechanisms(self) -> Dict[int, MechanismInfo]:
-        algorithms = [ALGORITHM_BY_NAME[name] for name in self.profile.algorithms]
-        result: Dict[int, MechanismInfo] = {}
-        rsa_bits = [a.bits for a in algorithms if a.family == KeyFamily.RSA]
-        if rsa_bits:
-            lo, hi = min(rsa_bits), max(rsa_bits)
-            sign_verify = _HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
-            crypt = _HW | MechanismFlag.DECRYPT | MechanismFlag.ENCRYPT
-            result[CKM.RSA_PKCS] = MechanismInfo(lo, hi, int(sign_verify | crypt))
-            result[CKM.RSA_X_509] = MechanismInfo(lo, hi, int(sign_verify | crypt))
-            result[CKM.RSA_PKCS_PSS] = MechanismInfo(lo, hi, int(sign_verify))
-            result[CKM.RSA_PKCS_OAEP] = MechanismInfo(lo, hi, int(crypt))
-            for mech in _HASHED_RSA + _HASHED_PSS:
-                result[mech] = MechanismInfo(lo, hi, int(sign_verify))
-            result[CKM.RSA_PKCS_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
-        ec_bits = [a.bits for a in algorithms if a.family == KeyFamily.EC]
-        derive_bits = list(ec_bits) + [a.bits for a in algorithms if a.family == KeyFamily.X25519]
-        if ec_bits:
-            lo, hi = min(ec_bits), max(ec_bits)
-            ecdsa = int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY | _EC_FLAGS)
-            result[CKM.ECDSA] = MechanismInfo(lo, hi, ecdsa)
-            for mech in _HASHED_ECDSA:
-                result[mech] = MechanismInfo(lo, hi, ecdsa)
-            result[CKM.EC_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR | _EC_FLAGS))
-        if derive_bits:
-            result[CKM.ECDH1_DERIVE] = MechanismInfo(min(derive_bits), max(derive_bits),
-                                                     int(_HW | MechanismFlag.DERIVE | _EC_FLAGS))
-        if "ED25519" in self.profile.algorithms:
-            result[CKM.EDDSA] = MechanismInfo(256, 256, int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
-                                                             | MechanismFlag.EC_OID))
-            result[CKM.EC_EDWARDS_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
-        if "X25519" in self.profile.algorithms:
-            result[CKM.EC_MONTGOMERY_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
-        for mech in _DIGESTS:
-            result[mech] = MechanismInfo(0, 0, int(MechanismFlag.DIGEST))
-        return result
+        return dict(_mechanism_table(self.profile.algorithms))
+
+    def mechanism_flags(self, mechanism: int) -> int | None:
+        """One mechanism's flags (C_SignInit's check), without the version where every
+        firmware the card may have agrees (e.g. ECDSA and RSA sign on every YubiKey,
+        only the largest RSA key grows with 5.7)."""
+        def flags(profile: PivProfile) -> int | None:
+            info = _mechanism_table(profile.algorithms).get(int(mechanism))
+            return None if info is None else int(info.flags)
+
+        return self._firmware_value(flags)
 
     # ----------------------------------------------------------- objects
     def objects(self) -> List[TokenObject]:
@@ -384,7 +497,34 @@ class PivToken(CardToken):
             return result
 
     def _key_objects(self, contents: SlotContents) -> List[TokenObject]:
-        return key_objects(contents, self.profile.labels, policies=self.profile.feature("policies"))
+        return key_objects(contents, self._fixed.labels, policies=self._feature("policies"),
+                           destroyable=self._key_destroyable(contents.spec))
+
+    def _key_destroyable(self, spec: SlotSpec) -> bool | None:
+        """Whether the key in ``spec`` can be deleted (MOVE/DELETE KEY; F9's never is);
+        None where only the version tells (the key objects then name CKA_DESTROYABLE
+        late: :meth:`settle`)."""
+        if not spec.usage:
+            return False
+        return self._known_feature("move_delete")
+
+    def settle(self, obj: TokenObject) -> Dict[int, Any]:
+        """CKA_DESTROYABLE of a key object made before the version was known."""
+        kind, slot = obj.ref
+        if CKA.DESTROYABLE not in obj.late or kind not in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY):
+            return {}
+        spec = self.profile.slot(slot)  # the version read here, if nothing read it yet
+        return {CKA.DESTROYABLE: spec is not None and self.profile.feature("move_delete") and bool(spec.usage)}
+
+    def _key_slots(self, cka_id: bytes | None = None) -> List[SlotSpec]:
+        """The card's key slots (those whose CKA_ID is ``cka_id``): a slot that needs a
+        feature only if the card has it, which is asked only of the slots wanted."""
+        if self._exact is not None:
+            return [spec for spec in self._exact.slots if cka_id is None or spec.cka_id == cka_id]
+        assert self._unresolved is not None
+        return [spec for spec in self._unresolved.slots
+                if (cka_id is None or spec.cka_id == cka_id)
+                and (spec.requires is None or self._feature(spec.requires))]
 
     def objects_with_id(self, cka_id: bytes) -> List[TokenObject]:
         """Exactly the objects of :meth:`objects` whose CKA_ID is ``cka_id``, reading
@@ -396,8 +536,8 @@ class PivToken(CardToken):
         (+ VERIFY when logged in) and ATTEST, or nothing for a key the card did not
         generate."""
         cka_id = bytes(cka_id)
-        specs = [spec for spec in self.profile.slots if bytes(spec.cka_id) == cka_id]
-        attested = [spec for spec in self._attestable_slots() if attestation_id(spec) == cka_id]
+        specs = self._key_slots(cka_id)
+        attested = [spec for spec in self._attestable_slots(cka_id) if attestation_id(spec) == cka_id]
         if attested:
             return [obj for spec in attested for obj in self._attestation_objects(spec)]
         with self._lock:
@@ -433,11 +573,14 @@ class PivToken(CardToken):
                 result.extend(self._key_objects(contents))
             return result
 
-    def _attestable_slots(self) -> List[SlotSpec]:
-        """The key slots whose generated keys ATTEST certifies (not F9 itself)."""
-        if not self.profile.feature("attestation"):
+    def _attestable_slots(self, cka_id: bytes) -> List[SlotSpec]:
+        """The key slots whose generated keys ATTEST certifies (not F9 itself), where
+        ``cka_id`` is the attestation id of one of them (whether the card attests is
+        asked only then)."""
+        slots = [spec for spec in self._fixed.slots if spec.usage and attestation_id(spec) == cka_id]
+        if not slots or not self._feature("attestation"):
             return []
-        return [spec for spec in self.profile.slots if spec.usage]
+        return slots
 
     def _attestation_objects(self, spec: SlotSpec) -> List[TokenObject]:
         """The attestation certificate object of ``spec``'s key, made at the first ask
@@ -462,7 +605,7 @@ class PivToken(CardToken):
                 return []
             cert = read_certificate_fields(der)
             assert cert is not None  # PivCard.attest answers only readable certificates
-            obj = attestation_object(spec, cert, self.profile.labels)
+            obj = attestation_object(spec, cert, self._fixed.labels)
             self._attestations[spec.key] = (epoch, obj)
             return [obj]
 
@@ -471,7 +614,7 @@ class PivToken(CardToken):
         # transaction; one SELECT here makes the listing trustworthy.
         self.card.select()
         slots: Dict[int, SlotContents] = {}
-        for spec in self.profile.slots:
+        for spec in self._key_slots():
             # A slot objects_with_id() read since the last reset is not read again (a write
             # of ours drops those reads: _slot_changed, destroy_object).
             known = self._single_slots.get(spec.key)
@@ -490,9 +633,11 @@ class PivToken(CardToken):
             cert_der = parse_certificate_container(self.card.get_data(spec.container))
         except NotFoundError:
             pass
-        destroyable = self.profile.feature("move_delete") and spec.usage != frozenset()
         meta = None
-        if self.profile.feature("metadata"):
+        metadata = self._known_feature("metadata")
+        if metadata is None:
+            meta = self._probe_key_metadata(spec, piv_answered=cert_der is not None)
+        elif metadata:
             try:
                 meta = self.card.key_metadata(spec.key)
             except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
@@ -500,14 +645,36 @@ class PivToken(CardToken):
         if meta is not None and meta.algorithm in KEY_ALGORITHMS:
             algorithm = KEY_ALGORITHMS[meta.algorithm]
             return SlotContents(spec, algorithm, public_key_from_card(algorithm, meta.public_key), cert_der,
-                                pin_policy=meta.pin_policy, origin=meta.origin, destroyable=destroyable,
-                                touch_policy=meta.touch_policy)
+                                pin_policy=meta.pin_policy, origin=meta.origin, touch_policy=meta.touch_policy)
         if cert_der is None:
             return None
-        return self._certificate_only(spec, cert_der, destroyable)
+        return self._certificate_only(spec, cert_der)
+
+    def _probe_key_metadata(self, spec: SlotSpec, *, piv_answered: bool) -> KeyMetadata | None:
+        """GET METADATA of ``spec``'s key where the firmware range leaves open whether the
+        card has it; its answer narrows the range. ``piv_answered``: PIV answered a read
+        of this transaction (nobody's APDU comes between ours), so a 6D00 now means the
+        card lacks the command rather than that another applet has the card; without
+        that the version decides (GET VERSION here)."""
+        assert self._unresolved is not None
+        brought = self._unresolved.first_firmware_with("metadata")
+        try:
+            meta = self.card.key_metadata(spec.key)
+        except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+            return None  # no key there (says nothing of the firmware: another applet may answer so)
+        except InsNotSupportedError:
+            if piv_answered and brought is not None:
+                self._narrow(ceiling=brought)
+                return None
+            self._read_version()
+            if self.profile.feature("metadata"):
+                raise  # the card has the command: another applet has the card (restore, retry)
+            return None
+        self._narrow(floor=brought)
+        return meta
 
     @staticmethod
-    def _certificate_only(spec: SlotSpec, cert_der: bytes, destroyable: bool = False) -> SlotContents | None:
+    def _certificate_only(spec: SlotSpec, cert_der: bytes) -> SlotContents | None:
         """Slot contents known only from the certificate (cards without metadata)."""
         cert = read_certificate_fields(cert_der)
         if cert is None:
@@ -517,11 +684,11 @@ class PivToken(CardToken):
         if algorithm is None:
             return None
         assert is_public_key(public_key), "algorithm_of knows only these"
-        return SlotContents(spec, algorithm, public_key, cert_der, destroyable=destroyable)
+        return SlotContents(spec, algorithm, public_key, cert_der)
 
     def _read_data_objects(self, *, private: bool) -> List[TokenObject]:
         found = []
-        for spec in self.profile.data_objects:
+        for spec in self._fixed.data_objects:
             if spec.private != private:
                 continue
             try:
@@ -560,9 +727,9 @@ class PivToken(CardToken):
             return
         if user_type not in (CKU.USER, CKU.CONTEXT_SPECIFIC):
             raise errors.UserTypeInvalid()
-        if not self.profile.pin_min <= len(pin) <= self.profile.pin_max:
+        if not self._fixed.pin_min <= len(pin) <= self._fixed.pin_max:
             raise errors.PinLenRange()
-        padded = bytearray(pin.ljust(8, bytes([self.profile.pin_pad])))
+        padded = bytearray(pin.ljust(8, bytes([self._fixed.pin_pad])))
         try:
             # 6982 here cannot mean "lost login": never re-verify a PIN being checked.
             self._run(lambda: self.card.verify_pin(bytes(padded)), relogin_on_6982=False)
@@ -590,7 +757,7 @@ class PivToken(CardToken):
         """PIN-protected data objects appear at login and vanish at logout: bump
         the generation so the engine re-reads :meth:`objects` (it keeps the handles
         of objects that still exist, and nothing but these data objects is re-read)."""
-        if any(spec.private for spec in self.profile.data_objects):
+        if any(spec.private for spec in self._fixed.data_objects):
             self._generation += 1
 
     def _login_so(self, secret: bytes) -> None:
@@ -619,7 +786,7 @@ class PivToken(CardToken):
             self._end_card_login(self._drop_security_status)
 
     def _drop_security_status(self) -> None:
-        if self.profile.verify_reset:
+        if self._fixed.verify_reset:
             try:
                 self.card.reset_pin_status()
                 return
@@ -747,9 +914,10 @@ class PivToken(CardToken):
         """A PIN or PUK padded for the card; PIN_LEN_RANGE (nothing sent) when its
         length is outside the profile's limits."""
         value = bytes(value)
-        if not self.profile.pin_min <= len(value) <= self.profile.pin_max:
-            raise errors.PinLenRange(f"a {what} has {self.profile.pin_min} to {self.profile.pin_max} characters")
-        return value.ljust(8, bytes([self.profile.pin_pad]))
+        fixed = self._fixed
+        if not fixed.pin_min <= len(value) <= fixed.pin_max:
+            raise errors.PinLenRange(f"a {what} has {fixed.pin_min} to {fixed.pin_max} characters")
+        return value.ljust(8, bytes([fixed.pin_pad]))
 
     def set_pin(self, user_type: int, old_pin: bytes, new_pin: bytes) -> None:
         """C_SetPIN.
@@ -1044,7 +1212,7 @@ class PivToken(CardToken):
             fields = self.card.generate(spec.key, algorithm.ident, send_pin, send_touch)
             return SlotContents(spec, algorithm, public_key_from_card(algorithm, fields),
                                 self._current_certificate(spec.key), pin_policy=pin, origin=Origin.GENERATED,
-                                destroyable=self.profile.feature("move_delete"), touch_policy=touch)
+                                touch_policy=touch)
 
         contents = self._run(generate)
         self._slot_changed(spec.key, contents)
@@ -1069,9 +1237,7 @@ class PivToken(CardToken):
         parts = importable_key(key, algorithm)
         self._run(lambda: self.card.import_key(spec.key, parts, send_pin, send_touch))
         contents = SlotContents(spec, algorithm, key.public_key(), self._current_certificate(spec.key),
-                                pin_policy=pin, origin=Origin.IMPORTED,
-                                destroyable=self.profile.feature("move_delete") and bool(spec.usage),
-                                touch_policy=touch)
+                                pin_policy=pin, origin=Origin.IMPORTED, touch_policy=touch)
         self._slot_changed(spec.key, contents)
         return self._key_pair_objects(contents)[1]
 
@@ -1273,7 +1439,8 @@ class PivToken(CardToken):
                 else:
                     self._slots[slot] = refreshed
             return
-        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and contents.destroyable:
+        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and self.profile.feature("move_delete") \
+                and bool(contents.spec.usage):
             self._run(lambda: self.card.delete_key(slot))
             assert self._slots is not None
             if contents.certificate is not None:
@@ -1288,6 +1455,47 @@ class PivToken(CardToken):
 
 
 # ----------------------------------------------------------------- helpers
+@cache
+def _mechanism_table(names: FrozenSet[str]) -> Mapping[int, MechanismInfo]:
+    """The mechanisms of a PIV card with the algorithms ``names`` (a profile's, resolved):
+    built once per set of algorithms."""
+    algorithms = [ALGORITHM_BY_NAME[name] for name in names]
+    result: Dict[int, MechanismInfo] = {}
+    rsa_bits = [a.bits for a in algorithms if a.family == KeyFamily.RSA]
+    if rsa_bits:
+        lo, hi = min(rsa_bits), max(rsa_bits)
+        sign_verify = _HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
+        crypt = _HW | MechanismFlag.DECRYPT | MechanismFlag.ENCRYPT
+        result[CKM.RSA_PKCS] = MechanismInfo(lo, hi, int(sign_verify | crypt))
+        result[CKM.RSA_X_509] = MechanismInfo(lo, hi, int(sign_verify | crypt))
+        result[CKM.RSA_PKCS_PSS] = MechanismInfo(lo, hi, int(sign_verify))
+        result[CKM.RSA_PKCS_OAEP] = MechanismInfo(lo, hi, int(crypt))
+        for mech in _HASHED_RSA + _HASHED_PSS:
+            result[mech] = MechanismInfo(lo, hi, int(sign_verify))
+        result[CKM.RSA_PKCS_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+    ec_bits = [a.bits for a in algorithms if a.family == KeyFamily.EC]
+    derive_bits = list(ec_bits) + [a.bits for a in algorithms if a.family == KeyFamily.X25519]
+    if ec_bits:
+        lo, hi = min(ec_bits), max(ec_bits)
+        ecdsa = int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY | _EC_FLAGS)
+        result[CKM.ECDSA] = MechanismInfo(lo, hi, ecdsa)
+        for mech in _HASHED_ECDSA:
+            result[mech] = MechanismInfo(lo, hi, ecdsa)
+        result[CKM.EC_KEY_PAIR_GEN] = MechanismInfo(lo, hi, int(_HW | MechanismFlag.GENERATE_KEY_PAIR | _EC_FLAGS))
+    if derive_bits:
+        result[CKM.ECDH1_DERIVE] = MechanismInfo(min(derive_bits), max(derive_bits),
+                                                 int(_HW | MechanismFlag.DERIVE | _EC_FLAGS))
+    if "ED25519" in names:
+        result[CKM.EDDSA] = MechanismInfo(256, 256, int(_HW | MechanismFlag.SIGN | MechanismFlag.VERIFY
+                                                         | MechanismFlag.EC_OID))
+        result[CKM.EC_EDWARDS_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+    if "X25519" in names:
+        result[CKM.EC_MONTGOMERY_KEY_PAIR_GEN] = MechanismInfo(256, 256, int(_HW | MechanismFlag.GENERATE_KEY_PAIR))
+    for mech in _DIGESTS:
+        result[mech] = MechanismInfo(0, 0, int(MechanismFlag.DIGEST))
+    return result
+
+
 def _modulus(contents: SlotContents) -> bytes:
     return contents.rsa_key.public_numbers().n.to_bytes(contents.algorithm.byte_length, "big")
 
