@@ -149,6 +149,8 @@ T = TypeVar("T")
 
 
 _HW = MechanismFlag.HW
+#: What GET METADATA of a key slot answers when the slot holds no key.
+_NO_KEY_METADATA = (NotFoundError, ReferenceNotFoundError, IncorrectParametersError)
 _EC_FLAGS = MechanismFlag.EC_F_P | MechanismFlag.EC_OID | MechanismFlag.EC_UNCOMPRESS
 _DIGESTS = (CKM.SHA_1, CKM.SHA224, CKM.SHA256, CKM.SHA384, CKM.SHA512)
 _HASHED_RSA = (CKM.SHA1_RSA_PKCS, CKM.SHA224_RSA_PKCS, CKM.SHA256_RSA_PKCS, CKM.SHA384_RSA_PKCS,
@@ -508,13 +510,18 @@ class PivToken(CardToken):
             return False
         return self._known_feature("move_delete")
 
+    def _key_deletable(self, spec: SlotSpec) -> bool:
+        """Whether the card deletes the key in ``spec`` (what :meth:`_key_destroyable`
+        leaves open decided: the version read where needed)."""
+        return bool(spec.usage) and self._feature("move_delete")
+
     def settle(self, obj: TokenObject) -> Dict[int, Any]:
         """CKA_DESTROYABLE of a key object made before the version was known."""
         kind, slot = obj.ref
         if CKA.DESTROYABLE not in obj.late or kind not in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY):
             return {}
         spec = self.profile.slot(slot)  # the version read here, if nothing read it yet
-        return {CKA.DESTROYABLE: spec is not None and self.profile.feature("move_delete") and bool(spec.usage)}
+        return {CKA.DESTROYABLE: spec is not None and self._key_deletable(spec)}
 
     def _key_slots(self, cka_id: bytes | None = None) -> List[SlotSpec]:
         """The card's key slots (those whose CKA_ID is ``cka_id``): a slot that needs a
@@ -640,7 +647,7 @@ class PivToken(CardToken):
         elif metadata:
             try:
                 meta = self.card.key_metadata(spec.key)
-            except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+            except _NO_KEY_METADATA:
                 meta = None
         if meta is not None and meta.algorithm in KEY_ALGORITHMS:
             algorithm = KEY_ALGORITHMS[meta.algorithm]
@@ -660,7 +667,7 @@ class PivToken(CardToken):
         brought = self._unresolved.first_firmware_with("metadata")
         try:
             meta = self.card.key_metadata(spec.key)
-        except (NotFoundError, ReferenceNotFoundError, IncorrectParametersError):
+        except _NO_KEY_METADATA:
             return None  # no key there (says nothing of the firmware: another applet may answer so)
         except InsNotSupportedError:
             if piv_answered and brought is not None:
@@ -1439,8 +1446,7 @@ class PivToken(CardToken):
                 else:
                     self._slots[slot] = refreshed
             return
-        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and self.profile.feature("move_delete") \
-                and bool(contents.spec.usage):
+        if kind in (ObjectKind.PRIVATE_KEY, ObjectKind.PUBLIC_KEY) and self._key_deletable(contents.spec):
             self._run(lambda: self.card.delete_key(slot))
             assert self._slots is not None
             if contents.certificate is not None:
