@@ -135,8 +135,7 @@ def _read_atrs(name: str, entries: Any) -> Dict[bytes, Version]:
         raise ProfileError(f"profile {name!r}: [match] atrs is a list of {{ atr, firmware }} tables")
     atrs: Dict[bytes, Version] = {}
     for entry in entries:
-        unknown = set(entry) - _ATR_KEYS
-        if unknown or set(entry) != _ATR_KEYS:
+        if set(entry) != _ATR_KEYS:
             raise ProfileError(f"profile {name!r}: [match] atrs entries have exactly the keys atr and firmware")
         try:
             atrs[bytes.fromhex(str(entry["atr"]))] = parse_version(str(entry["firmware"]))

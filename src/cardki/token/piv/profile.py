@@ -245,16 +245,19 @@ class PivProfile(ProfileHeader):
         differ: ``floor`` and every ``[[firmware]]`` ``from`` above it (below ``ceiling``).
         A value that is equal resolved at each of them is that value on every firmware
         in the range, so a token may settle it without reading the card's version."""
-        froms = sorted({parse_version(rule["from"]) for rule in self.firmware_rules})
-        return (floor,) + tuple(v for v in froms if v > floor and (ceiling is None or v < ceiling))
+        return (floor,) + tuple(v for v in self._firmware_froms() if v > floor and (ceiling is None or v < ceiling))
 
     def first_firmware_with(self, name: str) -> Version | None:
         """The lowest ``[[firmware]]`` ``from`` at which feature ``name`` is on (this
         profile unresolved): what a card that shows the feature has at least."""
-        for version in sorted({parse_version(rule["from"]) for rule in self.firmware_rules}):
+        for version in self._firmware_froms():
             if self.for_firmware(version).feature(name):
                 return version
         return None
+
+    def _firmware_froms(self) -> List[Version]:
+        """The ``from`` versions of this unresolved profile's ``[[firmware]]`` ranges, lowest first."""
+        return sorted({parse_version(rule["from"]) for rule in self.firmware_rules})
 
     def for_firmware(self, version: Version | None) -> PivProfile:
         """This profile with every ``[[firmware]]`` range at or below ``version`` applied,
