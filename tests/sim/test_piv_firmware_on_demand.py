@@ -7,8 +7,9 @@ read when asked, with the same answers as before."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 
@@ -37,6 +38,23 @@ def _slot(lib: Cryptoki, reader_name: str) -> int:
     return next(s for s in lib.get_slot_list(True) if lib.get_slot_info(s).slot_description == reader_name)
 
 
+@contextmanager
+def _session(card: Any, flags: int = SessionFlag.SERIAL_SESSION, *,
+             login: bool = True) -> Iterator[Tuple[Cryptoki, int, int]]:
+    """The library initialized, the card's slot and a session on it (the user logged in
+    unless ``login`` is false); finalized after."""
+    lib = Cryptoki()
+    lib.initialize()
+    try:
+        slot = _slot(lib, card.reader_name)
+        session = lib.open_session(slot, flags)
+        if login:
+            lib.login(session, CKU.USER, PIN)
+        yield lib, slot, session
+    finally:
+        lib.finalize()
+
+
 def _find(lib: Cryptoki, session: int, template: dict) -> list:
     lib.find_objects_init(session, template)
     try:
@@ -57,12 +75,7 @@ def test_a_yubikey_without_metadata_lists_logs_in_and_signs(virtual_card_factory
                                                            tmp_path: Path, firmware: str) -> None:
     card = _provisioned(virtual_card_factory, tmp_path, firmware)
     card.control.reset_count()
-    lib = Cryptoki()
-    lib.initialize()
-    try:
-        slot = _slot(lib, card.reader_name)
-        session = lib.open_session(slot, SessionFlag.SERIAL_SESSION)
-        lib.login(session, CKU.USER, PIN)
+    with _session(card) as (lib, slot, session):
         (key,) = _find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
         lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
         assert len(lib.sign(session, b"old firmware")) == 256
@@ -76,8 +89,6 @@ def test_a_yubikey_without_metadata_lists_logs_in_and_signs(virtual_card_factory
         assert key in everything and len(everything) > 3
         assert not any(lib.get_attribute_value(session, h, [CKA.DESTROYABLE])[CKA.DESTROYABLE]
                        for h in _find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY}))
-    finally:
-        lib.finalize()
 
 
 @pytest.mark.parametrize(("firmware", "destroyable"), [("5.7.2", True), ("5.4.3", False)])
@@ -86,19 +97,13 @@ def test_a_keys_destroyable_is_read_when_asked(virtual_card_factory: Callable[..
     """CKA_DESTROYABLE of a key follows MOVE/DELETE KEY (5.7), which only the version
     tells: the find leaves it to its first read, which costs GET VERSION once."""
     card = _provisioned(virtual_card_factory, tmp_path, firmware)
-    lib = Cryptoki()
-    lib.initialize()
-    try:
-        session = lib.open_session(_slot(lib, card.reader_name), SessionFlag.SERIAL_SESSION)
-        lib.login(session, CKU.USER, PIN)
+    with _session(card) as (lib, _, session):
         (key,) = _find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
         card.control.reset_count()
         assert lib.get_attribute_value(session, key, [CKA.DESTROYABLE]) == {CKA.DESTROYABLE: destroyable}
         assert card.control.count() == 1  # GET VERSION
         assert lib.get_attribute_value(session, key, [CKA.DESTROYABLE]) == {CKA.DESTROYABLE: destroyable}
         assert card.control.count() == 1
-    finally:
-        lib.finalize()
 
 
 @pytest.mark.parametrize(("firmware", "destroyable"), [("5.7.2", True), ("5.4.3", False)])
@@ -106,41 +111,20 @@ def test_a_find_naming_destroyable_matches_what_the_card_does(virtual_card_facto
                                                               tmp_path: Path, firmware: str,
                                                               destroyable: bool) -> None:
     card = _provisioned(virtual_card_factory, tmp_path, firmware)
-    lib = Cryptoki()
-    lib.initialize()
-    try:
-        session = lib.open_session(_slot(lib, card.reader_name), SessionFlag.SERIAL_SESSION)
-        lib.login(session, CKU.USER, PIN)
+    with _session(card) as (lib, _, session):
         wanted = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"}
         assert len(_find(lib, session, {**wanted, CKA.DESTROYABLE: destroyable})) == 1
         assert _find(lib, session, {**wanted, CKA.DESTROYABLE: not destroyable}) == []
-    finally:
-        lib.finalize()
 
 
 def test_destroying_a_key_before_5_7_is_prohibited(virtual_card_factory: Callable[..., Any],
                                                    tmp_path: Path) -> None:
     card = _provisioned(virtual_card_factory, tmp_path, "5.4.3")
-    lib = Cryptoki()
-    lib.initialize()
-    try:
-        session = lib.open_session(_slot(lib, card.reader_name), RW)
+    with _session(card, RW, login=False) as (lib, _, session):
         (public,) = _find(lib, session, {CKA.CLASS: CKO.PUBLIC_KEY, CKA.ID: b"\x01"})
         with pytest.raises(errors.ActionProhibited):
             lib.destroy_object(session, public)
         assert len(_find(lib, session, {CKA.CLASS: CKO.PUBLIC_KEY, CKA.ID: b"\x01"})) == 1
-    finally:
-        lib.finalize()
-
-
-def _mechanisms_after_a_signature(lib: Cryptoki, card: Any) -> Tuple[list, Any, Any]:
-    slot = _slot(lib, card.reader_name)
-    session = lib.open_session(slot, SessionFlag.SERIAL_SESSION)
-    lib.login(session, CKU.USER, PIN)
-    (key,) = _find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
-    lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
-    lib.sign(session, b"settled")
-    return lib.get_mechanism_list(slot), lib.get_mechanism_info(slot, CKM.RSA_PKCS), slot
 
 
 @pytest.mark.parametrize(("firmware", "rsa_max", "eddsa"), [("5.7.2", 4096, True), ("5.4.3", 2048, False)])
@@ -149,10 +133,11 @@ def test_the_mechanism_table_is_the_firmwares(virtual_card_factory: Callable[...
     """C_SignInit settled its mechanism without the version; the table still tells the
     firmware's sizes and algorithms."""
     card = _provisioned(virtual_card_factory, tmp_path, firmware)
-    lib = Cryptoki()
-    lib.initialize()
-    try:
-        mechanisms, rsa_info, slot = _mechanisms_after_a_signature(lib, card)
+    with _session(card) as (lib, slot, session):
+        (key,) = _find(lib, session, {CKA.CLASS: CKO.PRIVATE_KEY, CKA.ID: b"\x01"})
+        lib.sign_init(session, CKM.SHA256_RSA_PKCS, key)
+        lib.sign(session, b"settled")
+        mechanisms, rsa_info = lib.get_mechanism_list(slot), lib.get_mechanism_info(slot, CKM.RSA_PKCS)
         assert (rsa_info.min_key_size, rsa_info.max_key_size) == (1024, rsa_max)
         assert (CKM.EDDSA in mechanisms) is eddsa
         assert (CKM.EC_MONTGOMERY_KEY_PAIR_GEN in mechanisms) is eddsa
@@ -160,5 +145,3 @@ def test_the_mechanism_table_is_the_firmwares(virtual_card_factory: Callable[...
         if not eddsa:
             with pytest.raises(errors.MechanismInvalid):
                 lib.get_mechanism_info(slot, CKM.EDDSA)
-    finally:
-        lib.finalize()
