@@ -175,3 +175,42 @@ def test_a_slot_that_reads_empty_is_read_again_after_a_select(provisioned_card: 
         assert provisioned_card.control.count() == 7
     finally:
         lib.finalize()
+
+
+def _reset_elsewhere(reader_name: str) -> None:
+    """Another program connects and resets the card as it lets go of it."""
+    from smartcard.scard import (SCARD_PROTOCOL_ANY, SCARD_RESET_CARD, SCARD_S_SUCCESS, SCARD_SCOPE_USER,
+                                 SCARD_SHARE_SHARED, SCardConnect, SCardDisconnect, SCardEstablishContext,
+                                 SCardReleaseContext)
+
+    hresult, context = SCardEstablishContext(SCARD_SCOPE_USER)
+    assert hresult == SCARD_S_SUCCESS
+    try:
+        hresult, card, _protocol = SCardConnect(context, reader_name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY)
+        assert hresult == SCARD_S_SUCCESS
+        assert SCardDisconnect(card, SCARD_RESET_CARD) == SCARD_S_SUCCESS
+    finally:
+        SCardReleaseContext(context)
+
+
+def test_finalize_after_another_programs_reset_reads_no_objects(provisioned_card: Any, tmp_path: Any) -> None:
+    """C_Finalize logs the application out; when another program has reset the card, that
+    logout finds the reset. It used to re-read the objects listed so far for a table that
+    C_Finalize throws away the moment after (the certificate and GET METADATA of 9a: a
+    certificate parsed at a host's exit). Now it sends only SELECTs: PIV's, to restore and
+    drop the security status, and OpenPGP's, given back (see cardki.token.sharing)."""
+    lib = Cryptoki()
+    lib.initialize()
+    session = lib.open_session(_reader_slot(lib, provisioned_card.reader_name), SessionFlag.SERIAL_SESSION)
+    lib.login(session, CKU.USER, PIN)
+    assert len(_find_and_sign(lib, session)) == 256
+    _reset_elsewhere(provisioned_card.reader_name)
+    trace = tmp_path / "finalize.trace"
+    provisioned_card.control.trace(on=True, path=trace)
+    try:
+        lib.finalize()
+    finally:
+        provisioned_card.control.trace(on=False)
+    sent = [line.split("> ", 1)[1].split() for line in trace.read_text().splitlines() if " > " in line]
+    assert sent, "C_Finalize logged out without a word to the card"
+    assert {(command[0], command[1]) for command in sent} == {("00", "A4")}, sent

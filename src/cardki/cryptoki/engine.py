@@ -207,12 +207,16 @@ class Cryptoki:
     @api_boundary
     def finalize(self) -> None:
         """C_Finalize: close every session (logging out), release cards, wake a
-        blocked C_WaitForSlotEvent."""
+        blocked C_WaitForSlotEvent. The object table is emptied first, as nothing reads
+        it again: a logout that finds the card reset by another program would otherwise
+        re-read the objects listed so far (a certificate and its key's metadata, parsed
+        at a host's exit, where a late C_Finalize may no longer import anything)."""
+        self._objects.clear()
         for state in self._slots.states():
             self._sessions.close_slot(state.slot_id)
             self._slots.release(state)
         self._sessions.clear()
-        self._objects.clear()
+        self._objects.clear()  # what the logouts above noted of their cards
         self._initialized = False
         self._slots.detach()
 
