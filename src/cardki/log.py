@@ -46,7 +46,13 @@ def _logging(load: bool) -> ModuleType | None:
     if module is None:
         if not load:
             return None
-        import logging
+        try:
+            import logging
+        except ImportError:
+            # A record at interpreter shutdown (sys.meta_path is None: a host's late
+            # C_Finalize, say) has nowhere to go; raising would turn the report of one
+            # failure into another, printed on the host's stderr by cffi.
+            return None
 
         module = logging
     if not _prepared:

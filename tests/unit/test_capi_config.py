@@ -77,3 +77,17 @@ def test_a_config_file_that_is_not_utf8_is_ignored(tmp_path: Path, capsys) -> No
     assert ModuleConfig.from_environment({"CARDKI_CONFIG": str(latin1)}) == ModuleConfig()
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_a_record_at_interpreter_shutdown_is_dropped_quietly() -> None:
+    """At shutdown (sys.meta_path is None, as in a host's late C_Finalize) logging can no
+    longer be imported: an error record is dropped rather than raising ImportError out of
+    the C entry point's guard, which cffi would print on the host's stderr."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from cardki.log import get_logger; log = get_logger('cardki.capi');"
+              " assert 'logging' not in sys.modules; sys.meta_path = None;"
+              " log.error('C_Finalize failed unexpectedly'); log.exception('and again'); print('survived')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "survived", "")
