@@ -179,18 +179,17 @@ def test_a_slot_that_reads_empty_is_read_again_after_a_select(provisioned_card: 
 
 def _reset_elsewhere(reader_name: str) -> None:
     """Another program connects and resets the card as it lets go of it."""
-    from smartcard.scard import (SCARD_PROTOCOL_ANY, SCARD_RESET_CARD, SCARD_S_SUCCESS, SCARD_SCOPE_USER,
-                                 SCARD_SHARE_SHARED, SCardConnect, SCardDisconnect, SCardEstablishContext,
-                                 SCardReleaseContext)
+    from smartcard import scard
 
-    hresult, context = SCardEstablishContext(SCARD_SCOPE_USER)
-    assert hresult == SCARD_S_SUCCESS
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
     try:
-        hresult, card, _protocol = SCardConnect(context, reader_name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY)
-        assert hresult == SCARD_S_SUCCESS
-        assert SCardDisconnect(card, SCARD_RESET_CARD) == SCARD_S_SUCCESS
+        hresult, card, _protocol = scard.SCardConnect(context, reader_name, scard.SCARD_SHARE_SHARED,
+                                                      scard.SCARD_PROTOCOL_ANY)
+        assert hresult == scard.SCARD_S_SUCCESS
+        assert scard.SCardDisconnect(card, scard.SCARD_RESET_CARD) == scard.SCARD_S_SUCCESS
     finally:
-        SCardReleaseContext(context)
+        scard.SCardReleaseContext(context)
 
 
 def test_finalize_after_another_programs_reset_reads_no_objects(provisioned_card: Any, tmp_path: Any) -> None:
