@@ -17,9 +17,11 @@ I/O). The choices, for every token:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors, spki
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO

@@ -14,9 +14,10 @@ serialization) and the token (:mod:`.token`) load when a token is first used.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Tuple
 
 from cardki.apdu import SW_OK, Command, SmartCardProtocol, error_for_sw
+from cardki.named_tuple import NamedTuple
 
 if TYPE_CHECKING:
     from .constants import KeyDataObjects, Pw

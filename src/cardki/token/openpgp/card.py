@@ -22,7 +22,7 @@ caller wipes afterwards (nothing here keeps a copy).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import Tuple
 
 from cardki.apdu import (
     ApduError,
@@ -41,6 +41,7 @@ from cardki.apdu import (
     WrongPinError,
 )
 from cardki.apdu.errors import SW_OK, error_for_sw
+from cardki.named_tuple import NamedTuple
 
 from ...log import get_logger
 from .application import SELECT, CardQuirks

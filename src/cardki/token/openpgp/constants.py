@@ -9,7 +9,9 @@ openpgp.py (see the research note openpgp-card.md, sections 2-9).
 from __future__ import annotations
 
 import enum
-from typing import Dict, NamedTuple
+from typing import Dict
+
+from cardki.named_tuple import NamedTuple
 
 # The AID and the keys' names are the application's light facts (:mod:`.application`:
 # detection and profiles need them without this table of every number).

@@ -22,12 +22,13 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKK, CKM, CKO
+from cardki.named_tuple import NamedTuple
 
 from ...certificate import CertificateFields, read_certificate_fields
 from ...curves import Curve, curve_by_ec_params, curve_by_name

@@ -79,7 +79,6 @@ from typing import (
     FrozenSet,
     List,
     Mapping,
-    NamedTuple,
     Tuple,
     Type,
     TypeVar,
@@ -102,6 +101,7 @@ from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersE
 from cardki.certificate import read_certificate_fields
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import oid_content
+from cardki.named_tuple import NamedTuple
 from cardki.transport import CardTransport
 
 from ...log import get_logger
