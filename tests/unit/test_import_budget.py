@@ -258,6 +258,8 @@ NOT_FOR_A_SIGNATURE = ("logging", "traceback", "importlib.resources", "pathlib",
                        "cryptography.hazmat.primitives.ciphers", "threading", "zlib")
 
 
+#: What checks and builds OpenPGP profiles: a YubiKey's PIV signature reads none.
+OPENPGP_PROFILE = "cardki.token.openpgp.profile"
 #: The PIV token's modules for the SO's work alone: the management key (SO login, its
 #: change, a reset) and key generation and import with their templates (~0.8 ms of a start).
 PIV_ADMINISTRATION = ("cardki.token.piv.mgmt", "cardki.token.piv.keys", "cardki.token.key_templates")
@@ -293,10 +295,12 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     cryptography OpenSSL backend module with the cipher classes it brings (the check
     of an ECDSA signature needs none of it: 4 to 7 ms of the first signature), and no
     threading (the locks are _thread's: ~1 ms), nor zlib (for compressed certificates
-    only: ~0.5 ms), nor the modules of the SO's work (PIV_ADMINISTRATION)."""
+    only: ~0.5 ms), nor the modules of the SO's work (PIV_ADMINISTRATION), nor OpenPGP's
+    profile module (detection builds the PIV profiles alone; the OpenPGP profile the
+    YubiKey's names is read when its token is used: ~1 ms)."""
     modules = _replayed(_piv_signature())
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, (*NOT_FOR_A_SIGNATURE, *PIV_ADMINISTRATION)) == []
+    assert _matching(modules, (*NOT_FOR_A_SIGNATURE, *PIV_ADMINISTRATION, OPENPGP_PROFILE)) == []
 
 
 def _piv_signature() -> str:
@@ -532,7 +536,7 @@ def test_the_c_modules_first_token_loads_no_openpgp_driver(harness: Path) -> Non
     slots) and C_GetTokenInfo of the first, the PIV token."""
     modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
     assert "cardki.token.piv.token" in modules and "cardki.token.openpgp.driver" in modules
-    assert _matching(modules, OPENPGP_DRIVER) == []
+    assert _matching(modules, (*OPENPGP_DRIVER, OPENPGP_PROFILE)) == []
 
 
 def test_the_modules_of_a_first_signature_compile_no_regular_expression() -> None:
