@@ -219,7 +219,7 @@ def _read_only_copy(tmp_path: Path, with_entries: bool) -> Path:
     copy = tmp_path / "site-packages" / "cardki" / "profiles"
     shutil.copytree(REPO / "profiles", copy, ignore=shutil.ignore_patterns("__pycache__"))
     if with_entries:
-        subprocess.run([sys.executable, "-m", "cardki.token.profile_cache", str(copy)], check=True, timeout=60)
+        subprocess.run([sys.executable, "-m", "cardki.profiles", str(copy)], check=True, timeout=60)
     for directory in (copy, *copy.glob("__pycache__")):
         directory.chmod(0o555)
     return copy
@@ -239,7 +239,7 @@ def test_an_install_this_user_cannot_write_parses_each_profile_once(tmp_path: Pa
 
 
 def test_entries_written_at_install_time_serve_a_user_who_cannot_write_there(tmp_path: Path) -> None:
-    """``python -m cardki.token.profile_cache DIR`` (what bootstrap and the wheel build run):
+    """``python -m cardki.profiles DIR`` (what bootstrap runs; the wheel's build writes the same):
     with its entries, the first process on a read-only install parses nothing and
     writes nothing to the user's cache."""
     profiles = _read_only_copy(tmp_path, with_entries=True)

@@ -13,7 +13,8 @@ Where entries are kept, in the order they are looked for:
 
 1. the profile directory's ``__pycache__``, as Python keeps compiled modules
    (written by the first process that may write there, or when the package is
-   built: :func:`write_entries`, which ``setup.py`` and ``hw-sim/bootstrap`` call);
+   built: :func:`write_entries`, which ``setup.py`` calls and ``python -m cardki.profiles``
+   runs, as ``hw-sim/bootstrap`` does);
 2. the user's cache, ``$XDG_CACHE_HOME/cardki/profiles`` (``~/.cache/...`` without
    it), for an install this user cannot write (a root-owned site-packages, a
    read-only image): one entry per profile file, named after the file's whole path,
@@ -180,9 +181,3 @@ def _write(directory: str, name: str, data: bytes, private: bool) -> bool:
 
 
 __all__ = ["package_entry", "parsed", "user_entry", "write_entries"]
-
-if __name__ == "__main__":  # python -m cardki.token.profile_cache DIRECTORY...: what an installer runs
-    import tomllib
-
-    for profile_directory in sys.argv[1:]:
-        write_entries(profile_directory, tomllib.loads)
