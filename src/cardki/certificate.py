@@ -27,7 +27,9 @@ and hostile certificates).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from cardki.named_tuple import NamedTuple
 
 from .der import der_integer, der_oid, der_tlv, oid_content, read_element
 from .spki import decode as decode_spki

@@ -15,7 +15,9 @@ A leaf: it imports only :mod:`cardki.der`, and cryptography only when
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Dict, NamedTuple, Tuple, Type
+from typing import TYPE_CHECKING, Dict, Tuple, Type
+
+from cardki.named_tuple import NamedTuple
 
 from .der import der_oid
 

@@ -16,7 +16,9 @@ algorithm object where pyca wants one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Dict, Tuple
+
+from cardki.named_tuple import NamedTuple
 
 from .constants import CKD, CKG, CKM
 

@@ -20,7 +20,8 @@ tests compare both with cryptography.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeGuard
+import sys
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .curves import CurveKind, curve_by_ec_params, curve_by_name
 from .der import der_integer, der_oid, der_tlv, read_element
@@ -56,39 +57,65 @@ def raw_key(public_key: ed25519.Ed25519PublicKey | x25519.X25519PublicKey) -> by
 def point_bytes(public_key: PublicKey) -> bytes:
     """An EC-family public key's point as CKA_EC_POINT wraps it and cards send it:
     04 || X || Y, or the 32 raw bytes of Ed25519 / X25519 (ValueError for RSA)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return ec_point(public_key)
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
+    if is_ed25519_public_key(public_key) or is_x25519_public_key(public_key):
         return raw_key(public_key)
     raise ValueError("an RSA key has no point")
 
 
+def _loaded_key_module(name: str) -> Any:
+    """cryptography's module of the key type ``name``, if it is loaded. No key of the type exists before it is (every way to make one imports it:
+    from_public_bytes, generate, serialization's loaders, x509), so a type check where
+    it is not loaded answers "no" without importing it (~0.2 ms each for ed25519 and
+    x25519, ~1.5 ms for rsa, in a process that never meets such a key: a P-256 card's
+    signature). ``name`` is the module's last part: ed25519, x25519 or rsa."""
+    return sys.modules.get(f"cryptography.hazmat.primitives.asymmetric.{name}")
+
+
+def is_ed25519_public_key(key: object) -> TypeGuard[ed25519.Ed25519PublicKey]:
+    module = _loaded_key_module("ed25519")
+    return module is not None and isinstance(key, module.Ed25519PublicKey)
+
+
+def is_x25519_public_key(key: object) -> TypeGuard[x25519.X25519PublicKey]:
+    module = _loaded_key_module("x25519")
+    return module is not None and isinstance(key, module.X25519PublicKey)
+
+
+def is_ed25519_key(key: object) -> bool:
+    """Whether ``key`` is an Ed25519 public or private key (see :func:`_loaded_key_module`)."""
+    module = _loaded_key_module("ed25519")
+    return module is not None and isinstance(key, (module.Ed25519PublicKey, module.Ed25519PrivateKey))
+
+
+def is_x25519_key(key: object) -> bool:
+    """Whether ``key`` is an X25519 public or private key (see :func:`_loaded_key_module`)."""
+    module = _loaded_key_module("x25519")
+    return module is not None and isinstance(key, (module.X25519PublicKey, module.X25519PrivateKey))
+
+
 def is_rsa_public_key(public_key: object) -> TypeGuard[rsa.RSAPublicKey]:
-    """Whether ``public_key`` is an RSA public key. The curve key types are asked first
-    (they are loaded wherever a key exists): so a process that meets no RSA key never
-    imports cryptography's rsa module (~1.5 ms, with the random and math it brings)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
-
-    if isinstance(public_key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
-        return False
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-
-    return isinstance(public_key, RSAPublicKey)
+    """Whether ``public_key`` is an RSA public key, without importing cryptography's rsa
+    module (~1.5 ms, with the random and math it brings) in a process that meets no
+    RSA key (see :func:`_loaded_key_module`)."""
+    module = _loaded_key_module("rsa")
+    return module is not None and isinstance(public_key, module.RSAPublicKey)
 
 
 def encode(public_key: PublicKeyTypes) -> bytes:
     """The DER SubjectPublicKeyInfo of ``public_key``: a card's key type from its
     numbers, any other (the key of some certificate, a curve cardki does not know)
     by cryptography."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     if isinstance(public_key, ec.EllipticCurvePublicKey) and (curve := curve_by_name(public_key.curve.name)):
         algorithm = der_oid(EC_PUBLIC_KEY) + curve.ec_params
         key = ec_point(public_key)
-    elif isinstance(public_key, (ed25519.Ed25519PublicKey, x25519.X25519PublicKey)):
-        algorithm = der_oid(ED25519 if isinstance(public_key, ed25519.Ed25519PublicKey) else X25519)
+    elif is_ed25519_public_key(public_key) or is_x25519_public_key(public_key):
+        algorithm = der_oid(ED25519 if is_ed25519_public_key(public_key) else X25519)
         key = raw_key(public_key)
     elif is_rsa_public_key(public_key):
         numbers = public_key.public_numbers()
@@ -112,7 +139,7 @@ def decode(spki: bytes) -> PublicKey | None:
 
 
 def _decode(spki: bytes) -> PublicKey | None:
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     tag, body, end = read_element(spki)
     if tag != _SEQUENCE or end != len(spki):
@@ -149,7 +176,11 @@ def _decode(spki: bytes) -> PublicKey | None:
         return RSAPublicNumbers(e, n).public_key()
     if identifier in (_ED25519_OID, _X25519_OID) and not parameters and len(key) == 32:
         if identifier == _ED25519_OID:
+            from cryptography.hazmat.primitives.asymmetric import ed25519
+
             return ed25519.Ed25519PublicKey.from_public_bytes(key)
+        from cryptography.hazmat.primitives.asymmetric import x25519
+
         return x25519.X25519PublicKey.from_public_bytes(key)
     return None
 
@@ -164,5 +195,6 @@ def _positive_integer(data: bytes, offset: int) -> tuple[int, int]:
     return int.from_bytes(content, "big"), end
 
 
-__all__ = ["EC_PUBLIC_KEY", "ED25519", "RSA_ENCRYPTION", "X25519", "decode", "ec_point", "encode", "is_rsa_public_key",
+__all__ = ["EC_PUBLIC_KEY", "ED25519", "RSA_ENCRYPTION", "X25519", "decode", "ec_point", "encode",
+           "is_ed25519_key", "is_ed25519_public_key", "is_rsa_public_key", "is_x25519_key", "is_x25519_public_key",
            "point_bytes", "raw_key"]

@@ -258,6 +258,13 @@ NOT_FOR_A_SIGNATURE = ("logging", "traceback", "importlib.resources", "pathlib",
                        "cryptography.hazmat.primitives.ciphers", "threading", "zlib")
 
 
+#: What checks and builds OpenPGP profiles: a YubiKey's PIV signature reads none.
+OPENPGP_PROFILE = "cardki.token.openpgp.profile"
+#: The PIV token's modules for the SO's work alone: the management key (SO login, its
+#: change, a reset) and key generation and import with their templates (~0.8 ms of a start).
+PIV_ADMINISTRATION = ("cardki.token.piv.mgmt", "cardki.token.piv.keys", "cardki.token.key_templates")
+
+
 def _replayed(code: str) -> Set[str]:
     """sys.modules after ``code`` ran in an interpreter started as the C module starts
     its own (no site: no .pth file imports anything first), with cardki's source and
@@ -288,10 +295,12 @@ def test_a_piv_signature_loads_only_what_it_needs() -> None:
     cryptography OpenSSL backend module with the cipher classes it brings (the check
     of an ECDSA signature needs none of it: 4 to 7 ms of the first signature), and no
     threading (the locks are _thread's: ~1 ms), nor zlib (for compressed certificates
-    only: ~0.5 ms)."""
+    only: ~0.5 ms), nor the modules of the SO's work (PIV_ADMINISTRATION), nor OpenPGP's
+    profile module (detection builds the PIV profiles alone; the OpenPGP profile the
+    YubiKey's names is read when its token is used: ~1 ms)."""
     modules = _replayed(_piv_signature())
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
-    assert _matching(modules, NOT_FOR_A_SIGNATURE) == []
+    assert _matching(modules, (*NOT_FOR_A_SIGNATURE, *PIV_ADMINISTRATION, OPENPGP_PROFILE)) == []
 
 
 def _piv_signature() -> str:
@@ -324,23 +333,32 @@ def test_a_piv_signature_reads_its_profiles_without_tomllib() -> None:
     assert _matching(modules, ("tomllib", "datetime", "string")) == []
 
 
-def test_a_piv_signature_makes_few_named_tuple_classes() -> None:
-    """Each typing.NamedTuple class costs 0.1 to 0.3 ms to make (its string annotations
-    compiled, a __new__ evaluated); values only the token reads are plain classes."""
+def test_a_piv_signature_makes_few_named_tuple_classes_and_none_with_typing() -> None:
+    """Each named-tuple class costs 0.1 to 0.3 ms to make with typing.NamedTuple (its string
+    annotations compiled, a __new__ evaluated), about half that with cardki.named_tuple's
+    (no annotation compiled): values only the token reads are plain classes, and the rest are
+    made by cardki's NamedTuple (no class on this path comes from typing's)."""
     modules = _replayed(textwrap.dedent("""
-        import typing
-        made = []
-        _new = typing.NamedTupleMeta.__new__
-        def counting(cls, name, bases, namespace):
+        import collections, typing
+        made, with_typing = [], []
+        _namedtuple, _typing_new = collections.namedtuple, typing.NamedTupleMeta.__new__
+        def counting(name, *args, **kwargs):
             made.append(name)
-            return _new(cls, name, bases, namespace)
-        typing.NamedTupleMeta.__new__ = counting
+            return _namedtuple(name, *args, **kwargs)
+        def typing_counting(cls, name, bases, namespace):
+            with_typing.append(name)
+            return _typing_new(cls, name, bases, namespace)
+        collections.namedtuple, typing.NamedTupleMeta.__new__ = counting, typing_counting
     """) + textwrap.dedent(_piv_signature()) + textwrap.dedent("""
         sys.modules["made:" + "/".join(sorted(made))] = sys
+        sys.modules["with typing:" + "/".join(sorted(with_typing))] = sys
     """))
     made = next(name for name in modules if name.startswith("made:"))[len("made:"):].split("/")
+    with_typing = next(name for name in modules if name.startswith("with typing:"))[len("with typing:"):]
     assert not {"Detected", "AppletDriver", "KeyPair", "KeyMetadata", "ImportableKey"} & set(made)
+    assert "Command" in made and "SlotSpec" in made  # counted: made through collections.namedtuple
     assert len(made) <= 19, made  # 24 before the five above became plain classes
+    assert with_typing == "", with_typing
 
 
 def test_an_ec_cards_signature_loads_no_rsa_module(tmp_path: Path) -> None:
@@ -348,8 +366,9 @@ def test_an_ec_cards_signature_loads_no_rsa_module(tmp_path: Path) -> None:
     as the C module runs): finding the key by its id (as pkcs11-tool --sign --id 01 does:
     the 9A slot alone is read, not the RSA attestation key in F9), login and an ECDSA
     signature never load cryptography's rsa module, nor the padding module that imports
-    it, nor the random module rsa brings (~1.5 ms); an RSA key loads them where it is
-    handled."""
+    it, nor the random module rsa brings (~1.5 ms), nor its ed25519 and x25519 modules
+    (~0.4 ms: cardki.spki asks a key's type of those only once they are loaded); a key of
+    the kind loads them where it is handled."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from test_piv_token_support import PIN, make_cert, put_cert, put_key
 
@@ -382,7 +401,9 @@ def test_an_ec_cards_signature_loads_no_rsa_module(tmp_path: Path) -> None:
     """)
     assert "cardki.token.piv.token" in modules and "cryptography.hazmat.primitives.asymmetric.ec" in modules
     assert _matching(modules, ("cryptography.hazmat.primitives.asymmetric.rsa",
-                               "cryptography.hazmat.primitives.asymmetric.padding", "random")) == []
+                               "cryptography.hazmat.primitives.asymmetric.padding", "random",
+                               "cryptography.hazmat.primitives.asymmetric.ed25519",
+                               "cryptography.hazmat.primitives.asymmetric.x25519")) == []
 
 
 def test_an_openpgp_cards_signatures_load_only_what_they_need() -> None:
@@ -518,4 +539,24 @@ def test_the_c_modules_first_token_loads_no_openpgp_driver(harness: Path) -> Non
     slots) and C_GetTokenInfo of the first, the PIV token."""
     modules = set(_embedded_start(harness, "token_modules", virtual_only=True)["modules"])
     assert "cardki.token.piv.token" in modules and "cardki.token.openpgp.driver" in modules
-    assert _matching(modules, OPENPGP_DRIVER) == []
+    assert _matching(modules, (*OPENPGP_DRIVER, OPENPGP_PROFILE)) == []
+
+
+def test_the_modules_of_a_first_signature_compile_no_regular_expression() -> None:
+    """Compiling a pattern costs 0.1 to 0.2 ms at a start (re's parser and compiler are
+    Python); the one pattern of these modules, the transcript's redaction marker, is
+    compiled when a transcript is first read."""
+    modules = _replayed("""
+        import re
+        compiled = []
+        _compile = re._compile
+        def counting(pattern, flags):
+            compiled.append(str(pattern))
+            return _compile(pattern, flags)
+        re._compile = counting
+        import cardki.capi.entry, cardki.cryptoki.engine, cardki.slot.manager, cardki.virtual
+        import cardki.token, cardki.token.piv.token, cardki.apdu.trace
+        sys.modules["compiled:" + repr(compiled)] = sys
+    """)
+    assert "cardki.token.piv.token" in modules
+    assert next(name for name in modules if name.startswith("compiled:")) == "compiled:[]"

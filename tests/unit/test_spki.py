@@ -94,3 +94,27 @@ def test_what_decode_takes_cryptography_takes_the_same_way(der: bytes) -> None:
     except Exception as error:  # noqa: BLE001 - any refusal is a disagreement
         raise AssertionError(f"cardki.spki read a key cryptography refuses: {der.hex()} ({error!r})") from None
     assert type(loaded) is type(decoded) and _same_key(loaded, decoded)
+
+
+@pytest.mark.parametrize("key", KEYS, ids=lambda key: type(key).__name__)
+def test_a_key_is_told_apart_in_a_process_that_meets_it_first_through_cardki(key: Any) -> None:
+    """The type checks ask cryptography's ed25519, x25519 and rsa modules only once they
+    are loaded: a fresh interpreter that gets the key from spki.decode (which imports its
+    module) tells it apart from the others exactly as isinstance does here."""
+    import json
+    import subprocess
+    import sys
+
+    script = f"""
+import json
+from cardki import spki
+from cardki.token.attributes import is_public_key
+key = spki.decode(bytes.fromhex({spki.encode(key).hex()!r}))
+print(json.dumps([is_public_key(key), spki.is_rsa_public_key(key), spki.is_ed25519_public_key(key),
+                  spki.is_x25519_public_key(key), spki.is_ed25519_key(key), spki.is_x25519_key(key)]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    expected = [True, isinstance(key, rsa.RSAPublicKey), isinstance(key, ed25519.Ed25519PublicKey),
+                isinstance(key, x25519.X25519PublicKey), isinstance(key, ed25519.Ed25519PublicKey),
+                isinstance(key, x25519.X25519PublicKey)]
+    assert json.loads(done.stdout) == expected

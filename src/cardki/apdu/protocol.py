@@ -20,8 +20,9 @@ command), and an answer outside them raises :class:`MalformedResponseError`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import NamedTuple, Tuple
+from typing import Tuple
 
+from cardki.named_tuple import NamedTuple
 from cardki.transport import CardTransport
 
 from .errors import SW_OK, ApplicationNotFoundError, MalformedResponseError, NotFoundError, error_for_sw

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
 import os
-from typing import List, NamedTuple, Tuple
+from typing import List, Tuple
 
+from cardki.named_tuple import NamedTuple
 from cardki.transport import CardTransport
 
 from .trace import (

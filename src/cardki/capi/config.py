@@ -38,7 +38,9 @@ An unreadable or malformed file is ignored (and says so in the log, if any).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Dict, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Dict, Mapping
+
+from cardki.named_tuple import NamedTuple
 
 from ..log import DEBUG, INFO, TRACE, WARNING, get_logger, logging_module, silence_by_default
 

@@ -10,7 +10,9 @@ and every part of the engine name them.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import Tuple
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 

@@ -10,7 +10,9 @@ parameters it takes, so the engine's ``*_init`` checks read as table lookups.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Tuple
+from typing import Any, Dict, Tuple
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CKD, CKK, CKM, CKZ, mechanism_name

@@ -29,7 +29,9 @@ Python API and the C ABI:
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CKS, CKU, SessionFlag

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Mapping, NamedTuple, Sequence, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Mapping, Sequence, Tuple, TypeVar
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CKR, SlotFlag, TokenFlag, WaitFlag

@@ -16,7 +16,9 @@ from __future__ import annotations
 import _thread  # its locks, without the threading module (see test_import_budget)
 import collections
 import time
-from typing import Callable, NamedTuple
+from typing import Callable
+
+from cardki.named_tuple import NamedTuple
 
 from ..transport import CardTransport
 from .errors import (

@@ -27,6 +27,10 @@ class AppletDriver(SlotRecord):
     """One applet: its name in profiles, its name for people, its profile schema, and
     how to find it on a card.
 
+    ``load_schema`` gives the schema (:mod:`cardki.token.profiles` asks for it when it
+    first reads a profile of the applet: PIV detection reads no OpenPGP profile, so a
+    card used through PIV alone never imports OpenPGP's profile module).
+
     ``detect`` runs inside the caller's PC/SC transaction: SELECT and the profiles'
     probes; it returns None when the card does not answer the applet's SELECT (any
     other failure propagates) and records on the :class:`SharedCard` which applet it
@@ -36,13 +40,13 @@ class AppletDriver(SlotRecord):
     :class:`~cardki.token.deferred.DeferredToken`). OpenPGP's driver imports its token
     module only inside these two, so a card used through PIV alone never loads it."""
 
-    __slots__ = ("applet", "name", "schema", "detect", "carried")
+    __slots__ = ("applet", "name", "load_schema", "detect", "carried")
 
-    def __init__(self, *, applet: str, name: str, schema: ProfileSchema,
+    def __init__(self, *, applet: str, name: str, load_schema: Callable[[], ProfileSchema],
                  detect: Callable[[SharedCard], Detected | None], carried: Callable[[SharedCard, str], CardToken]) -> None:
         self.applet = applet
         self.name = name
-        self.schema = schema
+        self.load_schema = load_schema
         self.detect = detect
         self.carried = carried
 

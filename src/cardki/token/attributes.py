@@ -17,9 +17,11 @@ I/O). The choices, for every token:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, TypeGuard
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors, spki
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO
@@ -29,21 +31,18 @@ from ..digests import hash_of
 from .base import ObjectKind, ObjectRef, SlotRecord, TokenObject
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa, x25519
 
     from ..certificate import CertificateFields
 
     #: The public key types a card key can have.
     PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
-#: The public key types of a card key but RSA's: asked first, so that a card without RSA
-#: keys never needs cryptography's rsa module (see cardki.spki.is_rsa_public_key).
-CURVE_KEY_TYPES = (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, x25519.X25519PublicKey)
-
-
 def is_public_key(key: object) -> TypeGuard[PublicKey]:
-    """Whether ``key`` has one of the public key types a card key can have."""
-    return isinstance(key, CURVE_KEY_TYPES) or spki.is_rsa_public_key(key)
+    """Whether ``key`` has one of the public key types a card key can have (the types
+    but EC's asked without importing their modules: cardki.spki.is_rsa_public_key)."""
+    return (isinstance(key, ec.EllipticCurvePublicKey) or spki.is_ed25519_public_key(key)
+            or spki.is_x25519_public_key(key) or spki.is_rsa_public_key(key))
 
 RSA_PRIVATE_PARTS = frozenset({CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1,
                                CKA.EXPONENT_2, CKA.COEFFICIENT})
@@ -71,7 +70,7 @@ class KeyCapabilities(NamedTuple):
 def key_type_of(public_key: PublicKey) -> CKK:
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return CKK.EC
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
+    if spki.is_ed25519_public_key(public_key):
         return CKK.EC_EDWARDS
     if spki.is_rsa_public_key(public_key):
         return CKK.RSA
@@ -82,9 +81,9 @@ def curve_name_of(public_key: PublicKey) -> str:
     """The name of the key's curve in :mod:`cardki.curves` (not for RSA keys)."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return public_key.curve.name
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
+    if spki.is_ed25519_public_key(public_key):
         return "ed25519"
-    if isinstance(public_key, x25519.X25519PublicKey):
+    if spki.is_x25519_public_key(public_key):
         return "x25519"
     raise ValueError("an RSA key has no curve")
 
@@ -229,6 +228,6 @@ def key_pair_objects(pair: KeyPair, *, private_label: str, public_label: str,
 
 
 __all__ = ["AGREEING_USAGE", "DECRYPTING_USAGE", "EC_PRIVATE_PARTS", "KEYGEN_MECHANISMS", "KeyCapabilities",
-           "KeyPair", "CURVE_KEY_TYPES", "RSA_PRIVATE_PARTS", "SIGNING_USAGE", "is_public_key",
+           "KeyPair", "RSA_PRIVATE_PARTS", "SIGNING_USAGE", "is_public_key",
            "certificate_attributes", "curve_name_of", "ecdh_peer_point", "key_pair_objects",
            "key_type_of", "keygen_mechanism", "public_key_attributes", "usage_allows"]

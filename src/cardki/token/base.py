@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from enum import StrEnum
-from typing import Any, ClassVar, Dict, FrozenSet, List, NamedTuple, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, List, Tuple
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CKA

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from .. import errors
@@ -37,7 +37,7 @@ from ..curves import curve_by_name
 from ..digests import BY_SIZE, cryptography_hash
 
 if TYPE_CHECKING:  # RSA keys' results import it (padding imports rsa): an EC card's process never does
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa  # ed25519: loaded with any such key
 
 #: Ed25519 signatures are R || S, 32 bytes each (RFC 8032).
 ED25519_SIGNATURE_LENGTH = 64

@@ -165,12 +165,21 @@ class ProfileSchema(Protocol):
         for a value of the wrong kind: the loader names the file)."""
 
 
-def _schemas() -> Dict[str, ProfileSchema]:
-    """Each applet's schema, in the registry's order (imported here, at the first
+def _applets() -> List[str]:
+    """Every applet with a driver, in the registry's order (imported here, at the first
     load: the drivers' modules import this one)."""
     from .registry import DRIVERS
 
-    return {driver.applet: driver.schema for driver in DRIVERS}
+    return [driver.applet for driver in DRIVERS]
+
+
+@cache
+def _schema(applet: str) -> ProfileSchema:
+    """The schema of ``applet`` (one of :func:`_applets`), loaded by its driver when a
+    profile of the applet is first read."""
+    from .registry import DRIVERS
+
+    return next(driver for driver in DRIVERS if driver.applet == applet).load_schema()
 
 
 def parse_version(text: str) -> Version:
@@ -200,11 +209,11 @@ def _check_schema(name: str, raw: Dict[str, Any], applet: str | None = None) -> 
     """ProfileError for any table or key the header and the applet's schema do not
     know. ``applet``: the file's, once known (a file that ``extends`` another may
     leave it to its parent); without one, a table passes if some applet has it."""
-    schemas = _schemas()
+    applets = _applets()
     applet = applet or raw.get("profile", {}).get("applet")
-    if applet is not None and applet not in schemas:
-        raise ProfileError(f"profile {name!r}: no driver for applet {applet!r} (known: {sorted(schemas)})")
-    chosen = [schemas[applet]] if applet is not None else list(schemas.values())
+    if applet is not None and applet not in applets:
+        raise ProfileError(f"profile {name!r}: no driver for applet {applet!r} (known: {sorted(applets)})")
+    chosen = [_schema(applet)] if applet is not None else [_schema(known) for known in applets]
     for table, value in raw.items():
         keys: FrozenSet[str] | None
         owners = [schema for schema in chosen if table in schema.tables]
@@ -279,7 +288,7 @@ def _read_raw(name: str) -> Dict[str, Any]:
     if raw.get("profile", {}).get("applet", applet) != applet:
         raise ProfileError(f"profile {name!r} extends {parent!r}, a profile of another applet")
     _check_schema(name, raw, applet)
-    return _schemas()[applet].merge_child(base, raw)
+    return _schema(applet).merge_child(base, raw)
 
 
 @cache
@@ -288,11 +297,38 @@ def load_profile(name: str) -> PivProfile | OpenPgpProfile:
     applet's profile type (``for_firmware`` resolves it for one card)."""
     raw = _read_raw(name)
     try:
-        return _schemas()[raw["profile"]["applet"]].build(name, raw)
+        return _schema(raw["profile"]["applet"]).build(name, raw)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ProfileError):
             raise
         raise ProfileError(f"profile {name!r} is malformed: {exc!r}") from exc
+
+
+@cache
+def _declared_applet(name: str) -> str | None:
+    """The applet profile ``name``'s file (or the file it ``extends``) names, from the
+    parsed tables alone (None: none named, or a file that cannot be read; loading the
+    profile then says what is wrong)."""
+    seen = set()
+    while name not in seen:
+        seen.add(name)
+        try:
+            head = _read_file(name).get("profile", {})
+        except ProfileError:
+            return None
+        applet, parent = (head.get("applet"), head.get("extends")) if isinstance(head, dict) else (None, None)
+        if isinstance(applet, str):
+            return applet
+        if not isinstance(parent, str):
+            return None
+        name = parent
+    return None
+
+
+def profile_applet(name: str) -> str:
+    """The applet of profile ``name``, without building the profile (another applet's
+    profile names it in ``also_carries``: its driver loads it when its token is used)."""
+    return _declared_applet(name) or load_profile(name).applet
 
 
 def available_profiles() -> List[str]:
@@ -302,13 +338,17 @@ def available_profiles() -> List[str]:
 
 def candidates(applet: str | None = None) -> List[PivProfile | OpenPgpProfile]:
     """Profiles to try during detection: by applet in the registry's order (PIV before
-    OpenPGP), then most specific (highest priority) first."""
-    order = {name: index for index, name in enumerate(_schemas())}
-    profiles = [load_profile(name) for name in available_profiles()]
+    OpenPGP), then most specific (highest priority) first. Only ``applet``'s files are
+    built (by the applet their header names), so PIV detection loads no OpenPGP profile."""
+    order = {name: index for index, name in enumerate(_applets())}
+    names = available_profiles()
+    if applet is not None:
+        names = [name for name in names if _declared_applet(name) in (applet, None)]
+    profiles = [load_profile(name) for name in names]
     if applet is not None:
         profiles = [p for p in profiles if p.applet == applet]
     return sorted(profiles, key=lambda p: (order.get(p.applet, len(order)), -p.priority, p.id))
 
 
 __all__ = ["HEADER_TABLES", "Probe", "ProfileError", "ProfileHeader", "ProfileSchema", "Version",
-           "applies", "available_profiles", "candidates", "load_profile", "merge", "parse_version"]
+           "applies", "available_profiles", "candidates", "load_profile", "merge", "parse_version", "profile_applet"]

@@ -24,7 +24,7 @@ from .applet import AppletDriver
 from .base import Token
 from .openpgp.driver import OPENPGP_DRIVER
 from .piv.driver import PIV_DRIVER
-from .profiles import load_profile
+from .profiles import profile_applet
 from .sharing import CardToken, SharedCard
 
 #: Every applet cardki drives, in detection (and slot) order.
@@ -43,7 +43,7 @@ def _detect(card: SharedCard) -> List[CardToken]:
             continue
         tokens.append(found.token)
         for name in found.also_carries:
-            carried.setdefault(load_profile(name).applet, name)
+            carried.setdefault(profile_applet(name), name)
     return tokens
 
 

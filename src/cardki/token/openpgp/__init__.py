@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cardki.apdu import TerminatedError, TouchTimeoutError
 
 if TYPE_CHECKING:
-    from .application import OPENPGP_AID, CardQuirks, KeyRef
+    from .application import OPENPGP_AID
     from .card import OpenPgpCard, PinStatus, Secret
     from .constants import (
         AlgorithmId,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ExtendedCapability,
         KdfAlgorithm,
         KdfHash,
+        KeyRef,
         KeyStatus,
         Password,
         Pw,
@@ -49,10 +50,11 @@ if TYPE_CHECKING:
         parse_algorithm_attributes,
     )
     from .keys import PrivateKey, PublicKey, attributes_for_private_key, parse_public_key
+    from .profile import CardQuirks
 
 #: Public name -> the module that defines it.
 _HOMES = {
-    **dict.fromkeys(("OPENPGP_AID", "CardQuirks", "KeyRef"), "application"),
+    "OPENPGP_AID": "application", "CardQuirks": "profile", "KeyRef": "constants",
     **dict.fromkeys(("OpenPgpCard", "PinStatus", "Secret"), "card"),
     **dict.fromkeys(("AlgorithmId", "Do", "EcImportFormat", "ExtendedCapability", "KdfAlgorithm", "KdfHash",
                      "KeyStatus", "Password", "Pw", "RsaImportFormat", "Uif"), "constants"),

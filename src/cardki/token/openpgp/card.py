@@ -22,7 +22,7 @@ caller wipes afterwards (nothing here keeps a copy).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import Tuple
 
 from cardki.apdu import (
     ApduError,
@@ -41,9 +41,10 @@ from cardki.apdu import (
     WrongPinError,
 )
 from cardki.apdu.errors import SW_OK, error_for_sw
+from cardki.named_tuple import NamedTuple
 
 from ...log import get_logger
-from .application import SELECT, CardQuirks
+from .application import SELECT
 from .constants import (
     CLA_YUBICO,
     FEATURE_BUTTON,
@@ -74,6 +75,7 @@ from .data import (
     parse_version,
 )
 from .keys import PrivateKey, PublicKey, import_template, parse_public_key
+from .profile import CardQuirks
 
 logger = get_logger(__name__)
 

@@ -9,11 +9,44 @@ openpgp.py (see the research note openpgp-card.md, sections 2-9).
 from __future__ import annotations
 
 import enum
-from typing import Dict, NamedTuple
+from typing import Dict
 
-# The AID and the keys' names are the application's light facts (:mod:`.application`:
-# detection and profiles need them without this table of every number).
-from .application import OPENPGP_AID, KeyRef  # noqa: F401 - re-exported: this module is their index
+from cardki.named_tuple import NamedTuple
+
+# The AID is one of the application's light facts (:mod:`.application`: detection needs it
+# without this table of every number).
+from .application import OPENPGP_AID  # noqa: F401 - re-exported: this module is the numbers' index
+
+
+class KeyRef(enum.IntEnum):
+    """The card's keys: signature, decryption, authentication, and Yubico's
+    attestation key. The value is the key reference (DE key information, ATTEST P1).
+    Its data objects are :data:`KEY_DATA_OBJECTS`'."""
+
+    SIG = 0x01
+    DEC = 0x02
+    AUT = 0x03
+    ATT = 0x81
+
+    @property
+    def dos(self) -> KeyDataObjects:
+        """The data objects that describe this key."""
+        return KEY_DATA_OBJECTS[self]
+
+    @property
+    def crt(self) -> bytes:
+        """The control reference template that names the key in GENERATE and import."""
+        return self.dos.crt
+
+    @property
+    def verify_reference(self) -> Pw:
+        """The VERIFY its use needs: 81 for the signature key, 82 for the others."""
+        return Pw.PW1_SIGN if self is KeyRef.SIG else Pw.PW1
+
+    @property
+    def certificate_occurrence(self) -> int | None:
+        """SELECT DATA P1 for the key's 7F21 instance (AUT 0, DEC 1, SIG 2); None for ATT."""
+        return self.dos.certificate_occurrence
 
 
 class Ins(enum.IntEnum):

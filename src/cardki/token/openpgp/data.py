@@ -16,11 +16,12 @@ too long (YubiKey 5), and historical bytes that GnuPG would only warn about.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Mapping, NamedTuple, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 from cardki.apdu import MalformedResponseError, SmartCardProtocol, Tlv, parse_tlvs
 from cardki.curves import Curve, CurveKind, curve_by_name, curve_by_openpgp_oid
 from cardki.digests import BY_NAME
+from cardki.named_tuple import NamedTuple
 from cardki.transport import CardTransport
 
 from .constants import (

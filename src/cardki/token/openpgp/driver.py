@@ -2,10 +2,12 @@
 (the AID's manufacturer, a YubiKey's firmware) is the token's first operation's
 to find out, from DO 6E, so detection costs one APDU.
 
-This module loads none of the driver (:mod:`.application` and :mod:`.profile`
-only): the token module is imported when a plain OpenPGP card is detected, and
-for the OpenPGP application a YubiKey's PIV profile names (no APDU at detection)
-when its :class:`CarriedOpenPgpToken` is first used.
+This module loads none of the driver (:mod:`.application` only): the token
+module is imported when a plain OpenPGP card is detected, and for the OpenPGP
+application a YubiKey's PIV profile names (no APDU at detection) when its
+:class:`CarriedOpenPgpToken` is first used; the profile module and the profile
+that PIV profile names are read then too, or when a profile of the applet is
+first checked.
 """
 
 from __future__ import annotations
@@ -18,24 +20,32 @@ from ..applet import AppletDriver, Detected
 from ..deferred import DeferredToken
 from ..sharing import CardToken, SharedCard
 from .application import APPLET, APPLET_NAME, select
-from .profile import OPENPGP_SCHEMA, OpenPgpProfile, load_openpgp_profile
 
 if TYPE_CHECKING:
+    from ..profiles import ProfileSchema
+    from .profile import OpenPgpProfile
     from .token import OpenPgpToken
 
 
 class CarriedOpenPgpToken(DeferredToken["OpenPgpToken"]):
     """The OpenPGP token of a card another applet's profile says carries it, built at
-    its first use (:mod:`cardki.token.deferred`) with that profile (unresolved: the
-    firmware version may not be read yet)."""
+    its first use (:mod:`cardki.token.deferred`) with the profile that one names
+    (``profile_name``: loaded then, unresolved, as the firmware version may not be read yet)."""
 
     applet = APPLET
     applet_name = APPLET_NAME
     others_keep_selected = True  # as OpenPgpToken's: gpg's scdaemon expects it to stay selected
 
-    def __init__(self, card: SharedCard, profile: OpenPgpProfile) -> None:
+    def __init__(self, card: SharedCard, profile_name: str) -> None:
         super().__init__(card)
-        self.profile = profile
+        self.profile_name = profile_name
+
+    @property
+    def profile(self) -> OpenPgpProfile:
+        """The profile named for it, unresolved (read at the first ask)."""
+        from .profile import load_openpgp_profile
+
+        return load_openpgp_profile(self.profile_name)
 
     def _select_applet(self) -> None:
         """SELECT, to give the card back to another program that had the application
@@ -71,9 +81,15 @@ def detect(card: SharedCard) -> Detected | None:
 def carried(card: SharedCard, profile: str) -> CardToken:
     """The OpenPGP token of a card another applet's profile says carries it (a
     YubiKey's PIV profile), built at its first use."""
-    return CarriedOpenPgpToken(card, load_openpgp_profile(profile))
+    return CarriedOpenPgpToken(card, profile)
 
 
-OPENPGP_DRIVER = AppletDriver(applet=APPLET, name=APPLET_NAME, schema=OPENPGP_SCHEMA, detect=detect, carried=carried)
+def _schema() -> ProfileSchema:
+    from .profile import OPENPGP_SCHEMA
+
+    return OPENPGP_SCHEMA
+
+
+OPENPGP_DRIVER = AppletDriver(applet=APPLET, name=APPLET_NAME, load_schema=_schema, detect=detect, carried=carried)
 
 __all__ = ["OPENPGP_DRIVER", "CarriedOpenPgpToken", "carried", "detect"]

@@ -4,7 +4,7 @@ Under the common header (:mod:`cardki.token.profiles`) an OpenPGP profile says
 which cards it is for beyond "answers SELECT" (``[match] manufacturer_id``: the
 maker in the AID, e.g. 0006 for Yubico), the PIN lengths clients enforce and
 whether VERIFY P1=FF drops a PIN's status (``[pin]``), where the card departs from
-the spec (``[quirks]``, the names of :class:`~.card.CardQuirks`), and the labels of
+the spec (``[quirks]``, the names of :class:`CardQuirks`), and the labels of
 each key's objects (``[labels]``). ``[[firmware]]`` ranges change ``[pin]`` and
 ``[quirks]`` values from a version on; :meth:`OpenPgpProfile.for_firmware`
 resolves them.
@@ -17,8 +17,34 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, Mapping, Tuple
 
+from cardki.named_tuple import NamedTuple
+
 from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge
-from .application import CardQuirks, KeyRef
+from .constants import KeyRef
+
+
+class CardQuirks(NamedTuple):
+    """Where a card departs from the spec in ways the driver must work around, by
+    name. Parsers tolerate the harmless departures on every card (see
+    :mod:`cardki.token.openpgp.data`); these change what is sent or what an answer means."""
+
+    select_data_length_byte: bool = False
+    """SELECT DATA needs an extra leading length byte (06 60 04 5C 02 7F 21) and
+    refuses the standard form with 6A80: YubiKey up to 5.4.3 (yubikit, yubikey-manager #403)."""
+    empty_verify_status: bool = True
+    """An empty VERIFY answers the password's status (spec 3.1+). False: it answers
+    6A80 (YubiKey 5.4.3, OpenSC #2565; assumed for all of 5.x), so the tries left
+    come from C4 and whether the password is verified is unknown."""
+    fa_curve25519_errors: bool = False
+    """DO FA lists X25519 as EdDSA for every key, Ed25519 for DEC and ATT, and no
+    X25519 ECDH: YubiKey 5.2.0 up to 5.6.0 (yubikit patches the list the same way)."""
+
+    @classmethod
+    def for_yubikey(cls, version: Tuple[int, int, int]) -> CardQuirks:
+        """A YubiKey's quirks by firmware version (from GET VERSION), as its profile
+        (profiles/yubikey-openpgp.toml, their one home) gives them."""
+        return load_openpgp_profile("yubikey-openpgp").for_firmware(version).quirks
+
 
 _QUIRK_NAMES = frozenset(CardQuirks._fields)
 _PIN_KEYS = frozenset({"user_min", "admin_min", "verify_reset"})

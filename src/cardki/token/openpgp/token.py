@@ -95,7 +95,7 @@ from ..attributes import (
 from ..base import MechanismInfo, ObjectKind, ObjectRef, SlotRecord, TokenInfo, TokenObject
 from ..profiles import Probe, candidates
 from ..sharing import CardToken, SharedCard, wipe
-from .application import APPLET, APPLET_NAME, CardQuirks
+from .application import APPLET, APPLET_NAME
 from .card import OpenPgpCard
 from .constants import OPENPGP_AID, AlgorithmId, ExtendedCapability, KeyRef, KeyStatus, Password, Pw, Uif
 from .data import (
@@ -108,7 +108,7 @@ from .data import (
     UnknownAttributes,
 )
 from .keys import PublicKey, attributes_for_private_key, v4_fingerprint
-from .profile import OpenPgpProfile
+from .profile import CardQuirks, OpenPgpProfile
 
 logger = get_logger(__name__)
 T = TypeVar("T")

@@ -19,7 +19,7 @@ so traces and transcripts never hold them.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, NamedTuple, Tuple
+from typing import Callable, Dict, Tuple
 
 from cardki.apdu import (
     MalformedResponseError,
@@ -31,6 +31,7 @@ from cardki.apdu import (
     unpack_tlv,
 )
 from cardki.apdu.errors import AuthBlockedError
+from cardki.named_tuple import NamedTuple
 
 from ...log import get_logger
 from ..base import SlotRecord

@@ -67,7 +67,7 @@ def carried(card: SharedCard, profile: str) -> CardToken:
     return PivToken(card, resolved, version=card.version, serial=card.serial)
 
 
-PIV_DRIVER = AppletDriver(applet=PivToken.applet, name=PivToken.applet_name, schema=PIV_SCHEMA,
+PIV_DRIVER = AppletDriver(applet=PivToken.applet, name=PivToken.applet_name, load_schema=lambda: PIV_SCHEMA,
                           detect=detect, carried=carried)
 
 __all__ = ["PIV_DRIVER", "carried", "detect"]

@@ -22,13 +22,15 @@ so a client that takes "the" certificate of a key's id or label never gets it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardki.apdu.errors import MalformedResponseError
 from cardki.constants import CKA, CKK, CKM, CKO
+from cardki.named_tuple import NamedTuple
 
+from ... import spki
 from ...certificate import CertificateFields, read_certificate_fields
 from ...curves import Curve, curve_by_ec_params, curve_by_name
 from ...der import der_integer, der_octet_string, der_oid
@@ -49,7 +51,7 @@ from .constants import KeyFamily, Origin, PinPolicy, PivAlgorithm, TouchPolicy
 from .profile import DEFAULT_LABELS, DataObjectSpec, SlotSpec
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
     from ..attributes import PublicKey
 
@@ -115,9 +117,9 @@ def algorithm_of(public_key: object) -> KeyAlgorithm | None:
     if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
         return {"secp256r1": ALGORITHM_BY_NAME["ECCP256"], "secp384r1": ALGORITHM_BY_NAME["ECCP384"]}.get(
             public_key.curve.name)
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
+    if spki.is_ed25519_key(public_key):
         return ALGORITHM_BY_NAME["ED25519"]
-    if isinstance(public_key, (x25519.X25519PublicKey, x25519.X25519PrivateKey)):
+    if spki.is_x25519_key(public_key):
         return ALGORITHM_BY_NAME["X25519"]
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -147,7 +149,11 @@ def public_key_from_card(algorithm: KeyAlgorithm, fields: Dict[int, bytes]) -> P
         if algorithm.family == KeyFamily.EC:
             return ec.EllipticCurvePublicKey.from_encoded_point(algorithm.curve_info.ec_curve(), point)
         if algorithm.family == KeyFamily.ED25519:
+            from cryptography.hazmat.primitives.asymmetric import ed25519  # as spki's decode: a key of the kind
+
             return ed25519.Ed25519PublicKey.from_public_bytes(point)
+        from cryptography.hazmat.primitives.asymmetric import x25519
+
         return x25519.X25519PublicKey.from_public_bytes(point)
     except MalformedResponseError:
         raise
@@ -255,7 +261,7 @@ class SlotContents(SlotRecord):
 
     @property
     def ed25519_key(self) -> ed25519.Ed25519PublicKey:
-        assert isinstance(self.public_key, ed25519.Ed25519PublicKey), f"{self.algorithm.name} is no Ed25519 key"
+        assert spki.is_ed25519_public_key(self.public_key), f"{self.algorithm.name} is no Ed25519 key"
         return self.public_key
 
     @property

@@ -13,7 +13,9 @@ resolves the ``[[firmware]]`` ranges into one flat profile for the card at hand.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Tuple
+
+from cardki.named_tuple import NamedTuple
 
 from ..profiles import ProfileError, ProfileHeader, Version, applies, load_profile, merge, parse_version
 from .constants import PinPolicy, PivAlgorithm

@@ -79,7 +79,6 @@ from typing import (
     FrozenSet,
     List,
     Mapping,
-    NamedTuple,
     Tuple,
     Type,
     TypeVar,
@@ -102,6 +101,7 @@ from cardki.apdu.errors import ConditionsNotSatisfiedError, IncorrectParametersE
 from cardki.certificate import read_certificate_fields
 from cardki.constants import CKA, CKM, CKO, CKU, CKZ, MechanismFlag, TokenFlag
 from cardki.der import oid_content
+from cardki.named_tuple import NamedTuple
 from cardki.transport import CardTransport
 
 from ...log import get_logger
@@ -112,14 +112,6 @@ from ..profiles import Version
 from ..sharing import CardToken, SharedCard, wipe
 from .card import KeyMetadata, ManagementKeyMetadata, PinMetadata, PivCard
 from .constants import DataObject, KeyFamily, ManagementKeyAlgorithm, Origin, PinPolicy, PivAlgorithm, TouchPolicy
-from .keys import (
-    check_capabilities,
-    importable_key,
-    key_algorithm,
-    private_key_from_template,
-    requested_policies,
-)
-from .mgmt import ManagementKey, new_management_key, parse_management_key
 from .objects import (
     ALGORITHM_BY_NAME,
     KEY_ALGORITHMS,
@@ -143,6 +135,7 @@ from .profile import DataObjectSpec, PivProfile, Profile, SlotSpec
 
 if TYPE_CHECKING:
     from ..key_templates import PrivateKey
+    from .mgmt import ManagementKey
 
 logger = get_logger(__name__)
 T = TypeVar("T")
@@ -768,6 +761,8 @@ class PivToken(CardToken):
             self._generation += 1
 
     def _login_so(self, secret: bytes) -> None:
+        from .mgmt import parse_management_key  # the SO's: a signature never loads it
+
         def authenticate() -> ManagementKey:
             algorithm = self.profile.management_key_default
             if self.profile.feature("metadata"):
@@ -941,6 +936,8 @@ class PivToken(CardToken):
         old_pin = old_pin.encode() if isinstance(old_pin, str) else bytes(old_pin)
         new_pin = new_pin.encode() if isinstance(new_pin, str) else bytes(new_pin)
         if user_type == CKU.SO:
+            from .mgmt import parse_management_key  # see _login_so
+
             self._require_so()
             assert self._mgmt is not None
             old = parse_management_key(old_pin, self._mgmt.algorithm, self.profile.management_key_algorithms)
@@ -1020,6 +1017,8 @@ class PivToken(CardToken):
         self._require_so()
         self._require_feature("set_management_key", "change its management key")
         assert self._mgmt is not None
+        from .mgmt import new_management_key  # see _login_so
+
         key = new_management_key(new_key, self._mgmt.algorithm, self.profile.management_key_algorithms, algorithm)
 
         def change() -> None:
@@ -1080,6 +1079,7 @@ class PivToken(CardToken):
         self._require_feature("reset", "be reset (no RESET instruction)")
         secret = so_pin.encode() if isinstance(so_pin, str) else bytes(so_pin)
         factory = self.profile.management_key_factory
+        from .mgmt import ManagementKey, parse_management_key  # see _login_so
 
         def reinitialize() -> None:
             algorithm = self.profile.management_key_default
@@ -1153,6 +1153,8 @@ class PivToken(CardToken):
 
     def _check_template_uses(self, spec: SlotSpec, algorithm: KeyAlgorithm, pin_policy: PinPolicy,
                              private_template: Dict[int, Any], public_template: Dict[int, Any] | None) -> None:
+        from .keys import check_capabilities  # key generation and import only: a signature never loads them
+
         capabilities = key_capabilities(spec, algorithm, None, pin_policy == PinPolicy.ALWAYS)
         check_capabilities(capabilities, verify_allowed(algorithm, None), private_template, public_template,
                            where=f"a {algorithm.name} key in {spec.name}")
@@ -1187,6 +1189,8 @@ class PivToken(CardToken):
         CKA_YUBICO_PIN_POLICY / CKA_YUBICO_TOUCH_POLICY / CKA_ALWAYS_AUTHENTICATE from
         the templates. Usage flags the key will not honour are refused
         (:func:`~.keys.check_capabilities`)."""
+        from .keys import requested_policies  # see _check_template_uses
+
         self._require_so()
         cka_id = private_template.get(CKA.ID, public_template.get(CKA.ID))
         spec = self.profile.slot_by_id(bytes(cka_id)) if cka_id is not None else None
@@ -1236,6 +1240,8 @@ class PivToken(CardToken):
                 not_always: bool, template: Dict[int, Any]) -> TokenObject:
         if not self.profile.feature("key_import"):
             raise errors.TemplateInconsistent("this card imports no private keys")
+        from .keys import importable_key, key_algorithm  # see _check_template_uses
+
         algorithm = key_algorithm(key)
         self._check_algorithm(algorithm)
         send_pin, send_touch, pin, touch = self._effective_policies(spec, pin_policy, touch_policy, not_always)
@@ -1350,6 +1356,8 @@ class PivToken(CardToken):
         for attribute, required in ((CKA.SENSITIVE, True), (CKA.EXTRACTABLE, False)):
             if attribute in template and bool(template[attribute]) != required:
                 raise errors.TemplateInconsistent(f"a key on a PIV card is never extractable (CKA_{attribute.name})")
+        from .keys import private_key_from_template, requested_policies  # see _check_template_uses
+
         key = private_key_from_template(template)
         pin_policy, touch_policy = requested_policies(template)
         not_always = template.get(CKA.ALWAYS_AUTHENTICATE) is False
