@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Tuple
 
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
-from ..der import unwrap_octet_string
 from ..digests import BY_MECHANISM, HashContext
 from . import limits
 from .attributes import normalize_template
@@ -86,8 +85,6 @@ _RSA_PKCS = int(CKM.RSA_PKCS)
 # What every *_Init reads, as ints: looking a member up on its enum class is a Python
 # call (the enum metaclass has a __getattr__), ~0.1 us each.
 _CKA_CLASS, _CKA_KEY_TYPE, _CKA_ALWAYS_AUTHENTICATE = int(CKA.CLASS), int(CKA.KEY_TYPE), int(CKA.ALWAYS_AUTHENTICATE)
-_CKA_MODULUS, _CKA_EC_POINT = int(CKA.MODULUS), int(CKA.EC_POINT)
-_CKK_RSA, _CKK_EC, _CKK_EC_EDWARDS = int(CKK.RSA), int(CKK.EC), int(CKK.EC_EDWARDS)
 
 
 def _card_key(operation: Operation) -> TokenObject:
@@ -110,28 +107,6 @@ def _base(operation: Operation) -> MechanismSpec:
 def _hash_context(operation: Operation) -> HashContext:
     assert operation.hash_context is not None, "set at *_init for hashing operations"
     return operation.hash_context
-
-
-def _signature_length(key: ObjectRecord | None) -> int | None:
-    """The length of every signature ``key`` makes, from its public parts: the
-    modulus length for RSA, twice the field size for ECDSA (r || s) and EdDSA."""
-    if key is None:
-        return None
-    attributes = key.attributes
-    key_type = attributes.get(_CKA_KEY_TYPE)
-    if key_type == _CKK_RSA:
-        modulus = attributes.get(_CKA_MODULUS)
-        if isinstance(modulus, bytes):
-            return len(modulus)
-    point = attributes.get(_CKA_EC_POINT)
-    if not isinstance(point, bytes):
-        return None
-    raw = unwrap_octet_string(point)
-    if key_type == _CKK_EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
-        return len(raw) - 1
-    if key_type == _CKK_EC_EDWARDS:
-        return 2 * len(raw)
-    return None
 
 
 class _Step:
@@ -234,7 +209,7 @@ class OperationRunner:
         spec = check_parameter(spec)
         operation = Operation(kind, mechanism=spec, key=key)
         if kind is _SIGN:
-            operation.output_length = _signature_length(key)
+            operation.output_length = key.signature_length()
         hashed = HASHED_SIGN.get(spec.type)
         if hashed is not None:
             base, digest = hashed
