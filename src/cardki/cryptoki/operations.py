@@ -26,6 +26,7 @@ from .mechanisms import (
     DERIVE_MECHANISMS,
     DIGEST_MECHANISMS,
     HASHED_SIGN,
+    HASHED_SIGN_BASES,
     SIGN_MECHANISMS,
     Ecdh1DeriveParams,
     MechanismSpec,
@@ -213,7 +214,8 @@ class OperationRunner:
         hashed = HASHED_SIGN.get(spec.type)
         if hashed is not None:
             base, digest = hashed
-            operation.base_mechanism = MechanismSpec(base, spec.parameter)
+            operation.base_mechanism = MechanismSpec(base, spec.parameter) if spec.parameter is not None \
+                else HASHED_SIGN_BASES[spec.type]
             operation.digest_mechanism = digest
             operation.hash_context = new_hash(digest)
         else:
@@ -230,11 +232,12 @@ class OperationRunner:
         digest_mechanism = operation.digest_mechanism
         if digest_mechanism is None:
             return bytes(operation.buffer) if data is None else bytes(data)
-        hash_context = _hash_context(operation)
+        hash_context, base = operation.hash_context, operation.base_mechanism
+        assert hash_context is not None and base is not None, "set at *_init"  # not _hash_context, _base: a call each
         if data is not None:
             hash_context.update(bytes(data))
         digest = hash_context.digest()
-        if _base(operation).type == _RSA_PKCS:
+        if base.type == _RSA_PKCS:
             return BY_MECHANISM[digest_mechanism].digest_info(digest)
         return digest
 
@@ -261,14 +264,25 @@ class OperationRunner:
         if operation.context_login_pending:
             self._require_context_login(operation)
         payload = self._signature_input(operation, data)
-        key, base = _card_key(operation), _base(operation)
+        record, base = operation.key, operation.base_mechanism
+        assert record is not None and record.token_object is not None and base is not None, "checked at *_init"
+        key = record.token_object  # not _card_key, _base: a call each
         return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
     def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
-        with self._step(session, _SIGN, _SINGLE) as (context, operation):
-            return self._deliver(context.record, _SIGN, _SINGLE, operation,
+        # _step written out (the same rule: record.failed ends the operation where the spec
+        # says so): its context manager is three Python calls, and both C_Sign calls of
+        # every signature come here.
+        context = self._sessions.context(session)
+        record = context.record
+        operation = record.step(_SIGN, _SINGLE)
+        try:
+            return self._deliver(record, _SIGN, _SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
                                  operation.output_length)
+        except BaseException as error:
+            record.failed(_SIGN, error)
+            raise
 
     def sign_update(self, session: int, data: bytes) -> None:
         """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)

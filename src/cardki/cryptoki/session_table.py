@@ -75,8 +75,7 @@ class SessionTable:
         record = self._sessions.get(handle) if type(handle) is int else None
         if record is None:
             record = self.get(handle)
-        slot_id = record.slot_id
-        return SessionContext(record, self._slots.state(slot_id), self._login.get(slot_id))
+        return SessionContext(record, record.slot, self._login.get(record.slot_id))
 
     def of_slot(self, slot_id: int) -> List[SessionRecord]:
         return [self._sessions[h] for h in sorted(self._by_slot.get(slot_id, ()))]
@@ -103,7 +102,7 @@ class SessionTable:
             raise errors.TokenWriteProtected()
         # No object is read here: the first find reads what it needs.
         handle = next_handle()
-        self._sessions[handle] = SessionRecord(handle, slot_id,
+        self._sessions[handle] = SessionRecord(handle, state,
                                                int(flags) & (SessionFlag.RW_SESSION | SessionFlag.SERIAL_SESSION),
                                                application, notify)
         self._by_slot.setdefault(slot_id, set()).add(handle)

@@ -119,11 +119,14 @@ class Operation:
 class SessionRecord:
     """One open session."""
 
-    __slots__ = ("handle", "slot_id", "flags", "application", "notify", "operations")
+    __slots__ = ("handle", "slot_id", "slot", "flags", "application", "notify", "operations")
 
-    def __init__(self, handle: int, slot_id: int, flags: int, application: Any = None, notify: Any = None) -> None:
+    def __init__(self, handle: int, slot: SlotState, flags: int, application: Any = None, notify: Any = None) -> None:
         self.handle = handle
-        self.slot_id = slot_id
+        self.slot_id = slot.slot_id
+        self.slot = slot
+        """The slot's state: one object per slot from its first use until C_Finalize, which
+        ends every session first (so kept here: every call on the session needs it)."""
         self.flags = flags
         self.application = application
         self.notify = notify
@@ -145,8 +148,8 @@ class SessionRecord:
         return CKS.RW_PUBLIC_SESSION if self.read_write else CKS.RO_PUBLIC_SESSION
 
     def begin(self, operation: Operation) -> Operation:
-        """Make ``operation`` active (OPERATION_ACTIVE if one of its kind is)."""
-        self.check_idle(operation.kind)
+        """Make ``operation`` active, once :meth:`check_idle` allowed it: every ``*_Init``
+        asks that first, as OPERATION_ACTIVE comes before its mechanism and key checks."""
         self.operations[operation.kind] = operation
         return operation
 
