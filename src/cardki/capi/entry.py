@@ -18,7 +18,6 @@ on to the engine; cardki starts no threads of its own in any case.
 from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
-import contextlib
 import functools
 import os
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
@@ -33,6 +32,7 @@ from .marshal import Marshaller
 
 if TYPE_CHECKING:
     from cardki.cryptoki.engine import Cryptoki
+    from cardki.cryptoki.operations import OperationRunner
 
 logger = get_logger("cardki.capi")
 
@@ -415,41 +415,43 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _operation_call(session: int, kind: OperationKind | None, current: Cryptoki | None = None) -> ContextManager[None]:
-    """The engine's operation rules around a whole C call, argument checks included
-    (a NULL pointer ends the operation like any other failure); calls that belong to
-    no operation the engine keeps (C_SignRecover, ...) need none. ``current``: the
-    engine, when the caller has it at hand."""
-    if kind is None:
-        return contextlib.nullcontext()
-    return (current or engine()).operation_call(int(session), kind)
+def _operation_call(session: int, kind: OperationKind) -> ContextManager[OperationRunner]:
+    """The engine's operation rules around a whole C call, argument checks included (a
+    NULL pointer ends the operation like any other failure); inside it the call uses
+    the operations part the engine gives (see :meth:`Cryptoki.operation_call`)."""
+    return engine().operation_call(int(session), kind)
 
 
 def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
     C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules
     (write_output refuses a NULL length pointer)."""
-    def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
-        current = engine()
-        handle = int(session)
-        with _operation_call(handle, kind, current):
+    if kind is None:  # C_SignRecover, C_VerifyRecover: no operation the engine keeps
+        def unkept(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
             payload = _M.read_bytes(data, int(data_length))
-            _M.write_output(out, out_length, getattr(current, method), handle, payload)
+            _M.write_output(out, out_length, getattr(engine(), method), int(session), payload)
+        return unkept
+
+    def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
+        handle = int(session)
+        with engine().operation_call(handle, kind) as operations:  # _operation_call, written out: every C_Sign
+            payload = _M.read_bytes(data, int(data_length))
+            _M.write_output(out, out_length, getattr(operations, method), handle, payload)
     return call
 
 
 def _final(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, out: Any, out_length: Any) -> None:
-        with _operation_call(session, kind):
+        with _operation_call(session, kind) as operations:
             _M.require(out_length)
-            _M.write_output(out, out_length, getattr(engine(), method), int(session))
+            _M.write_output(out, out_length, getattr(operations, method), int(session))
     return call
 
 
 def _update(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, part: Any, part_length: int) -> None:
-        with _operation_call(session, kind):
-            getattr(engine(), method)(int(session), _M.read_bytes(part, int(part_length)))
+        with _operation_call(session, kind) as operations:
+            getattr(operations, method)(int(session), _M.read_bytes(part, int(part_length)))
     return call
 
 
@@ -487,15 +489,15 @@ def C_DigestKey(session: int, key: int) -> None:
 
 @entry_point
 def C_Verify(session: int, data: Any, data_length: int, signature: Any, signature_length: int) -> None:
-    with _operation_call(session, OperationKind.VERIFY):
-        engine().verify(int(session), _M.read_bytes(data, int(data_length)),
-                        _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY) as operations:
+        operations.verify(int(session), _M.read_bytes(data, int(data_length)),
+                          _M.read_bytes(signature, int(signature_length)))
 
 
 @entry_point
 def C_VerifyFinal(session: int, signature: Any, signature_length: int) -> None:
-    with _operation_call(session, OperationKind.VERIFY):
-        engine().verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY) as operations:
+        operations.verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -113,21 +113,25 @@ class _OperationCall:
     operation, and the operation's failure rule for what fails in it. A class rather
     than a generator-based context manager: every signature takes two."""
 
-    __slots__ = ("lock", "operations", "session", "kind")
+    __slots__ = ("engine", "session", "kind")
 
-    def __init__(self, lock: _thread.RLock, operations: OperationRunner, session: int,
-                 kind: OperationKind) -> None:
-        self.lock, self.operations, self.session, self.kind = lock, operations, session, kind
+    def __init__(self, engine: Cryptoki, session: int, kind: OperationKind) -> None:
+        self.engine, self.session, self.kind = engine, session, kind
 
-    def __enter__(self) -> None:
-        self.lock.acquire()
+    def __enter__(self) -> OperationRunner:
+        engine = self.engine
+        engine._lock.acquire()
+        if not engine._initialized:  # C_Finalize came since the C layer's check (a fork cannot)
+            engine._lock.release()
+            raise errors.CryptokiNotInitialized()
+        return engine._operations
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         try:
             if error is not None:
-                self.operations.call_failed(self.session, self.kind, error)
+                self.engine._operations.call_failed(self.session, self.kind, error)
         finally:
-            self.lock.release()
+            self.engine._lock.release()
 
 
 class Cryptoki:
@@ -414,11 +418,20 @@ class Cryptoki:
 
     # ------------------------------------------------------------------ operations
 
-    def operation_call(self, session: int, kind: OperationKind) -> ContextManager[None]:
+    def operation_call(self, session: int, kind: OperationKind) -> ContextManager[OperationRunner]:
         """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
         checks included. A NULL pointer or an absurd length the C layer finds is a
-        failed call like any other, so it ends the operation by the same rule."""
-        return _OperationCall(self._lock, self._operations, session, kind)
+        failed call like any other, so it ends the operation by the same rule.
+
+        Only after :meth:`check_initialized` (the C layer's guard asks it first, before
+        any argument). It takes the library lock and checks C_Initialize again under
+        it, and gives the operations part, whose methods (:meth:`sign` and the other
+        operation calls here, by the same names and arguments) the call then uses
+        directly: this is their API boundary, so they do not take the lock and check
+        again each (a boundary call is ~15% of a C_Sign's own Python). What escapes
+        other than a CryptokiError the C layer's guard logs and answers as
+        CKR_GENERAL_ERROR, as the boundary would."""
+        return _OperationCall(self, session, kind)
 
     @api_boundary
     def sign_init(self, session: int, mech: Any, key: int) -> None:
