@@ -663,7 +663,7 @@ LAYERS = (
     ("cardki.token.card_results", "ecdsa_signature", "token: check the card's ECDSA answer"),
     ("cardki.apdu.protocol", "SmartCardProtocol.send_apdu", "apdu: SmartCardProtocol.send_apdu"),
     ("cardki.slot.pcsc", "PcscTransport.begin_transaction", "transport: begin_transaction"),
-    ("cardki.slot.pcsc", "PcscTransport.transmit", "transport: PcscTransport.transmit"),
+    ("cardki.slot.pcsc", "PcscTransport.transmit_marked", "transport: PcscTransport.transmit_marked (the protocol's)"),
     ("cardki.slot.pcsc", "PcscTransport.end_transaction", "transport: end_transaction"),
     ("smartcard.scard", "SCardBeginTransaction", "pyscard: scard.SCardBeginTransaction"),
     ("smartcard.scard", "SCardTransmit", "pyscard: scard.SCardTransmit"),
@@ -887,9 +887,9 @@ def signature_breakdown(result: Dict[str, Any], costs: Dict[str, float]) -> List
          get["PivToken._run"] - get["SmartCardProtocol.send_apdu"] - get["PcscTransport.begin_transaction"]
          - get["PcscTransport.end_transaction"]),
         ("apdu: SmartCardProtocol.send_apdu (Command, processors, Tlv, SW check)",
-         get["SmartCardProtocol.send_apdu"] - get["PcscTransport.transmit"]),
+         get["SmartCardProtocol.send_apdu"] - get["PcscTransport.transmit_marked"]),
         ("transport: PcscTransport transmit, begin/end_transaction (Python)",
-         get["PcscTransport.transmit"] + get["PcscTransport.begin_transaction"]
+         get["PcscTransport.transmit_marked"] + get["PcscTransport.begin_transaction"]
          + get["PcscTransport.end_transaction"] - sum(get[name] for name in pyscard)),
         ("pyscard: SWIG wrappers of SCardBeginTransaction/Transmit/EndTransaction (list conversions)",
          sum(get[name] for name in pyscard) - pcsc("SCardBeginTransaction") - transmit_us
