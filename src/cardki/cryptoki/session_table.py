@@ -22,6 +22,7 @@ from .sessions import SessionContext, SessionRecord
 from .slots import SlotState, SlotTable
 
 log = get_logger(__name__)
+_new_tuple = tuple.__new__
 
 
 def pin_bytes(pin: Any) -> bytes | None:
@@ -75,7 +76,8 @@ class SessionTable:
         record = self._sessions.get(handle) if type(handle) is int else None
         if record is None:
             record = self.get(handle)
-        return SessionContext(record, record.slot, self._login.get(record.slot_id))
+        # The named tuple made as its generated __new__ makes it, without that Python call.
+        return _new_tuple(SessionContext, (record, record.slot, self._login.get(record.slot_id)))
 
     def of_slot(self, slot_id: int) -> List[SessionRecord]:
         return [self._sessions[h] for h in sorted(self._by_slot.get(slot_id, ()))]
