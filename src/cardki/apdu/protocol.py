@@ -69,6 +69,11 @@ class Response(NamedTuple):
         return self.sw & 0xFF
 
 
+#: A named tuple made as its generated ``__new__`` makes it (all fields given), without that
+#: Python call: every APDU makes a Command and a Response.
+_new_tuple = tuple.__new__
+
+
 class ApduProcessor(ABC):
     """One layer of the stack: takes a command, returns the card's response."""
 
@@ -123,7 +128,7 @@ class ApduFormatter(ApduProcessor):
             raise MalformedResponseError(f"response of {len(rapdu)} bytes has no status word")
         if tracing:
             logger.log(TRACE, "%s", format_response(rapdu, command.sensitive_response))
-        return Response(bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big"))
+        return _new_tuple(Response, (bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")))
 
 
 class WrongLeProcessor(ApduProcessor):
@@ -254,7 +259,7 @@ class SmartCardProtocol:
         ``sensitive_response`` the response data.
         """
         return self.send_command(
-            Command(cla, ins, p1, p2, bytes(data), le, sensitive, sensitive_response)
+            _new_tuple(Command, (cla, ins, p1, p2, bytes(data), le, sensitive, sensitive_response))
         )
 
     def send_command(self, command: Command) -> bytes:

@@ -56,6 +56,9 @@ class Call(Enum):
     __hash__ = object.__hash__
 
 
+_SINGLE = Call.SINGLE  # what admit compares every call with (an enum member's lookup is a Python call)
+
+
 def ends_operation(error: BaseException) -> bool:
     """Whether a call that raised ``error`` ends its operation: every failure does,
     except BUFFER_TOO_SMALL (the caller retries with a bigger buffer) and a call
@@ -107,7 +110,7 @@ class Operation:
         """OPERATION_ACTIVE (and nothing changes) if ``call`` cannot come now."""
         if self.answered is not None and call is not self.answered:
             raise errors.OperationActive(f"the output of a {self.answered.value} call is still to be fetched")
-        if call is Call.SINGLE and self.multipart:
+        if call is _SINGLE and self.multipart:
             raise errors.OperationActive("a multi-part operation is under way")
 
     @property
