@@ -97,11 +97,13 @@ _OK = int(CKR.OK)
 _GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 
 
-def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
-    """Register a ``C_*`` implementation (named after the function) behind the guard."""
+def entry_point(function: Callable[..., int | None], *, checks_first: bool = False) -> Callable[..., int | None]:
+    """Register a ``C_*`` implementation (named after the function) behind the guard.
+    ``checks_first``: the implementation itself asks for C_Initialize before it reads
+    an argument (it enters the engine's operation call first), so the guard does not."""
     name = function.__name__
 
-    checks_initialized = name != "C_Initialize"
+    checks_initialized = name != "C_Initialize" and not checks_first
 
     @functools.wraps(function)
     def guarded(*args: Any) -> int:
@@ -418,7 +420,8 @@ def _init(method: str) -> Callable[..., None]:
 def _operation_call(session: int, kind: OperationKind) -> ContextManager[OperationRunner]:
     """The engine's operation rules around a whole C call, argument checks included (a
     NULL pointer ends the operation like any other failure); inside it the call uses
-    the operations part the engine gives (see :meth:`Cryptoki.operation_call`)."""
+    the operations part the engine gives (see :meth:`Cryptoki.operation_call`). Entering
+    it is what checks C_Initialize: such calls are registered ``checks_first``."""
     return engine().operation_call(int(session), kind)
 
 
@@ -455,9 +458,9 @@ def _update(method: str, kind: OperationKind) -> Callable[..., None]:
     return call
 
 
-def _register(name: str, implementation: Callable[..., None]) -> None:
+def _register(name: str, implementation: Callable[..., None], *, checks_first: bool = False) -> None:
     implementation.__name__ = name
-    entry_point(implementation)
+    entry_point(implementation, checks_first=checks_first)
 
 
 _KINDS = {"encrypt": OperationKind.ENCRYPT, "decrypt": OperationKind.DECRYPT, "sign": OperationKind.SIGN,
@@ -466,15 +469,17 @@ for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", 
                        ("SignRecover", "sign_recover"), ("Verify", "verify"),
                        ("VerifyRecover", "verify_recover")):
     _register(f"C_{_verb}Init", _init(f"{_method}_init"))
+# The calls on an operation enter the engine's operation call before reading an argument,
+# and that checks C_Initialize (checks_first); C_SignRecover and C_VerifyRecover keep none.
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest"),
                        ("SignRecover", "sign_recover"), ("VerifyRecover", "verify_recover")):
-    _register(f"C_{_verb}", _data_in_output_out(_method, _KINDS.get(_method)))
+    _register(f"C_{_verb}", _data_in_output_out(_method, _KINDS.get(_method)), checks_first=_method in _KINDS)
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt")):
-    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update", _KINDS[_method]))
+    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update", _KINDS[_method]), checks_first=True)
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest")):
-    _register(f"C_{_verb}Final", _final(f"{_method}_final", _KINDS[_method]))
+    _register(f"C_{_verb}Final", _final(f"{_method}_final", _KINDS[_method]), checks_first=True)
 for _verb, _method in (("Sign", "sign"), ("Verify", "verify"), ("Digest", "digest")):
-    _register(f"C_{_verb}Update", _update(f"{_method}_update", _KINDS[_method]))
+    _register(f"C_{_verb}Update", _update(f"{_method}_update", _KINDS[_method]), checks_first=True)
 
 
 @entry_point
@@ -487,17 +492,19 @@ def C_DigestKey(session: int, key: int) -> None:
     engine().digest_key(int(session), int(key))
 
 
-@entry_point
 def C_Verify(session: int, data: Any, data_length: int, signature: Any, signature_length: int) -> None:
     with _operation_call(session, OperationKind.VERIFY) as operations:
         operations.verify(int(session), _M.read_bytes(data, int(data_length)),
                           _M.read_bytes(signature, int(signature_length)))
 
 
-@entry_point
 def C_VerifyFinal(session: int, signature: Any, signature_length: int) -> None:
     with _operation_call(session, OperationKind.VERIFY) as operations:
         operations.verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
+
+
+entry_point(C_Verify, checks_first=True)
+entry_point(C_VerifyFinal, checks_first=True)
 
 
 # --- keys ------------------------------------------------------------------------------------

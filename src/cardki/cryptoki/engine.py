@@ -121,9 +121,12 @@ class _OperationCall:
     def __enter__(self) -> OperationRunner:
         engine = self.engine
         engine._lock.acquire()
-        if not engine._initialized:  # C_Finalize came since the C layer's check (a fork cannot)
-            engine._lock.release()
-            raise errors.CryptokiNotInitialized()
+        if not engine._initialized or engine._pid != os.getpid():  # the usual answer without a call
+            try:
+                engine._check_initialized()  # CRYPTOKI_NOT_INITIALIZED (a forked child forgets first)
+            except BaseException:
+                engine._lock.release()
+                raise
         return engine._operations
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
@@ -423,14 +426,15 @@ class Cryptoki:
         checks included. A NULL pointer or an absurd length the C layer finds is a
         failed call like any other, so it ends the operation by the same rule.
 
-        Only after :meth:`check_initialized` (the C layer's guard asks it first, before
-        any argument). It takes the library lock and checks C_Initialize again under
-        it, and gives the operations part, whose methods (:meth:`sign` and the other
-        operation calls here, by the same names and arguments) the call then uses
-        directly: this is their API boundary, so they do not take the lock and check
-        again each (a boundary call is ~15% of a C_Sign's own Python). What escapes
-        other than a CryptokiError the C layer's guard logs and answers as
-        CKR_GENERAL_ERROR, as the boundary would."""
+        Entering it takes the library lock and checks C_Initialize (and the pid) under
+        it, so the call needs no :meth:`check_initialized` before: CRYPTOKI_NOT_INITIALIZED
+        still comes first when the call reads its arguments inside. It gives the
+        operations part, whose methods (:meth:`sign` and the other operation calls
+        here, by the same names and arguments) the call then uses directly: this is
+        their API boundary, so they do not take the lock and check again each (a
+        boundary call is ~15% of a C_Sign's own Python). What escapes other than a
+        CryptokiError the C layer's guard logs and answers as CKR_GENERAL_ERROR, as
+        the boundary would."""
         return _OperationCall(self, session, kind)
 
     @api_boundary
