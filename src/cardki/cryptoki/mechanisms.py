@@ -14,7 +14,7 @@ from typing import Any, Dict, NamedTuple, Tuple
 
 from .. import errors
 from ..constants import CKD, CKK, CKM, CKZ, mechanism_name
-from ..digests import BY_KDF, BY_MECHANISM, BY_MGF, HashContext
+from ..digests import BY_KDF, BY_MECHANISM, BY_MGF
 from . import limits
 
 
@@ -128,11 +128,6 @@ def key_type_for(mechanism: int) -> int | None:
     return _KEY_TYPES.get(mechanism)
 
 
-def new_hash(digest_mechanism: int) -> HashContext:
-    """A fresh multi-part hash context for a digest mechanism."""
-    return BY_MECHANISM[digest_mechanism].new()
-
-
 #: Mechanisms whose parameter check_parameter looks at (the rest take none).
 _PARAMETER_MECHANISMS = frozenset(
     {CKM.RSA_PKCS_PSS, CKM.RSA_PKCS_OAEP, CKM.ECDH1_DERIVE, CKM.EDDSA}
@@ -196,5 +191,5 @@ __all__ = [
     "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams", "Mechanism",
     "as_spec", "mechanism_name", "DIGEST_MECHANISMS", "HASHED_SIGN", "HASHED_SIGN_BASES", "RAW_SIGN",
     "SIGN_MECHANISMS", "CIPHER_MECHANISMS", "DERIVE_MECHANISMS", "key_type_for",
-    "new_hash", "check_parameter",
+    "check_parameter",
 ]

@@ -34,7 +34,6 @@ from .mechanisms import (
     check_parameter,
     key_type_for,
     mechanism_name,
-    new_hash,
 )
 from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
 from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
@@ -217,7 +216,7 @@ class OperationRunner:
             operation.base_mechanism = MechanismSpec(base, spec.parameter) if spec.parameter is not None \
                 else HASHED_SIGN_BASES[spec.type]
             operation.digest_mechanism = digest
-            operation.hash_context = new_hash(digest)
+            operation.hash_context = BY_MECHANISM[digest].new()
         else:
             operation.base_mechanism = spec
         if kind in _HOST_KEY_KINDS:
@@ -407,7 +406,7 @@ class OperationRunner:
         record.check_idle(OperationKind.DIGEST)
         spec = check_parameter(self._check_mechanism(context.slot, OperationKind.DIGEST, as_spec(mech)))
         record.begin(Operation(OperationKind.DIGEST, mechanism=spec, digest_mechanism=spec.type,
-                               hash_context=new_hash(spec.type)))
+                               hash_context=BY_MECHANISM[spec.type].new()))
 
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
                max_length: int | None = None) -> Any:

@@ -167,8 +167,11 @@ class SessionRecord:
         self.end(kind)
 
     def step(self, kind: OperationKind, call: Call) -> Operation:
-        """The active operation of ``kind``, if ``call`` may come now."""
-        operation = self.active(kind)
+        """The active operation of ``kind``, if ``call`` may come now (:meth:`active` asked
+        only to refuse: both C_Sign calls of every signature step)."""
+        operation = self.operations.get(kind)
+        if operation is None:
+            operation = self.active(kind)  # OPERATION_NOT_INITIALIZED
         operation.admit(call)
         return operation
 
