@@ -70,7 +70,19 @@ from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
 import os
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ContextManager,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
@@ -98,6 +110,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 T = TypeVar("T")
+_new_tuple = tuple.__new__
 
 
 def pcsc_slot_source() -> SlotSource:
@@ -108,15 +121,15 @@ def pcsc_slot_source() -> SlotSource:
     return slot_source_factory(VirtualMode.OFF)()
 
 
-class _OperationCall:
+class _OperationCall(NamedTuple):
     """:meth:`Cryptoki.operation_call`: the library lock around one C call on an
-    operation, and the operation's failure rule for what fails in it. A class rather
-    than a generator-based context manager: every signature takes two."""
+    operation, and the operation's failure rule for what fails in it. A named tuple
+    made without its Python ``__new__`` rather than a generator-based context manager
+    or a class with an ``__init__``: every signature takes two."""
 
-    __slots__ = ("engine", "session", "kind")
-
-    def __init__(self, engine: Cryptoki, session: int, kind: OperationKind) -> None:
-        self.engine, self.session, self.kind = engine, session, kind
+    engine: Cryptoki
+    session: int
+    kind: OperationKind
 
     def __enter__(self) -> OperationRunner:
         engine = self.engine
@@ -435,7 +448,7 @@ class Cryptoki:
         boundary call is ~15% of a C_Sign's own Python). What escapes other than a
         CryptokiError the C layer's guard logs and answers as CKR_GENERAL_ERROR, as
         the boundary would."""
-        return _OperationCall(self, session, kind)
+        return _new_tuple(_OperationCall, (self, session, kind))
 
     @api_boundary
     def sign_init(self, session: int, mech: Any, key: int) -> None:
