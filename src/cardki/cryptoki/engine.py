@@ -8,7 +8,10 @@ only through a :class:`~cardki.cryptoki.ports.SlotSource`.
 This class is a facade: every public method takes the library lock, checks
 C_Initialize (and the pid, after a fork) and the error boundary
 (:mod:`.boundary`), then hands the call to the part that owns what it is
-about. The parts, wired together in :meth:`Cryptoki.__init__`:
+about. The C layer's calls on an operation (C_Sign, C_Encrypt, their updates and
+finals, ...) take that boundary once, in :meth:`Cryptoki.operation_call`, and use
+the operations part it gives: their facade methods are the Python API's. The
+parts, wired together in :meth:`Cryptoki.__init__`:
 
 * :class:`~.slots.SlotTable` (:mod:`.slots`): readers as slots, a slot per applet of
   a card (a YubiKey's PIV and OpenPGP), and the one path every token call takes
