@@ -656,14 +656,16 @@ LAYERS = (
     ("cardki.cryptoki.engine", "Cryptoki.get_info", "guard: engine().get_info() before each C call (before)"),
     ("cardki.cryptoki.engine", "Cryptoki.check_initialized", "guard: engine().check_initialized() before each C call"),
     ("cardki.cryptoki.engine", "Cryptoki.sign_init", "engine: sign_init"),
-    ("cardki.cryptoki.engine", "Cryptoki.sign", "engine: sign (both C_Sign calls)"),
+    # The operations part's sign (the C layer calls it inside the engine's operation call;
+    # before that, through the facade's Cryptoki.sign, whose boundary then counts as entry.py's).
+    ("cardki.cryptoki.operations", "OperationRunner.sign", "engine: sign (both C_Sign calls)"),
     ("cardki.token.piv.token", "PivToken.mechanisms", "token: PivToken.mechanisms (C_SignInit asks, or the cache)"),
     ("cardki.token.piv.token", "PivToken.sign", "token: PivToken.sign"),
     ("cardki.token.piv.token", "PivToken._run", "token: _run (lock, transaction, restore)"),
     ("cardki.token.card_results", "ecdsa_signature", "token: check the card's ECDSA answer"),
     ("cardki.apdu.protocol", "SmartCardProtocol.send_apdu", "apdu: SmartCardProtocol.send_apdu"),
     ("cardki.slot.pcsc", "PcscTransport.begin_transaction", "transport: begin_transaction"),
-    ("cardki.slot.pcsc", "PcscTransport.transmit", "transport: PcscTransport.transmit"),
+    ("cardki.slot.pcsc", "PcscTransport.transmit_marked", "transport: PcscTransport.transmit_marked (the protocol's)"),
     ("cardki.slot.pcsc", "PcscTransport.end_transaction", "transport: end_transaction"),
     ("smartcard.scard", "SCardBeginTransaction", "pyscard: scard.SCardBeginTransaction"),
     ("smartcard.scard", "SCardTransmit", "pyscard: scard.SCardTransmit"),
@@ -873,23 +875,23 @@ def signature_breakdown(result: Dict[str, Any], costs: Dict[str, float]) -> List
     rows = [
         ("PyKCS11 (SWIG wrappers, its sign()), outside the C calls", total - timed["c_total"]),
         ("cffi callbacks, argument marshalling, entry.py (the C calls less the engine calls)",
-         timed["c_total"] - guard - get["Cryptoki.sign_init"] - get["Cryptoki.sign"]),
+         timed["c_total"] - guard - get["Cryptoki.sign_init"] - get["OperationRunner.sign"]),
         ("entry.py's guard (CRYPTOKI_NOT_INITIALIZED first) before each of the 3 calls", guard),
         ("engine: sign_init, without the token's mechanism table",
          get["Cryptoki.sign_init"] - get["PivToken.mechanisms"]),
         ("token: PivToken.mechanisms() at C_SignInit (the slot table now asks once per insertion)",
          get["PivToken.mechanisms"]),
         ("engine: sign (the length query and the signature: hash, operation rules, _call)",
-         get["Cryptoki.sign"] - get["PivToken.sign"]),
+         get["OperationRunner.sign"] - get["PivToken.sign"]),
         ("token: PivToken.sign itself", get["PivToken.sign"] - get["PivToken._run"]
          - get["ecdsa_signature"]),
         ("token: _run (token lock, transaction, restore check)",
          get["PivToken._run"] - get["SmartCardProtocol.send_apdu"] - get["PcscTransport.begin_transaction"]
          - get["PcscTransport.end_transaction"]),
         ("apdu: SmartCardProtocol.send_apdu (Command, processors, Tlv, SW check)",
-         get["SmartCardProtocol.send_apdu"] - get["PcscTransport.transmit"]),
+         get["SmartCardProtocol.send_apdu"] - get["PcscTransport.transmit_marked"]),
         ("transport: PcscTransport transmit, begin/end_transaction (Python)",
-         get["PcscTransport.transmit"] + get["PcscTransport.begin_transaction"]
+         get["PcscTransport.transmit_marked"] + get["PcscTransport.begin_transaction"]
          + get["PcscTransport.end_transaction"] - sum(get[name] for name in pyscard)),
         ("pyscard: SWIG wrappers of SCardBeginTransaction/Transmit/EndTransaction (list conversions)",
          sum(get[name] for name in pyscard) - pcsc("SCardBeginTransaction") - transmit_us

@@ -279,6 +279,9 @@ static void scenario_fork(void) {
     fflush(stdout);
     child = fork();
     if (child == 0) {
+        /* First a call on an operation (it checks as it enters the engine's operation
+         * call, not in the guard), then one the guard checks. */
+        SHOW("child_sign_before_init", f->C_Sign(1, NULL, 0, NULL, NULL));
         SHOW("child_slot_list_before_init", f->C_GetSlotList(0, NULL, &count));
         SHOW("child_init", f->C_Initialize(NULL));
         SHOW("child_slot_list", f->C_GetSlotList(0, NULL, &count));

@@ -3,6 +3,8 @@
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cardki.apdu import (
     TRACE,
@@ -15,7 +17,7 @@ from cardki.apdu import (
     Transcript,
     WrongPinError,
 )
-from cardki.apdu.protocol import MAX_GET_RESPONSES, MAX_RESPONSE_LENGTH
+from cardki.apdu.protocol import MAX_GET_RESPONSES, MAX_RESPONSE_LENGTH, ApduFormatter, Command
 from cardki.slot.inprocess import InProcessTransport
 from hwsim.card import VirtualCard
 
@@ -289,3 +291,29 @@ def test_configure_changes_the_apdu_format_of_a_protocol_in_use():
     transport.assert_finished()
     with pytest.raises(ValueError):
         protocol.configure(extended=True, max_extended=0)
+
+
+def _iso7816_encoding(cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None, extended: bool) -> bytes:
+    """ISO 7816-4's cases, written out plainly: short unless extended lengths are allowed
+    and needed; Lc and Le of an extended APDU take two bytes, and Le is preceded by 00
+    when there is no data; Le = 256 (short) and 65536 (extended) are encoded as zeros."""
+    header = bytes([cla, ins, p1, p2])
+    if extended and (len(data) > 255 or (le is not None and le > 256)):
+        lc = b"\x00" + len(data).to_bytes(2, "big") if data else b""
+        le_field = b"" if le is None else (b"" if data else b"\x00") + (le % 65536 if le <= 65536 else 0).to_bytes(2, "big")
+        return header + lc + data + le_field
+    lc = bytes([len(data)]) if data else b""
+    return header + lc + data + (b"" if le is None else bytes([min(le, 256) % 256]))
+
+
+@given(st.tuples(*[st.integers(0, 255)] * 4), st.binary(max_size=300), st.none() | st.integers(0, 70000), st.booleans())
+def test_the_formatter_encodes_every_iso7816_case(header, data, le, extended):
+    formatter = ApduFormatter(replay(""), extended=extended)  # encode sends nothing
+    command = Command(*header, data=data, le=le)
+    if len(data) > 255 and not extended:
+        with pytest.raises(ValueError, match="do not fit a short APDU"):
+            formatter.encode(command)
+        return
+    apdu, data_offset = formatter.encode(command)
+    assert apdu == _iso7816_encoding(*header, data, le, extended)
+    assert apdu[data_offset:data_offset + len(data)] == data

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardki.apdu import Tlv, encode_tlv, parse_tlvs, tlv_dict, unpack_tlv
+from cardki.apdu.tlv import _read_any_tlv, _read_tlv
 
 
 def test_build_short_tag_short_length():
@@ -111,3 +112,20 @@ def test_the_in_place_readers_answer_what_the_tlv_objects_answer(data):
 @given(st.integers(min_value=0, max_value=0x5FFFFF), st.binary(max_size=300))
 def test_encode_tlv_is_the_encoding_tlv_keeps(tag, value):
     assert encode_tlv(tag, value) == bytes(Tlv(tag, value))
+
+
+def _near_misses(draw_tlv):
+    """Bytes, then a TLV header whose declared length is near what follows it."""
+    prefix, tag, declared, shortfall = draw_tlv
+    value = bytes(max(0, declared + shortfall))
+    return prefix + bytes([tag, declared]) + value, len(prefix)
+
+
+@given(st.one_of(
+    st.tuples(st.binary(max_size=40), st.integers(min_value=0, max_value=40)),
+    st.tuples(st.binary(max_size=3), st.integers(0, 255), st.integers(0, 255), st.integers(-2, 2)).map(_near_misses)))
+def test_the_short_form_shortcut_reads_what_the_general_reader_reads(case):
+    data, offset = case
+    # _read_tlv answers one-byte tags with short lengths (every TLV of a P-256 signature's
+    # answer) without _read_tag and _read_length: same tag, bounds and errors as they give.
+    assert _outcome(lambda d: _read_tlv(d, offset), data) == _outcome(lambda d: _read_any_tlv(d, offset), data)

@@ -173,6 +173,7 @@ def test_many_host_threads(harness: Path) -> None:
 def test_forked_child_must_initialize_again(harness: Path) -> None:
     values = run(harness, "fork")
     assert rv(values, "parent_slot_list") == CKR_OK
+    assert rv(values, "child_sign_before_init") == CKR_CRYPTOKI_NOT_INITIALIZED
     assert rv(values, "child_slot_list_before_init") == CKR_CRYPTOKI_NOT_INITIALIZED
     assert rv(values, "child_init") == CKR_OK
     assert rv(values, "child_slot_list") == CKR_OK

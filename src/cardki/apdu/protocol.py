@@ -70,6 +70,11 @@ class Response(NamedTuple):
         return self.sw & 0xFF
 
 
+#: A named tuple made as its generated ``__new__`` makes it (all fields given), without that
+#: Python call: every APDU makes a Command and a Response.
+_new_tuple = tuple.__new__
+
+
 class ApduProcessor(ABC):
     """One layer of the stack: takes a command, returns the card's response."""
 
@@ -87,28 +92,26 @@ class ApduFormatter(ApduProcessor):
         self.apdu_count = 0
 
     def encode(self, command: Command) -> Tuple[bytes, int]:
-        """Return (APDU bytes, offset of the command data)."""
-        header = bytes([command.cla, command.ins, command.p1, command.p2])
+        """Return (APDU bytes, offset of the command data): the header and the length
+        fields made in one ``bytes`` each (every APDU is encoded here)."""
         data, le = command.data, command.le
-        needs_extended = len(data) > 255 or (le is not None and le > SHORT_MAX_LE)
-        if needs_extended and self.extended:
-            return self._encode_extended(header, data, le), len(header) + 3
-        if len(data) > 255:
-            raise ValueError(f"{len(data)} data bytes do not fit a short APDU; chain them")
-        body = bytes([len(data)]) + data if data else b""
-        if le is not None:
-            body += bytes([min(le, SHORT_MAX_LE) & 0xFF])
-        return header + body, len(header) + 1
-
-    @staticmethod
-    def _encode_extended(header: bytes, data: bytes, le: int | None) -> bytes:
-        if len(data) > 65535:
-            raise ValueError(f"{len(data)} data bytes do not fit an extended APDU; chain them")
-        body = b"\x00" + len(data).to_bytes(2, "big") + data if data else b""
-        if le is not None:
-            le_field = (le if le < 65536 else 0).to_bytes(2, "big")
-            body += le_field if data else b"\x00" + le_field
-        return header + body
+        length = len(data)
+        if (length > 255 or (le is not None and le > SHORT_MAX_LE)) and self.extended:
+            if length > 65535:
+                raise ValueError(f"{length} data bytes do not fit an extended APDU; chain them")
+            # Lc: 00 and two bytes; Le: two bytes after the data, else 00 and two (65536 is 0000).
+            le_field = b"" if le is None else (le if le < 65536 else 0).to_bytes(2, "big")
+            if data:
+                return bytes((command.cla, command.ins, command.p1, command.p2, 0, length >> 8, length & 0xFF)) \
+                    + data + le_field, 7
+            return bytes((command.cla, command.ins, command.p1, command.p2)) + (b"\x00" + le_field if le_field else b""), 7
+        if length > 255:
+            raise ValueError(f"{length} data bytes do not fit a short APDU; chain them")
+        header = bytes((command.cla, command.ins, command.p1, command.p2, length)) if data else \
+            bytes((command.cla, command.ins, command.p1, command.p2))
+        if le is None:
+            return header + data, 5
+        return header + data + bytes((min(le, SHORT_MAX_LE) & 0xFF,)), 5
 
     def send(self, command: Command) -> Response:
         apdu, data_offset = self.encode(command)
@@ -124,7 +127,7 @@ class ApduFormatter(ApduProcessor):
             raise MalformedResponseError(f"response of {len(rapdu)} bytes has no status word")
         if tracing:
             logger.log(TRACE, "%s", format_response(rapdu, command.sensitive_response))
-        return Response(bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big"))
+        return _new_tuple(Response, (bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")))
 
 
 class WrongLeProcessor(ApduProcessor):
@@ -255,7 +258,7 @@ class SmartCardProtocol:
         ``sensitive_response`` the response data.
         """
         return self.send_command(
-            Command(cla, ins, p1, p2, bytes(data), le, sensitive, sensitive_response)
+            _new_tuple(Command, (cla, ins, p1, p2, bytes(data), le, sensitive, sensitive_response))
         )
 
     def send_command(self, command: Command) -> bytes:

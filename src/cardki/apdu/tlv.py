@@ -74,6 +74,17 @@ def _read_length(data: bytes, offset: int) -> Tuple[int, int]:
 
 def _read_tlv(data: bytes, offset: int) -> Tuple[int, int, int, int]:
     """Parse one TLV at ``offset``: (tag, value start, value length, end)."""
+    if offset + 1 < len(data):
+        # One tag byte and the short length form (every TLV of a P-256 signature's answer):
+        # what the general path below gives, without its two calls.
+        tag, length = data[offset], data[offset + 1]
+        if tag & 0x1F != 0x1F and length < 0x80 and offset + 2 + length <= len(data):
+            return tag, offset + 2, length, offset + 2 + length
+    return _read_any_tlv(data, offset)
+
+
+def _read_any_tlv(data: bytes, offset: int) -> Tuple[int, int, int, int]:
+    """:func:`_read_tlv` for every form (multi-byte tags, long lengths) and every error."""
     tag, offset = _read_tag(data, offset)
     length, offset = _read_length(data, offset)
     end = offset + length

@@ -18,7 +18,6 @@ on to the engine; cardki starts no threads of its own in any case.
 from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
-import contextlib
 import functools
 import os
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict
@@ -33,6 +32,7 @@ from .marshal import Marshaller
 
 if TYPE_CHECKING:
     from cardki.cryptoki.engine import Cryptoki
+    from cardki.cryptoki.operations import OperationRunner
 
 logger = get_logger("cardki.capi")
 
@@ -97,11 +97,13 @@ _OK = int(CKR.OK)
 _GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 
 
-def entry_point(function: Callable[..., int | None]) -> Callable[..., int | None]:
-    """Register a ``C_*`` implementation (named after the function) behind the guard."""
+def entry_point(function: Callable[..., int | None], *, checks_first: bool = False) -> Callable[..., int | None]:
+    """Register a ``C_*`` implementation (named after the function) behind the guard.
+    ``checks_first``: the implementation itself asks for C_Initialize before it reads
+    an argument (it enters the engine's operation call first), so the guard does not."""
     name = function.__name__
 
-    checks_initialized = name != "C_Initialize"
+    checks_initialized = name != "C_Initialize" and not checks_first
 
     @functools.wraps(function)
     def guarded(*args: Any) -> int:
@@ -415,47 +417,50 @@ def _init(method: str) -> Callable[..., None]:
     return init
 
 
-def _operation_call(session: int, kind: OperationKind | None, current: Cryptoki | None = None) -> ContextManager[None]:
-    """The engine's operation rules around a whole C call, argument checks included
-    (a NULL pointer ends the operation like any other failure); calls that belong to
-    no operation the engine keeps (C_SignRecover, ...) need none. ``current``: the
-    engine, when the caller has it at hand."""
-    if kind is None:
-        return contextlib.nullcontext()
-    return (current or engine()).operation_call(int(session), kind)
+def _operation_call(session: int, kind: OperationKind) -> ContextManager[OperationRunner]:
+    """The engine's operation rules around a whole C call, argument checks included (a
+    NULL pointer ends the operation like any other failure); inside it the call uses
+    the operations part the engine gives (see :meth:`Cryptoki.operation_call`). Entering
+    it is what checks C_Initialize: such calls are registered ``checks_first``."""
+    return engine().operation_call(int(session), kind)
 
 
 def _data_in_output_out(method: str, kind: OperationKind | None) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Sign, C_Digest, C_SignRecover, C_VerifyRecover and
     C_EncryptUpdate, C_DecryptUpdate: bytes in, output out under the spec's length rules
     (write_output refuses a NULL length pointer)."""
-    def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
-        current = engine()
-        handle = int(session)
-        with _operation_call(handle, kind, current):
+    if kind is None:  # C_SignRecover, C_VerifyRecover: no operation the engine keeps
+        def unkept(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
             payload = _M.read_bytes(data, int(data_length))
-            _M.write_output(out, out_length, getattr(current, method), handle, payload)
+            _M.write_output(out, out_length, getattr(engine(), method), int(session), payload)
+        return unkept
+
+    def call(session: int, data: Any, data_length: int, out: Any, out_length: Any) -> None:
+        handle = int(session)
+        with engine().operation_call(handle, kind) as operations:  # _operation_call, written out: every C_Sign
+            payload = _M.read_bytes(data, int(data_length))
+            _M.write_output(out, out_length, getattr(operations, method), handle, payload)
     return call
 
 
 def _final(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, out: Any, out_length: Any) -> None:
-        with _operation_call(session, kind):
+        with _operation_call(session, kind) as operations:
             _M.require(out_length)
-            _M.write_output(out, out_length, getattr(engine(), method), int(session))
+            _M.write_output(out, out_length, getattr(operations, method), int(session))
     return call
 
 
 def _update(method: str, kind: OperationKind) -> Callable[..., None]:
     def call(session: int, part: Any, part_length: int) -> None:
-        with _operation_call(session, kind):
-            getattr(engine(), method)(int(session), _M.read_bytes(part, int(part_length)))
+        with _operation_call(session, kind) as operations:
+            getattr(operations, method)(int(session), _M.read_bytes(part, int(part_length)))
     return call
 
 
-def _register(name: str, implementation: Callable[..., None]) -> None:
+def _register(name: str, implementation: Callable[..., None], *, checks_first: bool = False) -> None:
     implementation.__name__ = name
-    entry_point(implementation)
+    entry_point(implementation, checks_first=checks_first)
 
 
 _KINDS = {"encrypt": OperationKind.ENCRYPT, "decrypt": OperationKind.DECRYPT, "sign": OperationKind.SIGN,
@@ -464,15 +469,17 @@ for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", 
                        ("SignRecover", "sign_recover"), ("Verify", "verify"),
                        ("VerifyRecover", "verify_recover")):
     _register(f"C_{_verb}Init", _init(f"{_method}_init"))
+# The calls on an operation enter the engine's operation call before reading an argument,
+# and that checks C_Initialize (checks_first); C_SignRecover and C_VerifyRecover keep none.
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest"),
                        ("SignRecover", "sign_recover"), ("VerifyRecover", "verify_recover")):
-    _register(f"C_{_verb}", _data_in_output_out(_method, _KINDS.get(_method)))
+    _register(f"C_{_verb}", _data_in_output_out(_method, _KINDS.get(_method)), checks_first=_method in _KINDS)
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt")):
-    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update", _KINDS[_method]))
+    _register(f"C_{_verb}Update", _data_in_output_out(f"{_method}_update", _KINDS[_method]), checks_first=True)
 for _verb, _method in (("Encrypt", "encrypt"), ("Decrypt", "decrypt"), ("Sign", "sign"), ("Digest", "digest")):
-    _register(f"C_{_verb}Final", _final(f"{_method}_final", _KINDS[_method]))
+    _register(f"C_{_verb}Final", _final(f"{_method}_final", _KINDS[_method]), checks_first=True)
 for _verb, _method in (("Sign", "sign"), ("Verify", "verify"), ("Digest", "digest")):
-    _register(f"C_{_verb}Update", _update(f"{_method}_update", _KINDS[_method]))
+    _register(f"C_{_verb}Update", _update(f"{_method}_update", _KINDS[_method]), checks_first=True)
 
 
 @entry_point
@@ -485,17 +492,19 @@ def C_DigestKey(session: int, key: int) -> None:
     engine().digest_key(int(session), int(key))
 
 
-@entry_point
 def C_Verify(session: int, data: Any, data_length: int, signature: Any, signature_length: int) -> None:
-    with _operation_call(session, OperationKind.VERIFY):
-        engine().verify(int(session), _M.read_bytes(data, int(data_length)),
-                        _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY) as operations:
+        operations.verify(int(session), _M.read_bytes(data, int(data_length)),
+                          _M.read_bytes(signature, int(signature_length)))
 
 
-@entry_point
 def C_VerifyFinal(session: int, signature: Any, signature_length: int) -> None:
-    with _operation_call(session, OperationKind.VERIFY):
-        engine().verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
+    with _operation_call(session, OperationKind.VERIFY) as operations:
+        operations.verify_final(int(session), _M.read_bytes(signature, int(signature_length)))
+
+
+entry_point(C_Verify, checks_first=True)
+entry_point(C_VerifyFinal, checks_first=True)
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -80,9 +80,11 @@ class Marshaller:
         if pointer == self.NULL:
             raise errors.ArgumentsBad("NULL mechanism")
         mechanism_type = int(pointer.mechanism)
-        parameter_pointer = pointer.pParameter
         parameter_length = int(pointer.ulParameterLen)
         reader = _PARAMETER_READERS.get(mechanism_type)
+        if reader is None and parameter_length == 0:
+            return mechanism_type  # what the rest gives, without reading pParameter: CKM_ECDSA_SHA256 and the like
+        parameter_pointer = pointer.pParameter
         if reader is not None:
             struct_name, convert, optional = reader
             if optional and parameter_length == 0:
@@ -91,8 +93,6 @@ class Marshaller:
                 raise errors.MechanismParamInvalid(f"{struct_name} expected")
             struct = self.ffi.cast(struct_name + " *", parameter_pointer)
             return (mechanism_type, convert(self, struct))
-        if parameter_length == 0:
-            return mechanism_type
         if self.is_null(parameter_pointer) or parameter_length > MAX_INPUT_LENGTH:
             raise errors.MechanismParamInvalid("NULL or oversized mechanism parameter")
         return (mechanism_type, bytes(self.ffi.buffer(parameter_pointer, parameter_length)))

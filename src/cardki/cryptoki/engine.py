@@ -8,7 +8,10 @@ only through a :class:`~cardki.cryptoki.ports.SlotSource`.
 This class is a facade: every public method takes the library lock, checks
 C_Initialize (and the pid, after a fork) and the error boundary
 (:mod:`.boundary`), then hands the call to the part that owns what it is
-about. The parts, wired together in :meth:`Cryptoki.__init__`:
+about. The C layer's calls on an operation (C_Sign, C_Encrypt, their updates and
+finals, ...) take that boundary once, in :meth:`Cryptoki.operation_call`, and use
+the operations part it gives: their facade methods are the Python API's. The
+parts, wired together in :meth:`Cryptoki.__init__`:
 
 * :class:`~.slots.SlotTable` (:mod:`.slots`): readers as slots, a slot per applet of
   a card (a YubiKey's PIV and OpenPGP), and the one path every token call takes
@@ -70,7 +73,19 @@ from __future__ import annotations
 
 import _thread  # its locks, without the threading module (see test_import_budget)
 import os
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Mapping, Sequence, Tuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ContextManager,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
@@ -98,6 +113,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 T = TypeVar("T")
+_new_tuple = tuple.__new__
 
 
 def pcsc_slot_source() -> SlotSource:
@@ -108,26 +124,33 @@ def pcsc_slot_source() -> SlotSource:
     return slot_source_factory(VirtualMode.OFF)()
 
 
-class _OperationCall:
+class _OperationCall(NamedTuple):
     """:meth:`Cryptoki.operation_call`: the library lock around one C call on an
-    operation, and the operation's failure rule for what fails in it. A class rather
-    than a generator-based context manager: every signature takes two."""
+    operation, and the operation's failure rule for what fails in it. A named tuple
+    made without its Python ``__new__`` rather than a generator-based context manager
+    or a class with an ``__init__``: every signature takes two."""
 
-    __slots__ = ("lock", "operations", "session", "kind")
+    engine: Cryptoki
+    session: int
+    kind: OperationKind
 
-    def __init__(self, lock: _thread.RLock, operations: OperationRunner, session: int,
-                 kind: OperationKind) -> None:
-        self.lock, self.operations, self.session, self.kind = lock, operations, session, kind
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
+    def __enter__(self) -> OperationRunner:
+        engine = self.engine
+        engine._lock.acquire()
+        if not engine._initialized or engine._pid != os.getpid():  # the usual answer without a call
+            try:
+                engine._check_initialized()  # CRYPTOKI_NOT_INITIALIZED (a forked child forgets first)
+            except BaseException:
+                engine._lock.release()
+                raise
+        return engine._operations
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         try:
             if error is not None:
-                self.operations.call_failed(self.session, self.kind, error)
+                self.engine._operations.call_failed(self.session, self.kind, error)
         finally:
-            self.lock.release()
+            self.engine._lock.release()
 
 
 class Cryptoki:
@@ -418,11 +441,21 @@ class Cryptoki:
 
     # ------------------------------------------------------------------ operations
 
-    def operation_call(self, session: int, kind: OperationKind) -> ContextManager[None]:
+    def operation_call(self, session: int, kind: OperationKind) -> ContextManager[OperationRunner]:
         """For the C layer: one ``C_*`` call on ``kind``'s operation, its argument
         checks included. A NULL pointer or an absurd length the C layer finds is a
-        failed call like any other, so it ends the operation by the same rule."""
-        return _OperationCall(self._lock, self._operations, session, kind)
+        failed call like any other, so it ends the operation by the same rule.
+
+        Entering it takes the library lock and checks C_Initialize (and the pid) under
+        it, so the call needs no :meth:`check_initialized` before: CRYPTOKI_NOT_INITIALIZED
+        still comes first when the call reads its arguments inside. It gives the
+        operations part, whose methods (:meth:`sign` and the other operation calls
+        here, by the same names and arguments) the call then uses directly: this is
+        their API boundary, so they do not take the lock and check again each (a
+        boundary call is ~15% of a C_Sign's own Python). What escapes other than a
+        CryptokiError the C layer's guard logs and answers as CKR_GENERAL_ERROR, as
+        the boundary would."""
+        return _new_tuple(_OperationCall, (self, session, kind))
 
     @api_boundary
     def sign_init(self, session: int, mech: Any, key: int) -> None:

@@ -16,7 +16,7 @@ from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CKD, CKK, CKM, CKZ, mechanism_name
-from ..digests import BY_KDF, BY_MECHANISM, BY_MGF, HashContext
+from ..digests import BY_KDF, BY_MECHANISM, BY_MGF
 from . import limits
 
 
@@ -65,7 +65,7 @@ Mechanism = int | Tuple[int, Any] | MechanismSpec
 def as_spec(mechanism: Any) -> MechanismSpec:
     """Any accepted mechanism form as a :class:`MechanismSpec`."""
     if type(mechanism) is int:  # what the C ABI passes for a mechanism without a parameter
-        return MechanismSpec(mechanism, None)
+        return _PLAIN_SPECS.get(mechanism) or MechanismSpec(mechanism, None)
     if isinstance(mechanism, MechanismSpec):
         return MechanismSpec(int(mechanism.type), mechanism.parameter)
     if isinstance(mechanism, tuple) and len(mechanism) == 2:
@@ -98,11 +98,20 @@ HASHED_SIGN: Dict[int, Tuple[int, int]] = {
     CKM.ECDSA_SHA512: (CKM.ECDSA, CKM.SHA512),
 }
 
+#: Hash-then-sign mechanism -> its base mechanism without a parameter, made once (every
+#: C_SignInit with CKM_ECDSA_SHA256 and the like would make one).
+HASHED_SIGN_BASES: Dict[int, MechanismSpec] = {hashed: MechanismSpec(base) for hashed, (base, _) in HASHED_SIGN.items()}
+
 #: Base (single-part, data given as-is) signature mechanisms.
 RAW_SIGN = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_PSS, CKM.ECDSA, CKM.EDDSA})
 SIGN_MECHANISMS = RAW_SIGN | frozenset(HASHED_SIGN)
 CIPHER_MECHANISMS = frozenset({CKM.RSA_PKCS, CKM.RSA_X_509, CKM.RSA_PKCS_OAEP})
 DERIVE_MECHANISMS = frozenset({CKM.ECDH1_DERIVE})
+
+#: The mechanisms cardki knows, without a parameter, made once (as_spec gives them to
+#: every *_Init; a mechanism it does not know is made when asked).
+_PLAIN_SPECS: Dict[int, MechanismSpec] = {
+    int(m): MechanismSpec(int(m)) for m in SIGN_MECHANISMS | CIPHER_MECHANISMS | DERIVE_MECHANISMS | DIGEST_MECHANISMS}
 
 #: Base mechanism -> the key type it needs (a hashed mechanism needs its base's).
 _BASE_KEY_TYPES: Dict[int, int] = {
@@ -119,11 +128,6 @@ _KEY_TYPES: Dict[int, int] = {
 def key_type_for(mechanism: int) -> int | None:
     """The key type a sign/verify/cipher/derive mechanism needs."""
     return _KEY_TYPES.get(mechanism)
-
-
-def new_hash(digest_mechanism: int) -> HashContext:
-    """A fresh multi-part hash context for a digest mechanism."""
-    return BY_MECHANISM[digest_mechanism].new()
 
 
 #: Mechanisms whose parameter check_parameter looks at (the rest take none).
@@ -187,7 +191,7 @@ def check_parameter(spec: MechanismSpec) -> MechanismSpec:
 
 __all__ = [
     "MechanismSpec", "RsaPssParams", "RsaOaepParams", "Ecdh1DeriveParams", "EddsaParams", "Mechanism",
-    "as_spec", "mechanism_name", "DIGEST_MECHANISMS", "HASHED_SIGN", "RAW_SIGN",
+    "as_spec", "mechanism_name", "DIGEST_MECHANISMS", "HASHED_SIGN", "HASHED_SIGN_BASES", "RAW_SIGN",
     "SIGN_MECHANISMS", "CIPHER_MECHANISMS", "DERIVE_MECHANISMS", "key_type_for",
-    "new_hash", "check_parameter",
+    "check_parameter",
 ]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Mapping, Set, 
 
 from .. import errors
 from ..constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
-from ..der import der_integer
+from ..der import der_integer, unwrap_octet_string
 from .attributes import encode_attribute
 from .limits import MAX_EC_PARAMS_LENGTH, check_rsa_public_key
 
@@ -65,6 +65,29 @@ def next_handle() -> int:
         return next(_handle_counter)
 
 
+_NOT_WORKED_OUT = -1  # ObjectRecord.signature_length not asked yet
+_CKA_KEY_TYPE, _CKA_MODULUS, _CKA_EC_POINT = int(CKA.KEY_TYPE), int(CKA.MODULUS), int(CKA.EC_POINT)
+_CKK_RSA, _CKK_EC, _CKK_EC_EDWARDS = int(CKK.RSA), int(CKK.EC), int(CKK.EC_EDWARDS)
+
+
+def _signature_length(attributes: Mapping[int, Any]) -> int | None:
+    """:meth:`ObjectRecord.signature_length`, worked out."""
+    key_type = attributes.get(_CKA_KEY_TYPE)
+    if key_type == _CKK_RSA:
+        modulus = attributes.get(_CKA_MODULUS)
+        if isinstance(modulus, bytes):
+            return len(modulus)
+    point = attributes.get(_CKA_EC_POINT)
+    if not isinstance(point, bytes):
+        return None
+    raw = unwrap_octet_string(point)
+    if key_type == _CKK_EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
+        return len(raw) - 1
+    if key_type == _CKK_EC_EDWARDS:
+        return 2 * len(raw)
+    return None
+
+
 class ObjectRecord:
     """One object behind one handle.
 
@@ -73,7 +96,8 @@ class ObjectRecord:
     template naming them, :meth:`get` or :meth:`size` -- and nowhere else: read
     ``attributes`` directly only for types no token names late."""
 
-    __slots__ = ("handle", "slot_id", "attributes", "sensitive", "token_object", "owner_session", "late", "_settle")
+    __slots__ = ("handle", "slot_id", "attributes", "sensitive", "token_object", "owner_session", "late", "_settle",
+                 "_signature_length")
 
     def __init__(self, handle: int, slot_id: int, attributes: Dict[int, Any], sensitive: FrozenSet[int] = frozenset(),
                  token_object: TokenObject | None = None, owner_session: int | None = None,
@@ -87,6 +111,7 @@ class ObjectRecord:
         self.owner_session = owner_session  # session handle for session objects
         self.late = late if settle is not None else frozenset()
         self._settle = settle
+        self._signature_length: int | None = _NOT_WORKED_OUT
 
     def _settle_late(self) -> None:
         """Ask the token for the late attributes (once; a failure leaves them late)."""
@@ -100,6 +125,19 @@ class ObjectRecord:
         if attribute_type in self.late:
             self._settle_late()
         return self.attributes.get(attribute_type, default)
+
+    def signature_length(self) -> int | None:
+        """The length of every signature this key makes, from its public parts (None when
+        they do not tell): the modulus length for RSA, twice the field size for ECDSA
+        (r || s) and EdDSA. Worked out at the first C_SignInit with the key and kept, as
+        every C_SignInit asks (the point's DER unwrapped each time: 3 Python calls and
+        ~140 bytecodes of a signature's ~3400): what it reads never changes in a record
+        (a card's list read again makes new records; only CKA_DESTROYABLE is ever late;
+        C_SetAttributeValue may change none of the three)."""
+        known = self._signature_length
+        if known == _NOT_WORKED_OUT:
+            known = self._signature_length = _signature_length(self.attributes)
+        return known
 
     def __repr__(self) -> str:
         kind = "token" if self.token_object is not None else f"session {self.owner_session}"

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Tuple
 
 from .. import errors
 from ..constants import CKA, CKK, CKM, CKO, MechanismFlag
-from ..der import unwrap_octet_string
 from ..digests import BY_MECHANISM, HashContext
 from . import limits
 from .attributes import normalize_template
@@ -27,6 +26,7 @@ from .mechanisms import (
     DERIVE_MECHANISMS,
     DIGEST_MECHANISMS,
     HASHED_SIGN,
+    HASHED_SIGN_BASES,
     SIGN_MECHANISMS,
     Ecdh1DeriveParams,
     MechanismSpec,
@@ -34,7 +34,6 @@ from .mechanisms import (
     check_parameter,
     key_type_for,
     mechanism_name,
-    new_hash,
 )
 from .objects import ObjectRecord, secret_key_defaults, secret_value_sensitivity
 from .sessions import Call, Operation, OperationKind, SessionContext, SessionRecord
@@ -86,8 +85,6 @@ _RSA_PKCS = int(CKM.RSA_PKCS)
 # What every *_Init reads, as ints: looking a member up on its enum class is a Python
 # call (the enum metaclass has a __getattr__), ~0.1 us each.
 _CKA_CLASS, _CKA_KEY_TYPE, _CKA_ALWAYS_AUTHENTICATE = int(CKA.CLASS), int(CKA.KEY_TYPE), int(CKA.ALWAYS_AUTHENTICATE)
-_CKA_MODULUS, _CKA_EC_POINT = int(CKA.MODULUS), int(CKA.EC_POINT)
-_CKK_RSA, _CKK_EC, _CKK_EC_EDWARDS = int(CKK.RSA), int(CKK.EC), int(CKK.EC_EDWARDS)
 
 
 def _card_key(operation: Operation) -> TokenObject:
@@ -110,28 +107,6 @@ def _base(operation: Operation) -> MechanismSpec:
 def _hash_context(operation: Operation) -> HashContext:
     assert operation.hash_context is not None, "set at *_init for hashing operations"
     return operation.hash_context
-
-
-def _signature_length(key: ObjectRecord | None) -> int | None:
-    """The length of every signature ``key`` makes, from its public parts: the
-    modulus length for RSA, twice the field size for ECDSA (r || s) and EdDSA."""
-    if key is None:
-        return None
-    attributes = key.attributes
-    key_type = attributes.get(_CKA_KEY_TYPE)
-    if key_type == _CKK_RSA:
-        modulus = attributes.get(_CKA_MODULUS)
-        if isinstance(modulus, bytes):
-            return len(modulus)
-    point = attributes.get(_CKA_EC_POINT)
-    if not isinstance(point, bytes):
-        return None
-    raw = unwrap_octet_string(point)
-    if key_type == _CKK_EC and raw[:1] == b"\x04":  # uncompressed: 04 || x || y
-        return len(raw) - 1
-    if key_type == _CKK_EC_EDWARDS:
-        return 2 * len(raw)
-    return None
 
 
 class _Step:
@@ -234,13 +209,14 @@ class OperationRunner:
         spec = check_parameter(spec)
         operation = Operation(kind, mechanism=spec, key=key)
         if kind is _SIGN:
-            operation.output_length = _signature_length(key)
+            operation.output_length = key.signature_length()
         hashed = HASHED_SIGN.get(spec.type)
         if hashed is not None:
             base, digest = hashed
-            operation.base_mechanism = MechanismSpec(base, spec.parameter)
+            operation.base_mechanism = MechanismSpec(base, spec.parameter) if spec.parameter is not None \
+                else HASHED_SIGN_BASES[spec.type]
             operation.digest_mechanism = digest
-            operation.hash_context = new_hash(digest)
+            operation.hash_context = BY_MECHANISM[digest].new()
         else:
             operation.base_mechanism = spec
         if kind in _HOST_KEY_KINDS:
@@ -255,11 +231,12 @@ class OperationRunner:
         digest_mechanism = operation.digest_mechanism
         if digest_mechanism is None:
             return bytes(operation.buffer) if data is None else bytes(data)
-        hash_context = _hash_context(operation)
+        hash_context, base = operation.hash_context, operation.base_mechanism
+        assert hash_context is not None and base is not None, "set at *_init"  # not _hash_context, _base: a call each
         if data is not None:
             hash_context.update(bytes(data))
         digest = hash_context.digest()
-        if _base(operation).type == _RSA_PKCS:
+        if base.type == _RSA_PKCS:
             return BY_MECHANISM[digest_mechanism].digest_info(digest)
         return digest
 
@@ -286,14 +263,25 @@ class OperationRunner:
         if operation.context_login_pending:
             self._require_context_login(operation)
         payload = self._signature_input(operation, data)
-        key, base = _card_key(operation), _base(operation)
+        record, base = operation.key, operation.base_mechanism
+        assert record is not None and record.token_object is not None and base is not None, "checked at *_init"
+        key = record.token_object  # not _card_key, _base: a call each
         return bytes(self._slots.call(state, lambda token: token.sign(key, base.type, base.parameter, payload)))
 
     def sign(self, session: int, data: bytes, *, length_only: bool = False, max_length: int | None = None) -> Any:
-        with self._step(session, _SIGN, _SINGLE) as (context, operation):
-            return self._deliver(context.record, _SIGN, _SINGLE, operation,
+        # _step written out (the same rule: record.failed ends the operation where the spec
+        # says so): its context manager is three Python calls, and both C_Sign calls of
+        # every signature come here.
+        context = self._sessions.context(session)
+        record = context.record
+        operation = record.step(_SIGN, _SINGLE)
+        try:
+            return self._deliver(record, _SIGN, _SINGLE, operation,
                                  lambda: self._card_sign(context.slot, operation, data), length_only, max_length,
                                  operation.output_length)
+        except BaseException as error:
+            record.failed(_SIGN, error)
+            raise
 
     def sign_update(self, session: int, data: bytes) -> None:
         """Multi-part sign. Raw mechanisms (RSA_PKCS, X_509, PSS, ECDSA, EDDSA)
@@ -418,7 +406,7 @@ class OperationRunner:
         record.check_idle(OperationKind.DIGEST)
         spec = check_parameter(self._check_mechanism(context.slot, OperationKind.DIGEST, as_spec(mech)))
         record.begin(Operation(OperationKind.DIGEST, mechanism=spec, digest_mechanism=spec.type,
-                               hash_context=new_hash(spec.type)))
+                               hash_context=BY_MECHANISM[spec.type].new()))
 
     def digest(self, session: int, data: bytes, *, length_only: bool = False,
                max_length: int | None = None) -> Any:

@@ -22,6 +22,7 @@ from .sessions import SessionContext, SessionRecord
 from .slots import SlotState, SlotTable
 
 log = get_logger(__name__)
+_new_tuple = tuple.__new__
 
 
 def pin_bytes(pin: Any) -> bytes | None:
@@ -75,8 +76,8 @@ class SessionTable:
         record = self._sessions.get(handle) if type(handle) is int else None
         if record is None:
             record = self.get(handle)
-        slot_id = record.slot_id
-        return SessionContext(record, self._slots.state(slot_id), self._login.get(slot_id))
+        # The named tuple made as its generated __new__ makes it, without that Python call.
+        return _new_tuple(SessionContext, (record, record.slot, self._login.get(record.slot_id)))
 
     def of_slot(self, slot_id: int) -> List[SessionRecord]:
         return [self._sessions[h] for h in sorted(self._by_slot.get(slot_id, ()))]
@@ -103,7 +104,7 @@ class SessionTable:
             raise errors.TokenWriteProtected()
         # No object is read here: the first find reads what it needs.
         handle = next_handle()
-        self._sessions[handle] = SessionRecord(handle, slot_id,
+        self._sessions[handle] = SessionRecord(handle, state,
                                                int(flags) & (SessionFlag.RW_SESSION | SessionFlag.SERIAL_SESSION),
                                                application, notify)
         self._by_slot.setdefault(slot_id, set()).add(handle)

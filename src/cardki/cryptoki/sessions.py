@@ -58,6 +58,9 @@ class Call(Enum):
     __hash__ = object.__hash__
 
 
+_SINGLE = Call.SINGLE  # what admit compares every call with (an enum member's lookup is a Python call)
+
+
 def ends_operation(error: BaseException) -> bool:
     """Whether a call that raised ``error`` ends its operation: every failure does,
     except BUFFER_TOO_SMALL (the caller retries with a bigger buffer) and a call
@@ -109,7 +112,7 @@ class Operation:
         """OPERATION_ACTIVE (and nothing changes) if ``call`` cannot come now."""
         if self.answered is not None and call is not self.answered:
             raise errors.OperationActive(f"the output of a {self.answered.value} call is still to be fetched")
-        if call is Call.SINGLE and self.multipart:
+        if call is _SINGLE and self.multipart:
             raise errors.OperationActive("a multi-part operation is under way")
 
     @property
@@ -121,11 +124,14 @@ class Operation:
 class SessionRecord:
     """One open session."""
 
-    __slots__ = ("handle", "slot_id", "flags", "application", "notify", "operations")
+    __slots__ = ("handle", "slot_id", "slot", "flags", "application", "notify", "operations")
 
-    def __init__(self, handle: int, slot_id: int, flags: int, application: Any = None, notify: Any = None) -> None:
+    def __init__(self, handle: int, slot: SlotState, flags: int, application: Any = None, notify: Any = None) -> None:
         self.handle = handle
-        self.slot_id = slot_id
+        self.slot_id = slot.slot_id
+        self.slot = slot
+        """The slot's state: one object per slot from its first use until C_Finalize, which
+        ends every session first (so kept here: every call on the session needs it)."""
         self.flags = flags
         self.application = application
         self.notify = notify
@@ -147,8 +153,8 @@ class SessionRecord:
         return CKS.RW_PUBLIC_SESSION if self.read_write else CKS.RO_PUBLIC_SESSION
 
     def begin(self, operation: Operation) -> Operation:
-        """Make ``operation`` active (OPERATION_ACTIVE if one of its kind is)."""
-        self.check_idle(operation.kind)
+        """Make ``operation`` active, once :meth:`check_idle` allowed it: every ``*_Init``
+        asks that first, as OPERATION_ACTIVE comes before its mechanism and key checks."""
         self.operations[operation.kind] = operation
         return operation
 
@@ -163,8 +169,11 @@ class SessionRecord:
         self.end(kind)
 
     def step(self, kind: OperationKind, call: Call) -> Operation:
-        """The active operation of ``kind``, if ``call`` may come now."""
-        operation = self.active(kind)
+        """The active operation of ``kind``, if ``call`` may come now (:meth:`active` asked
+        only to refuse: both C_Sign calls of every signature step)."""
+        operation = self.operations.get(kind)
+        if operation is None:
+            operation = self.active(kind)  # OPERATION_NOT_INITIALIZED
         operation.admit(call)
         return operation
 

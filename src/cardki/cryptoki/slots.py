@@ -377,7 +377,8 @@ class SlotTable:
         object table re-read what it holds."""
         for attempt in (1, 2):
             try:
-                result = operation(self.token(state))
+                token = state.token  # self.token(state) only when it has to say why not: every token call passes here
+                result = operation(token if token is not None else self.token(state))
                 break
             except CardRemovedError as error:
                 self.card_gone(state)

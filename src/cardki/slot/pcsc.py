@@ -173,16 +173,13 @@ class PcscTransport(LockedTransactions, CardTransport):
             if hresult != scard.SCARD_S_SUCCESS:
                 raise error_for_pcsc(hresult, "SCardBeginTransaction after reconnect")
 
-    def _ensure_alive(self) -> None:
+    # -- CardTransport ------------------------------------------------------
+
+    def _check_usable(self, operation: str = "transmit") -> None:
         if self._card is None:
             raise PcscError(scard.SCARD_E_INVALID_HANDLE, "transmit", "transport is closed")
         if self._dead is not None:
             raise CardRemovedError(self._dead.code, self._dead.operation)
-
-    # -- CardTransport ------------------------------------------------------
-
-    def _check_usable(self, operation: str) -> None:
-        self._ensure_alive()
 
     def _open_transaction(self) -> None:
         hresult = scard.SCardBeginTransaction(self._card)
@@ -199,8 +196,15 @@ class PcscTransport(LockedTransactions, CardTransport):
             raise error_for_pcsc(hresult, "SCardEndTransaction")
 
     def transmit(self, apdu: bytes) -> bytes:
+        return self.transmit_marked(apdu)
+
+    def transmit_marked(self, apdu: bytes, *, secret: Tuple[int, int] | None = None,
+                        secret_response: bool = False) -> bytes:
+        """:meth:`transmit` (nothing here records or logs an APDU), here rather than
+        there: every APDU the protocol sends comes this way, and the base class's
+        ``transmit_marked`` is one more call."""
         with self._lock:
-            self._ensure_alive()
+            self._check_usable()
             if self._depth > 0:
                 return self._transmit(apdu)
             with self.transaction():
@@ -220,7 +224,7 @@ class PcscTransport(LockedTransactions, CardTransport):
         """Reconnect to the card, resetting it when ``reset`` (our own reset:
         other programs then see SCARD_W_RESET_CARD)."""
         with self._lock:
-            self._ensure_alive()
+            self._check_usable("reconnect")
             disposition = scard.SCARD_RESET_CARD if reset else scard.SCARD_LEAVE_CARD
             hresult, protocol = scard.SCardReconnect(
                 self._card, self._share_mode, PROTOCOLS, disposition

@@ -123,14 +123,13 @@ class _VerifyingEcdsa(ec.ECDSA):
     cryptography's OpenSSL backend module, and the cipher classes with it (4 to 7 ms
     of a process's first signature), only to ask whether deterministic signing is
     available, which a verification never uses; OpenSSL's verify reads just
-    ``algorithm`` (and checks that this is an ``ec.ECDSA``)."""
+    ``algorithm`` (and checks that this is an ``ec.ECDSA``): a slot here, read
+    without the Python call a property is, at every verification."""
+
+    __slots__ = ("algorithm",)
 
     def __init__(self, algorithm: Prehashed) -> None:  # no super().__init__(): see above
-        self._prehashed = algorithm
-
-    @property
-    def algorithm(self) -> Prehashed:
-        return self._prehashed
+        object.__setattr__(self, "algorithm", algorithm)  # the slot (to a type checker, ECDSA's read-only property)
 
     @property
     def deterministic_signing(self) -> bool:
@@ -150,11 +149,13 @@ def _checked_ecdsa(public_key: ec.EllipticCurvePublicKey, digest: bytes, r: int,
     """r || s once both are in 1..n-1 and verify for ``digest``. ``der``: the card's DER
     of (r, s), verified as it came: ``decode_dss_signature`` takes only strict DER, so it
     is exactly what encoding (r, s) again would give."""
-    order, size = _group(public_key)
+    # The tables' usual hit read here, the helpers asked on a miss: every signature comes here.
+    order, size = _GROUPS.get(public_key.curve.name) or _group(public_key)
     if not (0 < r < order and 0 < s < order):
         raise errors.DeviceError("the card's ECDSA signature has an integer outside 1..n-1")
+    algorithm = _PREHASHED.get(len(digest)) or _prehashed(len(digest))
     try:
-        public_key.verify(der if der is not None else encode_dss_signature(r, s), digest, _prehashed(len(digest)))
+        public_key.verify(der if der is not None else encode_dss_signature(r, s), digest, algorithm)
     except InvalidSignature:
         raise errors.DeviceError("the card's ECDSA signature does not verify with the key's public key") from None
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -155,6 +155,9 @@ class CardToken(Token):
         self._needs_restore = False
         self._resets_seen = self.shared.resets
         self._restored_in_transaction = False
+        self._transactions = 0
+        """This token's transactions open now (what must be read inside the operation
+        running now joins the innermost: PIV's firmware version)."""
         if replacing is None:
             self.shared.attach(self)
         else:
@@ -231,10 +234,10 @@ class CardToken(Token):
         self._on_reset()
 
     def _catch_up(self) -> None:
-        """Another token of the card saw a reset since our last operation."""
-        if self._resets_seen != self.shared.resets:
-            self._resets_seen = self.shared.resets
-            self._on_reset()
+        """Another token of the card saw a reset since our last operation (the caller
+        compared the counts)."""
+        self._resets_seen = self.shared.resets
+        self._on_reset()
 
     def _begin_transaction(self) -> None:
         """Take the card for one operation (after a reset it reports, take it again) and
@@ -245,14 +248,17 @@ class CardToken(Token):
         except CardResetError:
             self._notice_reset()
             self.transport.begin_transaction()
+        self._transactions += 1
         try:
             self._restored_in_transaction = False
-            self._catch_up()
+            if self._resets_seen != self.shared.resets:
+                self._catch_up()
         except BaseException:
             self._end_transaction()
             raise
 
     def _end_transaction(self) -> None:
+        self._transactions -= 1
         try:
             self.transport.end_transaction()
         except SlotError:
@@ -272,12 +278,6 @@ class CardToken(Token):
         if not self._restored_in_transaction:
             self._restore()
 
-    def _must_restore(self) -> bool:
-        """Whether to restore before the operation: after a reset, or when this process
-        selected another applet of the card since (which dropped our PIN status)."""
-        selected = self.shared.selected
-        return self._needs_restore or (selected is not None and selected != self.applet)
-
     def _run(self, operation: Callable[[], T], *, relogin_on_6982: bool = True, touch: bool = False) -> T:
         """Run ``operation`` (card I/O) in a transaction, restoring state and retrying once
         when the card lost it; translate every failure into a Cryptoki error.
@@ -290,10 +290,12 @@ class CardToken(Token):
             try:
                 self._begin_transaction()
                 try:
-                    keeper = self.shared.keeper
-                    owner = keeper if keeper is not None and self.shared.selected == keeper.applet else None
+                    selected, keeper = self.shared.selected, self.shared.keeper
+                    owner = keeper if keeper is not None and selected == keeper.applet else None
                     try:
-                        if self._must_restore():
+                        # Restore first after a reset, or when this process selected another
+                        # applet of the card since (which dropped our PIN status).
+                        if self._needs_restore or (selected is not None and selected != self.applet):
                             self._restore()
                         try:
                             return operation()

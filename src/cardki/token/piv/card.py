@@ -77,6 +77,10 @@ TAG_WITNESS = 0x80
 TAG_CHALLENGE = 0x81
 TAG_RESPONSE = 0x82
 TAG_EXPONENTIATION = 0x85
+# What every signature's GENERAL AUTHENTICATE sends, made once: the empty 82 that asks for
+# the response, and the instruction (a member's lookup on its enum class is a Python call).
+_ASK_RESPONSE = encode_tlv(TAG_RESPONSE)
+_AUTHENTICATE = Ins.AUTHENTICATE
 # GENERATE's control reference template and the public key it answers.
 TAG_GENERATE_TEMPLATE = 0xAC
 TAG_GENERATE_ALGORITHM = 0x80
@@ -408,8 +412,8 @@ class PivCard:
         """GENERAL AUTHENTICATE with ``payload`` (81 challenge or 85 point) and an
         empty 82 asking for the response; returns the 82 value. ``secret_result``
         keeps it out of traces and transcripts (decrypted data, shared secrets)."""
-        template = encode_tlv(TAG_DYN_AUTH, encode_tlv(TAG_RESPONSE) + payload)
-        answer = self.protocol.send_apdu(0x00, Ins.AUTHENTICATE, algorithm, slot, template, le=self.le_max,
+        template = encode_tlv(TAG_DYN_AUTH, _ASK_RESPONSE + payload)
+        answer = self.protocol.send_apdu(0x00, _AUTHENTICATE, algorithm, slot, template, le=self.le_max,
                                          sensitive_response=secret_result)
         return field(tlv_dict(unpack_tlv(TAG_DYN_AUTH, answer)), TAG_RESPONSE, "GENERAL AUTHENTICATE")
 

@@ -150,6 +150,10 @@ _HASHED_RSA = (CKM.SHA1_RSA_PKCS, CKM.SHA224_RSA_PKCS, CKM.SHA256_RSA_PKCS, CKM.
                CKM.SHA512_RSA_PKCS)
 _HASHED_PSS = (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA224_RSA_PKCS_PSS, CKM.SHA256_RSA_PKCS_PSS,
                CKM.SHA384_RSA_PKCS_PSS, CKM.SHA512_RSA_PKCS_PSS)
+# What every signature compares with, looked up once (a member's lookup on its enum class
+# is a Python call: the enum metaclass has a __getattr__).
+_CKA_SIGN, _CKM_ECDSA = int(CKA.SIGN), int(CKM.ECDSA)
+_RSA_FAMILY, _EC_FAMILY = KeyFamily.RSA, KeyFamily.EC
 _HASHED_ECDSA = (CKM.ECDSA_SHA1, CKM.ECDSA_SHA224, CKM.ECDSA_SHA256, CKM.ECDSA_SHA384, CKM.ECDSA_SHA512)
 
 
@@ -187,7 +191,6 @@ class PivToken(CardToken):
         self._floor: Version = (0, 0, 0)
         self._ceiling: Version | None = None
         self._steps: Tuple[PivProfile, ...] | None = None  # the profile at each firmware step of the range
-        self._transactions = 0  # this token's transactions open now (a version read joins the innermost)
         fixed = profile
         if floor is not None and version is None:
             self._unresolved, self._exact, self._floor = profile, None, floor
@@ -235,14 +238,6 @@ class PivToken(CardToken):
         if self._exact is None:
             self._learn_version()
         return self._version
-
-    def _begin_transaction(self) -> None:
-        super()._begin_transaction()
-        self._transactions += 1
-
-    def _end_transaction(self) -> None:
-        self._transactions -= 1
-        super()._end_transaction()
 
     def _learn_version(self) -> None:
         """Read the version: inside the operation running now, or in a transaction of its own."""
@@ -824,26 +819,27 @@ class PivToken(CardToken):
 
     def sign(self, key: TokenObject, mechanism: int, parameter: Any, data: bytes) -> bytes:
         contents = self._contents(key)
-        if not key.attributes.get(CKA.SIGN):
+        if not key.attributes.get(_CKA_SIGN):
             raise errors.KeyFunctionNotPermitted()
         algorithm = contents.algorithm
         slot = contents.spec.key
         # Every result is checked against the public key before it is returned
         # (card_results): a faulty or hostile card never hands out a bad signature.
-        if algorithm.family == KeyFamily.RSA:
+        family = algorithm.family
+        if family == _RSA_FAMILY:
             block = self._rsa_sign_block(contents, int(mechanism), parameter, bytes(data))
             result = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, block))
             payload = bytes(data) if mechanism == CKM.RSA_PKCS else None  # block is PKCS#1 v1.5 around it
             return card_results.rsa_private_result(contents.rsa_key, block, result,
                                                    "signature", pkcs1_payload=payload)
-        if algorithm.family == KeyFamily.EC:
-            if mechanism != CKM.ECDSA:
+        if family == _EC_FAMILY:
+            if mechanism != _CKM_ECDSA:
                 raise errors.MechanismInvalid()
             size = algorithm.byte_length
             digest = bytes(data)[:size].rjust(size, b"\x00")
             der = self._use_key(contents, lambda: self.card.sign_raw(algorithm.ident, slot, digest))
             return card_results.ecdsa_signature(contents.ec_key, digest, der)
-        if algorithm.family == KeyFamily.ED25519:
+        if family == KeyFamily.ED25519:
             if mechanism != CKM.EDDSA:
                 raise errors.MechanismInvalid()
             if parameter is not None and (getattr(parameter, "phflag", False) or getattr(parameter, "context", b"")):
