@@ -72,6 +72,24 @@ f = pf[0]
 """ + TEMPLATES
 
 
+#: What a host script that provisions its own keys does next: C_Initialize, a read-write
+#: session ``h`` on the first slot with a token (the in-process virtual card), and the
+#: SO logged in with the factory management key.
+CFFI_SO_SESSION = r"""
+from cardki.constants import CKU
+
+assert f.C_Initialize(ffi.NULL) == 0
+slots = ffi.new("CK_SLOT_ID[4]")
+count = ffi.new("CK_ULONG *", 4)
+assert f.C_GetSlotList(1, slots, count) == 0
+handle = ffi.new("CK_SESSION_HANDLE *")
+assert f.C_OpenSession(slots[0], 6, ffi.NULL, ffi.NULL, handle) == 0
+h = handle[0]
+so_pin = b"010203040506070801020304050607080102030405060708"
+assert f.C_Login(h, CKU.SO, so_pin, len(so_pin)) == 0
+"""
+
+
 def run_module_script(script: str, *, timeout: float = 120) -> Any:
     """Run a Python host ``script`` (it gets the module's path as argv[1]) against
     the virtual card; it must exit 0 and the module must print nothing on the

@@ -11,7 +11,7 @@ virtual card (an RSA-2048 key in 9A, a P-256 key in 9D).
 from __future__ import annotations
 
 from cardki.cryptoki import limits
-from hosts import CFFI_HOST, run_module_script
+from hosts import CFFI_HOST, CFFI_SO_SESSION, run_module_script
 
 SCRIPT = CFFI_HOST + r"""
 from cryptography.hazmat.primitives import serialization
@@ -28,15 +28,7 @@ def mechanism(kind, parameter=None, struct=None):
     keep.append(m)
     return m
 
-assert f.C_Initialize(ffi.NULL) == 0
-slots = ffi.new("CK_SLOT_ID[4]")
-count = ffi.new("CK_ULONG *", 4)
-assert f.C_GetSlotList(1, slots, count) == 0
-handle = ffi.new("CK_SESSION_HANDLE *")
-assert f.C_OpenSession(slots[0], 6, ffi.NULL, ffi.NULL, handle) == 0
-h = handle[0]
-so_pin = b"010203040506070801020304050607080102030405060708"
-assert f.C_Login(h, CKU.SO, so_pin, len(so_pin)) == 0
+""" + CFFI_SO_SESSION + r"""
 public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
 pub_t = template((CKA.ID, b"\x01"), (CKA.MODULUS_BITS, 2048))
 priv_t = template((CKA.ID, b"\x01"))

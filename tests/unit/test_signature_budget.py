@@ -13,7 +13,7 @@ budget here, saying why; no time is measured.
 
 from __future__ import annotations
 
-from hosts import CFFI_HOST, run_module_script
+from hosts import CFFI_HOST, CFFI_SO_SESSION, run_module_script
 
 #: cardki's own Python calls per ECDSA-SHA256 signature (C_SignInit + 2 x C_Sign) on the
 #: in-process virtual card; 149 before the per-signature work of issue 12's third goal.
@@ -30,15 +30,7 @@ out = {}
 def mechanism(kind):
     return ffi.new("CK_MECHANISM *", [kind, ffi.NULL, 0])
 
-assert f.C_Initialize(ffi.NULL) == 0
-slots = ffi.new("CK_SLOT_ID[4]")
-count = ffi.new("CK_ULONG *", 4)
-assert f.C_GetSlotList(1, slots, count) == 0
-handle = ffi.new("CK_SESSION_HANDLE *")
-assert f.C_OpenSession(slots[0], 6, ffi.NULL, ffi.NULL, handle) == 0
-h = handle[0]
-so_pin = b"010203040506070801020304050607080102030405060708"
-assert f.C_Login(h, CKU.SO, so_pin, len(so_pin)) == 0
+""" + CFFI_SO_SESSION + r"""
 public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
 p256 = bytes.fromhex("06082a8648ce3d030107")
 assert f.C_GenerateKeyPair(h, mechanism(CKM.EC_KEY_PAIR_GEN), *template((CKA.ID, b"\x01"), (CKA.EC_PARAMS, p256)),
