@@ -81,11 +81,12 @@ from typing import (
     Dict,
     List,
     Mapping,
-    NamedTuple,
     Sequence,
     Tuple,
     TypeVar,
 )
+
+from cardki.named_tuple import NamedTuple
 
 from .. import errors
 from ..constants import CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION, CRYPTOKI_VERSION
